@@ -1,0 +1,46 @@
+//! Flywheel's domain types.
+//!
+//! Everything a request brings in from outside (an email, a display name, a
+//! password, a role name, an API token) is parsed into one of these types at
+//! the edge, so the rest of the code can rely on it being valid (the
+//! "parse, don't validate" habit of zero-to-production).
+//!
+//! Architecture invariant: this crate does no I/O — no clock, no randomness,
+//! no files, no network. Callers pass in the current time and random bytes.
+
+mod account;
+mod token;
+
+pub use account::{DisplayName, Email, NewUser, Password, Role, User, UserId};
+pub use token::{ApiToken, ApiTokenId, TokenSecret};
+
+/// A point in time, as milliseconds since the Unix epoch (UTC).
+///
+/// Stored as a plain integer so that SQLite and PostgreSQL hold it the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Milliseconds since the Unix epoch.
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+}
+
+/// Why a value from outside was refused. The message is safe to show to the
+/// person who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// The input field the error is about (`email`, `name`, `password`, …).
+    pub field: &'static str,
+    /// What is wrong, in words for the user.
+    pub message: String,
+}
+
+impl ValidationError {
+    pub(crate) fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+}

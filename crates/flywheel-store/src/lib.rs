@@ -1,0 +1,173 @@
+//! Flywheel's storage.
+//!
+//! One [`Database`] trait is what the rest of Flywheel sees; [`SqlDatabase`]
+//! implements it once, with the same SQL for SQLite (the embedded default)
+//! and PostgreSQL (for several servers), chosen by the URL scheme. Queries
+//! are written once in the portable subset both engines share (`$1`
+//! placeholders, `ON CONFLICT`, `BIGINT` times, `TEXT` ids), so there is no
+//! per-backend business logic to keep in step; migrations are embedded in the
+//! binary and applied on start.
+//!
+//! The trait is also the seam where tests put a failing double.
+
+mod sql;
+
+use async_trait::async_trait;
+use flywheel_domain::{ApiToken, ApiTokenId, NewUser, Timestamp, User, UserId};
+
+pub use sql::SqlDatabase;
+
+/// Which database engine is behind a [`Database`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file, in WAL mode.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the engine from a database URL's scheme.
+    ///
+    /// # Errors
+    /// [`StoreError::UnsupportedUrl`] for anything but `sqlite:`, `postgres:`
+    /// and `postgresql:` URLs.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("sqlite") => Ok(Backend::Sqlite),
+            Some("postgres" | "postgresql") => Ok(Backend::Postgres),
+            _ => Err(StoreError::UnsupportedUrl(redact_url(url))),
+        }
+    }
+
+    /// A short name for logs and the admin page.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL names an engine Flywheel does not support.
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect {
+        /// The URL, password removed.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// Applying the embedded migrations failed.
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique value (named here) is already taken.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// A stored row does not decode into a valid domain value.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// Everything Flywheel stores, behind one trait.
+///
+/// Times are passed in by the caller (`now`), so behaviour over time is testable.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    /// The engine behind this store.
+    fn backend(&self) -> Backend;
+
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Creates an account.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`]`("email")` when an account with the same
+    /// email (ignoring case) exists; nothing is written then.
+    async fn create_user(&self, user: &NewUser, now: Timestamp) -> Result<User, StoreError>;
+
+    /// The account with this id, if any.
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// The account with this email key ([`flywheel_domain::Email::key`]) and its password hash.
+    async fn user_credentials(&self, email_key: &str) -> Result<Option<(User, String)>, StoreError>;
+
+    /// Every account, oldest first.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Stores a new API token for `user` under the digest of its secret.
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        name: &str,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError>;
+
+    /// The active owner of an unrevoked token with this digest, recording the use.
+    async fn authenticate_api_token(&self, digest: &str, now: Timestamp) -> Result<Option<User>, StoreError>;
+
+    /// The tokens of `user`, newest first, revoked ones included.
+    async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Revokes token `id` of `user`. Returns `false` (and changes nothing)
+    /// when `user` has no such unrevoked token.
+    async fn revoke_api_token(&self, user: UserId, id: ApiTokenId, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Stores a new session. Returns `false` (and changes nothing) when the id is taken.
+    async fn create_session(&self, id: &str, data: &str, expires_at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Creates or replaces a session.
+    async fn save_session(&self, id: &str, data: &str, expires_at: Timestamp) -> Result<(), StoreError>;
+
+    /// The data of an unexpired session.
+    async fn load_session(&self, id: &str, now: Timestamp) -> Result<Option<String>, StoreError>;
+
+    /// Deletes a session (no error if it does not exist).
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Deletes every session that expired before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// A database URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_are_chosen_by_scheme() {
+        assert_eq!(Backend::from_url("sqlite://data/f.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(Backend::from_url("PostgreSQL://u@h/db").unwrap(), Backend::Postgres);
+        let err = Backend::from_url("mysql://u:secret@h/db").unwrap_err().to_string();
+        assert!(err.contains("mysql://u:***@h/db") && !err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://fw:s3cret@db:5432/fw"), "postgres://fw:***@db:5432/fw");
+        assert_eq!(redact_url("postgres://fw@db/fw"), "postgres://fw@db/fw");
+        assert_eq!(redact_url("sqlite://data/flywheel.db"), "sqlite://data/flywheel.db");
+    }
+}

@@ -1,0 +1,285 @@
+//! [`SqlDatabase`]: the [`Database`] trait on sqlx's `Any` driver, so one set
+//! of queries serves SQLite and PostgreSQL.
+
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use flywheel_domain::{ApiToken, ApiTokenId, DisplayName, Email, NewUser, Role, Timestamp, User, UserId};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use uuid::Uuid;
+
+use crate::{Backend, Database, StoreError, redact_url};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A [`Database`] on a pool of SQLite or PostgreSQL connections.
+#[derive(Debug, Clone)]
+pub struct SqlDatabase {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+const USER_COLUMNS: &str = "id, email, name, role, created_at, disabled_at";
+
+impl SqlDatabase {
+    /// Opens a pool on `url`: `sqlite://PATH` (the file is created if
+    /// missing; WAL journal, foreign keys on) or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    /// Fails within `connect_timeout` when the server does not answer.
+    ///
+    /// # Errors
+    /// [`StoreError::UnsupportedUrl`] for other schemes; [`StoreError::Connect`]
+    /// when no connection can be opened (the message carries the URL without its password).
+    pub async fn connect(url: &str, connect_timeout: Duration) -> Result<Self, StoreError> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+
+        let backend = Backend::from_url(url)?;
+        let (url, max_connections) = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                (format!("{url}{sep}mode=rwc"), 8)
+            }
+            Backend::Sqlite => (url.to_owned(), 8),
+            Backend::Postgres => (url.to_owned(), 16),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(connect_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                        ))
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|source| StoreError::Connect { url: redact_url(&url), source })?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    ///
+    /// # Errors
+    /// [`StoreError::Migrate`] when a migration fails or the database holds
+    /// migrations this binary does not know (a newer Flywheel wrote it).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The underlying pool, for tests that inspect the database directly.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
+    let id: String = row.try_get("id")?;
+    let email: String = row.try_get("email")?;
+    let name: String = row.try_get("name")?;
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: UserId::from_str(&id).map_err(corrupt)?,
+        email: Email::parse(&email).map_err(corrupt)?,
+        name: DisplayName::parse(&name).map_err(corrupt)?,
+        role: Role::from_str(&role).map_err(corrupt)?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        disabled_at: row.try_get::<Option<i64>, _>("disabled_at")?.map(Timestamp),
+    })
+}
+
+fn token_from_row(row: &AnyRow) -> Result<ApiToken, StoreError> {
+    let id: String = row.try_get("id")?;
+    let user_id: String = row.try_get("user_id")?;
+    Ok(ApiToken {
+        id: ApiTokenId::from_str(&id).map_err(corrupt)?,
+        user_id: UserId::from_str(&user_id).map_err(corrupt)?,
+        name: row.try_get("name")?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp),
+        revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(Timestamp),
+    })
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] on `what`.
+fn conflict_on(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Query(e),
+    }
+}
+
+#[async_trait]
+impl Database for SqlDatabase {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &NewUser, now: Timestamp) -> Result<User, StoreError> {
+        let id = UserId(Uuid::new_v4());
+        sqlx::query(
+            "INSERT INTO users (id, email, email_key, name, role, password_hash, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.to_string())
+        .bind(user.email.as_str())
+        .bind(user.email.key())
+        .bind(user.name.as_str())
+        .bind(user.role.as_str())
+        .bind(&user.password_hash)
+        .bind(now.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_on("an account with this email"))?;
+        Ok(User {
+            id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role,
+            created_at: now,
+            disabled_at: None,
+        })
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn user_credentials(&self, email_key: &str) -> Result<Option<(User, String)>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email_key = $1");
+        let row = sqlx::query(&sql).bind(email_key).fetch_optional(&self.pool).await?;
+        match row {
+            Some(row) => Ok(Some((user_from_row(&row)?, row.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY created_at, email_key");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        name: &str,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError> {
+        let id = ApiTokenId(Uuid::new_v4());
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, name, token_digest, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .bind(name)
+        .bind(digest)
+        .bind(now.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_on("an API token with this secret"))?;
+        Ok(ApiToken { id, user_id: user, name: name.to_owned(), created_at: now, last_used_at: None, revoked_at: None })
+    }
+
+    async fn authenticate_api_token(&self, digest: &str, now: Timestamp) -> Result<Option<User>, StoreError> {
+        let owner: Option<String> = sqlx::query_scalar(
+            "UPDATE api_tokens SET last_used_at = $1
+             WHERE token_digest = $2 AND revoked_at IS NULL
+             RETURNING user_id",
+        )
+        .bind(now.millis())
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(owner) = owner else { return Ok(None) };
+        let user = self.user(UserId::from_str(&owner).map_err(corrupt)?).await?;
+        Ok(user.filter(User::is_active))
+    }
+
+    async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, name, created_at, last_used_at, revoked_at FROM api_tokens
+             WHERE user_id = $1 ORDER BY created_at DESC, id",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_api_token(&self, user: UserId, id: ApiTokenId, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_session(&self, id: &str, data: &str, expires_at: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires_at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn save_session(&self, id: &str, data: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expires_at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn load_session(&self, id: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
+        let data = sqlx::query_scalar("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now.millis())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(data)
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now.millis()).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+}

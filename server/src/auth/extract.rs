@@ -1,0 +1,107 @@
+//! Extractors that say who is asking and enforce roles. A handler that takes
+//! [`CurrentUser`] runs only for a logged-in, active account; one that takes
+//! [`AdminUser`] only for an admin; [`ApiUser`]/[`ApiAdmin`] do the same for
+//! bearer tokens on the API. Refusals: pages redirect to the log-in page (or
+//! answer 403); the API answers 401/403 JSON.
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum_htmx::HxRequest;
+use flywheel_domain::{TokenSecret, User, UserId};
+use tower_sessions::Session;
+
+use crate::auth::csrf::session_error;
+use crate::auth::sessions::keys;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::see_other;
+
+/// The logged-in user of a web request, if any.
+pub struct MaybeUser(pub Option<User>);
+
+/// The logged-in user of a web request; others are sent to log in.
+pub struct CurrentUser(pub User);
+
+/// A logged-in admin; others get 403.
+pub struct AdminUser(pub User);
+
+/// The owner of the request's bearer token; others get 401.
+pub struct ApiUser(pub User);
+
+/// An admin authenticated by bearer token; others get 401/403.
+pub struct ApiAdmin(pub User);
+
+/// The active user whose id the session holds.
+pub async fn session_user(session: &Session, state: &AppState) -> Result<Option<User>, AppError> {
+    let Some(id) = session.get::<UserId>(keys::USER_ID).await.map_err(session_error)? else {
+        return Ok(None);
+    };
+    Ok(state.db.user(id).await?.filter(User::is_active))
+}
+
+/// The user looked up for this request, so that several extractors share one lookup.
+#[derive(Clone)]
+struct LookedUp(Option<User>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if let Some(LookedUp(user)) = parts.extensions.get::<LookedUp>() {
+            return Ok(MaybeUser(user.clone()));
+        }
+        let session = Session::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let user = session_user(&session, state).await.map_err(IntoResponse::into_response)?;
+        parts.extensions.insert(LookedUp(user.clone()));
+        Ok(MaybeUser(user))
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if let MaybeUser(Some(user)) = MaybeUser::from_request_parts(parts, state).await? {
+            return Ok(CurrentUser(user));
+        }
+        let HxRequest(hx) = HxRequest::from_request_parts(parts, state).await.unwrap_or(HxRequest(false));
+        let here = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.to_string(), |u| u.0.to_string());
+        let next = form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>();
+        Err(see_other(hx, &format!("/login?next={next}")))
+    }
+}
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let CurrentUser(user) = CurrentUser::from_request_parts(parts, state).await?;
+        require_admin(user).map(AdminUser).map_err(IntoResponse::into_response)
+    }
+}
+
+fn require_admin(user: User) -> Result<User, AppError> {
+    if user.role.is_admin() { Ok(user) } else { Err(AppError::forbidden("This page is for administrators only.")) }
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let unauthorized = || AppError::unauthorized("Send a valid API token: `Authorization: Bearer fw_…`.");
+        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+        let (scheme, raw) = header.split_once(' ').ok_or_else(unauthorized)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(unauthorized());
+        }
+        let secret = TokenSecret::parse(raw.trim()).map_err(|_| unauthorized())?;
+        let user = state.db.authenticate_api_token(&secret.digest(), crate::now()).await?;
+        user.map(ApiUser).ok_or_else(unauthorized)
+    }
+}
+
+impl FromRequestParts<AppState> for ApiAdmin {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let ApiUser(user) = ApiUser::from_request_parts(parts, state).await?;
+        require_admin(user).map(ApiAdmin)
+    }
+}

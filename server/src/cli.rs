@@ -1,0 +1,161 @@
+//! The `flywheel` command line (clap): `serve` (the default), `migrate`,
+//! `user create`. `--config`, `--data-dir` and `--database-url` work on
+//! every subcommand.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use flywheel_domain::Role;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::accounts::{self, SignUp};
+use crate::app::{Application, open_database};
+use crate::config::{Config, LogFormat, Overrides};
+
+/// Flywheel: hands-on machine-learning workshops in Rust.
+#[derive(Debug, Parser)]
+#[command(name = "flywheel", version, about)]
+pub struct Cli {
+    /// Configuration file [default: ./flywheel.toml, if present].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for Flywheel's files (the SQLite database by default).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// What to do [default: serve].
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (applies pending migrations first).
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<SocketAddr>,
+    },
+    /// Create the database if needed and apply pending migrations.
+    Migrate,
+    /// Manage accounts.
+    User {
+        /// What to do with accounts.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// `flywheel user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from the first line of standard input.
+    Create {
+        /// Login address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// participant, instructor or admin.
+        #[arg(long, default_value = "participant")]
+        role: Role,
+    },
+}
+
+/// Runs the command line. Errors are returned for `main` to print as one line.
+///
+/// # Errors
+/// Whatever stops the command: a bad configuration, an unreachable database,
+/// an address in use, an invalid account.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let bind = match &cli.command {
+        Some(Command::Serve { bind }) => *bind,
+        _ => None,
+    };
+    let overrides = Overrides { bind, data_dir: cli.data_dir.clone(), database_url: cli.database_url.clone() };
+    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    init_tracing(config.log_format);
+    match cli.command.unwrap_or(Command::Serve { bind: None }) {
+        Command::Serve { .. } => serve(config).await,
+        Command::Migrate => {
+            open_database(&config).await?;
+            println!("database {} is up to date", flywheel_store::redact_url(&config.effective_database_url()));
+            Ok(())
+        }
+        Command::User { command: UserCommand::Create { email, name, role } } => {
+            let password = read_password()?;
+            let sign_up = SignUp::parse(&email, &name, &password)
+                .map_err(|errs| anyhow::anyhow!(errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
+            let db = open_database(&config).await?;
+            let user = accounts::create_account(&db, sign_up, role).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created {} {} ({})", user.role, user.email, user.id);
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input (pipe it in: `echo … | flywheel user create …`)");
+    Ok(password)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
+    let url = config.effective_database_url();
+    let app = Application::build(config.clone(), listener).await?;
+    let addr = app.local_addr()?;
+    tracing::info!(
+        database = flywheel_store::redact_url(&url),
+        signup_enabled = config.signup_enabled,
+        "Flywheel is listening on http://{addr}"
+    );
+    app.run_until(shutdown_signal()).await.context("serving HTTP")?;
+    tracing::info!("Flywheel stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second initialisation (tests) is not an error worth failing on.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

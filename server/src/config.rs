@@ -1,0 +1,196 @@
+//! Configuration, in layers: built-in defaults, then an optional
+//! `flywheel.toml`, then `FLYWHEEL_*` environment variables, then
+//! command-line options. `server/flywheel.example.toml` documents every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything an operator can set. Field docs are the reference; the example
+/// config repeats them with defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the web server listens on.
+    pub bind: SocketAddr,
+    /// Directory for Flywheel's own files (the SQLite database by default).
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    /// Empty means `sqlite://<data_dir>/flywheel.db`.
+    pub database_url: String,
+    /// Seconds to wait for the database at start before giving up.
+    pub database_connect_timeout_secs: u64,
+    /// The URL people reach Flywheel at. When it starts with `https://`,
+    /// session cookies are marked `Secure` (set it when behind a TLS proxy).
+    pub public_url: String,
+    /// Whether anyone may create an account from the sign-up page or API.
+    pub signup_enabled: bool,
+    /// A web session ends after this many hours without a request.
+    pub session_idle_hours: u64,
+    /// Largest request body accepted, in bytes (larger gets 413).
+    pub max_body_bytes: usize,
+    /// Log-in attempts allowed per account per minute (web and API together).
+    pub login_attempts_per_account_per_minute: u32,
+    /// Log-in attempts allowed per client IP address per minute.
+    pub login_attempts_per_ip_per_minute: u32,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// Directory served at `/static` (htmx, CSS). Defaults to the repository's `static/`.
+    pub static_dir: PathBuf,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: String::new(),
+            database_connect_timeout_secs: 10,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            signup_enabled: true,
+            session_idle_hours: 24 * 7,
+            max_body_bytes: 1024 * 1024,
+            login_attempts_per_account_per_minute: 5,
+            login_attempts_per_ip_per_minute: 30,
+            log_format: LogFormat::Text,
+            static_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static")),
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    /// `--bind`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// The file read when `--config` is not given (it may be absent).
+    pub const DEFAULT_FILE: &'static str = "flywheel.toml";
+
+    /// Builds the configuration from its layers. `file` must exist when it
+    /// is given explicitly; the default `flywheel.toml` may be missing.
+    ///
+    /// # Errors
+    /// An unreadable or invalid file, an unknown key, or a value of the
+    /// wrong type, naming the key.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let path = match file {
+            Some(p) if !p.exists() => anyhow::bail!("config file {} does not exist", p.display()),
+            Some(p) => p.to_path_buf(),
+            None => PathBuf::from(Self::DEFAULT_FILE),
+        };
+        let env = Env::prefixed("FLYWHEEL_").only(&Self::KEYS);
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&path))
+            .merge(env)
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
+    }
+
+    const KEYS: [&'static str; 12] = [
+        "bind",
+        "data_dir",
+        "database_url",
+        "database_connect_timeout_secs",
+        "public_url",
+        "signup_enabled",
+        "session_idle_hours",
+        "max_body_bytes",
+        "login_attempts_per_account_per_minute",
+        "login_attempts_per_ip_per_minute",
+        "log_format",
+        "static_dir",
+    ];
+
+    /// The database URL in force: the configured one, or the SQLite file in `data_dir`.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("flywheel.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// Whether cookies must carry the `Secure` attribute.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("flywheel.toml", "signup_enabled = false\nbind = \"127.0.0.1:9000\"\ndata_dir = \"/srv/a\"")?;
+            jail.set_env("FLYWHEEL_DATA_DIR", "/srv/b");
+            jail.set_env("FLYWHEEL_TEST_DATABASE", "postgres"); // not a config key: ignored
+            let overrides = Overrides { bind: Some("0.0.0.0:7000".parse().unwrap()), ..Overrides::default() };
+            let c = Config::load(None, &overrides).map_err(|e| e.to_string())?;
+            assert!(!c.signup_enabled, "file layer");
+            assert_eq!(c.data_dir, PathBuf::from("/srv/b"), "env beats file");
+            assert_eq!(c.bind.to_string(), "0.0.0.0:7000", "command line beats all");
+            assert_eq!(c.effective_database_url(), "sqlite:///srv/b/flywheel.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_explicit_files_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("flywheel.toml", "sign_up = true")?;
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("sign_up"), "{err:#}");
+            let err = Config::load(Some(Path::new("nope.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("nope.toml does not exist"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn example_config_is_the_defaults() {
+        let example: Config =
+            toml_from_example(include_str!("../flywheel.example.toml")).expect("example config parses");
+        let d = Config::default();
+        assert_eq!(example.bind, d.bind);
+        assert_eq!(example.signup_enabled, d.signup_enabled);
+        assert_eq!(example.max_body_bytes, d.max_body_bytes);
+        assert_eq!(example.session_idle_hours, d.session_idle_hours);
+    }
+
+    fn toml_from_example(text: &str) -> Result<Config, figment::Error> {
+        // Uncomment every `# key = value` line, as an operator would.
+        let active: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# ").filter(|l| l.contains(" = ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(&active)).extract()
+    }
+}

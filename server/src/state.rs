@@ -1,0 +1,33 @@
+//! [`AppState`]: what every handler can reach.
+
+use std::sync::Arc;
+
+use flywheel_store::Database;
+
+use crate::auth::limits::LoginLimits;
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Storage.
+    pub db: Arc<dyn Database>,
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Log-in rate limits.
+    pub login_limits: Arc<LoginLimits>,
+    /// Request metrics for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// State over `db` with `config`'s limits.
+    pub fn new(db: Arc<dyn Database>, config: Config) -> Self {
+        let login_limits = LoginLimits::new(
+            config.login_attempts_per_account_per_minute,
+            config.login_attempts_per_ip_per_minute,
+        );
+        Self { db, config: Arc::new(config), login_limits: Arc::new(login_limits), metrics: Arc::new(Metrics::new()) }
+    }
+}

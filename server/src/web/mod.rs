@@ -1,0 +1,132 @@
+//! The HTML side: askama pages, progressively enhanced with htmx.
+//!
+//! Every page is a full document, so it works without JavaScript; with htmx
+//! the `#page` wrapper boosts links and forms into in-place swaps, and
+//! redirects become `HX-Location` navigations. Each page is one askama
+//! struct; [`Page`] is the one `IntoResponse` for all of them.
+
+mod account;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_htmx::HxLocation;
+use flywheel_domain::{Timestamp, User};
+use tower_sessions::Session;
+
+use crate::auth::extract::MaybeUser;
+use crate::auth::{csrf, sessions};
+use crate::error::{AppError, ErrorInfo};
+use crate::state::AppState;
+
+/// What the base layout needs on every page.
+pub struct Layout {
+    /// The logged-in user, for the navigation.
+    pub user: Option<User>,
+    /// The session's CSRF token, put into every form and into htmx's headers.
+    pub csrf: String,
+    /// Whether to offer sign-up.
+    pub signup_enabled: bool,
+}
+
+impl FromRequestParts<AppState> for Layout {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let session = Session::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
+        let csrf = csrf::token(&session).await.map_err(IntoResponse::into_response)?;
+        Ok(Layout { user, csrf, signup_enabled: state.config.signup_enabled })
+    }
+}
+
+/// An askama page with its status: the one `IntoResponse` for templates.
+pub struct Page<T>(pub StatusCode, pub T);
+
+impl<T: askama::Template> IntoResponse for Page<T> {
+    fn into_response(self) -> Response {
+        match self.1.render() {
+            Ok(html) => (self.0, axum::response::Html(html)).into_response(),
+            Err(e) => AppError::Internal(anyhow::anyhow!("rendering a page: {e}")).into_response(),
+        }
+    }
+}
+
+/// Sends the browser to `to`: `303 See Other`, or for an htmx request an
+/// `HX-Location` navigation (so the address bar follows).
+pub fn see_other(htmx: bool, to: &str) -> Response {
+    if htmx { (HxLocation::from_str(to), StatusCode::OK).into_response() } else { Redirect::to(to).into_response() }
+}
+
+/// A time as `2026-11-22 14:05 UTC`.
+pub fn format_time(t: Timestamp) -> String {
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(t.millis().div_euclid(1000)) else {
+        return String::from("?");
+    };
+    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute())
+}
+
+#[derive(askama::Template)]
+#[template(path = "landing.html")]
+struct Landing {
+    layout: Layout,
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    title: String,
+    message: String,
+}
+
+async fn landing(layout: Layout) -> Response {
+    if layout.user.is_some() {
+        return Redirect::to("/dashboard").into_response();
+    }
+    Page(StatusCode::OK, Landing { layout }).into_response()
+}
+
+/// An error page with `status` and `message`.
+fn error_page(status: StatusCode, message: String) -> Response {
+    let layout = Layout { user: None, csrf: String::new(), signup_enabled: false };
+    let title = status.canonical_reason().unwrap_or("Error").to_owned();
+    Page(status, ErrorPage { layout, title, message }).into_response()
+}
+
+/// Middleware: an error answered on an HTML route becomes an error page
+/// (same status and headers, the message from [`ErrorInfo`]).
+async fn render_error_pages(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let Some(ErrorInfo(detail)) = response.extensions().get::<ErrorInfo>().cloned() else { return response };
+    let (mut parts, _json) = response.into_parts();
+    let (page_parts, body) = error_page(parts.status, detail.message).into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(page_parts.headers);
+    Response::from_parts(parts, body)
+}
+
+/// The 404 page for unknown addresses outside `/api`.
+pub async fn not_found_page() -> Response {
+    error_page(StatusCode::NOT_FOUND, "There is no page at this address.".to_owned())
+}
+
+/// The HTML routes, with sessions, CSRF checks and error pages.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(landing))
+        .route("/signup", get(account::signup_page).post(account::signup))
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/dashboard", get(account::dashboard))
+        .route("/account", get(account::account_page))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
+        .route("/admin/users", get(account::admin_users))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))
+        .layer(sessions::layer(state.db.clone(), &state.config))
+        .layer(middleware::from_fn(render_error_pages))
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The project's test command: bash tests/run.sh
+#
+# 1. starts a throwaway PostgreSQL server (tests/postgres.sh),
+# 2. runs every workspace test on SQLite (the default: a fresh file per test),
+# 3. runs the integration suites (flywheel-tests) again on PostgreSQL.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+stage=""
+summary=()
+
+header() {
+    stage="$1"
+    echo
+    echo "==> $stage"
+}
+
+on_exit() {
+    local rc=$?
+    flywheel_stop_postgres
+    if [[ $rc -ne 0 ]]; then
+        echo
+        echo "FAILED during stage: $stage (exit code $rc)"
+    fi
+}
+
+header "PostgreSQL server"
+# shellcheck source=postgres.sh source-path=SCRIPTDIR
+source tests/postgres.sh
+trap on_exit EXIT
+
+header "SQLite"
+start=$SECONDS
+unset FLYWHEEL_TEST_DATABASE
+cargo test --workspace --locked
+summary+=("SQLite:     cargo test --workspace --locked                  ok ($((SECONDS - start))s)")
+
+header "PostgreSQL"
+start=$SECONDS
+FLYWHEEL_TEST_DATABASE=postgres cargo test --locked -p flywheel-tests
+summary+=("PostgreSQL: cargo test --locked -p flywheel-tests            ok ($((SECONDS - start))s)")
+
+stage="summary"
+echo
+echo "==> Summary"
+printf '%s\n' "${summary[@]}"
+echo "All stages passed."
