@@ -1,1 +1,258 @@
-//! placeholder
+//! The test harness (zero-to-production's `spawn_app`): the real Flywheel
+//! server on an ephemeral port, against a fresh database.
+//!
+//! The backend comes from `FLYWHEEL_TEST_DATABASE`: unset or `sqlite` gives
+//! a new SQLite file per test; `postgres` gives a new database per test on
+//! the server at `FLYWHEEL_TEST_POSTGRES_URL` (the test command starts one).
+//! Asking for PostgreSQL without a URL fails the test rather than skipping it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flywheel::Config;
+use flywheel::accounts::{SignUp, create_account};
+use flywheel_domain::{Role, User};
+use flywheel_store::{Database, SqlDatabase};
+use reqwest::redirect::Policy;
+use scraper::{Html, Selector};
+use tokio::net::TcpListener;
+
+/// A database made for one test; removed (SQLite) when dropped.
+pub struct TestDatabase {
+    /// The URL to give Flywheel.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Which backend this test run uses.
+pub fn backend_is_postgres() -> bool {
+    std::env::var("FLYWHEEL_TEST_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// A fresh, empty database on the backend this run uses.
+///
+/// # Panics
+/// When PostgreSQL is asked for but `FLYWHEEL_TEST_POSTGRES_URL` is missing or unreachable.
+pub async fn test_database() -> TestDatabase {
+    if backend_is_postgres() {
+        let admin = std::env::var("FLYWHEEL_TEST_POSTGRES_URL")
+            .expect("FLYWHEEL_TEST_DATABASE=postgres needs FLYWHEEL_TEST_POSTGRES_URL (run `bash tests/run.sh`)");
+        let name = format!("flywheel_test_{}", uuid::Uuid::new_v4().simple());
+        let server = SqlDatabase::connect(&admin, Duration::from_secs(10)).await.expect("PostgreSQL reachable");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(server.pool()).await.expect("CREATE DATABASE");
+        server.pool().close().await;
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        TestDatabase { url: format!("{base}/{name}"), _dir: None }
+    } else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("flywheel.db").display());
+        TestDatabase { url, _dir: Some(dir) }
+    }
+}
+
+/// A migrated [`SqlDatabase`] on a fresh test database.
+pub async fn fresh_store() -> (SqlDatabase, TestDatabase) {
+    let tdb = test_database().await;
+    let db = SqlDatabase::connect(&tdb.url, Duration::from_secs(10)).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    (db, tdb)
+}
+
+/// A running server and a direct handle on its database.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The same database the server uses, for setting up and checking.
+    pub db: SqlDatabase,
+    /// The configuration the server runs with.
+    pub config: Config,
+    _database: TestDatabase,
+}
+
+/// The server with the default configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The server with a configuration adjusted by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let database = test_database().await;
+    let mut config = Config { database_url: database.url.clone(), ..Config::default() };
+    configure(&mut config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
+    let app = flywheel::Application::build(config.clone(), listener).await.expect("build the application");
+    let addr = app.local_addr().expect("local address");
+    tokio::spawn(app.run_until(std::future::pending()));
+    let db = SqlDatabase::connect(&database.url, Duration::from_secs(10)).await.expect("connect to the test database");
+    TestApp { base: format!("http://{addr}"), db, config, _database: database }
+}
+
+/// The server on a given [`Database`] (a fault double).
+pub async fn spawn_app_on(db: Arc<dyn Database>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
+    let app = flywheel::Application::with_database(Config::default(), db, listener);
+    let addr = app.local_addr().expect("local address");
+    tokio::spawn(app.run_until(std::future::pending()));
+    format!("http://{addr}")
+}
+
+impl TestApp {
+    /// A new person at a browser: their own cookie jar, redirects not followed.
+    pub fn browser(&self) -> Browser {
+        let client = reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client");
+        Browser { client, base: self.base.clone() }
+    }
+
+    /// An HTTP client with no cookies, for the API.
+    pub fn api(&self) -> Api {
+        Api { client: reqwest::Client::new(), base: self.base.clone() }
+    }
+
+    /// Creates an account directly (as `flywheel user create` does).
+    pub async fn create_user(&self, email: &str, password: &str, role: Role) -> User {
+        let sign_up = SignUp::parse(email, "Test User", password).expect("valid account");
+        create_account(&self.db, sign_up, role).await.expect("create account")
+    }
+
+    /// How many accounts exist.
+    pub async fn user_count(&self) -> usize {
+        self.db.users().await.expect("list users").len()
+    }
+}
+
+/// A browser session against the app.
+pub struct Browser {
+    /// The client, with a cookie jar.
+    pub client: reqwest::Client,
+    base: String,
+}
+
+/// A fetched HTML page.
+pub struct Page {
+    /// HTTP status.
+    pub status: reqwest::StatusCode,
+    /// Response headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The parsed document.
+    pub html: Html,
+}
+
+impl Page {
+    /// Text of every element matching `selector`, whitespace collapsed.
+    pub fn texts(&self, selector: &str) -> Vec<String> {
+        let sel = Selector::parse(selector).expect("valid selector");
+        self.html
+            .select(&sel)
+            .map(|e| e.text().collect::<Vec<_>>().join(" ").split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    /// Text of the first element matching `selector`.
+    ///
+    /// # Panics
+    /// When nothing matches.
+    pub fn text(&self, selector: &str) -> String {
+        self.texts(selector).into_iter().next().unwrap_or_else(|| panic!("no element matches `{selector}`"))
+    }
+
+    /// Whether an element matches `selector`.
+    pub fn has(&self, selector: &str) -> bool {
+        !self.texts(selector).is_empty()
+    }
+
+    /// The value of attribute `attr` on the first element matching `selector`.
+    pub fn attr(&self, selector: &str, attr: &str) -> Option<String> {
+        let sel = Selector::parse(selector).expect("valid selector");
+        self.html.select(&sel).next().and_then(|e| e.value().attr(attr)).map(str::to_owned)
+    }
+
+    /// The CSRF token the page carries in its forms.
+    pub fn csrf(&self) -> String {
+        self.attr("input[name=csrf_token]", "value").expect("page has a CSRF token")
+    }
+}
+
+impl Browser {
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GETs a page.
+    pub async fn get(&self, path: &str) -> Page {
+        let r = self.client.get(self.url(path)).send().await.expect("GET");
+        Self::page(r).await
+    }
+
+    /// POSTs a form (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self.client.post(self.url(path)).form(form).send().await.expect("POST");
+        Self::page(r).await
+    }
+
+    /// Loads `form_page` for its CSRF token, then POSTs `form` with it to `path`.
+    pub async fn submit(&self, form_page: &str, path: &str, form: &[(&str, &str)]) -> Page {
+        let token = self.get(form_page).await.csrf();
+        let mut fields = form.to_vec();
+        fields.push(("csrf_token", &token));
+        self.post_raw(path, &fields).await
+    }
+
+    /// Signs up through the page.
+    pub async fn sign_up(&self, email: &str, name: &str, password: &str) -> Page {
+        self.submit("/signup", "/signup", &[("email", email), ("name", name), ("password", password)]).await
+    }
+
+    /// Logs in through the page.
+    pub async fn log_in(&self, email: &str, password: &str) -> Page {
+        self.submit("/login", "/login", &[("email", email), ("password", password)]).await
+    }
+
+    async fn page(r: reqwest::Response) -> Page {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let body = r.text().await.expect("body");
+        Page { status, headers, html: Html::parse_document(&body) }
+    }
+}
+
+/// A JSON client for `/api`.
+pub struct Api {
+    /// The client (no cookies).
+    pub client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    /// Sends `method path` with an optional JSON body and bearer token;
+    /// returns the status, headers and the body parsed as JSON (`Null` when empty).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+        token: Option<&str>,
+    ) -> (reqwest::StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.expect("API call");
+        let (status, headers) = (r.status(), r.headers().clone());
+        let text = r.text().await.expect("body");
+        let json =
+            if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
+        (status, headers, json)
+    }
+
+    /// Issues a token for an email and password; panics unless it succeeds.
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let body = serde_json::json!({ "email": email, "password": password });
+        let (status, _, json) = self.call(reqwest::Method::POST, "/api/v1/tokens", Some(body), None).await;
+        assert_eq!(status, 201, "token for {email}: {json}");
+        json["token"].as_str().expect("token").to_owned()
+    }
+}

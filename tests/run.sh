@@ -3,7 +3,8 @@
 #
 # 1. starts a throwaway PostgreSQL server (tests/postgres.sh),
 # 2. runs every workspace test on SQLite (the default: a fresh file per test),
-# 3. runs the integration suites (flywheel-tests) again on PostgreSQL.
+# 3. runs the database-backed suites again on PostgreSQL: the HTTP
+#    integration suites (flywheel-tests) and the command-line tests (flywheel).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -39,8 +40,8 @@ summary+=("SQLite:     cargo test --workspace --locked                  ok ($((S
 
 header "PostgreSQL"
 start=$SECONDS
-FLYWHEEL_TEST_DATABASE=postgres cargo test --locked -p flywheel-tests
-summary+=("PostgreSQL: cargo test --locked -p flywheel-tests            ok ($((SECONDS - start))s)")
+FLYWHEEL_TEST_DATABASE=postgres cargo test --locked -p flywheel-tests -p flywheel
+summary+=("PostgreSQL: cargo test --locked -p flywheel-tests -p flywheel ok ($((SECONDS - start))s)")
 
 stage="summary"
 echo

@@ -39,12 +39,11 @@ pub struct Application {
 /// One line naming the database (password removed) and the cause.
 pub async fn open_database(config: &Config) -> anyhow::Result<SqlDatabase> {
     let url = config.effective_database_url();
-    if Backend::from_url(&url)? == Backend::Sqlite {
-        if let Some(dir) = sqlite_path(&url).and_then(|p| p.parent().map(PathBuf::from)) {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
-            }
-        }
+    if Backend::from_url(&url)? == Backend::Sqlite
+        && let Some(dir) = sqlite_path(&url).and_then(|p| p.parent().map(PathBuf::from))
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
     }
     let db = SqlDatabase::connect(&url, Duration::from_secs(config.database_connect_timeout_secs)).await?;
     db.migrate().await?;
@@ -121,7 +120,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            crate::error::error_response(StatusCode::SERVICE_UNAVAILABLE, "The database is not reachable.".to_owned(), None)
+            crate::error::error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is not reachable.".to_owned(),
+                None,
+            )
         }
     }
 }

@@ -106,7 +106,10 @@ fn read_password() -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
-    anyhow::ensure!(!password.is_empty(), "no password on standard input (pipe it in: `echo … | flywheel user create …`)");
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password on standard input (pipe it in: `echo … | flywheel user create …`)"
+    );
     Ok(password)
 }
 
@@ -152,7 +155,10 @@ async fn shutdown_signal() {
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second initialisation (tests) is not an error worth failing on.
     let _ = match format {
         LogFormat::Text => builder.try_init(),

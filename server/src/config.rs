@@ -24,8 +24,9 @@ pub struct Config {
     pub database_url: String,
     /// Seconds to wait for the database at start before giving up.
     pub database_connect_timeout_secs: u64,
-    /// The URL people reach Flywheel at. When it starts with `https://`,
-    /// session cookies are marked `Secure` (set it when behind a TLS proxy).
+    /// The URL people reach Flywheel at (empty: `http://<bind>`). When it
+    /// starts with `https://`, session cookies are marked `Secure` (set it
+    /// when Flywheel is behind a TLS proxy).
     pub public_url: String,
     /// Whether anyone may create an account from the sign-up page or API.
     pub signup_enabled: bool,
@@ -60,7 +61,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: String::new(),
             database_connect_timeout_secs: 10,
-            public_url: "http://127.0.0.1:8080".to_owned(),
+            public_url: String::new(),
             signup_enabled: true,
             session_idle_hours: 24 * 7,
             max_body_bytes: 1024 * 1024,
@@ -135,6 +136,15 @@ impl Config {
         }
     }
 
+    /// The URL in force, without a trailing slash: the configured one, or `http://<bind>`.
+    pub fn effective_public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.bind)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+
     /// Whether cookies must carry the `Secure` attribute.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
@@ -142,13 +152,17 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail and figment::Error are what they are
 mod tests {
     use super::*;
 
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("flywheel.toml", "signup_enabled = false\nbind = \"127.0.0.1:9000\"\ndata_dir = \"/srv/a\"")?;
+            jail.create_file(
+                "flywheel.toml",
+                "signup_enabled = false\nbind = \"127.0.0.1:9000\"\ndata_dir = \"/srv/a\"",
+            )?;
             jail.set_env("FLYWHEEL_DATA_DIR", "/srv/b");
             jail.set_env("FLYWHEEL_TEST_DATABASE", "postgres"); // not a config key: ignored
             let overrides = Overrides { bind: Some("0.0.0.0:7000".parse().unwrap()), ..Overrides::default() };

@@ -24,10 +24,8 @@ pub struct AppState {
 impl AppState {
     /// State over `db` with `config`'s limits.
     pub fn new(db: Arc<dyn Database>, config: Config) -> Self {
-        let login_limits = LoginLimits::new(
-            config.login_attempts_per_account_per_minute,
-            config.login_attempts_per_ip_per_minute,
-        );
+        let login_limits =
+            LoginLimits::new(config.login_attempts_per_account_per_minute, config.login_attempts_per_ip_per_minute);
         Self { db, config: Arc::new(config), login_limits: Arc::new(login_limits), metrics: Arc::new(Metrics::new()) }
     }
 }

@@ -187,17 +187,15 @@ impl Database for SqlDatabase {
         now: Timestamp,
     ) -> Result<ApiToken, StoreError> {
         let id = ApiTokenId(Uuid::new_v4());
-        sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, name, token_digest, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .bind(name)
-        .bind(digest)
-        .bind(now.millis())
-        .execute(&self.pool)
-        .await
-        .map_err(conflict_on("an API token with this secret"))?;
+        sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_digest, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id.to_string())
+            .bind(user.to_string())
+            .bind(name)
+            .bind(digest)
+            .bind(now.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(conflict_on("an API token with this secret"))?;
         Ok(ApiToken { id, user_id: user, name: name.to_owned(), created_at: now, last_used_at: None, revoked_at: None })
     }
 
@@ -228,26 +226,24 @@ impl Database for SqlDatabase {
     }
 
     async fn revoke_api_token(&self, user: UserId, id: ApiTokenId, now: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now.millis())
-        .bind(id.to_string())
-        .bind(user.to_string())
-        .execute(&self.pool)
-        .await?;
+        let done =
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(now.millis())
+                .bind(id.to_string())
+                .bind(user.to_string())
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn create_session(&self, id: &str, data: &str, expires_at: Timestamp) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(data)
-        .bind(expires_at.millis())
-        .execute(&self.pool)
-        .await?;
+        let done =
+            sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                .bind(id)
+                .bind(data)
+                .bind(expires_at.millis())
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -279,7 +275,8 @@ impl Database for SqlDatabase {
     }
 
     async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now.millis()).execute(&self.pool).await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now.millis()).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 }

@@ -124,7 +124,10 @@ impl From<ApiToken> for TokenBody {
         (status = 409, description = "Email already registered", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
-async fn create_user(State(state): State<AppState>, ApiJson(req): ApiJson<SignUpRequest>) -> Result<Response, AppError> {
+async fn create_user(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SignUpRequest>,
+) -> Result<Response, AppError> {
     let checked = SignUp::parse(&req.email, &req.name, &req.password)
         .map_err(|errs| AppError::unprocessable(errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
     let user = accounts::sign_up(&state, checked).await?;
@@ -138,7 +141,10 @@ async fn create_user(State(state): State<AppState>, ApiJson(req): ApiJson<SignUp
         (status = 401, body = ErrorBody),
         (status = 403, description = "Not an admin", body = ErrorBody),
     ))]
-async fn list_users(State(state): State<AppState>, ApiAdmin(_admin): ApiAdmin) -> Result<Json<Vec<UserBody>>, AppError> {
+async fn list_users(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+) -> Result<Json<Vec<UserBody>>, AppError> {
     Ok(Json(state.db.users().await?.into_iter().map(UserBody::from).collect()))
 }
 
@@ -182,7 +188,11 @@ async fn revoke_token(
 ) -> Result<StatusCode, AppError> {
     let not_found = || AppError::not_found("You have no such active API token.");
     let id: ApiTokenId = id.parse().map_err(|_| not_found())?;
-    if state.db.revoke_api_token(user.id, id, crate::now()).await? { Ok(StatusCode::NO_CONTENT) } else { Err(not_found()) }
+    if state.db.revoke_api_token(user.id, id, crate::now()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
 }
 
 /// The caller's own account.

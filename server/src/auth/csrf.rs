@@ -40,7 +40,12 @@ pub fn session_error(e: tower_sessions::session::Error) -> AppError {
 }
 
 /// Middleware: refuses a state-changing request whose token is missing or wrong (403).
-pub async fn verify(State(state): State<AppState>, session: Session, request: Request, next: Next) -> Result<Response, AppError> {
+pub async fn verify(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(next.run(request).await);
     }
@@ -71,7 +76,10 @@ async fn presented_token(request: Request, limit: usize) -> Result<(Request, Opt
     }
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        AppError::with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE, format!("The request is larger than {limit} bytes."))
+        AppError::with_status(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request is larger than {limit} bytes."),
+        )
     })?;
     let token = form_urlencoded::parse(&bytes).find(|(k, _)| k == FIELD).map(|(_, v)| v.into_owned());
     Ok((Request::from_parts(parts, Body::from(bytes)), token))

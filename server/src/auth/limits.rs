@@ -35,10 +35,7 @@ impl LoginLimits {
             (Ok(()), Ok(())) => return Ok(()),
         };
         let secs = wait.as_secs() + 1;
-        Err(AppError::too_many_requests(
-            format!("Too many log-in attempts. Wait {secs} seconds and try again."),
-            secs,
-        ))
+        Err(AppError::too_many_requests(format!("Too many log-in attempts. Wait {secs} seconds and try again."), secs))
     }
 
     /// Forgets keys whose limits are fully replenished (bounds memory).

@@ -22,9 +22,7 @@ pub async fn hash(password: &Password) -> anyhow::Result<String> {
 
 fn hash_now(secret: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    let phc = Argon2::default()
-        .hash_password(secret.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    let phc = Argon2::default().hash_password(secret.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
     Ok(phc.to_string())
 }
 

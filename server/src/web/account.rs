@@ -157,7 +157,8 @@ pub(super) async fn signup_page(State(state): State<AppState>, layout: Layout) -
     if layout.user.is_some() {
         return Ok(see_other(false, "/dashboard"));
     }
-    let page = SignupPage { layout, error: None, errors: FieldErrors::default(), email: String::new(), name: String::new() };
+    let page =
+        SignupPage { layout, error: None, errors: FieldErrors::default(), email: String::new(), name: String::new() };
     Ok(Page(StatusCode::OK, page).into_response())
 }
 
@@ -201,7 +202,10 @@ pub(super) async fn signup(
             Ok(see_other(hx, "/dashboard"))
         }
         Err(AppError::Client { status: StatusCode::CONFLICT, .. }) => {
-            let errors = FieldErrors { email: Some("already has an account. Log in instead?".to_owned()), ..FieldErrors::default() };
+            let errors = FieldErrors {
+                email: Some("already has an account. Log in instead?".to_owned()),
+                ..FieldErrors::default()
+            };
             page(layout, StatusCode::CONFLICT, None, errors)
         }
         Err(e) => Err(e),
@@ -213,8 +217,12 @@ pub(super) async fn logout(HxRequest(hx): HxRequest, session: Session) -> Result
     Ok(see_other(hx, "/"))
 }
 
-pub(super) async fn dashboard(State(state): State<AppState>, CurrentUser(user): CurrentUser, layout: Layout) -> Response {
-    let public_url = state.config.public_url.trim_end_matches('/').to_owned();
+pub(super) async fn dashboard(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    layout: Layout,
+) -> Response {
+    let public_url = state.config.effective_public_url();
     Page(StatusCode::OK, Dashboard { layout, user, public_url }).into_response()
 }
 

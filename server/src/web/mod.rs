@@ -20,7 +20,7 @@ use tower_sessions::Session;
 
 use crate::auth::extract::MaybeUser;
 use crate::auth::{csrf, sessions};
-use crate::error::{AppError, ErrorInfo};
+use crate::error::{AppError, ErrorInfo, INTERNAL_MESSAGE};
 use crate::state::AppState;
 
 /// What the base layout needs on every page.
@@ -98,12 +98,20 @@ fn error_page(status: StatusCode, message: String) -> Response {
 }
 
 /// Middleware: an error answered on an HTML route becomes an error page
-/// (same status and headers, the message from [`ErrorInfo`]).
+/// (same status and headers). The message is the [`ErrorInfo`]'s; a bare
+/// error from a layer (a session store failure, a 405) gets a generic one.
 async fn render_error_pages(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
-    let Some(ErrorInfo(detail)) = response.extensions().get::<ErrorInfo>().cloned() else { return response };
+    let status = response.status();
+    let message = match response.extensions().get::<ErrorInfo>() {
+        Some(ErrorInfo(detail)) => detail.message.clone(),
+        None if response.headers().contains_key(header::CONTENT_TYPE) => return response,
+        None if status.is_server_error() => INTERNAL_MESSAGE.to_owned(),
+        None if status.is_client_error() => format!("This request cannot be handled ({}).", status.as_str()),
+        None => return response,
+    };
     let (mut parts, _json) = response.into_parts();
-    let (page_parts, body) = error_page(parts.status, detail.message).into_parts();
+    let (page_parts, body) = error_page(status, message).into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.extend(page_parts.headers);
     Response::from_parts(parts, body)
