@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh
 #
-# 1. starts a throwaway PostgreSQL server (tests/postgres.sh),
+# 1. starts a throwaway PostgreSQL server (tests/postgres.sh), and checks
+#    formatting and lints,
 # 2. runs every workspace test on SQLite (the default: a fresh file per test),
 # 3. runs the database-backed suites again on PostgreSQL: the HTTP
 #    integration suites (flywheel-tests) and the command-line tests (flywheel).
@@ -31,6 +32,16 @@ header "PostgreSQL server"
 # shellcheck source=postgres.sh source-path=SCRIPTDIR
 source tests/postgres.sh
 trap on_exit EXIT
+
+header "Lint"
+start=$SECONDS
+if cargo fmt --version > /dev/null 2>&1 && cargo clippy --version > /dev/null 2>&1; then
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+else
+    echo "warning: rustfmt/clippy are not installed with this toolchain; lint skipped"
+fi
+summary+=("Lint:       cargo fmt --check, cargo clippy -D warnings      ok ($((SECONDS - start))s)")
 
 header "SQLite"
 start=$SECONDS
