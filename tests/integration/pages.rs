@@ -289,4 +289,8 @@ async fn oversize_forms_and_unknown_pages_get_clear_errors() {
     let missing = b.get("/no/such/page").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.text("main h1"), "Not Found");
+
+    let r = b.client.delete(b.url("/login")).header("x-csrf-token", &token).send().await.unwrap();
+    assert_eq!(r.status(), 405, "a page that does not take this method");
+    assert!(r.text().await.unwrap().contains("This request cannot be handled (405)."));
 }
