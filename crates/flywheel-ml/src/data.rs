@@ -110,9 +110,10 @@ impl Matrix {
     }
 
     pub(crate) fn column_index(&self, name: &str) -> Result<usize> {
-        self.columns.iter().position(|c| c == name).ok_or_else(|| {
-            MlError::Shape(format!("no column `{name}`; the columns are {}", self.columns.join(", ")))
-        })
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| MlError::Shape(format!("no column `{name}`; the columns are {}", self.columns.join(", "))))
     }
 
     /// The matrix with only the named columns, in that order.
@@ -165,12 +166,8 @@ impl Matrix {
 
     /// The first rows as an HTML table.
     pub fn to_html(&self) -> String {
-        let rows: Vec<Vec<String>> = self
-            .data
-            .outer_iter()
-            .take(PREVIEW_ROWS)
-            .map(|r| r.iter().map(|&v| number(v)).collect())
-            .collect();
+        let rows: Vec<Vec<String>> =
+            self.data.outer_iter().take(PREVIEW_ROWS).map(|r| r.iter().map(|&v| number(v)).collect()).collect();
         let caption = format!("Matrix {} × {}", self.nrows(), self.ncols());
         html_table(&caption, &self.columns, &rows)
     }
@@ -506,7 +503,9 @@ impl Dataset {
     pub fn labels(&self) -> Result<&Labels> {
         match &self.target {
             Target::Classes(l) => Ok(l),
-            _ => Err(MlError::InvalidData("this dataset has no class labels (it is not a classification dataset)".into())),
+            _ => Err(MlError::InvalidData(
+                "this dataset has no class labels (it is not a classification dataset)".into(),
+            )),
         }
     }
 
@@ -517,7 +516,9 @@ impl Dataset {
     pub fn values(&self) -> Result<&Vector> {
         match &self.target {
             Target::Values(v) => Ok(v),
-            _ => Err(MlError::InvalidData("this dataset has no numeric target (it is not a regression dataset)".into())),
+            _ => {
+                Err(MlError::InvalidData("this dataset has no numeric target (it is not a regression dataset)".into()))
+            }
         }
     }
 

@@ -40,5 +40,6 @@ pub mod prelude {
     pub use crate::models::*;
     pub use crate::plot::{self, Plot};
     pub use crate::split::{k_fold, stratified_split, time_split, train_test_split};
+    pub use crate::text::{self, Corpus, CountVectorizer, TfIdf};
     pub use crate::{Dataset, Labels, Matrix, MlError, Table, Target, Vector};
 }

@@ -124,8 +124,7 @@ impl Plot {
     /// permission, …); the message names the path.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        std::fs::write(path, &self.svg)
-            .map_err(|e| MlError::Write(format!("the plot to {}: {e}", path.display())))
+        std::fs::write(path, &self.svg).map_err(|e| MlError::Write(format!("the plot to {}: {e}", path.display())))
     }
 
     /// Shows the plot as an image in a notebook (evcxr's display protocol,

@@ -105,7 +105,8 @@ pub fn k_fold(data: &Dataset, k: usize, seed: u64) -> Result<Vec<(Dataset, Datas
     }
     (0..k)
         .map(|f| {
-            let train: Vec<usize> = folds.iter().enumerate().filter(|(g, _)| *g != f).flat_map(|(_, r)| r.clone()).collect();
+            let train: Vec<usize> =
+                folds.iter().enumerate().filter(|(g, _)| *g != f).flat_map(|(_, r)| r.clone()).collect();
             Ok((data.select_rows(&train)?, data.select_rows(&folds[f])?))
         })
         .collect()
@@ -140,7 +141,10 @@ mod tests {
         let (train, test) = stratified_split(&rare_class_data(), 0.2, 1).unwrap();
         assert_eq!(train.labels().unwrap().counts()[1].1, 8);
         assert_eq!(test.labels().unwrap().counts()[1].1, 2);
-        let single = Dataset::classification(Matrix::from_rows(&[vec![0.0], vec![1.0], vec![2.0]]).unwrap(), Labels::from_ints(&[0, 0, 1]));
+        let single = Dataset::classification(
+            Matrix::from_rows(&[vec![0.0], vec![1.0], vec![2.0]]).unwrap(),
+            Labels::from_ints(&[0, 0, 1]),
+        );
         assert!(stratified_split(&single.unwrap(), 0.5, 0).unwrap_err().to_string().contains("only one row"));
     }
 

@@ -92,7 +92,8 @@ impl Table {
             }
         }
         let nrows = cells.first().map_or(0, Vec::len);
-        let columns = header.into_iter().zip(cells).map(|(name, values)| Column { name, data: infer(values) }).collect();
+        let columns =
+            header.into_iter().zip(cells).map(|(name, values)| Column { name, data: infer(values) }).collect();
         Ok(Table { columns, nrows })
     }
 
@@ -105,7 +106,10 @@ impl Table {
         if let Some((name, _)) = columns.iter().find(|c| c.1.len() != nrows) {
             return Err(MlError::Shape(format!("column `{name}` has a different length")));
         }
-        Ok(Table { columns: columns.into_iter().map(|(name, v)| Column { name, data: ColumnData::Numbers(v) }).collect(), nrows })
+        Ok(Table {
+            columns: columns.into_iter().map(|(name, v)| Column { name, data: ColumnData::Numbers(v) }).collect(),
+            nrows,
+        })
     }
 
     /// Number of rows.
@@ -232,7 +236,8 @@ impl Table {
     /// `min`, `25%`, `50%`, `75%`, `max` (linear-interpolated quantiles).
     pub fn describe(&self) -> Table {
         let stats = ["count", "missing", "mean", "std", "min", "25%", "50%", "75%", "max"];
-        let mut columns = vec![Column { name: "statistic".into(), data: ColumnData::Text(stats.map(String::from).to_vec()) }];
+        let mut columns =
+            vec![Column { name: "statistic".into(), data: ColumnData::Text(stats.map(String::from).to_vec()) }];
         for c in &self.columns {
             if let ColumnData::Numbers(v) = &c.data {
                 let mut present: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
@@ -241,8 +246,17 @@ impl Table {
                 let mean = present.iter().sum::<f64>() / n;
                 let var = present.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
                 let q = |p: f64| quantile(&present, p);
-                let values =
-                    vec![n, (v.len() - present.len()) as f64, mean, var.sqrt(), q(0.0), q(0.25), q(0.5), q(0.75), q(1.0)];
+                let values = vec![
+                    n,
+                    (v.len() - present.len()) as f64,
+                    mean,
+                    var.sqrt(),
+                    q(0.0),
+                    q(0.25),
+                    q(0.5),
+                    q(0.75),
+                    q(1.0),
+                ];
                 columns.push(Column { name: c.name.clone(), data: ColumnData::Numbers(values) });
             }
         }
@@ -323,7 +337,8 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn infer(values: Vec<String>) -> ColumnData {
-    let numeric = values.iter().any(|v| !v.is_empty()) && values.iter().all(|v| v.is_empty() || v.parse::<f64>().is_ok());
+    let numeric =
+        values.iter().any(|v| !v.is_empty()) && values.iter().all(|v| v.is_empty() || v.parse::<f64>().is_ok());
     if numeric {
         ColumnData::Numbers(values.iter().map(|v| v.parse().unwrap_or(f64::NAN)).collect())
     } else {

@@ -22,8 +22,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::display::{emit, html_table, number};
 use crate::error::{MlError, Result};
 use crate::{Matrix, Vector};
+
+/// Documents or terms shown by the rich displays.
+const PREVIEW: usize = 10;
+/// Characters of a document shown by the rich display of a [`Corpus`].
+const PREVIEW_CHARS: usize = 200;
 
 /// The largest dense document-term matrix a transform builds (2 GiB).
 const MAX_DENSE_BYTES: usize = 2 << 30;
@@ -68,6 +74,23 @@ impl Corpus {
     /// The tokens of every document, by [`tokenize`] (stop words kept).
     pub fn tokens(&self) -> Vec<Vec<String>> {
         self.docs.iter().map(|d| tokenize(d)).collect()
+    }
+
+    /// Shows the first documents (shortened) as an HTML table in a notebook.
+    pub fn evcxr_display(&self) {
+        let rows: Vec<Vec<String>> = self
+            .docs
+            .iter()
+            .take(PREVIEW)
+            .enumerate()
+            .map(|(i, d)| {
+                let short: String = d.chars().take(PREVIEW_CHARS).collect();
+                let more = if d.chars().nth(PREVIEW_CHARS).is_some() { " …" } else { "" };
+                vec![i.to_string(), format!("{short}{more}")]
+            })
+            .collect();
+        let header = ["#".to_owned(), "document".to_owned()];
+        emit("text/html", &html_table(&format!("Corpus of {} documents", self.len()), &header, &rows));
     }
 }
 
@@ -601,6 +624,11 @@ impl CountVectorizerModel {
         self.vocabulary.binary_search_by(|t| t.as_str().cmp(term)).ok()
     }
 
+    /// Shows the vocabulary's size and its most widespread terms in a notebook.
+    pub fn evcxr_display(&self) {
+        emit("text/html", &vocabulary_table("CountVectorizer", self, None));
+    }
+
     /// Counts the vocabulary's terms in each document: an n_docs × n_terms
     /// matrix (dense: n_docs × n_terms × 8 bytes) whose columns are named by
     /// the terms. Tokens outside the vocabulary are ignored.
@@ -748,6 +776,12 @@ impl TfIdfModel {
         &self.counts
     }
 
+    /// Shows the vocabulary's size and its most widespread terms, with their
+    /// inverse document frequencies, in a notebook.
+    pub fn evcxr_display(&self) {
+        emit("text/html", &vocabulary_table("TfIdf", &self.counts, Some(&self.idf)));
+    }
+
     /// TF-IDF weights of each document: an n_docs × n_terms matrix (dense,
     /// n_docs × n_terms × 8 bytes), columns named by the terms; entry
     /// `tf × idf`, each row then scaled to unit L2 norm unless turned off.
@@ -769,6 +803,30 @@ impl TfIdfModel {
         }
         Matrix::from_array(w).with_columns(self.vocabulary())
     }
+}
+
+/// An HTML table of the terms in most documents, with their document frequency (and idf).
+fn vocabulary_table(what: &str, counts: &CountVectorizerModel, idf: Option<&[f64]>) -> String {
+    let mut order: Vec<usize> = (0..counts.n_terms()).collect();
+    order.sort_by(|&a, &b| counts.document_frequency[b].cmp(&counts.document_frequency[a]).then(a.cmp(&b)));
+    let mut header = vec!["term".to_owned(), "documents".to_owned()];
+    header.extend(idf.map(|_| "idf".to_owned()));
+    let rows: Vec<Vec<String>> = order
+        .into_iter()
+        .take(PREVIEW)
+        .map(|j| {
+            let mut row = vec![counts.vocabulary[j].clone(), counts.document_frequency[j].to_string()];
+            row.extend(idf.map(|idf| number(idf[j])));
+            row
+        })
+        .collect();
+    let caption = format!(
+        "{what}: {} terms from {} documents (the {} most widespread)",
+        counts.n_terms(),
+        counts.n_documents,
+        rows.len()
+    );
+    html_table(&caption, &header, &rows)
 }
 
 #[cfg(test)]
@@ -906,5 +964,7 @@ mod tests {
         let back: TfIdfModel = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
         assert_eq!(back, v);
         assert_eq!(back.count_vectorizer().term_index("cat"), Some(2));
+        let html = vocabulary_table("TfIdf", back.count_vectorizer(), Some(&back.idf));
+        assert!(html.contains("12 terms from 4 documents") && html.contains("<td>the</td><td>2</td>"), "{html}");
     }
 }

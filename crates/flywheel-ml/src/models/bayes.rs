@@ -84,9 +84,10 @@ impl NaiveBayesModel {
             return Err(MlError::InvalidData("predict_proba needs a binary (two-class) model".into()));
         }
         let (p, order) = self.nb.predict_proba(x.view());
-        let col = order.iter().position(|&&c| c == 1).ok_or_else(|| {
-            MlError::InvalidData("the positive class was not in the training data".into())
-        })?;
+        let col = order
+            .iter()
+            .position(|&&c| c == 1)
+            .ok_or_else(|| MlError::InvalidData("the positive class was not in the training data".into()))?;
         Ok(Vector::from_array(p.column(col).to_owned()))
     }
 }
@@ -97,7 +98,8 @@ mod tests {
 
     #[test]
     fn separates_two_gaussians() {
-        let rows: Vec<Vec<f64>> = (0..40).map(|i| vec![if i < 20 { 0.0 } else { 5.0 } + f64::from(i % 5) * 0.1]).collect();
+        let rows: Vec<Vec<f64>> =
+            (0..40).map(|i| vec![if i < 20 { 0.0 } else { 5.0 } + f64::from(i % 5) * 0.1]).collect();
         let ys: Vec<i64> = (0..40).map(|i| i64::from(i >= 20)).collect();
         let d = Dataset::classification(Matrix::from_rows(&rows).unwrap(), Labels::from_ints(&ys)).unwrap();
         let m = NaiveBayes::params().fit(&d).unwrap();

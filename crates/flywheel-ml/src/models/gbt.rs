@@ -12,11 +12,11 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use forust_ml::GradientBooster;
 use forust_ml::gradientbooster::{GrowPolicy, ImportanceMethod, MissingNodeTreatment};
 use forust_ml::metric::Metric;
 use forust_ml::objective::ObjectiveType;
 use forust_ml::sampler::SampleMethod;
-use forust_ml::GradientBooster;
 use serde::{Deserialize, Serialize};
 
 use super::fit_error;
@@ -298,7 +298,10 @@ impl ColumnMajor {
 enum Kind {
     Regression(Box<GradientBooster>),
     /// One booster for binary problems (class 1 against 0), else one per class.
-    Classes { boosters: Vec<GradientBooster>, classes: Vec<String> },
+    Classes {
+        boosters: Vec<GradientBooster>,
+        classes: Vec<String>,
+    },
 }
 
 /// A fitted ensemble of boosted trees.
@@ -454,23 +457,37 @@ mod tests {
 
     #[test]
     fn regression_multiclass_missing_values_and_early_stopping() {
-        let rows: Vec<Vec<f64>> = (0..300).map(|i| vec![f64::from(i) / 30.0, if i % 7 == 0 { f64::NAN } else { 1.0 }]).collect();
+        let rows: Vec<Vec<f64>> =
+            (0..300).map(|i| vec![f64::from(i) / 30.0, if i % 7 == 0 { f64::NAN } else { 1.0 }]).collect();
         let y: Vec<f64> = rows.iter().map(|r| (r[0]).sin() * 3.0).collect();
         let d = Dataset::regression(Matrix::from_rows(&rows).unwrap(), Vector::from_vec(y)).unwrap();
         let m = GradientBoostedTrees::params().iterations(200).fit(&d).unwrap();
         let pred = m.predict_values(d.features()).unwrap();
-        let mse: f64 = pred.as_slice().iter().zip(d.values().unwrap().as_slice()).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / 300.0;
+        let mse: f64 =
+            pred.as_slice().iter().zip(d.values().unwrap().as_slice()).map(|(a, b)| (a - b).powi(2)).sum::<f64>()
+                / 300.0;
         assert!(mse < 0.05, "mse {mse}");
         assert!(m.predict(d.features()).is_err());
 
         let three: Vec<String> = (0..300).map(|i| ["a", "b", "c"][(i / 100) as usize].to_owned()).collect();
         let c = Dataset::classification(d.features().clone(), Labels::from_strings(&three)).unwrap();
         let mc = GradientBoostedTrees::params().iterations(30).fit(&c).unwrap();
-        let right = mc.predict(c.features()).unwrap().ids().iter().zip(c.labels().unwrap().ids()).filter(|(a, b)| a == b).count();
+        let right = mc
+            .predict(c.features())
+            .unwrap()
+            .ids()
+            .iter()
+            .zip(c.labels().unwrap().ids())
+            .filter(|(a, b)| a == b)
+            .count();
         assert!(right >= 290, "{right}/300");
 
         let (train, valid) = crate::train_test_split(&xor_data(1000), 0.3, 1).unwrap();
-        let es = GradientBoostedTrees::params().iterations(1000).early_stopping_rounds(5).fit_with_validation(&train, &valid).unwrap();
+        let es = GradientBoostedTrees::params()
+            .iterations(1000)
+            .early_stopping_rounds(5)
+            .fit_with_validation(&train, &valid)
+            .unwrap();
         assert!(es.n_trees() < 1000, "stopped early at {}", es.n_trees());
     }
 

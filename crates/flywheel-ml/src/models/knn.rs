@@ -46,7 +46,11 @@ impl KnnParams {
             return Err(MlError::InvalidParams("k must be at least 1".into()));
         }
         if self.k > data.nrows() {
-            return Err(MlError::InvalidData(format!("k = {} is larger than the {} training rows", self.k, data.nrows())));
+            return Err(MlError::InvalidData(format!(
+                "k = {} is larger than the {} training rows",
+                self.k,
+                data.nrows()
+            )));
         }
         Ok(())
     }

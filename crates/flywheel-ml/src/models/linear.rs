@@ -330,7 +330,8 @@ mod tests {
 
     #[test]
     fn bad_input_is_named() {
-        let one_class = Dataset::classification(Matrix::from_rows(&[vec![1.0], vec![2.0]]).unwrap(), Labels::from_ints(&[1, 1]));
+        let one_class =
+            Dataset::classification(Matrix::from_rows(&[vec![1.0], vec![2.0]]).unwrap(), Labels::from_ints(&[1, 1]));
         let err = LinearLearner::classifier().fit(&one_class.unwrap()).unwrap_err();
         assert!(err.to_string().contains("at least two classes"), "{err}");
         assert!(LinearLearner::classifier().l2(-1.0).fit(&line_data()).is_err());

@@ -40,7 +40,9 @@ pub(crate) fn check_predict_input(x: &Matrix, n_features: usize) -> Result<()> {
 }
 
 /// The linfa dataset of a classification [`Dataset`]: records and class ids.
-pub(crate) fn linfa_classes(data: &Dataset) -> Result<linfa::DatasetBase<ndarray::Array2<f64>, ndarray::Array1<usize>>> {
+pub(crate) fn linfa_classes(
+    data: &Dataset,
+) -> Result<linfa::DatasetBase<ndarray::Array2<f64>, ndarray::Array1<usize>>> {
     data.check_fit_ready()?;
     let labels = data.labels()?;
     let targets = ndarray::Array1::from(labels.ids().to_vec());

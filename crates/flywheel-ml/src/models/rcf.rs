@@ -99,7 +99,12 @@ pub struct RandomCutForestModel {
 
 impl fmt::Debug for RandomCutForestModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RandomCutForestModel({} features, {} points seen)", self.feature_names.len(), self.forest.entries_seen())
+        write!(
+            f,
+            "RandomCutForestModel({} features, {} points seen)",
+            self.feature_names.len(),
+            self.forest.entries_seen()
+        )
     }
 }
 
@@ -167,8 +172,7 @@ mod tests {
 
     #[test]
     fn an_outlier_scores_far_above_typical_points() {
-        let rows: Vec<Vec<f64>> =
-            (0..500).map(f64::from).map(|t| vec![(t * 0.1).sin(), (t * 0.1).cos()]).collect();
+        let rows: Vec<Vec<f64>> = (0..500).map(f64::from).map(|t| vec![(t * 0.1).sin(), (t * 0.1).cos()]).collect();
         let d = Dataset::unsupervised(Matrix::from_rows(&rows).unwrap());
         let m = RandomCutForest::params().trees(50).fit(&d).unwrap();
         assert_eq!(m.points_seen(), 500);

@@ -5,8 +5,8 @@ use ndarray::{Array1, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::check_predict_input;
-use crate::error::{MlError, Result};
 use crate::Matrix;
+use crate::error::{MlError, Result};
 
 /// Centres each column on its mean and divides by its standard deviation
 /// (population, `ddof = 0`). A constant column is only centred (its scale is

@@ -1,0 +1,45 @@
+//! Which evcxr `:` commands a cell may use. Everything that reaches the
+//! host or changes how code is built is refused with a reason; the rest are
+//! harmless inspection commands.
+
+/// Commands a participant may use.
+const ALLOWED: &[&str] = &[":vars", ":types", ":help", ":timing", ":last_error_json", ":explain", ":clear"];
+
+/// Why a cell is refused, if it is.
+pub(crate) fn refusal(code: &str) -> Option<String> {
+    for line in code.lines().map(str::trim_start) {
+        if let Some(rest) = line.strip_prefix(':') {
+            let name = format!(":{}", rest.split_whitespace().next().unwrap_or(""));
+            if name == ":dep" {
+                return Some(
+                    "`:dep` is not available: this kernel works offline. The Flywheel library comes preloaded \
+                     (`use flywheel_ml::prelude::*;`)."
+                        .to_owned(),
+                );
+            }
+            if !ALLOWED.contains(&name.as_str()) {
+                return Some(format!(
+                    "`{name}` is not available in Flywheel notebooks. Allowed commands: {}.",
+                    ALLOWED.join(", ")
+                ));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn host_reaching_commands_are_refused_and_inspection_is_allowed() {
+        assert!(refusal("let x = 1;\nx").is_none());
+        assert!(refusal(":vars").is_none());
+        assert!(refusal("  :dep rand = \"0.8\"").unwrap().contains("offline"));
+        for cmd in [":sccache 1", ":linker mold", ":opt 3", ":env FOO=1", ":quit", ":allow_static_linking 1"] {
+            assert!(refusal(cmd).unwrap().contains("is not available"), "{cmd}");
+        }
+        assert!(refusal("let s = \"a:b\";").is_none(), "a colon inside code is not a command");
+    }
+}

@@ -1,0 +1,191 @@
+//! The kernel worker: owns one evcxr `CommandContext` (a Rust REPL whose
+//! user code runs in evcxr's child process) and serves
+//! [`flywheel_kernel_protocol`] requests read from stdin, writing events to
+//! stdout.
+//!
+//! Threads: the main thread runs cells (evcxr's `execute` blocks); a reader
+//! thread parses requests (so an interrupt arrives while a cell runs); a
+//! forwarder thread drains evcxr's stdout/stderr channels into `stream`
+//! outputs as lines are printed — never leaving them undrained, which stalls
+//! evcxr — and, after each cell, confirms it has forwarded everything before
+//! the main thread sends `done`, so output never arrives after `done`.
+//!
+//! Architecture invariant: this crate and its binary are the only code that
+//! links evcxr.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use crossbeam_channel::{Receiver, Sender, select};
+use evcxr::{CommandContext, Error as EvcxrError, EvalOutputs};
+use flywheel_kernel_protocol::{
+    Event, Location, Output, PROTOCOL_VERSION, Request, Status, StreamName, from_line, to_line,
+};
+
+mod commands;
+
+/// Writes events to stdout, one line each, from any thread.
+#[derive(Clone)]
+struct EventSink(Arc<Mutex<std::io::Stdout>>);
+
+impl EventSink {
+    fn send(&self, event: &Event) {
+        let Ok(line) = to_line(event) else { return };
+        if let Ok(mut out) = self.0.lock() {
+            // If Flywheel has gone away there is nobody to tell.
+            let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+        }
+    }
+
+    fn output(&self, id: u64, output: Output) {
+        self.send(&Event::Output { id, output });
+    }
+}
+
+/// Runs the worker until `shutdown` or end of input.
+///
+/// # Errors
+/// When evcxr cannot start (no Rust toolchain, no temp dir).
+pub fn run() -> anyhow::Result<()> {
+    let sink = EventSink(Arc::new(Mutex::new(std::io::stdout())));
+    let (mut context, outputs) = CommandContext::new().map_err(|e| anyhow::anyhow!("{e}")).context("starting evcxr")?;
+    let current = Arc::new(AtomicU64::new(0));
+    let (drain_tx, drain_rx) = crossbeam_channel::unbounded::<Sender<()>>();
+    {
+        let (sink, current) = (sink.clone(), current.clone());
+        std::thread::spawn(move || forward(&outputs.stdout, &outputs.stderr, &drain_rx, &sink, &current));
+    }
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let (request_tx, request_rx) = crossbeam_channel::unbounded::<Request>();
+    {
+        let process = context.process_handle();
+        let interrupted = interrupted.clone();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                match from_line::<Request>(&line) {
+                    Ok(Request::Interrupt) => {
+                        interrupted.store(true, Ordering::SeqCst);
+                        if let Ok(mut child) = process.lock() {
+                            let _ = child.kill();
+                        }
+                    }
+                    Ok(request) => {
+                        if request_tx.send(request).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => eprintln!("flywheel-kernel: ignoring a malformed request: {e}"),
+                }
+            }
+        });
+    }
+
+    sink.send(&Event::Ready { protocol: PROTOCOL_VERSION });
+    while let Ok(request) = request_rx.recv() {
+        let Request::Execute { id, code } = request else { break };
+        current.store(id, Ordering::SeqCst);
+        interrupted.store(false, Ordering::SeqCst);
+        let started = Instant::now();
+        let status = match commands::refusal(&code) {
+            Some(why) => {
+                sink.output(id, error_output("Refused", &why, vec![why.clone()], vec![]));
+                Status::Error
+            }
+            None => {
+                let result = context.execute(&code);
+                let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
+                if drain_tx.send(ack_tx).is_ok() {
+                    let _ = ack_rx.recv();
+                }
+                report(&sink, id, result, interrupted.load(Ordering::SeqCst))
+            }
+        };
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        sink.send(&Event::Done { id, status, elapsed_ms });
+    }
+    Ok(())
+}
+
+/// Forwards printed lines as `stream` outputs of the current execution; on
+/// a drain request, forwards whatever is queued and acknowledges.
+fn forward(
+    stdout: &Receiver<String>,
+    stderr: &Receiver<String>,
+    drain: &Receiver<Sender<()>>,
+    sink: &EventSink,
+    current: &AtomicU64,
+) {
+    let emit = |name, line: String| {
+        sink.output(current.load(Ordering::SeqCst), Output::Stream { name, text: format!("{line}\n") });
+    };
+    loop {
+        select! {
+            recv(stdout) -> line => match line { Ok(l) => emit(StreamName::Stdout, l), Err(_) => return },
+            recv(stderr) -> line => match line { Ok(l) => emit(StreamName::Stderr, l), Err(_) => return },
+            recv(drain) -> ack => {
+                let Ok(ack) = ack else { return };
+                for l in stdout.try_iter() { emit(StreamName::Stdout, l); }
+                for l in stderr.try_iter() { emit(StreamName::Stderr, l); }
+                let _ = ack.send(());
+            }
+        }
+    }
+}
+
+fn error_output(ename: &str, evalue: &str, traceback: Vec<String>, locations: Vec<Location>) -> Output {
+    Output::Error { ename: ename.to_owned(), evalue: evalue.to_owned(), traceback, locations }
+}
+
+/// Turns evcxr's answer into outputs and a status.
+fn report(sink: &EventSink, id: u64, result: Result<EvalOutputs, EvcxrError>, interrupted: bool) -> Status {
+    match result {
+        Ok(outputs) => {
+            let data: BTreeMap<String, String> = outputs.content_by_mime_type.into_iter().collect();
+            if !data.is_empty() {
+                sink.output(id, Output::ExecuteResult { execution_count: id, data, metadata: BTreeMap::new() });
+            }
+            Status::Ok
+        }
+        Err(EvcxrError::CompilationErrors(errors)) => {
+            for e in errors {
+                let locations: Vec<Location> = e
+                    .primary_spanned_message()
+                    .and_then(|m| m.span.as_ref())
+                    .map(|s| Location { line: s.start_line, column: s.start_column })
+                    .into_iter()
+                    .collect();
+                let traceback = e.rendered().lines().map(str::to_owned).collect();
+                sink.output(id, error_output("CompilationError", &e.message(), traceback, locations));
+            }
+            Status::Error
+        }
+        Err(EvcxrError::SubprocessTerminated(message)) if interrupted => {
+            let why = "The cell was interrupted. The kernel restarted: variables from earlier cells were lost.";
+            sink.output(id, error_output("Interrupted", why, vec![why.to_owned(), message], vec![]));
+            Status::Interrupted
+        }
+        Err(EvcxrError::SubprocessTerminated(message)) => {
+            let why = "The kernel's process ended (a crash, or a memory or time limit). Variables from earlier cells were lost.";
+            sink.output(id, error_output("KernelError", why, vec![why.to_owned(), message], vec![]));
+            Status::Error
+        }
+        Err(EvcxrError::TypeRedefinedVariablesLost(names)) => {
+            let why = format!("A type was redefined; these variables were lost: {}", names.join(", "));
+            sink.output(id, error_output("VariablesLost", &why, vec![why.clone()], vec![]));
+            Status::Ok
+        }
+        Err(other) => {
+            let text = other.to_string();
+            let first = text.lines().next().unwrap_or("error").to_owned();
+            let ename = if text.contains("panicked") { "Panic" } else { "Error" };
+            sink.output(id, error_output(ename, &first, text.lines().map(str::to_owned).collect(), vec![]));
+            Status::Error
+        }
+    }
+}

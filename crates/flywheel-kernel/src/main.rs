@@ -1,0 +1,12 @@
+//! `flywheel-kernel`: one notebook session's kernel. Started by Flywheel with
+//! piped stdin/stdout; see `flywheel_kernel_protocol` for the messages.
+
+fn main() {
+    // evcxr runs user code in a child process that is this same binary;
+    // in that child, this call takes over and never returns.
+    evcxr::runtime_hook();
+    if let Err(e) = flywheel_kernel::run() {
+        eprintln!("flywheel-kernel: {e:#}");
+        std::process::exit(1);
+    }
+}
