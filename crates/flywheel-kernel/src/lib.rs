@@ -46,13 +46,60 @@ impl EventSink {
     }
 }
 
+/// How the worker is started.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Path of the `flywheel-ml` crate to load before the first cell, so that
+    /// `use flywheel_ml::prelude::*;` is in scope from the start.
+    pub prelude: Option<std::path::PathBuf>,
+}
+
+impl Options {
+    /// Reads `--prelude PATH` from the command line.
+    ///
+    /// # Errors
+    /// An unknown argument or a missing value.
+    pub fn from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
+        let mut options = Options::default();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--prelude" => {
+                    options.prelude =
+                        Some(args.next().context("--prelude needs the path of the flywheel-ml crate")?.into());
+                }
+                other => anyhow::bail!("unknown argument `{other}` (usage: flywheel-kernel [--prelude PATH])"),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// The cells that load the library: run by the worker itself, before
+/// `ready`, so they are not subject to the participant's command rules.
+fn prelude_cells(path: &std::path::Path) -> [String; 2] {
+    let path = path.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    [format!(":dep flywheel-ml = {{ path = \"{path}\" }}"), "use flywheel_ml::prelude::*;".to_owned()]
+}
+
 /// Runs the worker until `shutdown` or end of input.
 ///
 /// # Errors
-/// When evcxr cannot start (no Rust toolchain, no temp dir).
-pub fn run() -> anyhow::Result<()> {
+/// When evcxr cannot start (no Rust toolchain, no temp dir), or the prelude
+/// does not build.
+pub fn run(options: &Options) -> anyhow::Result<()> {
     let sink = EventSink(Arc::new(Mutex::new(std::io::stdout())));
     let (mut context, outputs) = CommandContext::new().map_err(|e| anyhow::anyhow!("{e}")).context("starting evcxr")?;
+    if let Some(path) = &options.prelude {
+        for cell in prelude_cells(path) {
+            context
+                .execute(&cell)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("loading the prelude: {cell}"))?;
+        }
+        // The build's chatter is not any cell's output.
+        outputs.stdout.try_iter().for_each(drop);
+        outputs.stderr.try_iter().for_each(drop);
+    }
     let current = Arc::new(AtomicU64::new(0));
     let (drain_tx, drain_rx) = crossbeam_channel::unbounded::<Sender<()>>();
     {

@@ -5,7 +5,8 @@ fn main() {
     // evcxr runs user code in a child process that is this same binary;
     // in that child, this call takes over and never returns.
     evcxr::runtime_hook();
-    if let Err(e) = flywheel_kernel::run() {
+    let result = flywheel_kernel::Options::from_args(std::env::args().skip(1)).and_then(|o| flywheel_kernel::run(&o));
+    if let Err(e) = result {
         eprintln!("flywheel-kernel: {e:#}");
         std::process::exit(1);
     }

@@ -52,7 +52,12 @@ impl Ran {
 
 impl Kernel {
     fn start() -> Kernel {
+        Kernel::start_with(&[], Duration::from_secs(120))
+    }
+
+    fn start_with(args: &[&str], ready_within: Duration) -> Kernel {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flywheel-kernel"))
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -71,7 +76,7 @@ impl Kernel {
             }
         });
         let k = Kernel { child, stdin, events, next_id: 1 };
-        match k.next(Duration::from_secs(120)) {
+        match k.next(ready_within) {
             (_, Event::Ready { protocol }) => assert_eq!(protocol, PROTOCOL_VERSION),
             (_, other) => panic!("expected ready, got {other:?}"),
         }
@@ -190,4 +195,19 @@ fn an_interrupt_stops_a_running_cell_within_a_second_and_the_kernel_recovers() {
 
     let r = k.run("1 + 1");
     assert_eq!(r.result_text("text/plain").as_deref(), Some("2"), "usable after the interrupt");
+}
+
+#[test]
+fn the_prelude_is_in_scope_and_a_fitted_model_survives_into_the_next_cell() {
+    // Cold: the kernel compiles flywheel-ml and its dependencies first (minutes).
+    let prelude = concat!(env!("CARGO_MANIFEST_DIR"), "/../flywheel-ml");
+    let mut k = Kernel::start_with(&["--prelude", prelude], Duration::from_secs(900));
+    assert_eq!(k.run("let iris = datasets::iris();").status, Status::Ok);
+    let r = k.run("let model = KMeans::params(3).fit(&iris).unwrap();");
+    assert_eq!(r.status, Status::Ok, "no type annotation needed: {:?}", r.error());
+    let r = k.run("model.predict(iris.features()).unwrap().n_classes()");
+    assert_eq!(r.result_text("text/plain").as_deref(), Some("3"), "the model survived: {:?}", r.error());
+    let r = k.run("let clf = LinearLearner::classifier().fit(&iris).unwrap();\nmetrics::confusion_matrix(iris.labels().unwrap(), &clf.predict(iris.features()).unwrap()).unwrap().plot().unwrap()");
+    let svg = r.result_text("image/svg+xml").unwrap_or_default();
+    assert!(svg.starts_with("<svg"), "a plot renders inline: {:?}", r.error());
 }

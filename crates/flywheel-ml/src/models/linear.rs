@@ -38,7 +38,7 @@ pub struct LinearLearner;
 impl LinearLearner {
     /// Logistic regression (binary or multiclass).
     pub fn classifier() -> LinearClassifierParams {
-        LinearClassifierParams { l2: 1.0, max_iterations: 200 }
+        LinearClassifierParams { l2: 1.0, max_iterations: 100, tolerance: 1e-4 }
     }
 
     /// Linear regression (least squares, optionally ridge).
@@ -52,6 +52,7 @@ impl LinearLearner {
 pub struct LinearClassifierParams {
     l2: f64,
     max_iterations: u64,
+    tolerance: f64,
 }
 
 impl LinearClassifierParams {
@@ -61,9 +62,18 @@ impl LinearClassifierParams {
         self
     }
 
-    /// Maximum L-BFGS iterations (default 200; ≥ 1).
+    /// Maximum L-BFGS iterations (default 100, as scikit-learn; ≥ 1).
     pub fn max_iterations(mut self, n: u64) -> Self {
         self.max_iterations = n;
+        self
+    }
+
+    /// Stop when the gradient of the *mean* log-loss is smaller than this
+    /// (default 1e-4, scikit-learn's `tol`). linfa-logistic tests the
+    /// gradient of the summed loss, so it receives `tolerance × n`; without
+    /// that scaling it ran ~100 iterations where scikit-learn needs ~13.
+    pub fn tolerance(mut self, tol: f64) -> Self {
+        self.tolerance = tol;
         self
     }
 
@@ -73,6 +83,9 @@ impl LinearClassifierParams {
         }
         if self.max_iterations == 0 {
             return Err(MlError::InvalidParams("max_iterations must be at least 1".into()));
+        }
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+            return Err(MlError::InvalidParams(format!("tolerance must be > 0, got {}", self.tolerance)));
         }
         Ok(())
     }
@@ -96,10 +109,12 @@ impl LinearClassifierParams {
         let z = scaler.transform(data.features())?;
         let scaled = Dataset::classification(z, labels.clone())?;
         let ds = linfa_classes(&scaled)?;
+        let gradient_tolerance = self.tolerance * data.nrows() as f64;
         let (weights, intercepts) = if labels.n_classes() == 2 {
             let fitted = linfa_logistic::LogisticRegression::default()
                 .alpha(self.l2)
                 .max_iterations(self.max_iterations)
+                .gradient_tolerance(gradient_tolerance)
                 .fit(&ds)
                 .map_err(fit_error)?;
             // linfa calls the larger class "positive"; ours is class 1.
@@ -110,6 +125,7 @@ impl LinearClassifierParams {
             let fitted = linfa_logistic::MultiLogisticRegression::default()
                 .alpha(self.l2)
                 .max_iterations(self.max_iterations)
+                .gradient_tolerance(gradient_tolerance)
                 .fit(&ds)
                 .map_err(fit_error)?;
             // Columns follow linfa's sorted classes; a class absent from the
