@@ -648,7 +648,9 @@ fn logreg_fraud(data: &Loaded) -> Res<Row> {
     let t = Instant::now();
     let scores = model.predict_proba(&x_test)?;
     let predict_s = t.elapsed().as_secs_f64();
-    let settings = "L-BFGS, L2 alpha 1 (= C 1), standardised inside fit, ≤ 200 iterations, tolerance 1e-4 on the mean gradient".to_owned();
+    let settings =
+        "L-BFGS, L2 alpha 1 (= C 1), standardised inside fit, ≤ 200 iterations, tolerance 1e-4 on the mean gradient"
+            .to_owned();
     binary_row(data, "logreg_fraud", (fit_s, runs), predict_s, &scores, &y_test, settings)
 }
 
