@@ -43,7 +43,9 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -368,16 +370,11 @@ pub fn bar_plot(title: &str, names: &[String], values: &[f64]) -> Result<Plot> {
             .x_label_area_size(34)
             .y_label_area_size(label_w + 18)
             .build_cartesian_2d(x_range.clone(), 0.0..n as f64)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 0.1)
             .disable_y_mesh()
-            .bold_line_style(BLACK.mix(0.1))
-            .light_line_style(TRANSPARENT)
-            .axis_style(INK.mix(0.6))
             .x_labels(8)
             .y_labels(0)
             .x_label_formatter(&|v| tick(*v, &x_range))
-            .label_style(text_style(TICK_SIZE, INK))
             .draw()?;
         chart.draw_series(order.iter().enumerate().map(|(k, &i)| {
             let colour = if values[i] < 0.0 { PALETTE[1] } else { PALETTE[0] };
@@ -446,20 +443,14 @@ pub fn histogram(title: &str, values: &Vector, bins: usize) -> Result<Plot> {
             .x_label_area_size(52)
             .y_label_area_size(64)
             .build_cartesian_2d(lo..hi, 0.0..top)?;
-        chart
-            .configure_mesh()
+        house_style(&mut chart.configure_mesh(), 0.1)
             .disable_x_mesh()
-            .bold_line_style(BLACK.mix(0.1))
-            .light_line_style(TRANSPARENT)
-            .axis_style(INK.mix(0.6))
             .x_labels(8)
             .y_labels(6)
             .x_label_formatter(&|v| tick(*v, &(lo..hi)))
             .y_label_formatter(&|v| tick(*v, &(0.0..top)))
-            .label_style(text_style(TICK_SIZE, INK))
             .x_desc("value")
             .y_desc("count")
-            .axis_desc_style(text_style(DESC_SIZE, INK))
             .draw()?;
         chart.draw_series(counts.iter().enumerate().map(|(b, &c)| {
             let x = lo + b as f64 * width;
@@ -521,19 +512,13 @@ pub fn scatter(title: &str, points: &Matrix, labels: Option<&Labels>) -> Result<
             .x_label_area_size(52)
             .y_label_area_size(84)
             .build_cartesian_2d(x_range.clone(), y_range.clone())?;
-        chart
-            .configure_mesh()
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(TRANSPARENT)
-            .axis_style(INK.mix(0.6))
+        house_style(&mut chart.configure_mesh(), 0.08)
             .x_labels(8)
             .y_labels(8)
             .x_label_formatter(&|v| tick(*v, &x_range))
             .y_label_formatter(&|v| tick(*v, &y_range))
-            .label_style(text_style(TICK_SIZE, INK))
             .x_desc(x_name)
             .y_desc(y_name)
-            .axis_desc_style(text_style(DESC_SIZE, INK))
             .draw()?;
         let dot = |p: (f64, f64), colour: RGBColor| Circle::new(p, 3, colour.mix(0.75).filled());
         match labels {
@@ -594,18 +579,12 @@ pub fn line_plot(title: &str, x_label: &str, y_label: &str, series: &[(&str, &[f
             .x_label_area_size(52)
             .y_label_area_size(84)
             .build_cartesian_2d(x_range, y_range.clone())?;
-        chart
-            .configure_mesh()
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(TRANSPARENT)
-            .axis_style(INK.mix(0.6))
+        house_style(&mut chart.configure_mesh(), 0.08)
             .x_labels(10)
             .y_labels(8)
             .y_label_formatter(&|v| tick(*v, &y_range))
-            .label_style(text_style(TICK_SIZE, INK))
             .x_desc(x_label)
             .y_desc(y_label)
-            .axis_desc_style(text_style(DESC_SIZE, INK))
             .draw()?;
         let mut marks = Vec::new();
         for (s, (name, values)) in series.iter().enumerate() {
@@ -665,19 +644,13 @@ fn rate_plot(
             .x_label_area_size(52)
             .y_label_area_size(64)
             .build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
-        chart
-            .configure_mesh()
-            .bold_line_style(BLACK.mix(0.08))
-            .light_line_style(TRANSPARENT)
-            .axis_style(INK.mix(0.6))
+        house_style(&mut chart.configure_mesh(), 0.08)
             .x_labels(6)
             .y_labels(6)
             .x_label_formatter(&|v| tick(*v, &(0.0..1.0)))
             .y_label_formatter(&|v| tick(*v, &(0.0..1.0)))
-            .label_style(text_style(TICK_SIZE, INK))
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .axis_desc_style(text_style(DESC_SIZE, INK))
             .draw()?;
         let colour = PALETTE[0];
         // A light fill under the curve shows the area being measured.
@@ -732,6 +705,23 @@ where
         .border_style(BLACK.mix(0.25))
         .draw()?;
     Ok(())
+}
+
+/// The grid, axes and labels every chart shares: a faint grid of this
+/// opacity, no minor lines, grey axes, tick and axis labels in the house font.
+fn house_style<'m, 'a, 'b, X, Y, XT, YT>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, SVGBackend<'a>>,
+    grid_opacity: f64,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, SVGBackend<'a>>
+where
+    X: Ranged<ValueType = XT> + ValueFormatter<XT>,
+    Y: Ranged<ValueType = YT> + ValueFormatter<YT>,
+{
+    mesh.bold_line_style(BLACK.mix(grid_opacity))
+        .light_line_style(TRANSPARENT)
+        .axis_style(INK.mix(0.6))
+        .label_style(text_style(TICK_SIZE, INK))
+        .axis_desc_style(text_style(DESC_SIZE, INK))
 }
 
 fn text_style(size: f64, colour: RGBColor) -> TextStyle<'static> {
