@@ -101,10 +101,11 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         outputs.stderr.try_iter().for_each(drop);
     }
     let current = Arc::new(AtomicU64::new(0));
+    let panicked = Arc::new(Mutex::new(PanicWatch::default()));
     let (drain_tx, drain_rx) = crossbeam_channel::unbounded::<Sender<()>>();
     {
-        let (sink, current) = (sink.clone(), current.clone());
-        std::thread::spawn(move || forward(&outputs.stdout, &outputs.stderr, &drain_rx, &sink, &current));
+        let (sink, current, panicked) = (sink.clone(), current.clone(), panicked.clone());
+        std::thread::spawn(move || forward(&outputs.stdout, &outputs.stderr, &drain_rx, &sink, &current, &panicked));
     }
 
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -130,6 +131,12 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                     Err(e) => eprintln!("flywheel-kernel: ignoring a malformed request: {e}"),
                 }
             }
+            // Flywheel has gone (its end of the pipe closed): stop user code
+            // now rather than let a running cell outlive the server.
+            if let Ok(mut child) = process.lock() {
+                let _ = child.kill();
+            }
+            std::process::exit(0);
         });
     }
 
@@ -145,18 +152,52 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                 Status::Error
             }
             None => {
+                if let Ok(mut p) = panicked.lock() {
+                    *p = PanicWatch::default();
+                }
                 let result = context.execute(&code);
                 let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
                 if drain_tx.send(ack_tx).is_ok() {
                     let _ = ack_rx.recv();
                 }
-                report(&sink, id, result, interrupted.load(Ordering::SeqCst))
+                let panic = panicked.lock().ok().and_then(|mut p| p.message.take());
+                match (panic, result) {
+                    // evcxr keeps the variables after a panic and answers Ok;
+                    // the cell still failed, and says how.
+                    (Some(message), Ok(_)) => {
+                        let why = format!("{message} (variables from earlier cells are kept)");
+                        sink.output(id, error_output("Panic", &message, vec![why], vec![]));
+                        Status::Error
+                    }
+                    (_, result) => report(&sink, id, result, interrupted.load(Ordering::SeqCst)),
+                }
             }
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         sink.send(&Event::Done { id, status, elapsed_ms });
     }
     Ok(())
+}
+
+/// What the current cell's stderr said about a panic: Rust prints
+/// `thread '…' (ID) panicked at FILE:LINE:COL:` and the message on the next line.
+#[derive(Default)]
+struct PanicWatch {
+    /// Seen the `panicked at` line; the next line is the message.
+    expecting_message: bool,
+    /// The panic's message.
+    message: Option<String>,
+}
+
+impl PanicWatch {
+    fn see(&mut self, line: &str) {
+        if self.expecting_message {
+            self.expecting_message = false;
+            self.message.get_or_insert_with(|| format!("the cell panicked: {line}"));
+        } else if line.starts_with("thread '") && line.contains(" panicked at ") {
+            self.expecting_message = true;
+        }
+    }
 }
 
 /// Forwards printed lines as `stream` outputs of the current execution; on
@@ -167,8 +208,14 @@ fn forward(
     drain: &Receiver<Sender<()>>,
     sink: &EventSink,
     current: &AtomicU64,
+    panicked: &Mutex<PanicWatch>,
 ) {
     let emit = |name, line: String| {
+        if name == StreamName::Stderr
+            && let Ok(mut p) = panicked.lock()
+        {
+            p.see(&line);
+        }
         sink.output(current.load(Ordering::SeqCst), Output::Stream { name, text: format!("{line}\n") });
     };
     loop {

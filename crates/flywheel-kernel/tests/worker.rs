@@ -163,6 +163,10 @@ fn cells_keep_variables_stream_output_and_report_errors() {
     assert!(evalue.contains("mismatched types"), "{evalue}");
     assert_eq!(locations.first().map(|l| l.line), Some(2), "the line within the cell");
 
+    let r = k.run("panic!(\"boom\");");
+    assert_eq!(r.status, Status::Error, "a panic fails the cell");
+    assert_eq!(r.error().map(|e| (e.0, e.1)), Some(("Panic", "the cell panicked: boom")));
+
     let r = k.run(":sccache 1");
     assert_eq!((r.status, r.error().map(|e| e.0)), (Status::Error, Some("Refused")));
 
