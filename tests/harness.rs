@@ -67,6 +67,30 @@ pub struct TestApp {
     /// The configuration the server runs with.
     pub config: Config,
     _database: TestDatabase,
+    _data_dir: tempfile::TempDir,
+}
+
+/// The kernel worker this test build made (`target/<profile>/flywheel-kernel`,
+/// built by `cargo test --workspace` for the kernel crate's own tests).
+pub fn kernel_worker() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let profile_dir = exe.parent().and_then(std::path::Path::parent).expect("target/<profile>/deps/<test>");
+    profile_dir.join("flywheel-kernel")
+}
+
+/// The configuration every test server starts from: its own data directory,
+/// the kernel worker of this build without the prelude (the kernel crate's
+/// tests cover that), and no pre-started kernels (a test that wants them
+/// says so).
+pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> Config {
+    Config {
+        database_url: database_url.to_owned(),
+        data_dir: data_dir.to_path_buf(),
+        kernel_program: kernel_worker(),
+        kernel_prelude: false,
+        kernel_pool_size: 0,
+        ..Config::default()
+    }
 }
 
 /// The server with the default configuration.
@@ -77,20 +101,23 @@ pub async fn spawn_app() -> TestApp {
 /// The server with a configuration adjusted by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let database = test_database().await;
-    let mut config = Config { database_url: database.url.clone(), ..Config::default() };
+    let data_dir = tempfile::tempdir().expect("temp data dir");
+    let mut config = test_config(data_dir.path(), &database.url);
     configure(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
     let app = flywheel::Application::build(config.clone(), listener).await.expect("build the application");
     let addr = app.local_addr().expect("local address");
     tokio::spawn(app.run_until(std::future::pending()));
     let db = SqlDatabase::connect(&database.url, Duration::from_secs(10)).await.expect("connect to the test database");
-    TestApp { base: format!("http://{addr}"), db, config, _database: database }
+    TestApp { base: format!("http://{addr}"), db, config, _database: database, _data_dir: data_dir }
 }
 
-/// The server on a given [`Database`] (a fault double).
+/// The server on a given [`Database`] (a fault double). The data directory
+/// lives as long as the test process.
 pub async fn spawn_app_on(db: Arc<dyn Database>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
-    let app = flywheel::Application::with_database(Config::default(), db, listener);
+    let data_dir = tempfile::tempdir().expect("temp data dir").keep();
+    let app = flywheel::Application::with_database(test_config(&data_dir, ""), db, listener);
     let addr = app.local_addr().expect("local address");
     tokio::spawn(app.run_until(std::future::pending()));
     format!("http://{addr}")

@@ -88,9 +88,13 @@ impl Application {
     /// When the listener fails.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let kernels = self.state.kernels.clone();
+        let provisioning = tokio::spawn(crate::kernels::provision(kernels.clone(), self.state.config.clone()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
+        provisioning.abort();
+        kernels.shutdown();
         served
     }
 }

@@ -42,6 +42,25 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Directory served at `/static` (htmx, CSS). Defaults to the repository's `static/`.
     pub static_dir: PathBuf,
+    /// The kernel worker executable. Empty: `flywheel-kernel` beside the
+    /// `flywheel` binary, else on `PATH`; from a source tree, built on first
+    /// start when missing.
+    pub kernel_program: PathBuf,
+    /// Whether sessions start with the algorithm library loaded
+    /// (`use flywheel_ml::prelude::*;`).
+    pub kernel_prelude: bool,
+    /// Pre-started kernels kept ready, so opening a notebook does not wait.
+    pub kernel_pool_size: usize,
+    /// Cells compiling or running at once across all sessions (0: cores − 1, at least 1).
+    pub kernel_max_concurrent_cells: usize,
+    /// A cell running longer than this many seconds is interrupted.
+    pub kernel_cell_time_limit_secs: u64,
+    /// A kernel idle for this many minutes is stopped (the notebook stays).
+    pub kernel_idle_minutes: u64,
+    /// Open sessions one user may have.
+    pub kernel_max_sessions_per_user: usize,
+    /// Printed text kept per cell, in bytes (the rest is dropped with a note).
+    pub kernel_max_output_bytes: usize,
 }
 
 /// How log lines are written.
@@ -69,6 +88,14 @@ impl Default for Config {
             login_attempts_per_ip_per_minute: 30,
             log_format: LogFormat::Text,
             static_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static")),
+            kernel_program: PathBuf::new(),
+            kernel_prelude: true,
+            kernel_pool_size: 1,
+            kernel_max_concurrent_cells: 0,
+            kernel_cell_time_limit_secs: 120,
+            kernel_idle_minutes: 30,
+            kernel_max_sessions_per_user: 4,
+            kernel_max_output_bytes: 1024 * 1024,
         }
     }
 }
@@ -112,7 +139,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 12] = [
+    const KEYS: [&'static str; 20] = [
         "bind",
         "data_dir",
         "database_url",
@@ -125,6 +152,14 @@ impl Config {
         "login_attempts_per_ip_per_minute",
         "log_format",
         "static_dir",
+        "kernel_program",
+        "kernel_prelude",
+        "kernel_pool_size",
+        "kernel_max_concurrent_cells",
+        "kernel_cell_time_limit_secs",
+        "kernel_idle_minutes",
+        "kernel_max_sessions_per_user",
+        "kernel_max_output_bytes",
     ];
 
     /// The database URL in force: the configured one, or the SQLite file in `data_dir`.
@@ -196,6 +231,11 @@ mod tests {
         assert_eq!(example.signup_enabled, d.signup_enabled);
         assert_eq!(example.max_body_bytes, d.max_body_bytes);
         assert_eq!(example.session_idle_hours, d.session_idle_hours);
+        assert_eq!(example.kernel_prelude, d.kernel_prelude);
+        assert_eq!(example.kernel_pool_size, d.kernel_pool_size);
+        assert_eq!(example.kernel_cell_time_limit_secs, d.kernel_cell_time_limit_secs);
+        assert_eq!(example.kernel_idle_minutes, d.kernel_idle_minutes);
+        assert_eq!(example.kernel_max_output_bytes, d.kernel_max_output_bytes);
     }
 
     fn toml_from_example(text: &str) -> Result<Config, figment::Error> {

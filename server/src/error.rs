@@ -27,6 +27,9 @@ pub enum AppError {
         /// Seconds to wait before trying again (for 429).
         retry_after: Option<u64>,
     },
+    /// A part of Flywheel is not ready or not available (503); `message` is shown as is.
+    #[error("{0}")]
+    Unavailable(String),
     /// Flywheel failed; logged, not shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -64,6 +67,10 @@ impl AppError {
     pub fn too_many_requests(m: impl Into<String>, retry_after: u64) -> Self {
         AppError::Client { status: StatusCode::TOO_MANY_REQUESTS, message: m.into(), retry_after: Some(retry_after) }
     }
+    /// 503: not ready yet, or not available on this server.
+    pub fn unavailable(m: impl Into<String>) -> Self {
+        AppError::Unavailable(m.into())
+    }
     /// A 4xx with any status (for framework rejections that bring their own).
     pub fn with_status(status: StatusCode, m: impl Into<String>) -> Self {
         if status.is_client_error() {
@@ -77,6 +84,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Client { status, .. } => *status,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -120,6 +128,7 @@ impl IntoResponse for AppError {
         let status = self.status();
         let (message, retry_after) = match self {
             AppError::Client { message, retry_after, .. } => (message, retry_after),
+            AppError::Unavailable(message) => (message, Some(30)),
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 (INTERNAL_MESSAGE.to_owned(), None)

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use flywheel_kernel_manager::KernelManager;
 use flywheel_store::Database;
 
 use crate::auth::limits::LoginLimits;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub login_limits: Arc<LoginLimits>,
     /// Request metrics for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Notebook sessions and their kernels.
+    pub kernels: KernelManager,
 }
 
 impl AppState {
@@ -26,6 +29,13 @@ impl AppState {
     pub fn new(db: Arc<dyn Database>, config: Config) -> Self {
         let login_limits =
             LoginLimits::new(config.login_attempts_per_account_per_minute, config.login_attempts_per_ip_per_minute);
-        Self { db, config: Arc::new(config), login_limits: Arc::new(login_limits), metrics: Arc::new(Metrics::new()) }
+        let kernels = crate::kernels::manager(&config);
+        Self {
+            db,
+            config: Arc::new(config),
+            login_limits: Arc::new(login_limits),
+            metrics: Arc::new(Metrics::new()),
+            kernels,
+        }
     }
 }

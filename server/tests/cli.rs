@@ -119,8 +119,14 @@ fn an_unreachable_database_is_one_clear_line_without_the_password() {
 #[tokio::test]
 async fn serve_answers_and_stops_gracefully_on_sigterm() {
     let db = test_database().await;
+    let data_dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_flywheel"))
         .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &db.url])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        // No kernels started for this test: it is about serving and stopping.
+        .env("FLYWHEEL_KERNEL_POOL_SIZE", "0")
+        .env("FLYWHEEL_KERNEL_PRELUDE", "false")
         .stderr(Stdio::piped())
         .spawn()
         .expect("start flywheel");

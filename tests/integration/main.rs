@@ -4,6 +4,7 @@
 //! command `bash tests/run.sh` does both).
 
 mod api;
+mod kernel;
 mod ops;
 mod pages;
 mod storage;

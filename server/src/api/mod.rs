@@ -20,6 +20,8 @@ use crate::auth::extract::{ApiAdmin, ApiUser};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 
+pub mod sessions;
+
 /// A JSON body whose rejections are [`AppError`]s (400 unreadable, 413 too
 /// large, 415 not JSON, 422 wrong fields).
 #[derive(FromRequest)]
@@ -217,12 +219,23 @@ impl Modify for BearerAuth {
     info(title = "Flywheel API", description = "Hands-on machine-learning workshops: accounts, tokens and (later) labs, notebooks, kernels and workshops."),
     paths(create_user, list_users, create_token, list_tokens, revoke_token, me),
     modifiers(&BearerAuth),
-    tags((name = "accounts", description = "Sign-up and who am I"), (name = "tokens", description = "Personal API tokens")),
+    tags(
+        (name = "accounts", description = "Sign-up and who am I"),
+        (name = "tokens", description = "Personal API tokens"),
+        (name = "sessions", description = "Notebook sessions on Rust kernels: run cells, follow their output, interrupt, restart"),
+    ),
 )]
 pub struct ApiDoc;
 
+/// The whole document: [`ApiDoc`] with every module's paths merged in.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(sessions::SessionsDoc::openapi());
+    doc
+}
+
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(openapi())
 }
 
 async fn api_not_found() -> AppError {
@@ -235,6 +248,7 @@ pub fn router() -> Router<AppState> {
         .route("/users", post(create_user).get(list_users))
         .route("/tokens", post(create_token).get(list_tokens))
         .route("/tokens/{id}", delete(revoke_token))
-        .route("/me", get(me));
+        .route("/me", get(me))
+        .merge(sessions::router());
     Router::new().route("/openapi.json", get(openapi_json)).nest("/v1", v1).fallback(api_not_found)
 }

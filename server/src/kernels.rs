@@ -1,0 +1,242 @@
+//! Puts notebook kernels within reach of the server: builds the
+//! [`KernelManager`] from the configuration, then, in the background,
+//! finds the kernel worker (building it on first start when Flywheel runs
+//! from its source tree), finds the Rust toolchain, and compiles the
+//! algorithm library once into a template session directory that every new
+//! session copies. Until that is done, sessions answer 503 with what is
+//! happening.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use flywheel_kernel_manager::{
+    Availability, KernelManager, Limits, ManagerConfig, ProcessSpawner, Spawner, WorkerEvent,
+};
+use flywheel_kernel_protocol::{Event, Request};
+
+use crate::config::Config;
+
+/// The worker's file name.
+const WORKER: &str = "flywheel-kernel";
+
+/// The manager, not yet started: see [`provision`].
+pub fn manager(config: &Config) -> KernelManager {
+    let mut m = ManagerConfig::new(kernels_dir(config).join("sessions"));
+    if config.kernel_max_concurrent_cells > 0 {
+        m.max_concurrent_cells = config.kernel_max_concurrent_cells;
+    }
+    m.cell_time_limit = Duration::from_secs(config.kernel_cell_time_limit_secs.max(1));
+    m.idle_timeout = Duration::from_secs(config.kernel_idle_minutes.max(1) * 60);
+    m.pool_size = config.kernel_pool_size;
+    m.max_sessions_per_user = config.kernel_max_sessions_per_user.max(1);
+    m.limits = Limits { max_text_bytes: config.kernel_max_output_bytes, ..m.limits };
+    KernelManager::new(m)
+}
+
+fn kernels_dir(config: &Config) -> PathBuf {
+    absolute(&config.data_dir.join("kernels"))
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The algorithm library's source, when Flywheel runs from its source tree.
+fn prelude_source() -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/flywheel-ml"));
+    p.join("Cargo.toml").is_file().then(|| absolute(&p))
+}
+
+/// Starts the manager and makes kernels available; runs until that is done
+/// (minutes on a first start), saying what it does through
+/// [`KernelManager::availability`].
+pub async fn provision(manager: KernelManager, config: Arc<Config>) {
+    if let Err(e) = manager.start() {
+        manager.set_unavailable(format!("Kernels are not available: cannot prepare the sessions directory ({e})."));
+        tracing::error!(error = %e, "kernels are not available");
+        return;
+    }
+    match prepare(&manager, &config).await {
+        Ok(spawner) => {
+            manager.set_spawner(Arc::new(spawner));
+            tracing::info!("notebook kernels are ready");
+        }
+        Err(e) => {
+            let why = format!("{e:#}");
+            tracing::error!(error = %why, "notebook kernels are not available");
+            manager.set_unavailable(format!("Kernels are not available on this server: {why}"));
+        }
+    }
+}
+
+async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<ProcessSpawner> {
+    let program = match locate_worker(config) {
+        Some(p) => p,
+        None => build_worker(manager).await?,
+    };
+    anyhow::ensure!(
+        program.is_file(),
+        "the kernel worker {} does not exist (setting `kernel_program`); build it with `cargo build --release -p {WORKER}`",
+        program.display()
+    );
+    let sysroot = run_text("rustc", &["--print", "sysroot"]).await.context(
+        "no Rust toolchain found (`rustc --print sysroot` failed); kernels compile cells with it, install it with rustup",
+    )?;
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let mut spawner = ProcessSpawner {
+        program,
+        args: Vec::new(),
+        path_dirs: vec![PathBuf::from(sysroot.trim()).join("bin")],
+        cargo_home,
+        template: None,
+    };
+    if config.kernel_prelude {
+        match prelude_source() {
+            Some(source) => {
+                spawner.args = vec!["--prelude".to_owned(), source.display().to_string()];
+                spawner.template = Some(template(manager, config, &spawner, &source).await?);
+            }
+            None => tracing::warn!("the algorithm library's source is not here; kernels start without the prelude"),
+        }
+    }
+    Ok(spawner)
+}
+
+/// The configured worker, or `flywheel-kernel` beside this binary or on `PATH`.
+fn locate_worker(config: &Config) -> Option<PathBuf> {
+    if !config.kernel_program.as_os_str().is_empty() {
+        return Some(config.kernel_program.clone());
+    }
+    // (A configured program that does not exist is reported by `prepare`.)
+    let beside = std::env::current_exe().ok()?.parent()?.join(WORKER);
+    if beside.is_file() {
+        return Some(beside);
+    }
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join(WORKER))
+        .find(|p| p.is_file())
+}
+
+/// Builds the worker with cargo when Flywheel runs from its source tree
+/// (the README's `cargo run --release`), in the same profile as this binary.
+async fn build_worker(manager: &KernelManager) -> anyhow::Result<PathBuf> {
+    let workspace = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let here = std::env::current_exe().context("cannot find this executable")?;
+    let Some(target_profile_dir) = here.parent().filter(|_| workspace.join("Cargo.lock").is_file()) else {
+        anyhow::bail!("`{WORKER}` was not found beside `flywheel` or on PATH; set `kernel_program`");
+    };
+    let release = !cfg!(debug_assertions);
+    manager.set_preparing(format!(
+        "Building the kernel worker `{WORKER}` (first start only; about 10 minutes on 2 cores). Notebooks can run cells once it is done."
+    ));
+    tracing::info!("building the kernel worker: cargo build -p {WORKER}{}", if release { " --release" } else { "" });
+    let started = Instant::now();
+    let mut cargo = tokio::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo.current_dir(&workspace).args(["build", "--locked", "-p", WORKER]);
+    if release {
+        cargo.arg("--release");
+    }
+    if let Some(target_dir) = target_profile_dir.parent() {
+        cargo.env("CARGO_TARGET_DIR", target_dir);
+    }
+    let status = cargo.status().await.context("cannot run cargo to build the kernel worker")?;
+    anyhow::ensure!(status.success(), "building the kernel worker failed ({status}); see the log above");
+    let built = target_profile_dir.join(WORKER);
+    anyhow::ensure!(built.is_file(), "cargo finished but {} is missing", built.display());
+    tracing::info!(seconds = started.elapsed().as_secs(), "built the kernel worker");
+    Ok(built)
+}
+
+/// The template session directory with the algorithm library compiled in
+/// (built once; rebuilt when the worker or the library changes). Each new
+/// session copies it, so its `:dep` finds everything fresh.
+async fn template(
+    manager: &KernelManager,
+    config: &Config,
+    spawner: &ProcessSpawner,
+    source: &Path,
+) -> anyhow::Result<PathBuf> {
+    let dir = kernels_dir(config).join("template");
+    let stamp = freshness_stamp(&spawner.program, source);
+    let stamp_file = dir.join("stamp");
+    if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
+        return Ok(dir);
+    }
+    manager.set_preparing(
+        "Compiling the algorithm library for notebooks (first start only; a few minutes). \
+         Notebooks can run cells once it is done.",
+    );
+    tracing::info!(dir = %dir.display(), "building the kernel template (the algorithm library, compiled once)");
+    let started = Instant::now();
+    let building = kernels_dir(config).join("template.building");
+    let _ = std::fs::remove_dir_all(&building);
+    std::fs::create_dir_all(&building).context("cannot create the kernel template directory")?;
+    let bare = ProcessSpawner { template: None, ..spawner.clone() };
+    let mut worker = bare.spawn(&building).context("cannot start the kernel worker")?;
+    let ready = async {
+        loop {
+            match worker.events.recv().await {
+                Some(WorkerEvent::Event(Event::Ready { .. })) => break Ok(()),
+                Some(WorkerEvent::Exited(why)) => {
+                    break Err(anyhow::anyhow!("the algorithm library did not load: {why}"));
+                }
+                Some(_) => {}
+                None => break Err(anyhow::anyhow!("the kernel worker vanished")),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(45 * 60), ready)
+        .await
+        .map_err(|_| anyhow::anyhow!("compiling the algorithm library took more than 45 minutes"))??;
+    let _ = worker.requests.send(Request::Shutdown);
+    let exited = async { while !matches!(worker.events.recv().await, Some(WorkerEvent::Exited(_)) | None) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(30), exited).await;
+    drop(worker);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&building, &dir).context("cannot move the kernel template into place")?;
+    std::fs::write(&stamp_file, stamp).context("cannot write the kernel template's stamp")?;
+    tracing::info!(seconds = started.elapsed().as_secs(), "built the kernel template");
+    Ok(dir)
+}
+
+/// Changes when the worker binary or any file of the library changes.
+fn freshness_stamp(program: &Path, source: &Path) -> String {
+    fn newest(p: &Path) -> u128 {
+        let Ok(meta) = std::fs::metadata(p) else { return 0 };
+        let own =
+            meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        if !meta.is_dir() {
+            return own;
+        }
+        std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| newest(&e.path())).fold(own, u128::max)
+    }
+    let program_meta = std::fs::metadata(program).map(|m| m.len()).unwrap_or(0);
+    format!(
+        "worker {} {} {}\nlibrary {} {}\n",
+        program.display(),
+        program_meta,
+        newest(program),
+        source.display(),
+        newest(&source.join("src")).max(newest(&source.join("Cargo.toml")))
+    )
+}
+
+async fn run_text(program: &str, args: &[&str]) -> anyhow::Result<String> {
+    let out = tokio::process::Command::new(program).args(args).output().await?;
+    anyhow::ensure!(out.status.success(), "{program} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A line for people: whether kernels can run, and if not, why.
+pub fn describe(a: &Availability) -> String {
+    match a {
+        Availability::Ready => "Kernels are ready.".to_owned(),
+        Availability::Preparing(m) | Availability::Unavailable(m) => m.clone(),
+    }
+}

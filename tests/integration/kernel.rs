@@ -1,0 +1,280 @@
+//! Notebook sessions through the API, on the real `flywheel-kernel` worker
+//! and real evcxr compiles (slow: each session starts evcxr and compiles its
+//! first cell; still run in CI). The prelude is off here; the kernel crate's
+//! own tests load it.
+
+use std::time::{Duration, Instant};
+
+use flywheel_domain::Role;
+use flywheel_tests::{TestApp, kernel_worker, spawn_app, spawn_app_with};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PW: &str = "correct horse battery";
+
+/// A user with a token, and an open session.
+async fn session(app: &TestApp, email: &str) -> (String, String) {
+    assert!(kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
+    app.create_user(email, PW, Role::Participant).await;
+    let token = app.api().token(email, PW).await;
+    wait_for_kernels(app, &token).await;
+    let (status, _, s) = app.api().call(Method::POST, "/api/v1/sessions", None, Some(&token)).await;
+    assert_eq!(status, 201, "{s}");
+    (token, s["id"].as_str().unwrap().to_owned())
+}
+
+async fn wait_for_kernels(app: &TestApp, token: &str) {
+    for _ in 0..200 {
+        let (_, _, k) = app.api().call(Method::GET, "/api/v1/kernels", None, Some(token)).await;
+        if k["state"] == "ready" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("kernels never became ready");
+}
+
+async fn execute(app: &TestApp, token: &str, session: &str, code: &str) -> u64 {
+    let path = format!("/api/v1/sessions/{session}/execute");
+    let (status, _, e) = app.api().call(Method::POST, &path, Some(json!({ "code": code })), Some(token)).await;
+    assert_eq!(status, 202, "{e}");
+    e["id"].as_u64().unwrap()
+}
+
+async fn finished(app: &TestApp, token: &str, session: &str, id: u64) -> Value {
+    let path = format!("/api/v1/sessions/{session}/executions/{id}");
+    let until = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < until {
+        let (status, _, e) = app.api().call(Method::GET, &path, None, Some(token)).await;
+        assert_eq!(status, 200, "{e}");
+        if !matches!(e["status"].as_str(), Some("queued" | "running")) {
+            return e;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("execution {id} did not finish");
+}
+
+async fn run(app: &TestApp, token: &str, session: &str, code: &str) -> Value {
+    let id = execute(app, token, session, code).await;
+    finished(app, token, session, id).await
+}
+
+fn result_text(e: &Value) -> Option<&str> {
+    e["outputs"].as_array()?.iter().find(|o| o["output_type"] == "execute_result")?["data"]["text/plain"].as_str()
+}
+
+fn first_error(e: &Value) -> &Value {
+    e["outputs"].as_array().and_then(|o| o.iter().find(|o| o["output_type"] == "error")).unwrap_or(&Value::Null)
+}
+
+#[tokio::test]
+async fn cells_run_keep_variables_and_report_errors_in_nbformat_shapes() {
+    let app = spawn_app().await;
+    let (token, s) = session(&app, "ada@example.org").await;
+
+    let e = run(&app, &token, &s, "let x = 40;\nprintln!(\"hello\");").await;
+    assert_eq!(e["status"], "ok", "{e}");
+    assert_eq!(e["outputs"], json!([{"output_type": "stream", "name": "stdout", "text": "hello\n"}]));
+    let e = run(&app, &token, &s, "x + 2").await;
+    assert_eq!((e["status"].as_str(), result_text(&e)), (Some("ok"), Some("42")), "{e}");
+
+    let e = run(&app, &token, &s, "let a: i32 = 1;\nlet b: String = a;").await;
+    assert_eq!(e["status"], "error");
+    let err = first_error(&e);
+    assert_eq!(err["ename"], "CompilationError");
+    assert_eq!(err["locations"][0]["line"], 2, "the line within the cell: {err}");
+
+    let e = run(&app, &token, &s, "panic!(\"boom\");").await;
+    assert_eq!(e["status"], "error", "{e}");
+    assert_eq!(first_error(&e)["ename"], "Panic");
+    assert_eq!(first_error(&e)["evalue"], "the cell panicked: boom", "{e}");
+
+    let e = run(&app, &token, &s, ":dep rand = \"0.8\"").await;
+    assert_eq!((e["status"].as_str(), first_error(&e)["ename"].as_str()), (Some("error"), Some("Refused")));
+
+    let e = run(&app, &token, &s, "x * 10").await;
+    assert_eq!(result_text(&e), Some("400"), "variables survive errors: {e}");
+
+    let (_, _, list) =
+        app.api().call(Method::GET, &format!("/api/v1/sessions/{s}/executions"), None, Some(&token)).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(6));
+    let (_, _, view) = app.api().call(Method::GET, &format!("/api/v1/sessions/{s}"), None, Some(&token)).await;
+    assert_eq!((view["kernel"].as_str(), view["executions"].as_u64()), (Some("idle"), Some(6)), "{view}");
+}
+
+#[tokio::test]
+async fn another_user_cannot_see_or_use_a_session() {
+    let app = spawn_app().await;
+    let (ada, s) = session(&app, "ada@example.org").await;
+    app.create_user("eve@example.org", PW, Role::Participant).await;
+    let eve = app.api().token("eve@example.org", PW).await;
+    let id = execute(&app, &ada, &s, "1 + 1").await;
+    let api = app.api();
+    for (method, path, body) in [
+        (Method::GET, format!("/api/v1/sessions/{s}"), None),
+        (Method::POST, format!("/api/v1/sessions/{s}/execute"), Some(json!({"code": "1"}))),
+        (Method::GET, format!("/api/v1/sessions/{s}/executions/{id}"), None),
+        (Method::GET, format!("/api/v1/sessions/{s}/executions/{id}/events"), None),
+        (Method::POST, format!("/api/v1/sessions/{s}/interrupt"), None),
+        (Method::POST, format!("/api/v1/sessions/{s}/restart"), None),
+        (Method::DELETE, format!("/api/v1/sessions/{s}"), None),
+    ] {
+        let (status, _, err) = api.call(method.clone(), &path, body, Some(&eve)).await;
+        assert_eq!((status.as_u16(), err["error"]["code"].as_str()), (404, Some("not_found")), "{method} {path}");
+    }
+    let (_, _, mine) = api.call(Method::GET, "/api/v1/sessions", None, Some(&eve)).await;
+    assert_eq!(mine, json!([]));
+    let (status, _, _) = api.call(Method::GET, &format!("/api/v1/sessions/{s}"), None, None).await;
+    assert_eq!(status, 401);
+
+    // Nothing Eve did touched Ada's session.
+    assert_eq!(result_text(&finished(&app, &ada, &s, id).await), Some("2"));
+    let (status, _, _) = api.call(Method::DELETE, &format!("/api/v1/sessions/{s}"), None, Some(&ada)).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = api.call(Method::GET, &format!("/api/v1/sessions/{s}"), None, Some(&ada)).await;
+    assert_eq!(status, 404, "closed");
+}
+
+/// Reads server-sent events until `done`, with the time each arrived.
+async fn sse_until_done(app: &TestApp, token: &str, path: &str) -> Vec<(Instant, String, Value)> {
+    read_sse_until_done(app.api().client.get(format!("{}{path}", app.base)).bearer_auth(token).send().await.unwrap())
+        .await
+}
+
+async fn read_sse_until_done(mut response: reqwest::Response) -> Vec<(Instant, String, Value)> {
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let (mut buffer, mut events) = (String::new(), Vec::new());
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(300), response.chunk()).await.unwrap().unwrap() {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let name = block.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("").to_owned();
+            let data = block.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("null");
+            events.push((Instant::now(), name.clone(), serde_json::from_str(data).unwrap()));
+            if name == "done" {
+                return events;
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn output_streams_while_the_cell_runs_and_an_interrupt_stops_it_within_a_second() {
+    let app = spawn_app().await;
+    let (token, s) = session(&app, "ada@example.org").await;
+    // The session's own stream (what a notebook page follows): subscribed once the headers are back.
+    let url = format!("{}/api/v1/sessions/{s}/events", app.base);
+    let live = app.api().client.get(url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(run(&app, &token, &s, "let kept = 7;").await["status"], "ok");
+    let seen = read_sse_until_done(live).await;
+    let names: Vec<&str> = seen.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert!(names.contains(&"status") && names.contains(&"kernel"), "{names:?}");
+    assert_eq!(seen.last().unwrap().2["status"], "ok");
+
+    let code = "for i in 0..3 { println!(\"tick {i}\"); std::thread::sleep(std::time::Duration::from_millis(500)); }";
+    let id = execute(&app, &token, &s, code).await;
+    let events = sse_until_done(&app, &token, &format!("/api/v1/sessions/{s}/executions/{id}/events")).await;
+    assert_eq!(events[0].1, "execution", "a snapshot first");
+    let ticks: Vec<_> = events.iter().filter(|(_, n, d)| n == "output" && d["output"]["name"] == "stdout").collect();
+    let text: String = ticks.iter().map(|(_, _, d)| d["output"]["text"].as_str().unwrap()).collect();
+    assert_eq!(text, "tick 0\ntick 1\ntick 2\n");
+    let done_at = events.last().unwrap().0;
+    assert!(done_at - ticks[0].0 >= Duration::from_millis(800), "the first line arrived well before the end");
+    assert_eq!(events.last().unwrap().2["status"], "ok");
+
+    let looping = "println!(\"started\"); loop { std::thread::sleep(std::time::Duration::from_millis(10)); }";
+    let id = execute(&app, &token, &s, looping).await;
+    let queued_behind = execute(&app, &token, &s, "kept + 1").await;
+    let path = format!("/api/v1/sessions/{s}/executions/{id}");
+    loop {
+        let (_, _, e) = app.api().call(Method::GET, &path, None, Some(&token)).await;
+        if e["outputs"].as_array().is_some_and(|o| !o.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = Instant::now();
+    let (status, _, _) =
+        app.api().call(Method::POST, &format!("/api/v1/sessions/{s}/interrupt"), None, Some(&token)).await;
+    assert_eq!(status, 202);
+    let e = finished(&app, &token, &s, id).await;
+    assert!(asked.elapsed() < Duration::from_secs(1), "stopped in {:?}", asked.elapsed());
+    assert_eq!(e["status"], "interrupted");
+    assert!(first_error(&e)["evalue"].as_str().unwrap().contains("variables from earlier cells were lost"), "{e}");
+    let behind = finished(&app, &token, &s, queued_behind).await;
+    assert_eq!(
+        (behind["status"].as_str(), first_error(&behind)["ename"].as_str()),
+        (Some("interrupted"), Some("NotRun"))
+    );
+
+    assert_eq!(result_text(&run(&app, &token, &s, "1 + 1").await), Some("2"), "usable after the interrupt");
+
+    let (status, _, _) =
+        app.api().call(Method::POST, &format!("/api/v1/sessions/{s}/restart"), None, Some(&token)).await;
+    assert_eq!(status, 202);
+    let e = run(&app, &token, &s, "let y = 5;\ny").await;
+    assert_eq!(result_text(&e), Some("5"), "a restarted kernel runs cells: {e}");
+}
+
+#[tokio::test]
+async fn floods_time_limits_and_oversize_cells_get_clear_answers() {
+    let app = spawn_app_with(|c| {
+        c.kernel_cell_time_limit_secs = 10;
+        c.kernel_max_output_bytes = 64 * 1024;
+    })
+    .await;
+    let (token, s) = session(&app, "ada@example.org").await;
+
+    // 100 MB of printing: kept to the cap, with a note.
+    let e =
+        run(&app, &token, &s, "let line: String = \"x\".repeat(1000);\nfor _ in 0..100_000 { println!(\"{line}\"); }")
+            .await;
+    assert_eq!((e["status"].as_str(), e["truncated"].as_bool()), (Some("ok"), Some(true)), "{}", first_error(&e));
+    let printed: usize = e["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["name"] == "stdout")
+        .map(|o| o["text"].as_str().unwrap().len())
+        .sum();
+    assert_eq!(printed, 64 * 1024);
+    assert!(e.to_string().contains("Output truncated"), "a visible note");
+
+    let e = run(&app, &token, &s, "loop { std::thread::sleep(std::time::Duration::from_millis(10)); }").await;
+    assert_eq!(e["status"], "interrupted");
+    assert!(e.to_string().contains("time limit of 10 s"), "{e}");
+
+    let huge = format!("let s = \"{}\";", "a".repeat(300 * 1024));
+    let path = format!("/api/v1/sessions/{s}/execute");
+    let (status, _, err) = app.api().call(Method::POST, &path, Some(json!({ "code": huge })), Some(&token)).await;
+    assert_eq!(status, 413, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("256 KiB"), "{err}");
+    let (status, _, err) = app.api().call(Method::POST, &path, Some(json!({ "source": "1" })), Some(&token)).await;
+    assert_eq!(status, 422, "{err}");
+
+    let (_, _, view) = app.api().call(Method::GET, &format!("/api/v1/sessions/{s}"), None, Some(&token)).await;
+    assert_eq!(view["executions"], 2, "refused cells were not recorded");
+}
+
+#[tokio::test]
+async fn a_missing_worker_is_a_clear_503_not_a_hang() {
+    let app = spawn_app_with(|c| c.kernel_program = "/nonexistent/flywheel-kernel".into()).await;
+    app.create_user("ada@example.org", PW, Role::Participant).await;
+    let token = app.api().token("ada@example.org", PW).await;
+    let mut answer = Value::Null;
+    for _ in 0..100 {
+        let (status, _, body) = app.api().call(Method::POST, "/api/v1/sessions", None, Some(&token)).await;
+        assert_eq!(status, 503, "{body}");
+        answer = body;
+        if answer["error"]["message"].as_str().unwrap().contains("does not exist") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answer["error"]["message"].as_str().unwrap().contains("/nonexistent/flywheel-kernel"), "{answer}");
+    let (_, _, k) = app.api().call(Method::GET, "/api/v1/kernels", None, Some(&token)).await;
+    assert_eq!(k["state"], "unavailable");
+}
