@@ -3,7 +3,9 @@
 //! harmless inspection commands.
 
 /// Commands a participant may use.
-const ALLOWED: &[&str] = &[":vars", ":types", ":help", ":timing", ":last_error_json", ":explain", ":clear"];
+/// Not `:clear`: it also drops the prelude's `use flywheel_ml::prelude::*;`
+/// (restart the kernel to start clean).
+const ALLOWED: &[&str] = &[":vars", ":types", ":help", ":timing", ":last_error_json", ":explain"];
 
 /// Why a cell is refused, if it is.
 pub(crate) fn refusal(code: &str) -> Option<String> {
@@ -14,6 +16,13 @@ pub(crate) fn refusal(code: &str) -> Option<String> {
                 return Some(
                     "`:dep` is not available: this kernel works offline. The Flywheel library comes preloaded \
                      (`use flywheel_ml::prelude::*;`)."
+                        .to_owned(),
+                );
+            }
+            if name == ":clear" {
+                return Some(
+                    "`:clear` is not available: it would also unload the Flywheel library. Restart the kernel \
+                     to start from a clean state."
                         .to_owned(),
                 );
             }
@@ -37,6 +46,7 @@ mod tests {
         assert!(refusal("let x = 1;\nx").is_none());
         assert!(refusal(":vars").is_none());
         assert!(refusal("  :dep rand = \"0.8\"").unwrap().contains("offline"));
+        assert!(refusal(":clear").unwrap().contains("Restart the kernel"));
         for cmd in [":sccache 1", ":linker mold", ":opt 3", ":env FOO=1", ":quit", ":allow_static_linking 1"] {
             assert!(refusal(cmd).unwrap().contains("is not available"), "{cmd}");
         }
