@@ -61,6 +61,13 @@ pub struct Config {
     pub kernel_max_sessions_per_user: usize,
     /// Printed text kept per cell, in bytes (the rest is dropped with a note).
     pub kernel_max_output_bytes: usize,
+    /// Run kernels in their sandbox (Landlock filesystem rules, no network
+    /// sockets, rlimits). Off only for debugging.
+    pub kernel_sandbox: bool,
+    /// Refuse to start kernels where the Linux kernel does not fully enforce Landlock.
+    pub kernel_require_sandbox: bool,
+    /// Memory (address space) of the process running a session's code, in MiB.
+    pub kernel_memory_limit_mb: u64,
 }
 
 /// How log lines are written.
@@ -96,6 +103,9 @@ impl Default for Config {
             kernel_idle_minutes: 30,
             kernel_max_sessions_per_user: 4,
             kernel_max_output_bytes: 1024 * 1024,
+            kernel_sandbox: true,
+            kernel_require_sandbox: false,
+            kernel_memory_limit_mb: 4096,
         }
     }
 }
@@ -139,7 +149,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 20] = [
+    const KEYS: [&'static str; 23] = [
         "bind",
         "data_dir",
         "database_url",
@@ -160,6 +170,9 @@ impl Config {
         "kernel_idle_minutes",
         "kernel_max_sessions_per_user",
         "kernel_max_output_bytes",
+        "kernel_sandbox",
+        "kernel_require_sandbox",
+        "kernel_memory_limit_mb",
     ];
 
     /// The database URL in force: the configured one, or the SQLite file in `data_dir`.
@@ -236,6 +249,8 @@ mod tests {
         assert_eq!(example.kernel_cell_time_limit_secs, d.kernel_cell_time_limit_secs);
         assert_eq!(example.kernel_idle_minutes, d.kernel_idle_minutes);
         assert_eq!(example.kernel_max_output_bytes, d.kernel_max_output_bytes);
+        assert_eq!(example.kernel_sandbox, d.kernel_sandbox);
+        assert_eq!(example.kernel_memory_limit_mb, d.kernel_memory_limit_mb);
     }
 
     fn toml_from_example(text: &str) -> Result<Config, figment::Error> {

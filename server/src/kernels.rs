@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use flywheel_kernel_manager::{
-    Availability, KernelManager, Limits, ManagerConfig, ProcessSpawner, Spawner, WorkerEvent,
+    Availability, KernelManager, Limits, ManagerConfig, ProcessSpawner, SandboxSpec, Spawner, WorkerEvent,
 };
 use flywheel_kernel_protocol::{Event, Request};
 
@@ -46,7 +46,7 @@ fn absolute(p: &Path) -> PathBuf {
 /// The algorithm library's source, when Flywheel runs from its source tree.
 fn prelude_source() -> Option<PathBuf> {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/flywheel-ml"));
-    p.join("Cargo.toml").is_file().then(|| absolute(&p))
+    p.join("Cargo.toml").is_file().then(|| p.canonicalize().ok()).flatten()
 }
 
 /// Starts the manager and makes kernels available; runs until that is done
@@ -87,23 +87,87 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let kernel_cargo_home = match &cargo_home {
+        Some(real) => Some(kernel_cargo_home(&kernels_dir(config), real)?),
+        None => None,
+    };
+    let sysroot = PathBuf::from(sysroot.trim());
+    let prelude = if config.kernel_prelude { prelude_source() } else { None };
+    if config.kernel_prelude && prelude.is_none() {
+        tracing::warn!("the algorithm library's source is not here; kernels start without the prelude");
+    }
+    let sandbox = config.kernel_sandbox.then(|| SandboxSpec {
+        read: sandbox_reads(
+            &program,
+            &sysroot,
+            [cargo_home.as_deref(), kernel_cargo_home.as_deref()],
+            prelude.as_deref(),
+        ),
+        require: config.kernel_require_sandbox,
+    });
+    if !config.kernel_sandbox {
+        tracing::warn!(
+            "kernels run WITHOUT their sandbox (kernel_sandbox = false): user code can read this server's files"
+        );
+    }
     let mut spawner = ProcessSpawner {
         program,
         args: Vec::new(),
-        path_dirs: vec![PathBuf::from(sysroot.trim()).join("bin")],
-        cargo_home,
+        path_dirs: vec![sysroot.join("bin")],
+        cargo_home: kernel_cargo_home,
         template: None,
+        sandbox,
+        memory_bytes: Some(config.kernel_memory_limit_mb.max(256) * 1024 * 1024),
     };
-    if config.kernel_prelude {
-        match prelude_source() {
-            Some(source) => {
-                spawner.args = vec!["--prelude".to_owned(), source.display().to_string()];
-                spawner.template = Some(template(manager, config, &spawner, &source).await?);
-            }
-            None => tracing::warn!("the algorithm library's source is not here; kernels start without the prelude"),
-        }
+    if let Some(source) = prelude {
+        spawner.args = vec!["--prelude".to_owned(), source.display().to_string()];
+        spawner.template = Some(template(manager, config, &spawner, &source).await?);
     }
     Ok(spawner)
+}
+
+/// What a sandboxed kernel may read (and execute) besides the system: the
+/// worker binary (evcxr's child is the same file), the toolchain, cargo's
+/// registry, and — for the prelude — the workspace manifests cargo reads to
+/// build `flywheel-ml` and the `crates/` sources, but not the rest of the
+/// repository (the default data directory, with the database, is inside it).
+fn sandbox_reads(
+    program: &Path,
+    sysroot: &Path,
+    cargo_homes: [Option<&Path>; 2],
+    prelude: Option<&Path>,
+) -> Vec<PathBuf> {
+    let mut read = vec![absolute(program), sysroot.to_path_buf()];
+    read.extend(cargo_homes.into_iter().flatten().map(Path::to_path_buf));
+    if let Some(workspace) = prelude.and_then(Path::parent).and_then(Path::parent) {
+        read.push(workspace.join("crates"));
+        for manifest in ["Cargo.toml", "Cargo.lock", "server/Cargo.toml", "tests/Cargo.toml"] {
+            read.push(workspace.join(manifest));
+        }
+    }
+    read
+}
+
+/// The `CARGO_HOME` kernels share: `registry` linked to the server's own
+/// (crate sources and index, read-only to kernels) and cargo's lock files,
+/// the only files in it a kernel may write.
+fn kernel_cargo_home(kernels_dir: &Path, real: &Path) -> anyhow::Result<PathBuf> {
+    let home = kernels_dir.join("cargo-home");
+    std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
+    let registry = home.join("registry");
+    if std::fs::read_link(&registry).ok().as_deref() != Some(real.join("registry").as_path()) {
+        let _ = std::fs::remove_file(&registry);
+        std::os::unix::fs::symlink(real.join("registry"), &registry)
+            .with_context(|| format!("cannot link {} to cargo's registry", registry.display()))?;
+    }
+    for file in flywheel_kernel_manager::CARGO_LOCK_FILES {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(home.join(file))
+            .with_context(|| format!("cannot create {}", home.join(file).display()))?;
+    }
+    Ok(home)
 }
 
 /// The configured worker, or `flywheel-kernel` beside this binary or on `PATH`.

@@ -35,7 +35,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 pub use output::{Execution, ExecutionStatus, Limits, human_bytes};
 use session::Started;
 pub use session::{KernelState, Session, SessionEvent, SessionView};
-pub use worker::{ProcessSpawner, Spawner, WorkerEvent, WorkerIo};
+pub use worker::{CARGO_LOCK_FILES, ProcessSpawner, SandboxSpec, Spawner, WorkerEvent, WorkerIo};
 
 /// How sessions are run and bounded.
 #[derive(Debug, Clone)]
@@ -163,6 +163,20 @@ pub(crate) struct Inner {
     pool_changed: Notify,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     closed: std::sync::atomic::AtomicBool,
+    sandbox: Mutex<Option<String>>,
+}
+
+impl Inner {
+    /// Keeps what the latest worker said of its sandbox (for the status page).
+    pub(crate) fn note_sandbox(&self, sandbox: Option<String>) {
+        if let Some(text) = sandbox {
+            let mut last = lock(&self.sandbox);
+            if last.as_deref() != Some(text.as_str()) {
+                tracing::info!(sandbox = %text, "kernel sandbox");
+            }
+            *last = Some(text);
+        }
+    }
 }
 
 enum Source {
@@ -229,6 +243,7 @@ impl KernelManager {
             pool_changed: Notify::new(),
             sessions: Mutex::new(HashMap::new()),
             closed: std::sync::atomic::AtomicBool::new(false),
+            sandbox: Mutex::new(None),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -280,6 +295,12 @@ impl KernelManager {
             Source::Spawner(_) => Availability::Ready,
             Source::Not(a) => a.clone(),
         }
+    }
+
+    /// What the latest kernel worker reported of its sandbox (`None`: none
+    /// started yet, or started without one).
+    pub fn sandbox(&self) -> Option<String> {
+        lock(&self.inner.sandbox).clone()
     }
 
     /// Pre-started workers ready to hand out.
@@ -374,7 +395,7 @@ async fn fill_pool(inner: Arc<Inner>) {
         }
         if lock(&inner.pool).len() < inner.config.pool_size && inner.spawner().is_ok() {
             let warmed = match inner.spawn_worker() {
-                Ok(started) => warm_up(started, &inner.config).await,
+                Ok(started) => warm_up(started, &inner).await,
                 Err(e) => Err(e.to_string()),
             };
             match warmed {
@@ -395,11 +416,15 @@ async fn fill_pool(inner: Arc<Inner>) {
 }
 
 /// Waits for a new worker's `ready` and runs the warm-up cell.
-async fn warm_up(mut started: Started, config: &ManagerConfig) -> Result<Started, String> {
+async fn warm_up(mut started: Started, inner: &Inner) -> Result<Started, String> {
+    let config = &inner.config;
     let ready = async {
         loop {
             match started.io.events.recv().await {
-                Some(WorkerEvent::Event(Event::Ready { .. })) => break Ok(()),
+                Some(WorkerEvent::Event(Event::Ready { sandbox, .. })) => {
+                    inner.note_sandbox(sandbox);
+                    break Ok(());
+                }
                 Some(WorkerEvent::Exited(why)) => break Err(why),
                 Some(_) => {}
                 None => break Err("the worker vanished".to_owned()),

@@ -438,11 +438,12 @@ impl Actor {
 
     fn on_worker(&mut self, event: WorkerEvent) {
         match event {
-            WorkerEvent::Event(Event::Ready { protocol }) if protocol == PROTOCOL_VERSION => {
+            WorkerEvent::Event(Event::Ready { protocol, sandbox }) if protocol == PROTOCOL_VERSION => {
+                self.session.inner.note_sandbox(sandbox);
                 self.ready_by = None;
                 self.set_kernel(if self.code.is_empty() { KernelState::Idle } else { KernelState::Busy }, None);
             }
-            WorkerEvent::Event(Event::Ready { protocol }) => self.worker_failed(format!(
+            WorkerEvent::Event(Event::Ready { protocol, .. }) => self.worker_failed(format!(
                 "The kernel worker speaks protocol version {protocol}, Flywheel speaks {PROTOCOL_VERSION}: rebuild flywheel-kernel."
             )),
             WorkerEvent::Event(Event::Output { id, output }) => {

@@ -49,7 +49,7 @@ impl Spawner for Scripted {
                 let _ = event_tx.send(WorkerEvent::Event(e));
             };
             if ready {
-                send(Event::Ready { protocol: PROTOCOL_VERSION });
+                send(Event::Ready { protocol: PROTOCOL_VERSION, sandbox: None });
             }
             loop {
                 let request = tokio::select! {

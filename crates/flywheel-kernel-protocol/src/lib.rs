@@ -45,6 +45,9 @@ pub enum Event {
     Ready {
         /// [`PROTOCOL_VERSION`] of the worker.
         protocol: u32,
+        /// What the worker's sandbox enforces, in words (absent: no sandbox asked for).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sandbox: Option<String>,
     },
     /// An output of a running (or just finished) execution.
     Output {

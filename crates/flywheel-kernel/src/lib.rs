@@ -27,6 +27,7 @@ use flywheel_kernel_protocol::{
 };
 
 mod commands;
+pub mod sandbox;
 
 /// Writes events to stdout, one line each, from any thread.
 #[derive(Clone)]
@@ -52,7 +53,11 @@ pub struct Options {
     /// Path of the `flywheel-ml` crate to load before the first cell, so that
     /// `use flywheel_ml::prelude::*;` is in scope from the start.
     pub prelude: Option<std::path::PathBuf>,
+    /// The sandbox to enter before evcxr starts (`--sandbox`).
+    pub sandbox: Option<sandbox::Sandbox>,
 }
+
+const USAGE: &str = "usage: flywheel-kernel [--prelude PATH] [--sandbox [--allow-read PATH]… [--allow-write PATH]… [--require-sandbox]]";
 
 impl Options {
     /// Reads `--prelude PATH` from the command line.
@@ -62,12 +67,23 @@ impl Options {
     pub fn from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
         let mut options = Options::default();
         while let Some(arg) = args.next() {
+            let mut path =
+                |what: &str| args.next().map(std::path::PathBuf::from).with_context(|| format!("{arg} needs {what}"));
             match arg.as_str() {
-                "--prelude" => {
-                    options.prelude =
-                        Some(args.next().context("--prelude needs the path of the flywheel-ml crate")?.into());
+                "--prelude" => options.prelude = Some(path("the path of the flywheel-ml crate")?),
+                "--sandbox" => {
+                    options.sandbox.get_or_insert_default();
                 }
-                other => anyhow::bail!("unknown argument `{other}` (usage: flywheel-kernel [--prelude PATH])"),
+                "--allow-read" => {
+                    let p = path("a path")?;
+                    options.sandbox.get_or_insert_default().read.push(p);
+                }
+                "--allow-write" => {
+                    let p = path("a path")?;
+                    options.sandbox.get_or_insert_default().write.push(p);
+                }
+                "--require-sandbox" => options.sandbox.get_or_insert_default().require = true,
+                other => anyhow::bail!("unknown argument `{other}` ({USAGE})"),
             }
         }
         Ok(options)
@@ -88,6 +104,10 @@ fn prelude_cells(path: &std::path::Path) -> [String; 2] {
 /// does not build.
 pub fn run(options: &Options) -> anyhow::Result<()> {
     let sink = EventSink(Arc::new(Mutex::new(std::io::stdout())));
+    let sandbox = match &options.sandbox {
+        Some(rules) => Some(sandbox::apply(rules).context("entering the sandbox")?),
+        None => None,
+    };
     let (mut context, outputs) = CommandContext::new().map_err(|e| anyhow::anyhow!("{e}")).context("starting evcxr")?;
     if let Some(path) = &options.prelude {
         for cell in prelude_cells(path) {
@@ -140,7 +160,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         });
     }
 
-    sink.send(&Event::Ready { protocol: PROTOCOL_VERSION });
+    sink.send(&Event::Ready { protocol: PROTOCOL_VERSION, sandbox });
     while let Ok(request) = request_rx.recv() {
         let Request::Execute { id, code } = request else { break };
         current.store(id, Ordering::SeqCst);

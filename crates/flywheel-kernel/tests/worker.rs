@@ -77,7 +77,7 @@ impl Kernel {
         });
         let k = Kernel { child, stdin, events, next_id: 1 };
         match k.next(ready_within) {
-            (_, Event::Ready { protocol }) => assert_eq!(protocol, PROTOCOL_VERSION),
+            (_, Event::Ready { protocol, .. }) => assert_eq!(protocol, PROTOCOL_VERSION),
             (_, other) => panic!("expected ready, got {other:?}"),
         }
         k

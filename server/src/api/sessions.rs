@@ -114,6 +114,10 @@ pub struct KernelStatusBody {
     pub message: String,
     /// Pre-started kernels waiting for a session.
     pub pooled: usize,
+    /// What the latest kernel reported of its sandbox, e.g. "Landlock fully
+    /// enforced; network sockets denied (seccomp); …" (null before the first
+    /// kernel started, or when the sandbox is off).
+    pub sandbox: Option<String>,
 }
 
 /// Opens a session on a new kernel (a pre-started one when available).
@@ -149,6 +153,7 @@ async fn kernel_status(State(state): State<AppState>, ApiUser(_user): ApiUser) -
         state: state_name,
         message: crate::kernels::describe(&availability),
         pooled: state.kernels.pooled(),
+        sandbox: state.kernels.sandbox(),
     })
 }
 
