@@ -36,7 +36,10 @@ pub fn manager(config: &Config) -> KernelManager {
 }
 
 fn kernels_dir(config: &Config) -> PathBuf {
-    absolute(&config.data_dir.join("kernels"))
+    let dir = absolute(&config.data_dir);
+    // Normalised (no `..`), so that paths under it compare as cargo sees them.
+    std::fs::create_dir_all(&dir).ok();
+    dir.canonicalize().unwrap_or(dir).join("kernels")
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -102,6 +105,7 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
             &sysroot,
             [cargo_home.as_deref(), kernel_cargo_home.as_deref()],
             prelude.as_deref(),
+            &kernels_dir(config),
         ),
         require: config.kernel_require_sandbox,
     });
@@ -136,9 +140,20 @@ fn sandbox_reads(
     sysroot: &Path,
     cargo_homes: [Option<&Path>; 2],
     prelude: Option<&Path>,
+    kernels_dir: &Path,
 ) -> Vec<PathBuf> {
     let mut read = vec![absolute(program), sysroot.to_path_buf()];
     read.extend(cargo_homes.into_iter().flatten().map(Path::to_path_buf));
+    // Cargo walks up from each session's project reading every `Cargo.toml`
+    // and `.cargo/` it meets (an unreadable one is an error): when the data
+    // directory sits inside a workspace (the default `./data` does), those.
+    for dir in kernels_dir.ancestors().skip(1) {
+        for found in [dir.join("Cargo.toml"), dir.join(".cargo")] {
+            if found.exists() {
+                read.push(found);
+            }
+        }
+    }
     if let Some(workspace) = prelude.and_then(Path::parent).and_then(Path::parent) {
         read.push(workspace.join("crates"));
         for manifest in ["Cargo.toml", "Cargo.lock", "server/Cargo.toml", "tests/Cargo.toml"] {

@@ -325,3 +325,19 @@ async fn the_sandbox_refuses_host_files_the_network_and_unbounded_memory() {
     assert!(first_error(&e)["evalue"].as_str().unwrap().contains("memory"), "{e}");
     assert_eq!(result_text(&run(&app, &token, &s, "1 + 1").await), Some("2"), "the session recovers");
 }
+
+/// The default data directory is `./data` inside the repository, so kernel
+/// session directories (evcxr's cargo projects) sit under the workspace's
+/// `Cargo.toml`; cargo refused them as stray members until the workspace
+/// excluded `data` (found by running the README's command on a fresh clone).
+#[tokio::test]
+async fn kernels_run_with_the_data_directory_inside_the_repository() {
+    let repo_data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let dir = repo_data.join(format!("test-{}", uuid::Uuid::new_v4().simple()));
+    let app = spawn_app_with(|c| c.data_dir = dir.clone()).await;
+    let (token, s) = session(&app, "ada@example.org").await;
+    let e = run(&app, &token, &s, "let x = 20;\nx + 1").await;
+    assert_eq!(result_text(&e), Some("21"), "{e}");
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}
