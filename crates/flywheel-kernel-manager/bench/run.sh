@@ -8,7 +8,8 @@
 #
 # Builds the release worker first (≈ 10 minutes the first time: evcxr is
 # large); the cold plain-evcxr start compiles the library (minutes). Run it
-# on a quiet machine.
+# on a quiet machine. Session directories go to $TMPDIR/flywheel-kernel-bench
+# (outside the repository: cargo would take them for stray workspace members).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 runs=30
@@ -25,5 +26,5 @@ cargo build --release --locked -p flywheel-kernel-manager --example kernel_bench
     "$PWD/crates/flywheel-ml" \
     "$(rustc --print sysroot)" \
     "${CARGO_HOME:-$HOME/.cargo}" \
-    "$target_dir/flywheel-kernel-bench" \
+    "${TMPDIR:-/tmp}/flywheel-kernel-bench" \
     "$runs" "$sessions"
