@@ -14,7 +14,7 @@ use anyhow::Context;
 use flywheel_kernel_manager::{
     Availability, KernelManager, Limits, ManagerConfig, ProcessSpawner, SandboxSpec, Spawner, WorkerEvent,
 };
-use flywheel_kernel_protocol::{Event, Request};
+use flywheel_kernel_protocol::Request;
 
 use crate::config::Config;
 
@@ -75,6 +75,8 @@ pub async fn provision(manager: KernelManager, config: Arc<Config>) {
 }
 
 async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<ProcessSpawner> {
+    // `manager()` resolved it once: `<data_dir>/kernels/sessions`.
+    let kernels = manager.config().sessions_dir.parent().map(Path::to_path_buf).context("no kernels directory")?;
     let program = match locate_worker(config) {
         Some(p) => p,
         None => build_worker(manager).await?,
@@ -91,7 +93,7 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
     let kernel_cargo_home = match &cargo_home {
-        Some(real) => Some(kernel_cargo_home(&kernels_dir(config), real)?),
+        Some(real) => Some(kernel_cargo_home(&kernels, real)?),
         None => None,
     };
     let sysroot = PathBuf::from(sysroot.trim());
@@ -105,7 +107,7 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
             &sysroot,
             [cargo_home.as_deref(), kernel_cargo_home.as_deref()],
             prelude.as_deref(),
-            &kernels_dir(config),
+            &kernels,
         ),
         require: config.kernel_require_sandbox,
     });
@@ -125,7 +127,7 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
     };
     if let Some(source) = prelude {
         spawner.args = vec!["--prelude".to_owned(), source.display().to_string()];
-        spawner.template = Some(template(manager, config, &spawner, &source).await?);
+        spawner.template = Some(template(manager, &kernels, &spawner, &source).await?);
     }
     Ok(spawner)
 }
@@ -237,11 +239,11 @@ async fn build_worker(manager: &KernelManager) -> anyhow::Result<PathBuf> {
 /// session copies it, so its `:dep` finds everything fresh.
 async fn template(
     manager: &KernelManager,
-    config: &Config,
+    kernels: &Path,
     spawner: &ProcessSpawner,
     source: &Path,
 ) -> anyhow::Result<PathBuf> {
-    let dir = kernels_dir(config).join("template");
+    let dir = kernels.join("template");
     let stamp = freshness_stamp(&spawner.program, source);
     let stamp_file = dir.join("stamp");
     if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
@@ -253,23 +255,13 @@ async fn template(
     );
     tracing::info!(dir = %dir.display(), "building the kernel template (the algorithm library, compiled once)");
     let started = Instant::now();
-    let building = kernels_dir(config).join("template.building");
+    let building = kernels.join("template.building");
     let _ = std::fs::remove_dir_all(&building);
     std::fs::create_dir_all(&building).context("cannot create the kernel template directory")?;
     let bare = ProcessSpawner { template: None, ..spawner.clone() };
     let mut worker = bare.spawn(&building).context("cannot start the kernel worker")?;
-    let ready = async {
-        loop {
-            match worker.events.recv().await {
-                Some(WorkerEvent::Event(Event::Ready { .. })) => break Ok(()),
-                Some(WorkerEvent::Exited(why)) => {
-                    break Err(anyhow::anyhow!("the algorithm library did not load: {why}"));
-                }
-                Some(_) => {}
-                None => break Err(anyhow::anyhow!("the kernel worker vanished")),
-            }
-        }
-    };
+    let ready =
+        async { worker.ready().await.map_err(|why| anyhow::anyhow!("the algorithm library did not load: {why}")) };
     tokio::time::timeout(Duration::from_secs(45 * 60), ready)
         .await
         .map_err(|_| anyhow::anyhow!("compiling the algorithm library took more than 45 minutes"))??;

@@ -76,13 +76,7 @@ async fn drive(spawner: &ProcessSpawner, dir: &Path, cells: &[&str]) -> (Duratio
     std::fs::create_dir_all(dir).unwrap();
     let started = Instant::now();
     let mut w = spawner.spawn(dir).expect("spawn");
-    loop {
-        match w.events.recv().await {
-            Some(WorkerEvent::Event(Event::Ready { .. })) => break,
-            Some(WorkerEvent::Exited(why)) => panic!("worker exited: {why}"),
-            _ => {}
-        }
-    }
+    w.ready().await.unwrap_or_else(|why| panic!("worker exited: {why}"));
     let ready = started.elapsed();
     let mut times = Vec::new();
     for (i, code) in cells.iter().enumerate() {
@@ -214,11 +208,7 @@ async fn main() {
         let dir = a.work.join("plain-idle");
         std::fs::create_dir_all(&dir).unwrap();
         let mut w = plain.spawn(&dir).unwrap();
-        loop {
-            if let Some(WorkerEvent::Event(Event::Ready { .. })) = w.events.recv().await {
-                break;
-            }
-        }
+        w.ready().await.unwrap_or_else(|why| panic!("worker exited: {why}"));
         w.requests.send(Request::Execute { id: 1, code: PRELUDE_CELL.into() }).unwrap();
         while !matches!(w.events.recv().await, Some(WorkerEvent::Event(Event::Done { .. })) | None) {}
         tokio::time::sleep(Duration::from_secs(2)).await;

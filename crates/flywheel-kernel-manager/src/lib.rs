@@ -318,7 +318,7 @@ impl KernelManager {
             return Err(KernelError::TooManySessions { limit });
         }
         let worker = self.inner.obtain_worker()?;
-        let session = Session::start(owner, self.inner.clone(), Some(worker));
+        let session = Session::start(owner, self.inner.clone(), worker);
         lock(&self.inner.sessions).insert(session.id.clone(), session.clone());
         Ok(session)
     }
@@ -418,19 +418,7 @@ async fn fill_pool(inner: Arc<Inner>) {
 /// Waits for a new worker's `ready` and runs the warm-up cell.
 async fn warm_up(mut started: Started, inner: &Inner) -> Result<Started, String> {
     let config = &inner.config;
-    let ready = async {
-        loop {
-            match started.io.events.recv().await {
-                Some(WorkerEvent::Event(Event::Ready { sandbox, .. })) => {
-                    inner.note_sandbox(sandbox);
-                    break Ok(());
-                }
-                Some(WorkerEvent::Exited(why)) => break Err(why),
-                Some(_) => {}
-                None => break Err("the worker vanished".to_owned()),
-            }
-        }
-    };
+    let ready = async { started.io.ready().await.map(|sandbox| inner.note_sandbox(sandbox)) };
     let outcome =
         tokio::time::timeout(config.ready_timeout, ready).await.unwrap_or_else(|_| Err("not ready in time".into()));
     if outcome.is_ok() && !config.warmup_cell.is_empty() {

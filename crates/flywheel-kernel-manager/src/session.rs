@@ -137,10 +137,10 @@ pub(crate) enum Command {
 }
 
 impl Session {
-    pub(crate) fn start(owner: UserId, inner: Arc<Inner>, worker: Option<Started>) -> Arc<Session> {
+    pub(crate) fn start(owner: UserId, inner: Arc<Inner>, worker: Started) -> Arc<Session> {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1024);
-        let kernel = if worker.as_ref().is_some_and(|w| w.ready) { KernelState::Idle } else { KernelState::Starting };
+        let kernel = if worker.ready { KernelState::Idle } else { KernelState::Starting };
         let session = Arc::new(Session {
             id: uuid::Uuid::new_v4().to_string(),
             owner,
@@ -312,11 +312,8 @@ const INTERRUPTED_BY_RESTART: &str = "The kernel was restarted; this cell was st
 const NOT_RUN: &str = "Not run: an earlier cell failed or was interrupted.";
 
 impl Actor {
-    async fn run(mut self, worker: Option<Started>) {
-        match worker {
-            Some(started) => self.adopt(started),
-            None => self.start_worker(),
-        }
+    async fn run(mut self, worker: Started) {
+        self.adopt(worker);
         loop {
             self.next_step();
             let deadline = self.running.as_ref().filter(|r| !r.timed_out).map(|r| r.deadline);

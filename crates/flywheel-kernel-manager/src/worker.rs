@@ -32,6 +32,23 @@ pub struct WorkerIo {
     pub _kill_on_drop: Option<oneshot::Sender<()>>,
 }
 
+impl WorkerIo {
+    /// Waits for the worker's `ready`; returns what it said of its sandbox.
+    ///
+    /// # Errors
+    /// Why the worker went away first.
+    pub async fn ready(&mut self) -> Result<Option<String>, String> {
+        loop {
+            match self.events.recv().await {
+                Some(WorkerEvent::Event(Event::Ready { sandbox, .. })) => return Ok(sandbox),
+                Some(WorkerEvent::Exited(why)) => return Err(why),
+                Some(_) => {}
+                None => return Err("the kernel worker vanished".to_owned()),
+            }
+        }
+    }
+}
+
 /// Starts kernel workers.
 pub trait Spawner: Send + Sync + 'static {
     /// Starts one worker whose files live in `dir` (which exists and is
