@@ -118,39 +118,41 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let url = config.effective_database_url();
     let app = Application::build(config.clone(), listener).await?;
     let addr = app.local_addr()?;
+    let shutdown = shutdown_signal()?;
     tracing::info!(
         database = flywheel_store::redact_url(&url),
         signup_enabled = config.signup_enabled,
         "Flywheel is listening on http://{addr}"
     );
-    app.run_until(shutdown_signal()).await.context("serving HTTP")?;
+    app.run_until(shutdown).await.context("serving HTTP")?;
     tracing::info!("Flywheel stopped");
     Ok(())
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Installs the Ctrl-C and SIGTERM handlers now and returns a future that
+/// completes on either. Installing them before the "listening" line matters:
+/// a supervisor (or a test) may send SIGTERM as soon as it reads that line,
+/// and a handler installed only when the future is first polled would let
+/// that signal kill the process without a graceful shutdown.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("installing the Ctrl-C handler")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested; finishing requests in flight");
+        tracing::info!("shutdown requested; finishing requests in flight");
+    })
 }
 
 fn init_tracing(format: LogFormat) {

@@ -219,7 +219,8 @@ async fn build_worker(manager: &KernelManager) -> anyhow::Result<PathBuf> {
     tracing::info!("building the kernel worker: cargo build -p {WORKER}{}", if release { " --release" } else { "" });
     let started = Instant::now();
     let mut cargo = tokio::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cargo.current_dir(&workspace).args(["build", "--locked", "-p", WORKER]);
+    // Stopping the server (which drops this future) stops the build too.
+    cargo.current_dir(&workspace).args(["build", "--locked", "-p", WORKER]).kill_on_drop(true);
     if release {
         cargo.arg("--release");
     }

@@ -124,7 +124,10 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
         .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &db.url])
         .arg("--data-dir")
         .arg(data_dir.path())
-        // No kernels started for this test: it is about serving and stopping.
+        // No kernels for this test: it is about serving and stopping. (Without
+        // a `kernel_program` the server would build the worker with cargo in
+        // the background, and that child would hold stderr open.)
+        .env("FLYWHEEL_KERNEL_PROGRAM", data_dir.path().join("no-kernel-worker"))
         .env("FLYWHEEL_KERNEL_POOL_SIZE", "0")
         .env("FLYWHEEL_KERNEL_PRELUDE", "false")
         .stderr(Stdio::piped())
