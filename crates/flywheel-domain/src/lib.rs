@@ -9,9 +9,11 @@
 //! no files, no network. Callers pass in the current time and random bytes.
 
 mod account;
+pub mod notebook;
 mod token;
 
 pub use account::{DisplayName, Email, NewUser, Password, Role, User, UserId};
+pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError};
 pub use token::{ApiToken, ApiTokenId, TokenSecret};
 
 /// A point in time, as milliseconds since the Unix epoch (UTC).
