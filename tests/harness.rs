@@ -78,6 +78,12 @@ pub fn kernel_worker() -> std::path::PathBuf {
     profile_dir.join("flywheel-kernel")
 }
 
+/// The labs the suites run against (`tests/fixtures/labs`): small, and
+/// independent of the curriculum's own labs, which change with the content.
+pub fn fixture_labs() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/labs"))
+}
+
 /// The configuration every test server starts from: its own data directory,
 /// the kernel worker of this build without the prelude (the kernel crate's
 /// tests cover that), and no pre-started kernels (a test that wants them
@@ -89,6 +95,7 @@ pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> Config {
         kernel_program: kernel_worker(),
         kernel_prelude: false,
         kernel_pool_size: 0,
+        labs_dir: fixture_labs(),
         ..Config::default()
     }
 }

@@ -155,7 +155,7 @@ pub fn router(state: AppState) -> Router {
     ];
     let mut router = Router::new()
         .merge(web::router(&state))
-        .nest("/api", api::router())
+        .nest("/api", api::router(&state))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::export))

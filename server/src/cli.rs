@@ -51,6 +51,24 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Work with notebook files.
+    Notebook {
+        /// What to do with notebook files.
+        #[command(subcommand)]
+        command: NotebookCommand,
+    },
+}
+
+/// `flywheel notebook …`.
+#[derive(Debug, Subcommand)]
+pub enum NotebookCommand {
+    /// Check a notebook file (`.ipynb`, or Flywheel's Markdown format; a lab's
+    /// `labs/<slug>/notebook.md` is also checked as a lab) and name the line
+    /// of the first error.
+    Check {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 /// `flywheel user …`.
@@ -81,9 +99,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => None,
     };
     let overrides = Overrides { bind, data_dir: cli.data_dir.clone(), database_url: cli.database_url.clone() };
+    if let Some(Command::Notebook { command: NotebookCommand::Check { file } }) = &cli.command {
+        return check_notebook(file);
+    }
     let config = Config::load(cli.config.as_deref(), &overrides)?;
     init_tracing(config.log_format);
     match cli.command.unwrap_or(Command::Serve { bind: None }) {
+        Command::Notebook { .. } => unreachable!("handled above: it needs no configuration"),
         Command::Serve { .. } => serve(config).await,
         Command::Migrate => {
             open_database(&config).await?;
@@ -100,6 +122,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `flywheel notebook check FILE`: prints what the file holds, or fails with `FILE:LINE: what`.
+fn check_notebook(file: &std::path::Path) -> anyhow::Result<()> {
+    use flywheel_domain::notebook::{ipynb, markdown};
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let located = |e: flywheel_domain::NotebookError| match e {
+        flywheel_domain::NotebookError::Syntax { line, message } => {
+            anyhow::anyhow!("{}:{line}: {message}", file.display())
+        }
+        other => anyhow::anyhow!("{}: {other}", file.display()),
+    };
+    let is_ipynb = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("ipynb"));
+    let (notebook, kind) = if is_ipynb {
+        (ipynb::read(&text, "notebook").map_err(located)?, "Jupyter notebook".to_owned())
+    } else if file.file_name().is_some_and(|n| n == crate::labs::NOTEBOOK_FILE)
+        && let Some(slug) = file.canonicalize().ok().and_then(|p| p.parent()?.file_name().map(|s| s.to_string_lossy().into_owned()))
+    {
+        let lab = flywheel_domain::Lab::from_markdown(&slug, &text).map_err(located)?;
+        let kind = format!("lab `{slug}` (day {}, {} minutes)", lab.day, lab.minutes);
+        (lab.notebook, kind)
+    } else {
+        (markdown::parse(&text).map_err(located)?.notebook, "Markdown notebook".to_owned())
+    };
+    let code = notebook.cells.iter().filter(|c| c.cell_type == flywheel_domain::CellType::Code).count();
+    println!(
+        "{}: ok — {kind} \"{}\", {} cells ({code} code, {} Markdown)",
+        file.display(),
+        notebook.title,
+        notebook.cells.len(),
+        notebook.cells.len() - code
+    );
+    Ok(())
 }
 
 fn read_password() -> anyhow::Result<String> {

@@ -42,6 +42,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Directory served at `/static` (htmx, CSS). Defaults to the repository's `static/`.
     pub static_dir: PathBuf,
+    /// Directory of labs (`<slug>/notebook.md`). Defaults to the repository's `labs/`.
+    pub labs_dir: PathBuf,
+    /// Largest notebook upload or save accepted, in bytes (notebooks with
+    /// plots are bigger than other requests; `max_body_bytes` covers the rest).
+    pub max_notebook_bytes: usize,
     /// The kernel worker executable. Empty: `flywheel-kernel` beside the
     /// `flywheel` binary, else on `PATH`; from a source tree, built on first
     /// start when missing.
@@ -95,6 +100,8 @@ impl Default for Config {
             login_attempts_per_ip_per_minute: 30,
             log_format: LogFormat::Text,
             static_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static")),
+            labs_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../labs")),
+            max_notebook_bytes: 16 * 1024 * 1024,
             kernel_program: PathBuf::new(),
             kernel_prelude: true,
             kernel_pool_size: 1,
@@ -149,7 +156,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 23] = [
+    const KEYS: [&'static str; 25] = [
         "bind",
         "data_dir",
         "database_url",
@@ -162,6 +169,8 @@ impl Config {
         "login_attempts_per_ip_per_minute",
         "log_format",
         "static_dir",
+        "labs_dir",
+        "max_notebook_bytes",
         "kernel_program",
         "kernel_prelude",
         "kernel_pool_size",
@@ -243,6 +252,7 @@ mod tests {
         assert_eq!(example.bind, d.bind);
         assert_eq!(example.signup_enabled, d.signup_enabled);
         assert_eq!(example.max_body_bytes, d.max_body_bytes);
+        assert_eq!(example.max_notebook_bytes, d.max_notebook_bytes);
         assert_eq!(example.session_idle_hours, d.session_idle_hours);
         assert_eq!(example.kernel_prelude, d.kernel_prelude);
         assert_eq!(example.kernel_pool_size, d.kernel_pool_size);

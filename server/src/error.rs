@@ -171,9 +171,25 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => AppError::conflict(format!("{what} already exists")),
+            e @ StoreError::StaleRevision { .. } => AppError::conflict(capitalised(&e.to_string())),
             other => AppError::Internal(other.into()),
         }
     }
+}
+
+impl From<flywheel_domain::NotebookError> for AppError {
+    fn from(e: flywheel_domain::NotebookError) -> Self {
+        let status = match e {
+            flywheel_domain::NotebookError::CellTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        AppError::with_status(status, capitalised(&e.to_string()))
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]

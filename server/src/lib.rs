@@ -13,7 +13,9 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod kernels;
+pub mod labs;
 pub mod metrics;
+pub mod notebooks;
 pub mod state;
 pub mod web;
 

@@ -7,7 +7,9 @@ use flywheel_store::Database;
 
 use crate::auth::limits::LoginLimits;
 use crate::config::Config;
+use crate::labs::Labs;
 use crate::metrics::Metrics;
+use crate::notebooks::NotebookSessions;
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -22,6 +24,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Notebook sessions and their kernels.
     pub kernels: KernelManager,
+    /// The labs on offer.
+    pub labs: Arc<Labs>,
+    /// Which kernel session each notebook runs on.
+    pub notebook_sessions: Arc<NotebookSessions>,
 }
 
 impl AppState {
@@ -30,12 +36,15 @@ impl AppState {
         let login_limits =
             LoginLimits::new(config.login_attempts_per_account_per_minute, config.login_attempts_per_ip_per_minute);
         let kernels = crate::kernels::manager(&config);
+        let labs = Arc::new(Labs::load(&config.labs_dir));
         Self {
             db,
             config: Arc::new(config),
             login_limits: Arc::new(login_limits),
             metrics: Arc::new(Metrics::new()),
             kernels,
+            labs,
+            notebook_sessions: Arc::default(),
         }
     }
 }

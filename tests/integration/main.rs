@@ -5,6 +5,7 @@
 
 mod api;
 mod kernel;
+mod notebooks;
 mod ops;
 mod pages;
 mod storage;

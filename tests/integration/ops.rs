@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use flywheel_domain::{ApiToken, ApiTokenId, NewUser, Timestamp, User, UserId};
+use flywheel_domain::{
+    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, Timestamp, User, UserId,
+};
 use flywheel_store::{Backend, Database, StoreError};
 use flywheel_tests::{spawn_app, spawn_app_on};
 
@@ -92,6 +94,49 @@ impl Database for DownDatabase {
         Err(down())
     }
     async fn delete_expired_sessions(&self, _: Timestamp) -> Result<u64, StoreError> {
+        Err(down())
+    }
+    async fn create_notebook(
+        &self,
+        _: UserId,
+        _: Option<&str>,
+        _: &Notebook,
+        _: Timestamp,
+    ) -> Result<NotebookRecord, StoreError> {
+        Err(down())
+    }
+    async fn notebook(&self, _: NotebookId) -> Result<Option<NotebookRecord>, StoreError> {
+        Err(down())
+    }
+    async fn lab_notebook(&self, _: UserId, _: &str) -> Result<Option<NotebookRecord>, StoreError> {
+        Err(down())
+    }
+    async fn notebooks(&self, _: UserId) -> Result<Vec<NotebookSummary>, StoreError> {
+        Err(down())
+    }
+    async fn update_notebook(
+        &self,
+        _: NotebookId,
+        _: i64,
+        _: &Notebook,
+        _: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError> {
+        Err(down())
+    }
+    async fn replace_notebook(&self, _: NotebookId, _: &Notebook, _: Timestamp) -> Result<Option<NotebookRecord>, StoreError> {
+        Err(down())
+    }
+    async fn set_cell_outputs(
+        &self,
+        _: NotebookId,
+        _: &CellId,
+        _: Option<u64>,
+        _: &[serde_json::Value],
+        _: Timestamp,
+    ) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn delete_notebook(&self, _: NotebookId) -> Result<bool, StoreError> {
         Err(down())
     }
 }

@@ -1,7 +1,7 @@
 //! The storage suite: the `Database` trait's contract, on whichever backend
 //! this run uses (SQLite, or PostgreSQL in CI).
 
-use flywheel_domain::{DisplayName, Email, NewUser, Role, Timestamp};
+use flywheel_domain::{Cell, CellId, CellType, DisplayName, Email, NewUser, Notebook, NotebookId, Role, Timestamp};
 use flywheel_store::{Backend, Database, StoreError};
 use flywheel_tests::{backend_is_postgres, fresh_store};
 
@@ -87,4 +87,76 @@ async fn sessions_expire_and_ids_do_not_collide() {
     db.delete_session("s2").await.unwrap();
     db.delete_session("never-existed").await.unwrap();
     assert!(db.load_session("s2", Timestamp(300)).await.unwrap().is_none());
+}
+
+fn notebook(cells: &[(&str, &str)]) -> Notebook {
+    let cells = cells
+        .iter()
+        .map(|(id, source)| Cell::new(CellId::parse(id).unwrap(), CellType::Code, *source))
+        .collect();
+    Notebook { title: "Lab".into(), cells }
+}
+
+#[tokio::test]
+async fn notebook_saves_are_guarded_by_revision_and_keep_outputs_by_cell() {
+    let (db, _t) = fresh_store().await;
+    let ada = db.create_user(&new_user("ada@example.org"), Timestamp(1)).await.unwrap();
+    let created = db.create_notebook(ada.id, Some("intro"), &notebook(&[("a", "1"), ("b", "2")]), Timestamp(10)).await;
+    let nb = created.unwrap();
+    assert_eq!(nb.revision, 1);
+    let again = db.create_notebook(ada.id, Some("intro"), &notebook(&[]), Timestamp(11)).await.unwrap_err();
+    assert!(matches!(again, StoreError::Conflict(_)), "one copy per lab: {again:?}");
+    assert_eq!(db.lab_notebook(ada.id, "intro").await.unwrap().map(|n| n.id), Some(nb.id));
+
+    let out = vec![serde_json::json!({"output_type": "stream", "name": "stdout", "text": "1\n"})];
+    db.set_cell_outputs(nb.id, &CellId::parse("a").unwrap(), Some(1), &out, Timestamp(20)).await.unwrap();
+    db.set_cell_outputs(nb.id, &CellId::parse("b").unwrap(), Some(2), &out, Timestamp(21)).await.unwrap();
+    let stored = db.notebook(nb.id).await.unwrap().unwrap();
+    assert_eq!(stored.revision, 1, "outputs do not bump the revision");
+    assert_eq!((stored.notebook.cells[0].execution_count, &stored.notebook.cells[0].outputs), (Some(1), &out));
+
+    // An edit on revision 1: cell a edited, b deleted, c added.
+    let edited = notebook(&[("c", "3"), ("a", "1 + 0")]);
+    let saved = db.update_notebook(nb.id, 1, &edited, Timestamp(30)).await.unwrap().unwrap();
+    assert_eq!(saved.revision, 2);
+    let ids: Vec<&str> = saved.notebook.cells.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["c", "a"]);
+    assert_eq!(saved.notebook.cells[1].outputs, out, "a kept its outputs");
+    assert!(saved.notebook.cells[0].outputs.is_empty());
+
+    // A second tab still on revision 1 is refused and changes nothing.
+    let stale = db.update_notebook(nb.id, 1, &notebook(&[("z", "")]), Timestamp(40)).await.unwrap_err();
+    assert!(matches!(stale, StoreError::StaleRevision { current: 2 }), "{stale:?}");
+    assert_eq!(db.notebook(nb.id).await.unwrap().unwrap(), saved);
+
+    // Bringing b back does not resurrect its old outputs (they went with it).
+    let back = db.update_notebook(nb.id, 2, &notebook(&[("a", "1"), ("b", "2")]), Timestamp(50)).await.unwrap();
+    assert!(back.unwrap().notebook.cells[1].outputs.is_empty());
+
+    let reset = db.replace_notebook(nb.id, &notebook(&[("a", "1")]), Timestamp(60)).await.unwrap().unwrap();
+    assert_eq!(reset.revision, 4);
+    assert!(reset.notebook.cells[0].outputs.is_empty(), "a reset drops outputs");
+
+    let missing = NotebookId(uuid::Uuid::new_v4());
+    assert!(db.update_notebook(missing, 1, &edited, Timestamp(70)).await.unwrap().is_none());
+    let listed = db.notebooks(ada.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].lab.as_deref(), listed[0].updated_at), (Some("intro"), Timestamp(60)));
+    assert!(db.delete_notebook(nb.id).await.unwrap());
+    assert!(db.notebook(nb.id).await.unwrap().is_none());
+    let orphans: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cell_outputs").fetch_one(db.pool()).await.unwrap();
+    assert_eq!(orphans, 0, "outputs go with their notebook");
+}
+
+#[tokio::test]
+async fn uploads_without_a_lab_do_not_collide_and_keep_their_outputs() {
+    let (db, _t) = fresh_store().await;
+    let ada = db.create_user(&new_user("ada@example.org"), Timestamp(1)).await.unwrap();
+    let mut nb = notebook(&[("a", "1")]);
+    nb.cells[0].outputs = vec![serde_json::json!({"output_type": "stream", "name": "stdout", "text": "x"})];
+    nb.cells[0].execution_count = Some(7);
+    let one = db.create_notebook(ada.id, None, &nb, Timestamp(2)).await.unwrap();
+    let two = db.create_notebook(ada.id, None, &nb, Timestamp(3)).await.unwrap();
+    assert_ne!(one.id, two.id);
+    assert_eq!(db.notebook(two.id).await.unwrap().unwrap().notebook, nb);
 }

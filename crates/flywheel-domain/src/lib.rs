@@ -9,11 +9,13 @@
 //! no files, no network. Callers pass in the current time and random bytes.
 
 mod account;
+mod lab;
 pub mod notebook;
 mod token;
 
 pub use account::{DisplayName, Email, NewUser, Password, Role, User, UserId};
-pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError};
+pub use lab::Lab;
+pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError, NotebookId, NotebookRecord, NotebookSummary};
 pub use token::{ApiToken, ApiTokenId, TokenSecret};
 
 /// A point in time, as milliseconds since the Unix epoch (UTC).

@@ -10,10 +10,13 @@
 //!
 //! The trait is also the seam where tests put a failing double.
 
+mod notebooks;
 mod sql;
 
 use async_trait::async_trait;
-use flywheel_domain::{ApiToken, ApiTokenId, NewUser, Timestamp, User, UserId};
+use flywheel_domain::{
+    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, Timestamp, User, UserId,
+};
 
 pub use sql::SqlDatabase;
 
@@ -70,6 +73,12 @@ pub enum StoreError {
     /// A unique value (named here) is already taken.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A save named a revision of a notebook that is no longer current.
+    #[error("this notebook was changed elsewhere (it is now at revision {current}); reload it to see that version")]
+    StaleRevision {
+        /// The revision now stored.
+        current: i64,
+    },
     /// A stored row does not decode into a valid domain value.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
@@ -138,6 +147,68 @@ pub trait Database: Send + Sync + 'static {
 
     /// Deletes every session that expired before `now`; returns how many.
     async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
+    /// Stores a new notebook (revision 1) with the outputs its cells hold.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when `owner` already has a copy of `lab`.
+    async fn create_notebook(
+        &self,
+        owner: UserId,
+        lab: Option<&str>,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<NotebookRecord, StoreError>;
+
+    /// The notebook with this id, outputs included (whoever owns it: callers check).
+    async fn notebook(&self, id: NotebookId) -> Result<Option<NotebookRecord>, StoreError>;
+
+    /// `owner`'s copy of the lab `lab`, if made.
+    async fn lab_notebook(&self, owner: UserId, lab: &str) -> Result<Option<NotebookRecord>, StoreError>;
+
+    /// `owner`'s notebooks, most recently changed first.
+    async fn notebooks(&self, owner: UserId) -> Result<Vec<NotebookSummary>, StoreError>;
+
+    /// Saves an edit made on `revision`: title and cells (ids, types,
+    /// sources, metadata) are replaced, outputs of the cells that remain are
+    /// kept, and the revision goes up by one. `None` when there is no such notebook.
+    ///
+    /// # Errors
+    /// [`StoreError::StaleRevision`] (nothing written) when the notebook is
+    /// no longer at `revision`.
+    async fn update_notebook(
+        &self,
+        id: NotebookId,
+        revision: i64,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError>;
+
+    /// Replaces title and cells whatever the revision and drops every output
+    /// (a reset to the lab's original); the revision goes up by one.
+    async fn replace_notebook(
+        &self,
+        id: NotebookId,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError>;
+
+    /// Records the outputs of a cell's run (the revision does not change).
+    async fn set_cell_outputs(
+        &self,
+        id: NotebookId,
+        cell: &CellId,
+        execution_count: Option<u64>,
+        outputs: &[serde_json::Value],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a notebook and its outputs; `false` when there was none.
+    async fn delete_notebook(&self, id: NotebookId) -> Result<bool, StoreError>;
+}
+
+/// A stored value that does not decode, as an error.
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
 }
 
 /// A database URL with any password replaced by `***`, for messages and logs.

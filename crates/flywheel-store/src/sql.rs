@@ -6,12 +6,16 @@ use std::sync::Once;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flywheel_domain::{ApiToken, ApiTokenId, DisplayName, Email, NewUser, Role, Timestamp, User, UserId};
+use flywheel_domain::{
+    ApiToken, ApiTokenId, CellId, DisplayName, Email, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary,
+    Role, Timestamp, User, UserId,
+};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use uuid::Uuid;
 
-use crate::{Backend, Database, StoreError, redact_url};
+use crate::notebooks::{self, Save};
+use crate::{Backend, Database, StoreError, corrupt, redact_url};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -81,10 +85,6 @@ impl SqlDatabase {
     }
 }
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
 fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     let id: String = row.try_get("id")?;
     let email: String = row.try_get("email")?;
@@ -114,7 +114,7 @@ fn token_from_row(row: &AnyRow) -> Result<ApiToken, StoreError> {
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`] on `what`.
-fn conflict_on(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(crate) fn conflict_on(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
         _ => StoreError::Query(e),
@@ -278,5 +278,60 @@ impl Database for SqlDatabase {
         let done =
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now.millis()).execute(&self.pool).await?;
         Ok(done.rows_affected())
+    }
+    async fn create_notebook(
+        &self,
+        owner: UserId,
+        lab: Option<&str>,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<NotebookRecord, StoreError> {
+        notebooks::create(&self.pool, owner, lab, notebook, now).await
+    }
+
+    async fn notebook(&self, id: NotebookId) -> Result<Option<NotebookRecord>, StoreError> {
+        notebooks::get(&self.pool, id).await
+    }
+
+    async fn lab_notebook(&self, owner: UserId, lab: &str) -> Result<Option<NotebookRecord>, StoreError> {
+        notebooks::for_lab(&self.pool, owner, lab).await
+    }
+
+    async fn notebooks(&self, owner: UserId) -> Result<Vec<NotebookSummary>, StoreError> {
+        notebooks::list(&self.pool, owner).await
+    }
+
+    async fn update_notebook(
+        &self,
+        id: NotebookId,
+        revision: i64,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError> {
+        notebooks::save(&self.pool, id, Save::Edit { revision }, notebook, now).await
+    }
+
+    async fn replace_notebook(
+        &self,
+        id: NotebookId,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError> {
+        notebooks::save(&self.pool, id, Save::Replace, notebook, now).await
+    }
+
+    async fn set_cell_outputs(
+        &self,
+        id: NotebookId,
+        cell: &CellId,
+        execution_count: Option<u64>,
+        outputs: &[serde_json::Value],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        notebooks::set_outputs(&self.pool, id, cell, execution_count, outputs, now).await
+    }
+
+    async fn delete_notebook(&self, id: NotebookId) -> Result<bool, StoreError> {
+        notebooks::delete(&self.pool, id).await
     }
 }

@@ -20,6 +20,7 @@ use crate::auth::extract::{ApiAdmin, ApiUser};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 
+pub mod notebooks;
 pub mod sessions;
 
 /// A JSON body whose rejections are [`AppError`]s (400 unreadable, 413 too
@@ -231,6 +232,7 @@ pub struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(sessions::SessionsDoc::openapi());
+    doc.merge(notebooks::NotebooksDoc::openapi());
     doc
 }
 
@@ -242,13 +244,19 @@ async fn api_not_found() -> AppError {
     AppError::not_found("There is no API endpoint at this address. See /api/openapi.json.")
 }
 
-/// The `/api` routes.
-pub fn router() -> Router<AppState> {
+/// The `/api` routes. The session layer lets Flywheel's own pages call the
+/// API with their cookie (see [`ApiUser`]).
+pub fn router(state: &AppState) -> Router<AppState> {
     let v1 = Router::new()
         .route("/users", post(create_user).get(list_users))
         .route("/tokens", post(create_token).get(list_tokens))
         .route("/tokens/{id}", delete(revoke_token))
         .route("/me", get(me))
-        .merge(sessions::router());
-    Router::new().route("/openapi.json", get(openapi_json)).nest("/v1", v1).fallback(api_not_found)
+        .merge(sessions::router())
+        .merge(notebooks::router(state));
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .nest("/v1", v1)
+        .fallback(api_not_found)
+        .layer(crate::auth::sessions::layer(state.db.clone(), &state.config))
 }

@@ -2,7 +2,8 @@
 //! session (OWASP's "synchronizer token pattern"). Every POST/PUT/PATCH/DELETE
 //! must carry it, either in the `X-CSRF-Token` header (htmx sends it from the
 //! page's `hx-headers`) or in a `csrf_token` form field (plain forms). The API
-//! is exempt: it authenticates with bearer tokens, never cookies.
+//! checks the same header itself when a page calls it with the session
+//! cookie ([`crate::auth::extract::ApiUser`]); calls with bearer tokens need none.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -49,14 +50,24 @@ pub async fn verify(
     if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(next.run(request).await);
     }
-    let expected = session.get::<String>(keys::CSRF).await.map_err(session_error)?;
     let (request, presented) = presented_token(request, state.config.max_body_bytes).await?;
-    match (expected, presented) {
-        (Some(e), Some(p)) if bool::from(e.as_bytes().ct_eq(p.as_bytes())) => Ok(next.run(request).await),
-        _ => Err(AppError::forbidden(
-            "This form has expired or did not come from Flywheel. Reload the page and try again.",
-        )),
+    if matches(&session, presented.as_deref()).await? {
+        Ok(next.run(request).await)
+    } else {
+        Err(AppError::forbidden("This form has expired or did not come from Flywheel. Reload the page and try again."))
     }
+}
+
+/// Whether `presented` is the session's CSRF token (compared in constant time).
+///
+/// # Errors
+/// When the session store fails.
+pub async fn matches(session: &Session, presented: Option<&str>) -> Result<bool, AppError> {
+    let expected = session.get::<String>(keys::CSRF).await.map_err(session_error)?;
+    Ok(match (expected, presented) {
+        (Some(e), Some(p)) => bool::from(e.as_bytes().ct_eq(p.as_bytes())),
+        _ => false,
+    })
 }
 
 /// The token from the header, or else from a URL-encoded form body (which is

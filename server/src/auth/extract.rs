@@ -1,18 +1,20 @@
 //! Extractors that say who is asking and enforce roles. A handler that takes
 //! [`CurrentUser`] runs only for a logged-in, active account; one that takes
-//! [`AdminUser`] only for an admin; [`ApiUser`]/[`ApiAdmin`] do the same for
-//! bearer tokens on the API. Refusals: pages redirect to the log-in page (or
+//! [`AdminUser`] only for an admin; [`ApiUser`]/[`ApiAdmin`] do the same on
+//! the API, for bearer tokens or (from Flywheel's own pages) the session
+//! cookie plus the CSRF header. Refusals: pages redirect to the log-in page (or
 //! answer 403); the API answers 401/403 JSON.
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::header::AUTHORIZATION;
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
 use flywheel_domain::{TokenSecret, User, UserId};
 use tower_sessions::Session;
 
-use crate::auth::csrf::session_error;
+use crate::auth::csrf::{self, session_error};
 use crate::auth::sessions::keys;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -87,7 +89,10 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let unauthorized = || AppError::unauthorized("Send a valid API token: `Authorization: Bearer fw_…`.");
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return browser_user(parts, state).await?.map(ApiUser).ok_or_else(unauthorized);
+        };
+        let header = header.to_str().map_err(|_| unauthorized())?;
         let (scheme, raw) = header.split_once(' ').ok_or_else(unauthorized)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(unauthorized());
@@ -96,6 +101,25 @@ impl FromRequestParts<AppState> for ApiUser {
         let user = state.db.authenticate_api_token(&secret.digest(), crate::now()).await?;
         user.map(ApiUser).ok_or_else(unauthorized)
     }
+}
+
+/// The logged-in user of a browser calling the API with its session cookie
+/// (the notebook page does). A state-changing call must also carry the
+/// session's CSRF token in `X-CSRF-Token`, as the HTML routes require.
+async fn browser_user(parts: &mut Parts, state: &AppState) -> Result<Option<User>, AppError> {
+    let session = Session::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::Internal(anyhow::anyhow!("the API router has no session layer")))?;
+    let Some(user) = session_user(&session, state).await? else { return Ok(None) };
+    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let presented = parts.headers.get(csrf::HEADER).and_then(|v| v.to_str().ok());
+        if !csrf::matches(&session, presented).await? {
+            return Err(AppError::forbidden(
+                "This request did not come from a Flywheel page (no valid X-CSRF-Token). Reload the page and try again.",
+            ));
+        }
+    }
+    Ok(Some(user))
 }
 
 impl FromRequestParts<AppState> for ApiAdmin {

@@ -6,6 +6,7 @@
 //! struct; [`Page`] is the one `IntoResponse` for all of them.
 
 mod account;
+mod notebooks;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
@@ -134,6 +135,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/admin/users", get(account::admin_users))
+        .route("/labs", get(notebooks::labs_page))
+        .route("/labs/{slug}/open", post(notebooks::open_lab))
+        .route("/notebooks", get(notebooks::notebooks_page))
+        .route("/notebooks/new", post(notebooks::new_notebook))
+        .route("/notebooks/{id}", get(notebooks::notebook_page))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))
         .layer(sessions::layer(state.db.clone(), &state.config))
         .layer(middleware::from_fn(render_error_pages))

@@ -89,7 +89,7 @@ pub fn parse(text: &str) -> Result<Parsed, NotebookError> {
         let forced_markdown = pending.as_ref().is_some_and(|m| m.cell_type == Some(CellType::Markdown));
         if let Some(fence) = Fence::open(line) {
             let end = fence.close_in(&lines, i + 1).ok_or_else(|| {
-                NotebookError::syntax(i + 1, format!("this code fence (`{}`) is never closed", line.trim()))
+                NotebookError::syntax(i + 1, "the code fence opened on this line is never closed")
             })?;
             if fence.info == "rust" && fence.indent == 0 && !forced_markdown {
                 let blank = text.iter().all(|l| l.trim().is_empty());

@@ -195,6 +195,57 @@ impl IdFiller {
     }
 }
 
+/// The stable identifier of a stored notebook (a UUID).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NotebookId(pub uuid::Uuid);
+
+impl std::fmt::Display for NotebookId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for NotebookId {
+    type Err = crate::ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        uuid::Uuid::parse_str(s).map(Self).map_err(|_| crate::ValidationError::new("id", "is not a valid notebook id"))
+    }
+}
+
+/// A stored notebook: whose it is, where it came from, and its revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotebookRecord {
+    /// Its id.
+    pub id: NotebookId,
+    /// Who it belongs to.
+    pub owner: crate::UserId,
+    /// The slug of the lab it was copied from, if any.
+    pub lab: Option<String>,
+    /// Goes up by one with every saved edit (outputs written by runs do
+    /// not count); a write that names an older revision is refused.
+    pub revision: i64,
+    /// When it was created.
+    pub created_at: crate::Timestamp,
+    /// When its cells or outputs last changed.
+    pub updated_at: crate::Timestamp,
+    /// The cells, with the outputs of their last runs.
+    pub notebook: Notebook,
+}
+
+/// A notebook as listed: no cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotebookSummary {
+    /// Its id.
+    pub id: NotebookId,
+    /// Its title.
+    pub title: String,
+    /// The lab it was copied from, if any.
+    pub lab: Option<String>,
+    /// When it last changed.
+    pub updated_at: crate::Timestamp,
+}
+
 /// Why a notebook (or a notebook file) was refused. Messages are for the
 /// person who sent it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

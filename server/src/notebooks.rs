@@ -1,0 +1,151 @@
+//! Notebooks on kernels: which kernel session a notebook runs on, running a
+//! cell, and keeping its outputs. Used by the API and the pages.
+//!
+//! A notebook's cell runs on the notebook's own session (opened on its
+//! first run, reopened when the kernel manager forgot it). The run's outputs
+//! are written to the notebook when it finishes, by a task that does not
+//! depend on the browser: closing the tab mid-run loses nothing.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, User};
+use flywheel_kernel_manager::{Execution, KernelError, Session, SessionEvent};
+use flywheel_store::Database;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Which kernel session each notebook runs on (in memory, as the sessions are).
+#[derive(Default)]
+pub struct NotebookSessions(Mutex<HashMap<NotebookId, String>>);
+
+impl NotebookSessions {
+    fn get(&self, id: NotebookId) -> Option<String> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
+    }
+
+    fn set(&self, id: NotebookId, session: String) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, session);
+    }
+
+    fn remove(&self, id: NotebookId) -> Option<String> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id)
+    }
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("There is no notebook with this id (or it is not yours).")
+}
+
+/// The notebook `id` if `user` owns it; 404 otherwise, so that others'
+/// notebooks are not even confirmed to exist.
+///
+/// # Errors
+/// 404 for a malformed, unknown or foreign id; storage failures.
+pub async fn owned(state: &AppState, user: &User, id: &str) -> Result<NotebookRecord, AppError> {
+    let id = NotebookId::from_str(id).map_err(|_| not_found())?;
+    match state.db.notebook(id).await? {
+        Some(record) if record.owner == user.id => Ok(record),
+        _ => Err(not_found()),
+    }
+}
+
+/// The session the notebook's cells ran on, if it is still open.
+pub fn existing_session(state: &AppState, user: &User, notebook: NotebookId) -> Option<Arc<Session>> {
+    let id = state.notebook_sessions.get(notebook)?;
+    state.kernels.session(user.id, &id).ok()
+}
+
+fn session_for(state: &AppState, user: &User, notebook: NotebookId) -> Result<Arc<Session>, KernelError> {
+    if let Some(session) = existing_session(state, user, notebook) {
+        return Ok(session);
+    }
+    let session = state.kernels.create_session(user.id)?;
+    state.notebook_sessions.set(notebook, session.id.clone());
+    Ok(session)
+}
+
+/// Closes the notebook's session, if open (when the notebook is deleted or reset).
+pub fn close_session(state: &AppState, user: &User, notebook: NotebookId) {
+    if let Some(id) = state.notebook_sessions.remove(notebook) {
+        let _ = state.kernels.close(user.id, &id);
+    }
+}
+
+/// Queues the saved source of code cell `cell` on the notebook's session
+/// and has its outputs written to the notebook when it finishes.
+///
+/// # Errors
+/// 404 for an unknown cell, 422 for a Markdown cell, the kernel's refusals
+/// (503 while kernels are preparing, 409 at the session limit).
+pub fn run_cell(
+    state: &AppState,
+    user: &User,
+    record: &NotebookRecord,
+    cell: &str,
+) -> Result<(Arc<Session>, Execution), AppError> {
+    let cell = record
+        .notebook
+        .cell(cell)
+        .ok_or_else(|| AppError::not_found(format!("This notebook has no cell `{}`.", cell.chars().take(64).collect::<String>())))?;
+    if cell.cell_type != CellType::Code {
+        return Err(AppError::unprocessable(format!("Cell `{}` is Markdown; only code cells run.", cell.id)));
+    }
+    let session = session_for(state, user, record.id)?;
+    let execution = session.execute(cell.source.clone())?;
+    tokio::spawn(keep_outputs(state.db.clone(), session.clone(), record.id, cell.id.clone(), execution.id));
+    Ok((session, execution))
+}
+
+/// Waits for execution `eid` to finish and writes its outputs to the cell.
+async fn keep_outputs(db: Arc<dyn Database>, session: Arc<Session>, notebook: NotebookId, cell: CellId, eid: u64) {
+    let Some((snapshot, mut events)) = session.watch(eid) else { return };
+    let mut finished = snapshot.status.is_finished();
+    while !finished {
+        match events.recv().await {
+            Ok(SessionEvent::Done { execution, .. }) if execution == eid => finished = true,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => finished = session.execution(eid).is_none_or(|e| e.status.is_finished()),
+            Err(RecvError::Closed) => break,
+        }
+    }
+    let Some(execution) = session.execution(eid) else { return };
+    if !execution.status.is_finished() {
+        return;
+    }
+    let outputs: Vec<serde_json::Value> =
+        execution.outputs.iter().filter_map(|o| serde_json::to_value(o).ok()).collect();
+    if let Err(e) = db.set_cell_outputs(notebook, &cell, Some(eid), &outputs, crate::now()).await {
+        tracing::error!(%notebook, %cell, error = %e, "could not save a cell's outputs");
+    }
+}
+
+/// A new notebook with one empty code cell.
+pub fn blank(title: &str) -> Notebook {
+    let id = CellId::parse("cell-1").expect("a valid id");
+    Notebook { title: title.to_owned(), cells: vec![Cell::new(id, CellType::Code, "")] }
+}
+
+/// `owner`'s copy of lab `slug`, made from the lab's notebook on first call.
+/// The `bool` says whether it was made now.
+///
+/// # Errors
+/// 404 for an unknown lab; storage failures.
+pub async fn lab_copy(state: &AppState, user: &User, slug: &str) -> Result<(NotebookRecord, bool), AppError> {
+    let lab = state.labs.get(slug).ok_or_else(|| AppError::not_found(format!("There is no lab `{slug}`.")))?;
+    if let Some(existing) = state.db.lab_notebook(user.id, slug).await? {
+        return Ok((existing, false));
+    }
+    match state.db.create_notebook(user.id, Some(slug), &lab.notebook, crate::now()).await {
+        Ok(created) => Ok((created, true)),
+        // Two tabs opened the lab at once: the other made the copy.
+        Err(flywheel_store::StoreError::Conflict(_)) => {
+            let existing = state.db.lab_notebook(user.id, slug).await?;
+            existing.map(|n| (n, false)).ok_or_else(not_found)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
