@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh
 #
-# 1. starts a throwaway PostgreSQL server (tests/postgres.sh), and checks
-#    formatting and lints,
+# 1. starts a throwaway PostgreSQL server (tests/postgres.sh), installs the
+#    test tools (Jupyter's nbformat validator from PyPI, Debian's Chromium,
+#    Playwright from npm for the browser test), and checks formatting and lints,
 # 2. runs every workspace test on SQLite (the default: a fresh file per test),
 # 3. runs the database-backed suites again on PostgreSQL: the HTTP
 #    integration suites (flywheel-tests) and the command-line tests (flywheel).
@@ -33,6 +34,13 @@ header "PostgreSQL server"
 source tests/postgres.sh
 trap on_exit EXIT
 
+header "Test tools"
+start=$SECONDS
+# shellcheck source=tools.sh source-path=SCRIPTDIR
+source tests/tools.sh
+flywheel_install_test_tools
+summary+=("Tools:      nbformat, chromium, playwright-core              ok ($((SECONDS - start))s)")
+
 header "Lint"
 start=$SECONDS
 if cargo fmt --version > /dev/null 2>&1 && cargo clippy --version > /dev/null 2>&1; then
@@ -41,7 +49,14 @@ if cargo fmt --version > /dev/null 2>&1 && cargo clippy --version > /dev/null 2>
 else
     echo "warning: rustfmt/clippy are not installed with this toolchain; lint skipped"
 fi
-summary+=("Lint:       cargo fmt --check, cargo clippy -D warnings      ok ($((SECONDS - start))s)")
+# The committed notebook bundle must be what its sources and lock file build.
+bash static/notebook/build.sh > /dev/null
+if ! git diff --quiet -- static/notebook/dist || [[ -n "$(git status --porcelain -- static/notebook/dist)" ]]; then
+    git status --short -- static/notebook/dist
+    echo "error: static/notebook/dist is not what static/notebook/src builds; run bash static/notebook/build.sh and commit dist/" >&2
+    exit 1
+fi
+summary+=("Lint:       fmt, clippy -D warnings, notebook bundle fresh   ok ($((SECONDS - start))s)")
 
 header "SQLite"
 start=$SECONDS

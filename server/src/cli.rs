@@ -138,7 +138,8 @@ fn check_notebook(file: &std::path::Path) -> anyhow::Result<()> {
     let (notebook, kind) = if is_ipynb {
         (ipynb::read(&text, "notebook").map_err(located)?, "Jupyter notebook".to_owned())
     } else if file.file_name().is_some_and(|n| n == crate::labs::NOTEBOOK_FILE)
-        && let Some(slug) = file.canonicalize().ok().and_then(|p| p.parent()?.file_name().map(|s| s.to_string_lossy().into_owned()))
+        && let Some(slug) =
+            file.canonicalize().ok().and_then(|p| p.parent()?.file_name().map(|s| s.to_string_lossy().into_owned()))
     {
         let lab = flywheel_domain::Lab::from_markdown(&slug, &text).map_err(located)?;
         let kind = format!("lab `{slug}` (day {}, {} minutes)", lab.day, lab.minutes);

@@ -87,10 +87,9 @@ pub fn run_cell(
     record: &NotebookRecord,
     cell: &str,
 ) -> Result<(Arc<Session>, Execution), AppError> {
-    let cell = record
-        .notebook
-        .cell(cell)
-        .ok_or_else(|| AppError::not_found(format!("This notebook has no cell `{}`.", cell.chars().take(64).collect::<String>())))?;
+    let cell = record.notebook.cell(cell).ok_or_else(|| {
+        AppError::not_found(format!("This notebook has no cell `{}`.", cell.chars().take(64).collect::<String>()))
+    })?;
     if cell.cell_type != CellType::Code {
         return Err(AppError::unprocessable(format!("Cell `{}` is Markdown; only code cells run.", cell.id)));
     }

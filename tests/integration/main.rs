@@ -4,6 +4,7 @@
 //! command `bash tests/run.sh` does both).
 
 mod api;
+mod browser;
 mod kernel;
 mod notebooks;
 mod ops;

@@ -185,7 +185,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 }
 
 /// Validates `.ipynb` text with Jupyter's own `nbformat` package.
-fn jupyter_validates(text: &str) -> Result<(), String> {
+pub(crate) fn jupyter_validates(text: &str) -> Result<(), String> {
     use std::io::Write;
     let script = "import sys, nbformat\nnb = nbformat.reads(sys.stdin.read(), as_version=4)\nnbformat.validate(nb)\nprint('valid', len(nb.cells))";
     let mut child = std::process::Command::new("python3")

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, Timestamp, User, UserId,
+    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, Timestamp, User,
+    UserId,
 };
 use flywheel_store::{Backend, Database, StoreError};
 use flywheel_tests::{spawn_app, spawn_app_on};
@@ -123,7 +124,12 @@ impl Database for DownDatabase {
     ) -> Result<Option<NotebookRecord>, StoreError> {
         Err(down())
     }
-    async fn replace_notebook(&self, _: NotebookId, _: &Notebook, _: Timestamp) -> Result<Option<NotebookRecord>, StoreError> {
+    async fn replace_notebook(
+        &self,
+        _: NotebookId,
+        _: &Notebook,
+        _: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError> {
         Err(down())
     }
     async fn set_cell_outputs(

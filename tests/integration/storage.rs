@@ -90,10 +90,8 @@ async fn sessions_expire_and_ids_do_not_collide() {
 }
 
 fn notebook(cells: &[(&str, &str)]) -> Notebook {
-    let cells = cells
-        .iter()
-        .map(|(id, source)| Cell::new(CellId::parse(id).unwrap(), CellType::Code, *source))
-        .collect();
+    let cells =
+        cells.iter().map(|(id, source)| Cell::new(CellId::parse(id).unwrap(), CellType::Code, *source)).collect();
     Notebook { title: "Lab".into(), cells }
 }
 

@@ -48,7 +48,9 @@ impl Lab {
         let missing = |what: &str| {
             NotebookError::syntax(
                 1,
-                format!("a lab starts with <!-- flywheel:notebook {{\"day\": 1, \"minutes\": 45, \"summary\": \"…\"}} -->: {what}"),
+                format!(
+                    "a lab starts with <!-- flywheel:notebook {{\"day\": 1, \"minutes\": 45, \"summary\": \"…\"}} -->: {what}"
+                ),
             )
         };
         let day = meta.get("day").and_then(serde_json::Value::as_u64).filter(|d| (1..=3).contains(d));
@@ -76,7 +78,8 @@ mod tests {
 
     #[test]
     fn a_lab_needs_its_place_in_the_agenda() {
-        let ok = "<!-- flywheel:notebook {\"day\": 2, \"minutes\": 30, \"summary\": \"S.\"} -->\n# T\n\n```rust\n1\n```\n";
+        let ok =
+            "<!-- flywheel:notebook {\"day\": 2, \"minutes\": 30, \"summary\": \"S.\"} -->\n# T\n\n```rust\n1\n```\n";
         let lab = Lab::from_markdown("fraud", ok).unwrap();
         assert_eq!((lab.day, lab.minutes, lab.title.as_str(), lab.notebook.cells.len()), (2, 30, "T", 1));
         assert!(Lab::from_markdown("Fraud!", ok).unwrap_err().to_string().contains("slug"));

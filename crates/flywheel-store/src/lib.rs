@@ -15,7 +15,8 @@ mod sql;
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, Timestamp, User, UserId,
+    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, Timestamp, User,
+    UserId,
 };
 
 pub use sql::SqlDatabase;

@@ -203,7 +203,10 @@ pub(crate) async fn save(
     }
     match save {
         Save::Replace => {
-            sqlx::query("DELETE FROM cell_outputs WHERE notebook_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM cell_outputs WHERE notebook_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         Save::Edit { .. } => {
             let kept: std::collections::HashSet<&str> = notebook.cells.iter().map(|c| c.id.as_str()).collect();

@@ -364,7 +364,8 @@ async fn reset_notebook(
 ) -> Result<Json<NotebookBody>, AppError> {
     let record = owned(&state, &user, &id).await?;
     let slug = record.lab.as_deref().ok_or_else(|| AppError::unprocessable("This notebook is not a copy of a lab."))?;
-    let lab = state.labs.get(slug).ok_or_else(|| AppError::not_found(format!("The lab `{slug}` is no longer offered.")))?;
+    let lab =
+        state.labs.get(slug).ok_or_else(|| AppError::not_found(format!("The lab `{slug}` is no longer offered.")))?;
     notebooks::close_session(&state, &user, record.id);
     let saved = state.db.replace_notebook(record.id, &lab.notebook, crate::now()).await?;
     let saved = saved.ok_or_else(|| AppError::not_found("This notebook was deleted."))?;

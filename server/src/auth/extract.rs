@@ -6,8 +6,8 @@
 //! answer 403); the API answers 401/403 JSON.
 
 use axum::extract::{FromRequestParts, OriginalUri};
-use axum::http::header::AUTHORIZATION;
 use axum::http::Method;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;

@@ -128,7 +128,11 @@ pub fn read(text: &str, fallback_title: &str) -> Result<Notebook, NotebookError>
     let doc = doc.as_object().ok_or_else(|| bad("an .ipynb file is a JSON object".into()))?;
     match doc.get("nbformat").and_then(Value::as_u64) {
         Some(4) => {}
-        Some(n) => return Err(bad(format!("this is an nbformat {n} notebook; only nbformat 4 (Jupyter 4.0 and later) can be read"))),
+        Some(n) => {
+            return Err(bad(format!(
+                "this is an nbformat {n} notebook; only nbformat 4 (Jupyter 4.0 and later) can be read"
+            )));
+        }
         None => return Err(bad("`nbformat` is missing: this does not look like a Jupyter notebook".into())),
     }
     let raw_cells = doc.get("cells").and_then(Value::as_array).ok_or_else(|| bad("`cells` must be a list".into()))?;
@@ -152,7 +156,8 @@ pub fn read(text: &str, fallback_title: &str) -> Result<Notebook, NotebookError>
             Some(id) => CellId::parse(&id)?,
             None => ids.fresh(),
         };
-        let source = multiline(raw.get("source")).ok_or_else(|| at("source", "expected a string or a list of strings"))?;
+        let source =
+            multiline(raw.get("source")).ok_or_else(|| at("source", "expected a string or a list of strings"))?;
         let mut metadata = match raw.get("metadata") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),

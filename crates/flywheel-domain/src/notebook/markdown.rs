@@ -88,9 +88,9 @@ pub fn parse(text: &str) -> Result<Parsed, NotebookError> {
         }
         let forced_markdown = pending.as_ref().is_some_and(|m| m.cell_type == Some(CellType::Markdown));
         if let Some(fence) = Fence::open(line) {
-            let end = fence.close_in(&lines, i + 1).ok_or_else(|| {
-                NotebookError::syntax(i + 1, "the code fence opened on this line is never closed")
-            })?;
+            let end = fence
+                .close_in(&lines, i + 1)
+                .ok_or_else(|| NotebookError::syntax(i + 1, "the code fence opened on this line is never closed"))?;
             if fence.info == "rust" && fence.indent == 0 && !forced_markdown {
                 let blank = text.iter().all(|l| l.trim().is_empty());
                 flush_markdown(&mut cells, &mut pending, &mut text, text_start, false);
@@ -294,7 +294,12 @@ pub fn write(notebook: &Notebook, metadata: &Map<String, Value>) -> String {
             fields.push("\"type\":\"markdown\"".to_owned());
         }
         // (Metadata keys named `id` or `type`, possible from an .ipynb, would clash: left out.)
-        fields.extend(cell.metadata.iter().filter(|(k, _)| *k != "id" && *k != "type").map(|(k, v)| format!("{}:{v}", Value::String(k.clone()))));
+        fields.extend(
+            cell.metadata
+                .iter()
+                .filter(|(k, _)| *k != "id" && *k != "type")
+                .map(|(k, v)| format!("{}:{v}", Value::String(k.clone()))),
+        );
         out.push_str(&format!("\n<!-- {CELL_MARKER} {{{}}} -->\n", fields.join(",")));
         match cell.cell_type {
             CellType::Markdown => {
@@ -398,7 +403,11 @@ Last words.
             ("# T\n<!-- flywheel:cell [1] -->\n", 2, "JSON object"),
             ("# T\n<!-- flywheel:cell {oops} -->\n", 2, "not valid JSON"),
             ("# T\n<!-- flywheel:cell {\"id\": \"a b\"} -->\n", 2, "not valid"),
-            ("# T\n<!-- flywheel:cell {\"id\": \"a\"} -->\nx\n<!-- flywheel:cell {\"id\": \"a\"} -->\ny\n", 4, "line 2"),
+            (
+                "# T\n<!-- flywheel:cell {\"id\": \"a\"} -->\nx\n<!-- flywheel:cell {\"id\": \"a\"} -->\ny\n",
+                4,
+                "line 2",
+            ),
         ];
         for (text, line, says) in cases {
             match parse(text) {

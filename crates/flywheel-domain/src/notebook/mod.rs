@@ -38,9 +38,8 @@ impl CellId {
     /// [`NotebookError::BadCellId`] when it is empty, longer than 64
     /// characters, or holds anything but `[A-Za-z0-9_-]`.
     pub fn parse(id: &str) -> Result<Self, NotebookError> {
-        let ok = !id.is_empty()
-            && id.len() <= 64
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok =
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok { Ok(Self(id.to_owned())) } else { Err(NotebookError::BadCellId(id.chars().take(80).collect())) }
     }
 
