@@ -18,21 +18,51 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Which kernel session each notebook runs on (in memory, as the sessions are).
+/// Which kernel session each notebook runs on, and which of its cells have
+/// a run in flight there (in memory, as the sessions are).
 #[derive(Default)]
-pub struct NotebookSessions(Mutex<HashMap<NotebookId, String>>);
+pub struct NotebookSessions(Mutex<HashMap<NotebookId, Attached>>);
+
+struct Attached {
+    session: String,
+    /// Cell → the execution started for it last.
+    running: HashMap<CellId, u64>,
+}
 
 impl NotebookSessions {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<NotebookId, Attached>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
     fn get(&self, id: NotebookId) -> Option<String> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
+        self.with(|m| m.get(&id).map(|a| a.session.clone()))
     }
 
     fn set(&self, id: NotebookId, session: String) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, session);
+        self.with(|m| m.insert(id, Attached { session, running: HashMap::new() }));
     }
 
     fn remove(&self, id: NotebookId) -> Option<String> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id)
+        self.with(|m| m.remove(&id).map(|a| a.session))
+    }
+
+    fn started(&self, id: NotebookId, cell: CellId, execution: u64) {
+        self.with(|m| m.get_mut(&id).map(|a| a.running.insert(cell, execution)));
+    }
+
+    fn finished(&self, id: NotebookId, cell: &CellId, execution: u64) {
+        self.with(|m| {
+            if let Some(a) = m.get_mut(&id)
+                && a.running.get(cell) == Some(&execution)
+            {
+                a.running.remove(cell);
+            }
+        });
+    }
+
+    /// The execution last started for `cell`, if it may still be going.
+    pub fn running(&self, id: NotebookId, cell: &CellId) -> Option<u64> {
+        self.with(|m| m.get(&id).and_then(|a| a.running.get(cell).copied()))
     }
 }
 
@@ -95,12 +125,19 @@ pub fn run_cell(
     }
     let session = session_for(state, user, record.id)?;
     let execution = session.execute(cell.source.clone())?;
-    tokio::spawn(keep_outputs(state.db.clone(), session.clone(), record.id, cell.id.clone(), execution.id));
+    state.notebook_sessions.started(record.id, cell.id.clone(), execution.id);
+    let sessions = state.notebook_sessions.clone();
+    let (db, session2, notebook, cell_id, eid) =
+        (state.db.clone(), session.clone(), record.id, cell.id.clone(), execution.id);
+    tokio::spawn(async move {
+        keep_outputs(db, session2, notebook, &cell_id, eid).await;
+        sessions.finished(notebook, &cell_id, eid);
+    });
     Ok((session, execution))
 }
 
 /// Waits for execution `eid` to finish and writes its outputs to the cell.
-async fn keep_outputs(db: Arc<dyn Database>, session: Arc<Session>, notebook: NotebookId, cell: CellId, eid: u64) {
+async fn keep_outputs(db: Arc<dyn Database>, session: Arc<Session>, notebook: NotebookId, cell: &CellId, eid: u64) {
     let Some((snapshot, mut events)) = session.watch(eid) else { return };
     let mut finished = snapshot.status.is_finished();
     while !finished {
@@ -117,7 +154,7 @@ async fn keep_outputs(db: Arc<dyn Database>, session: Arc<Session>, notebook: No
     }
     let outputs: Vec<serde_json::Value> =
         execution.outputs.iter().filter_map(|o| serde_json::to_value(o).ok()).collect();
-    if let Err(e) = db.set_cell_outputs(notebook, &cell, Some(eid), &outputs, crate::now()).await {
+    if let Err(e) = db.set_cell_outputs(notebook, cell, Some(eid), &outputs, crate::now()).await {
         tracing::error!(%notebook, %cell, error = %e, "could not save a cell's outputs");
     }
 }

@@ -5,6 +5,14 @@
 //   ARTIFACTS_DIR=tests/artifacts/browser node tests/browser/notebook.mjs
 //
 // CHROMIUM names the browser (default /usr/bin/chromium, Debian's package `chromium`).
+//
+// The steps, on the lab's notebook (it needs two code cells: one to edit, one that draws an SVG):
+// log in, open the lab, type and run cells (Shift+Enter, Ctrl+Enter), autosave, reload;
+// then a second tab whose stale edit must get the conflict banner; the kernel session closed
+// through the API (as culling does) and the "gone" banner's rerun; command-mode keys
+// (Esc, B, M, Enter, Shift+Enter, D D); Interrupt of an endless loop; a compile error marking
+// its line; and last the .ipynb export. Screenshots: notebook.png, notebook-reloaded.png,
+// conflict.png, kernel-gone.png.
 // Each step prints "ok - …" or fails with "FAIL - step: what was seen", a screenshot
 // (failure.png) and the browser console (console.log) in ARTIFACTS_DIR, and exit code 1.
 
@@ -43,14 +51,19 @@ const browser = await chromium.launch({
     "--disable-sync", "--no-first-run"],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-const page = await context.newPage();
-page.on("console", (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
-page.on("pageerror", (e) => consoleLines.push(`[pageerror] ${e.stack || e.message}`));
-page.on("requestfailed", (r) => consoleLines.push(`[requestfailed] ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
-page.on("dialog", (d) => {
-  consoleLines.push(`[dialog] ${d.type()}: ${d.message()}`);
-  d.accept().catch(() => {});
-});
+/** Logs a tab's console, errors, failed requests and dialogs (accepting them: confirm, beforeunload). */
+function watchTab(p, tab = "") {
+  const at = tab ? ` (${tab})` : "";
+  p.on("console", (m) => consoleLines.push(`[${m.type()}]${at} ${m.text()}`));
+  p.on("pageerror", (e) => consoleLines.push(`[pageerror]${at} ${e.stack || e.message}`));
+  p.on("requestfailed", (r) => consoleLines.push(`[requestfailed]${at} ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+  p.on("dialog", (d) => {
+    consoleLines.push(`[dialog]${at} ${d.type()}: ${d.message()}`);
+    d.accept().catch(() => {});
+  });
+  return p;
+}
+const page = watchTab(await context.newPage());
 
 async function finish(code) {
   fs.writeFileSync(path.join(ARTIFACTS, "console.log"), consoleLines.join("\n") + "\n");
@@ -76,6 +89,9 @@ async function step(name, timeoutMs, fn) {
     console.error(`FAIL - ${name}: ${message}`);
     console.error(`  page: ${page.url()}`);
     await page.screenshot({ path: path.join(ARTIFACTS, "failure.png"), fullPage: true }).catch(() => {});
+    for (const [i, other] of context.pages().filter((p) => p !== page).entries()) {
+      await other.screenshot({ path: path.join(ARTIFACTS, `failure-tab${i + 2}.png`), fullPage: true }).catch(() => {});
+    }
     const errors = consoleLines.filter((l) => /^\[(error|pageerror|requestfailed)\]/.test(l)).slice(-10);
     if (errors.length) console.error(`  browser said:\n    ${errors.join("\n    ")}`);
     await finish(1);
@@ -117,18 +133,65 @@ async function waitForCellOk(cellId, timeoutMs) {
  * so each editor is scrolled into view first (else editors below the fold show squeezed line
  * numbers in the picture), then the page goes back to the top (the toolbar is sticky).
  */
-async function screenshot(name) {
-  for (const editor of await page.locator("#notebook .cm-editor").all()) {
+async function screenshot(name, p = page) {
+  for (const editor of await p.locator("#notebook .cm-editor").all()) {
     await editor.scrollIntoViewIfNeeded().catch(() => {});
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await p.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   }
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.waitForTimeout(100);
-  await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
+  await p.evaluate(() => window.scrollTo(0, 0));
+  await p.waitForTimeout(100);
+  await p.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
 }
 
-const editorText = (cellId) =>
-  page.locator(`#notebook .cell[data-cell-id="${cellId}"] .cm-line`).allTextContents().then((lines) => lines.join("\n"));
+const cellSel = (cellId) => `#notebook .cell[data-cell-id="${cellId}"]`;
+const editorText = (cellId, p = page) =>
+  p.locator(`${cellSel(cellId)} .cm-line`).allTextContents().then((lines) => lines.join("\n"));
+
+/** Waits until everything typed is saved: indicator "Saved", nothing dirty, no PATCH in flight. */
+async function waitForSaved(p = page, timeoutMs = 15_000) {
+  await p.waitForFunction(() => {
+    const nb = document.getElementById("notebook")?.notebook;
+    const state = document.querySelector("#notebook .save-status")?.dataset.saveState;
+    return nb && !nb.isDirty && !nb.savePromise && state === "saved";
+  }, null, { timeout: timeoutMs, polling: 100 }).catch(async () => {
+    const el = p.locator("#notebook .save-status");
+    fail(`not saved within ${timeoutMs / 1000} s: save state "${await el.getAttribute("data-save-state")}" ("${await el.textContent()}")`);
+  });
+}
+
+/** Waits until the cell's data-state is `want`; fails with what it is instead. */
+async function waitForCellState(cellId, want, timeoutMs) {
+  await page.waitForFunction(([s, w]) => document.querySelector(s)?.dataset.state === w, [cellSel(cellId), want],
+    { timeout: timeoutMs, polling: 100 }).catch(async () => {
+    const state = await page.locator(cellSel(cellId)).getAttribute("data-state").catch(() => "?");
+    const outputs = await page.locator(`${cellSel(cellId)} .outputs`).textContent().catch(() => "");
+    fail(`cell ${cellId} is "${state}", not "${want}", after ${timeoutMs / 1000} s; outputs: "${short(outputs)}"`);
+  });
+}
+
+/** Clicks into a code cell's editor and runs it with `keys`; it must be queued/running at once. */
+async function runWithKeys(cellId, keys = "ControlOrMeta+Enter") {
+  await page.locator(`${cellSel(cellId)} .cm-content`).click();
+  await page.keyboard.press(keys);
+  // The key handler marks the cell queued before its first await, so this holds when press() returns.
+  const state = await page.locator(cellSel(cellId)).getAttribute("data-state");
+  if (!["queued", "running"].includes(state)) fail(`after ${keys} cell ${cellId} is "${state}", not queued/running`);
+}
+
+/** Replaces a code cell's source by typing `lines` (CodeMirror closes brackets/quotes; typing over them is fine). */
+async function typeInto(cellId, lines) {
+  await page.locator(`${cellSel(cellId)} .cm-content`).click();
+  await page.keyboard.press("ControlOrMeta+a");
+  await page.keyboard.press("Delete");
+  for (const [i, line] of lines.entries()) {
+    if (i) await page.keyboard.press("Enter");
+    await page.keyboard.type(line);
+  }
+  const text = await editorText(cellId);
+  if (text !== lines.join("\n")) fail(`editor of ${cellId} holds ${JSON.stringify(text)}, expected ${JSON.stringify(lines.join("\n"))}`);
+}
+
+const cellIds = (p = page) => p.locator("#notebook .cell").evaluateAll((els) => els.map((e) => e.dataset.cellId));
 
 // ---------------------------------------------------------------------------------------------
 
@@ -240,6 +303,179 @@ await step("after reload the source and outputs are still there", 60_000, async 
     fail("the plot cell's SVG output is gone after reload");
   }
   await screenshot("notebook-reloaded.png");
+});
+
+// ---- two tabs on one notebook: the stale one is told, nothing is lost silently ----
+
+const TAB_A_MARK = "// edited in tab A";
+await step("two tabs: tab A saves an edit, tab B's later edit gets the conflict banner, reload shows A's edit", 45_000, async () => {
+  const tabB = watchTab(await context.newPage(), "tab B");
+  try {
+    await tabB.goto(page.url(), { waitUntil: "domcontentloaded" });
+    await tabB.waitForSelector(`${plot} .cm-line`, { timeout: 20_000 }).catch(() => fail(`tab B (${page.url()}) shows no plot cell`));
+
+    // Tab A: a comment line on top of the first code cell (its code, and so the export, stay as they are).
+    await page.locator(`${first} .cm-content`).click();
+    await page.keyboard.press("ControlOrMeta+Home");
+    await page.keyboard.type(TAB_A_MARK);
+    await page.keyboard.press("Enter");
+    await waitForSaved(page);
+
+    // Tab B still has the revision from before A's save.
+    await tabB.locator(`${plot} .cm-content`).click();
+    await tabB.keyboard.press("ControlOrMeta+End");
+    await tabB.keyboard.press("Enter");
+    await tabB.keyboard.type("// edited in tab B");
+    await tabB.locator('#notebook .nb-banner[data-banner="conflict"]').waitFor({ timeout: 10_000 }).catch(async () => {
+      const el = tabB.locator("#notebook .save-status");
+      fail(`tab B shows no conflict banner; its save state is "${await el.getAttribute("data-save-state")}" ("${await el.textContent()}")`);
+    });
+    const saveState = await tabB.locator("#notebook .save-status").getAttribute("data-save-state");
+    const saveError = await tabB.locator("#notebook .save-status").getAttribute("data-save-error");
+    if (saveState !== "error" || saveError !== "conflict") {
+      fail(`tab B's save state is "${saveState}" (data-save-error "${saveError}"), expected "error" / "conflict"`);
+    }
+    if (!(await editorText(plotId, tabB)).includes("// edited in tab B")) fail("tab B's unsaved edit vanished from its editor");
+    await screenshot("conflict.png", tabB);
+
+    // The banner's Reload (tab B has unsaved edits, so beforeunload asks; watchTab accepts).
+    await tabB.locator('#notebook .nb-banner[data-banner="conflict"]').getByRole("button", { name: "Reload" }).click();
+    await tabB.locator(`${first} .cm-content`, { hasText: TAB_A_MARK }).waitFor({ timeout: 20_000 })
+      .catch(async () => fail(`after reload tab B's first code cell holds ${JSON.stringify(await editorText(firstId, tabB).catch(() => "?"))}`));
+    if (await tabB.locator('#notebook .nb-banner[data-banner="conflict"]').count()) fail("tab B still shows the conflict banner after reload");
+    const plotText = await editorText(plotId, tabB);
+    if (plotText.includes("edited in tab B")) fail("tab B's refused edit reached the server");
+  } finally {
+    await tabB.close().catch(() => {});
+  }
+});
+
+// ---- the kernel session goes away (as culling an idle kernel does) ----
+
+await step("kernel stopped: the page says so over the old outputs; its Run all above runs the cells again", 90_000, async () => {
+  const res = await page.request.get(`${BASE}/api/v1/notebooks/${notebookId}`);
+  if (res.status() !== 200) fail(`GET the notebook answered ${res.status()}`);
+  const sid = (await res.json()).session?.id;
+  if (!sid) fail("the notebook has no open session after its runs");
+  const csrf = await page.locator("#notebook").getAttribute("data-csrf");
+  const del = await page.request.delete(`${BASE}/api/v1/sessions/${sid}`, { headers: { "X-CSRF-Token": csrf } });
+  if (del.status() !== 204) fail(`DELETE /api/v1/sessions/${sid} answered ${del.status()}: ${short(await del.text())}`);
+
+  await page.reload({ waitUntil: "domcontentloaded" });
+  const banner = page.locator('#notebook .nb-banner[data-banner="gone"]');
+  await banner.waitFor({ timeout: 10_000 }).catch(async () => {
+    const banners = await page.locator("#notebook .nb-banner").allTextContents();
+    const kernel = await page.locator("#notebook .kernel-status").getAttribute("data-kernel-state").catch(() => "?");
+    fail(`no "gone" banner after reload (kernel-state ${kernel}; banners: ${JSON.stringify(banners)})`);
+  });
+  if (!/\b42\b/.test(await page.locator(`${first} .outputs`).textContent())) fail("the first cell's old output 42 is not shown under the banner");
+  if ((await page.locator(`${plot} .outputs img[src^="data:image/svg+xml"]`).count()) === 0) fail("the old plot is not shown under the banner");
+  await screenshot("kernel-gone.png");
+
+  const rerun = banner.getByRole("button", { name: "Run all above" });
+  if ((await rerun.count()) === 0) fail(`the banner has no "Run all above" button: "${short(await banner.textContent())}"`);
+  await rerun.click();
+  // After a reload the cells are "idle"; "ok" now means they ran again on a new kernel.
+  await waitForCellOk(firstId, 80_000);
+  await waitForCellOk(plotId, 30_000);
+  const outputs = await page.locator(`${first} .outputs`).textContent();
+  if (!/\b42\b/.test(outputs)) fail(`the rerun first cell lacks 42: "${short(outputs)}"`);
+  if (await banner.count()) fail("the gone banner is still shown after the rerun");
+});
+
+// ---- Jupyter's command-mode keys ----
+
+await step("command mode: Esc, B adds a cell, M makes it markdown, Enter edits, Shift+Enter renders, D D deletes", 30_000, async () => {
+  const before = await cellIds();
+  await page.locator(`${plot} .cm-content`).click();
+  await page.keyboard.press("Escape");
+  const mode = await page.locator("#notebook").getAttribute("data-mode");
+  const focused = await page.evaluate(() => document.activeElement?.closest?.(".cell")?.dataset.cellId ?? null);
+  if (mode !== "command" || focused !== plotId) fail(`after Esc: data-mode "${mode}", focus on cell ${focused} (expected command mode on ${plotId})`);
+
+  await page.keyboard.press("b");
+  const after = await cellIds();
+  const added = after.filter((id) => !before.includes(id));
+  if (added.length !== 1 || after.indexOf(added[0]) !== after.indexOf(plotId) + 1) {
+    fail(`B: cells went from ${JSON.stringify(before)} to ${JSON.stringify(after)}, expected one new cell right below ${plotId}`);
+  }
+  const newId = added[0];
+  const cell = cellSel(newId);
+  if ((await page.locator(cell).getAttribute("data-cell-type")) !== "code") fail("B did not add a code cell");
+
+  await page.keyboard.press("m");
+  await page.locator(`${cell}[data-cell-type="markdown"]`).waitFor({ timeout: 3_000 })
+    .catch(() => fail("M: the new cell is still a code cell"));
+
+  await page.keyboard.press("Enter");
+  await page.locator(`${cell} .cm-editor.cm-focused`).waitFor({ timeout: 3_000 }).catch(() => fail("Enter: the markdown editor did not open with focus"));
+  await page.keyboard.type("# Added heading");
+  if ((await editorText(newId)) !== "# Added heading") fail(`the markdown editor holds ${JSON.stringify(await editorText(newId))}`);
+  await page.keyboard.press("Shift+Enter");
+  await page.locator(`${cell} .markdown-body h1`, { hasText: "Added heading" }).waitFor({ timeout: 3_000 })
+    .catch(async () => fail(`Shift+Enter: no rendered h1; the cell shows "${short(await page.locator(cell).innerHTML())}"`));
+
+  // Shift+Enter moved on to the next cell; a click on the rendered text selects the new one again.
+  await page.locator(`${cell} .markdown-body h1`).click();
+  await page.keyboard.press("d");
+  await page.keyboard.press("d");
+  await page.locator(cell).waitFor({ state: "detached", timeout: 3_000 }).catch(() => fail("D D: the cell is still there"));
+  await waitForSaved();
+
+  await page.reload({ waitUntil: "domcontentloaded" });
+  await page.waitForSelector(`${plot} .cm-line`, { timeout: 20_000 });
+  const reloaded = await cellIds();
+  if (JSON.stringify(reloaded) !== JSON.stringify(before)) fail(`after reload the cells are ${JSON.stringify(reloaded)}, expected ${JSON.stringify(before)}`);
+});
+
+// ---- Interrupt, and a compile error, on a scratch cell below the plot ----
+
+let scratchId;
+await step("Interrupt stops an endless loop within 10 s", 45_000, async () => {
+  const before = await cellIds();
+  await page.locator(`${plot} + .adder`).getByRole("button", { name: "+ Add code" }).click();
+  scratchId = (await cellIds()).find((id) => !before.includes(id));
+  if (!scratchId) fail("+ Add code below the plot added no cell");
+  await typeInto(scratchId, ["loop { std::thread::sleep(std::time::Duration::from_millis(50)); }"]);
+  await runWithKeys(scratchId);
+  await waitForCellState(scratchId, "running", 30_000);
+  await page.locator("#notebook .nb-actions").getByRole("button", { name: "Interrupt", exact: true }).click();
+  await waitForCellState(scratchId, "interrupted", 10_000);
+});
+
+await step("after the interrupt the kernel runs cells again (the plot cell)", 60_000, async () => {
+  await runWithKeys(plotId);
+  await waitForCellOk(plotId, 55_000);
+  if ((await page.locator(`${plot} .outputs img[src^="data:image/svg+xml"]`).count()) === 0) fail("the plot cell ran but shows no SVG");
+});
+
+await step("a compile error marks its line in the editor", 60_000, async () => {
+  await typeInto(scratchId, ["let fine = 1;", 'let x: i32 = "no";']);
+  await runWithKeys(scratchId);
+  await waitForCellState(scratchId, "error", 55_000);
+  const scratch = cellSel(scratchId);
+  const error = page.locator(`${scratch} .outputs`);
+  if (!(await error.isVisible()) || !/mismatched types|expected `i32`/.test(await error.textContent())) {
+    fail(`the error output is not shown: "${short(await error.textContent())}"`);
+  }
+  const marked = await page.locator(`${scratch} .cm-line.cm-error-line`).allTextContents();
+  if (marked.length !== 1 || !marked[0].includes('let x: i32 = "no";')) {
+    fail(`marked lines (.cm-error-line): ${JSON.stringify(marked)}, expected just line 2`);
+  }
+  const underlined = await page.locator(`${scratch} .cm-lintRange-error`).allTextContents();
+  if (!underlined.length) fail("no .cm-lintRange-error diagnostic in the editor");
+});
+
+await step("the scratch cell is deleted again; after reload the lab's cells and outputs are as before", 30_000, async () => {
+  await page.locator(cellSel(scratchId)).getByRole("button", { name: "Delete cell" }).click();
+  await page.locator(cellSel(scratchId)).waitFor({ state: "detached", timeout: 3_000 });
+  await waitForSaved();
+  await page.reload({ waitUntil: "domcontentloaded" });
+  await page.waitForSelector(`${first} .cm-line`, { timeout: 20_000 });
+  if ((await cellIds()).includes(scratchId)) fail("the deleted scratch cell is back after reload");
+  if (!(await editorText(firstId)).includes("let answer = 6 * 7;")) fail("the first code cell lost its source");
+  if (!/\b42\b/.test(await page.locator(`${first} .outputs`).textContent())) fail("the first code cell lost its output 42");
+  if ((await page.locator(`${plot} .outputs img[src^="data:image/svg+xml"]`).count()) === 0) fail("the plot cell lost its SVG");
 });
 
 await step("export as .ipynb", 30_000, async () => {

@@ -277,6 +277,23 @@ async fn cells_run_on_the_notebooks_kernel_and_the_outputs_stay_with_the_noteboo
     assert!(svg["data"]["image/svg+xml"].as_str().unwrap().starts_with("<svg"), "{svg}");
     assert_eq!(done["revision"], saved["revision"], "runs do not change the revision");
 
+    // A page loaded while a cell runs learns of the run, to follow it.
+    let slow = edit(&done, |cells| {
+        cells[3] = json!({ "id": "slow", "cell_type": "code", "source": "std::thread::sleep(std::time::Duration::from_millis(1500));\n7" });
+    });
+    let (status, _) = call(&app, Method::PATCH, &path, Some(slow), &ada).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&app, Method::POST, &format!("{path}/cells/slow/run"), None, &ada).await;
+    assert_eq!(status, 202);
+    let (_, during) = call(&app, Method::GET, &path, None, &ada).await;
+    let running = &during["cells"][3]["execution"];
+    assert!(matches!(running["status"].as_str(), Some("queued" | "running")), "{running}");
+    assert_eq!(during["cells"][1]["execution"], Value::Null, "finished runs are not listed");
+    let after = outputs_of(&app, &ada, &path, 3).await;
+    assert_eq!(after["cells"][3]["execution"], Value::Null);
+    assert_eq!(after["cells"][3]["outputs"][0]["data"]["text/plain"], "7");
+    let done = after;
+
     // The outputs survive in the exported .ipynb, which Jupyter accepts.
     let (disposition, text) = export(&app, &ada, &id, "ipynb").await;
     assert_eq!(disposition, "attachment; filename=\"first-steps.ipynb\"");

@@ -175,31 +175,34 @@ pub(crate) async fn save(
     notebook: &Notebook,
     now: Timestamp,
 ) -> Result<Option<NotebookRecord>, StoreError> {
+    // The transaction starts with its write, so that SQLite takes the write
+    // lock at once (a read first would have to upgrade, and a concurrent
+    // save would make that fail as "busy" rather than wait).
     let mut tx = pool.begin().await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT revision FROM notebooks WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(current) = current else { return Ok(None) };
-    if let Save::Edit { revision } = save
-        && revision != current
-    {
-        return Err(StoreError::StaleRevision { current });
-    }
+    let guard = match save {
+        Save::Edit { revision } => revision,
+        Save::Replace => -1,
+    };
     let done = sqlx::query(
         "UPDATE notebooks SET title = $1, cells = $2, revision = revision + 1, updated_at = $3
-         WHERE id = $4 AND revision = $5",
+         WHERE id = $4 AND (revision = $5 OR $5 = -1)",
     )
     .bind(&notebook.title)
     .bind(cells_json(notebook))
     .bind(now.millis())
     .bind(id.to_string())
-    .bind(current)
+    .bind(guard)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
-        // Another writer got in between the read and the update.
-        return Err(StoreError::StaleRevision { current: current + 1 });
+        let current: Option<i64> = sqlx::query_scalar("SELECT revision FROM notebooks WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        return match current {
+            None => Ok(None),
+            Some(current) => Err(StoreError::StaleRevision { current }),
+        };
     }
     match save {
         Save::Replace => {

@@ -57,11 +57,16 @@ pub struct CellBody {
     pub outputs: Vec<serde_json::Value>,
     /// The last run's execution count.
     pub execution_count: Option<u64>,
+    /// A run of this cell still queued or running on the notebook's
+    /// session (follow it at `/api/v1/sessions/{session.id}/executions/{id}/events`);
+    /// null otherwise. A page reloaded mid-run picks the run up again.
+    pub execution: Option<ExecutionBody>,
 }
 
 impl From<&Cell> for CellBody {
     fn from(c: &Cell) -> Self {
         Self {
+            execution: None,
             id: c.id.to_string(),
             cell_type: cell_type_name(c.cell_type).to_owned(),
             source: c.source.clone(),
@@ -104,7 +109,19 @@ pub struct NotebookBody {
 impl NotebookBody {
     /// The body for `record`, with the notebook's session if open.
     pub fn new(state: &AppState, user: &flywheel_domain::User, record: &NotebookRecord) -> Self {
-        let session = notebooks::existing_session(state, user, record.id).map(|s| SessionBody::from(s.view()));
+        let open = notebooks::existing_session(state, user, record.id);
+        let mut cells: Vec<CellBody> = record.notebook.cells.iter().map(CellBody::from).collect();
+        if let Some(session) = &open {
+            for (body, cell) in cells.iter_mut().zip(&record.notebook.cells) {
+                body.execution = state
+                    .notebook_sessions
+                    .running(record.id, &cell.id)
+                    .and_then(|eid| session.execution(eid))
+                    .filter(|e| !e.status.is_finished())
+                    .map(ExecutionBody::from);
+            }
+        }
+        let session = open.map(|s| SessionBody::from(s.view()));
         Self {
             id: record.id.to_string(),
             title: record.notebook.title.clone(),
@@ -112,7 +129,7 @@ impl NotebookBody {
             revision: record.revision,
             created_at: record.created_at.millis(),
             updated_at: record.updated_at.millis(),
-            cells: record.notebook.cells.iter().map(CellBody::from).collect(),
+            cells,
             session,
         }
     }

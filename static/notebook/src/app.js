@@ -13,7 +13,7 @@ const KERNELS_POLL_MS = 10_000;
 
 const CONFLICT_TEXT =
   "This notebook was changed elsewhere (another tab?). Reload to see that version; your unsaved edits are still in this page.";
-const GONE_TEXT = "The kernel was stopped (idle) — variables are gone; outputs shown are from earlier runs.";
+const GONE_TEXT = "No kernel is running for this notebook (it is stopped after being idle) — variables are gone; outputs shown are from earlier runs.";
 
 const KERNEL_TEXT = {
   none: "Kernel: not started",
@@ -586,7 +586,12 @@ export class Notebook {
       : GONE_TEXT;
     this.showBanner("gone", "warning", text, [{
       label: "Run all above",
-      onclick: () => (this.selected ? this.runAllAbove(this.selected) : this.runAll()),
+      // Above the selected cell; everything when none is selected or nothing is above it.
+      onclick: () => {
+        const at = this.selected ? this.cells.indexOf(this.selected) : -1;
+        const above = at > 0 && this.cells.slice(0, at).some((c) => c.type === "code");
+        return above ? this.runAllAbove(this.selected) : this.runAll();
+      },
     }]);
   }
 
