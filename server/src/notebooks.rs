@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, User};
-use flywheel_kernel_manager::{Execution, KernelError, Session, SessionEvent};
+use flywheel_kernel_manager::{Execution, KernelError, KernelState, Session, SessionEvent};
 use flywheel_store::Database;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -44,6 +44,10 @@ impl NotebookSessions {
 
     fn remove(&self, id: NotebookId) -> Option<String> {
         self.with(|m| m.remove(&id).map(|a| a.session))
+    }
+
+    fn forget_sessions(&self, sessions: &[String]) {
+        self.with(|m| m.retain(|_, a| !sessions.contains(&a.session)));
     }
 
     fn started(&self, id: NotebookId, cell: CellId, execution: u64) {
@@ -93,9 +97,33 @@ fn session_for(state: &AppState, user: &User, notebook: NotebookId) -> Result<Ar
     if let Some(session) = existing_session(state, user, notebook) {
         return Ok(session);
     }
-    let session = state.kernels.create_session(user.id)?;
+    let session = match state.kernels.create_session(user.id) {
+        Err(KernelError::TooManySessions { .. }) if reclaim(state, user) > 0 => {
+            state.kernels.create_session(user.id)?
+        }
+        other => other?,
+    };
     state.notebook_sessions.set(notebook, session.id.clone());
     Ok(session)
+}
+
+/// Closes the user's sessions whose kernel is already gone (culled when
+/// idle, or dead): they hold no variables, only a place in the per-user
+/// limit, and their notebooks keep every output. Returns how many.
+fn reclaim(state: &AppState, user: &User) -> usize {
+    let gone: Vec<String> = state
+        .kernels
+        .sessions(user.id)
+        .iter()
+        .map(|s| s.view())
+        .filter(|v| matches!(v.kernel, KernelState::Culled | KernelState::Dead))
+        .map(|v| v.id)
+        .collect();
+    for id in &gone {
+        let _ = state.kernels.close(user.id, id);
+    }
+    state.notebook_sessions.forget_sessions(&gone);
+    gone.len()
 }
 
 /// Closes the notebook's session, if open (when the notebook is deleted or reset).

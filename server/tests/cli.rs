@@ -150,3 +150,28 @@ async fn serve_answers_and_stops_gracefully_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("Flywheel stopped")), "{rest:?}");
 }
+
+#[test]
+fn notebook_check_names_the_file_and_line_of_the_first_error() {
+    let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/../labs/intro/notebook.md");
+    let out = flywheel(&["notebook", "check", lab], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ok — lab `intro` (day 1"), "{}", text(&out.stdout));
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.md");
+    std::fs::write(&broken, "# Broken\n\nText.\n\n```rust\nlet x = 1;\n").unwrap();
+    let out = flywheel(&["notebook", "check", broken.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        format!("error: {}:5: the code fence opened on this line is never closed", broken.display())
+    );
+
+    let ipynb = dir.path().join("old.ipynb");
+    std::fs::write(&ipynb, r#"{"nbformat": 3, "worksheets": []}"#).unwrap();
+    let out = flywheel(&["notebook", "check", ipynb.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("old.ipynb:1: this is an nbformat 3 notebook"), "{}", text(&out.stderr));
+}

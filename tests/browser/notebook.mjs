@@ -494,5 +494,18 @@ await step("export as .ipynb", 30_000, async () => {
   if (!nb.cells.some((c) => src(c).includes("let answer = 6 * 7;"))) fail("the exported notebook lacks the edited source");
 });
 
+await step("upload the exported .ipynb on /notebooks: a new notebook with the same cells and outputs", 30_000, async () => {
+  await page.goto(`${BASE}/notebooks`);
+  await page.locator("#upload-file").setInputFiles(path.join(ARTIFACTS, "notebook.ipynb"));
+  await page.getByRole("button", { name: "Upload", exact: true }).click();
+  await page.waitForURL((url) => /\/notebooks\/[0-9a-f-]{36}$/.test(url.pathname) && !url.pathname.endsWith(notebookId));
+  await page.locator("#notebook .cell").first().waitFor();
+  const codeCells = page.locator('#notebook .cell[data-cell-type="code"]');
+  const sources = await codeCells.evaluateAll((els) => els.map((e) => e.querySelector(".cm-content")?.textContent ?? ""));
+  if (!sources.some((s) => s.includes("let answer = 6 * 7;"))) fail(`the upload lacks the edited source: ${short(JSON.stringify(sources))}`);
+  if ((await page.locator('#notebook .outputs img[src^="data:image/svg+xml"]').count()) === 0) fail("the upload lacks the SVG output");
+  await screenshot("uploaded.png");
+});
+
 console.log(`ok - all steps; artifacts in ${ARTIFACTS}`);
 await finish(0);

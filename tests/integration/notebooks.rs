@@ -370,3 +370,40 @@ async fn pages_list_labs_and_serve_the_notebook_with_the_api_behind_the_session_
     let anonymous = reqwest::Client::new().get(&url).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[tokio::test]
+async fn a_notebook_whose_kernel_is_gone_gives_up_its_place_in_the_session_limit() {
+    let app = flywheel_tests::spawn_app_with(|c| c.kernel_max_sessions_per_user = 1).await;
+    let ada = user(&app, "ada@example.org").await;
+    let run = |path: String, cell: &'static str| {
+        let (app, ada) = (&app, &ada);
+        async move { call(app, Method::POST, &format!("{path}/cells/{cell}/run"), None, ada).await }
+    };
+
+    // Notebook one's kernel dies (its code kills the worker, as a crash
+    // would): the session stays, holding no kernel.
+    let one = lab_copy(&app, &ada).await;
+    let one_path = format!("/api/v1/notebooks/{}", one["id"].as_str().unwrap());
+    let crash = "let worker = std::os::unix::process::parent_id().to_string();\n\
+                 std::process::Command::new(\"kill\").args([\"-9\", worker.as_str()]).status().unwrap();";
+    let crash = edit(&one, |cells| cells[1]["source"] = json!(crash));
+    assert_eq!(call(&app, Method::PATCH, &one_path, Some(crash), &ada).await.0, 200);
+    let (status, started) = run(one_path.clone(), "edit-me").await;
+    assert_eq!(status, 202, "{started}");
+    let sid = started["session"]["id"].as_str().unwrap().to_owned();
+    outputs_of(&app, &ada, &one_path, 1).await;
+    let (_, session) = call(&app, Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await;
+    assert_eq!(session["kernel"], "dead", "{session}");
+
+    // Notebook two may still run: the dead session is closed to make room.
+    let (status, two) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
+    assert_eq!(status, 201);
+    let two_path = format!("/api/v1/notebooks/{}", two["id"].as_str().unwrap());
+    let (status, ran) = run(two_path, "cell-1").await;
+    assert_eq!(status, 202, "{ran}");
+    let (status, _) = call(&app, Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await;
+    assert_eq!(status, 404, "the dead session was closed");
+    let (_, one_now) = call(&app, Method::GET, &one_path, None, &ada).await;
+    assert_eq!(one_now["session"], Value::Null);
+    assert_eq!(one_now["cells"][1]["outputs"][0]["output_type"], "error", "its outputs stay");
+}
