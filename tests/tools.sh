@@ -4,12 +4,19 @@
 #   .ipynb files Flywheel exports;
 # - Debian's headless Chromium, and Playwright (npm `playwright-core`, pinned
 #   in tests/browser/package-lock.json) to drive it in the browser test.
+# - the Rust toolchain's `rust-src` component: evcxr's type inference
+#   (rust-analyzer) reads the standard library's source, and the kernel
+#   worker's own tests start kernels directly (the server adds it itself).
 # Sourced by tests/run.sh; `bash tests/tools.sh` runs it alone.
 
 flywheel_install_test_tools() {
     local sudo=""
     if [[ $(id -u) -ne 0 ]] && command -v sudo > /dev/null; then
         sudo="sudo"
+    fi
+    if [[ ! -f "$(rustc --print sysroot)/lib/rustlib/src/rust/library/Cargo.toml" ]]; then
+        echo "adding the rust-src component (kernels' type inference reads the standard library's source)"
+        rustup component add rust-src
     fi
     if ! python3 -c "import nbformat" 2> /dev/null; then
         echo "installing nbformat (Jupyter's validator) from PyPI"

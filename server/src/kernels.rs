@@ -97,6 +97,7 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
         None => None,
     };
     let sysroot = PathBuf::from(sysroot.trim());
+    std_sources(manager, &sysroot).await?;
     let prelude = if config.kernel_prelude { prelude_source() } else { None };
     if config.kernel_prelude && prelude.is_none() {
         tracing::warn!("the algorithm library's source is not here; kernels start without the prelude");
@@ -297,6 +298,58 @@ fn freshness_stamp(program: &Path, source: &Path) -> String {
         source.display(),
         newest(&source.join("src")).max(newest(&source.join("Cargo.toml")))
     )
+}
+
+/// Makes sure the standard library's source is there for rust-analyzer,
+/// which evcxr runs to find the type of each variable a cell keeps: without
+/// it, `let name = s.to_string();` fails with "Couldn't automatically
+/// determine type of variable". Two parts: the toolchain's `rust-src`
+/// component (added with rustup when missing), and the crates the standard
+/// library's own workspace depends on, which rust-analyzer reads with
+/// `cargo metadata` — offline in a kernel, so they are fetched here once
+/// into cargo's registry (`RUSTC_BOOTSTRAP=1`: that workspace uses unstable
+/// cargo features). A failed fetch (no network) is logged, not fatal: cells
+/// still run, some variables then need an explicit type.
+async fn std_sources(manager: &KernelManager, sysroot: &Path) -> anyhow::Result<()> {
+    let library = sysroot.join("lib/rustlib/src/rust/library/Cargo.toml");
+    if !library.is_file() {
+        manager.set_preparing(
+            "Preparing kernels: adding the Rust standard library's source (rustup component add rust-src)…",
+        );
+        tracing::info!("adding the rust-src component, which the kernels' type inference reads");
+        let added = run_text("rustup", &["component", "add", "rust-src"]).await;
+        anyhow::ensure!(
+            library.is_file(),
+            "the Rust standard library's source is missing and could not be added ({}); kernels need it to keep \
+             variables between cells: run `rustup component add rust-src`",
+            added.err().map_or_else(|| "rustup added nothing".to_owned(), |e| format!("{e:#}"))
+        );
+    }
+    // Offline first: a few milliseconds when the registry has them already.
+    let fetch = |offline: bool| {
+        let mut cargo = tokio::process::Command::new("cargo");
+        cargo.args(["fetch", "--quiet", "--manifest-path"]).arg(&library).env("RUSTC_BOOTSTRAP", "1");
+        if offline {
+            cargo.arg("--offline");
+        }
+        tokio::time::timeout(Duration::from_secs(300), cargo.output())
+    };
+    if matches!(fetch(true).await, Ok(Ok(out)) if out.status.success()) {
+        return Ok(());
+    }
+    manager.set_preparing("Preparing kernels: fetching the Rust standard library's dependencies…");
+    let why = match fetch(false).await {
+        Ok(Ok(out)) if out.status.success() => return Ok(()),
+        Ok(Ok(out)) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "timed out after 300 s".to_owned(),
+    };
+    tracing::warn!(
+        error = %why,
+        "could not fetch the standard library's dependencies into cargo's registry; \
+         kernels may ask for an explicit type on some variables"
+    );
+    Ok(())
 }
 
 async fn run_text(program: &str, args: &[&str]) -> anyhow::Result<String> {

@@ -391,9 +391,9 @@ async fn a_notebook_whose_kernel_is_gone_gives_up_its_place_in_the_session_limit
     let (status, started) = run(one_path.clone(), "edit-me").await;
     assert_eq!(status, 202, "{started}");
     let sid = started["session"]["id"].as_str().unwrap().to_owned();
-    outputs_of(&app, &ada, &one_path, 1).await;
+    let crashed = outputs_of(&app, &ada, &one_path, 1).await;
     let (_, session) = call(&app, Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await;
-    assert_eq!(session["kernel"], "dead", "{session}");
+    assert_eq!(session["kernel"], "dead", "{session} {}", crashed["cells"][1]);
 
     // Notebook two may still run: the dead session is closed to make room.
     let (status, two) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
