@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, Timestamp, User,
-    UserId,
+    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, Timestamp,
+    User, UserId,
 };
 use flywheel_store::{Backend, Database, StoreError};
 use flywheel_tests::{spawn_app, spawn_app_on};
@@ -143,6 +143,12 @@ impl Database for DownDatabase {
         Err(down())
     }
     async fn delete_notebook(&self, _: NotebookId) -> Result<bool, StoreError> {
+        Err(down())
+    }
+    async fn record_step(&self, _: UserId, _: &str, _: &str, _: Timestamp) -> Result<bool, StoreError> {
+        Err(down())
+    }
+    async fn progress(&self, _: UserId) -> Result<Vec<StepDone>, StoreError> {
         Err(down())
     }
 }

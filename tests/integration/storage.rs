@@ -158,3 +158,20 @@ async fn uploads_without_a_lab_do_not_collide_and_keep_their_outputs() {
     assert_ne!(one.id, two.id);
     assert_eq!(db.notebook(two.id).await.unwrap().unwrap().notebook, nb);
 }
+
+#[tokio::test]
+async fn a_step_is_recorded_once_per_user_and_lab() {
+    let (db, _t) = fresh_store().await;
+    let ada = db.create_user(&new_user("ada@example.org"), Timestamp(1)).await.unwrap();
+    let bob = db.create_user(&new_user("bob@example.org"), Timestamp(1)).await.unwrap();
+    assert!(db.record_step(ada.id, "intro", "check-fit", Timestamp(10)).await.unwrap());
+    assert!(
+        !db.record_step(ada.id, "intro", "check-fit", Timestamp(20)).await.unwrap(),
+        "a second pass changes nothing"
+    );
+    assert!(db.record_step(ada.id, "fraud", "check-fit", Timestamp(30)).await.unwrap(), "same step id, other lab");
+    let mine = db.progress(ada.id).await.unwrap();
+    let seen: Vec<(&str, &str, i64)> = mine.iter().map(|s| (s.lab.as_str(), s.step.as_str(), s.passed_at.0)).collect();
+    assert_eq!(seen, [("intro", "check-fit", 10), ("fraud", "check-fit", 30)]);
+    assert!(db.progress(bob.id).await.unwrap().is_empty(), "progress is per user");
+}

@@ -9,12 +9,13 @@
 //! no files, no network. Callers pass in the current time and random bytes.
 
 mod account;
+pub mod curriculum;
 mod lab;
 pub mod notebook;
 mod token;
 
 pub use account::{DisplayName, Email, NewUser, Password, Role, User, UserId};
-pub use lab::Lab;
+pub use lab::{CHECK_MIME, Lab, Step, StepDone, check_passed};
 pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError, NotebookId, NotebookRecord, NotebookSummary};
 pub use token::{ApiToken, ApiTokenId, TokenSecret};
 

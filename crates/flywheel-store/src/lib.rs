@@ -11,12 +11,13 @@
 //! The trait is also the seam where tests put a failing double.
 
 mod notebooks;
+mod progress;
 mod sql;
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, Timestamp, User,
-    UserId,
+    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, Timestamp,
+    User, UserId,
 };
 
 pub use sql::SqlDatabase;
@@ -205,6 +206,13 @@ pub trait Database: Send + Sync + 'static {
 
     /// Deletes a notebook and its outputs; `false` when there was none.
     async fn delete_notebook(&self, id: NotebookId) -> Result<bool, StoreError>;
+
+    /// Records that `user` passed step `step` (a check cell's id) of lab
+    /// `lab`; `false` when it was already recorded (the first pass stays).
+    async fn record_step(&self, user: UserId, lab: &str, step: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// The steps `user` has passed, oldest first.
+    async fn progress(&self, user: UserId) -> Result<Vec<StepDone>, StoreError>;
 }
 
 /// A stored value that does not decode, as an error.

@@ -8,13 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flywheel_domain::{
     ApiToken, ApiTokenId, CellId, DisplayName, Email, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary,
-    Role, Timestamp, User, UserId,
+    Role, StepDone, Timestamp, User, UserId,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use uuid::Uuid;
 
 use crate::notebooks::{self, Save};
+use crate::progress;
 use crate::{Backend, Database, StoreError, corrupt, redact_url};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -333,5 +334,13 @@ impl Database for SqlDatabase {
 
     async fn delete_notebook(&self, id: NotebookId) -> Result<bool, StoreError> {
         notebooks::delete(&self.pool, id).await
+    }
+
+    async fn record_step(&self, user: UserId, lab: &str, step: &str, now: Timestamp) -> Result<bool, StoreError> {
+        progress::record(&self.pool, user, lab, step, now).await
+    }
+
+    async fn progress(&self, user: UserId) -> Result<Vec<StepDone>, StoreError> {
+        progress::list(&self.pool, user).await
     }
 }
