@@ -84,6 +84,11 @@ pub fn fixture_labs() -> std::path::PathBuf {
     std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/labs"))
 }
 
+/// The curriculum pages the suites run against (`tests/fixtures/content`).
+pub fn fixture_content() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/content"))
+}
+
 /// The configuration every test server starts from: its own data directory,
 /// the kernel worker of this build without the prelude (the kernel crate's
 /// tests cover that), and no pre-started kernels (a test that wants them
@@ -96,6 +101,7 @@ pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> Config {
         kernel_prelude: false,
         kernel_pool_size: 0,
         labs_dir: fixture_labs(),
+        content_dir: fixture_content(),
         ..Config::default()
     }
 }

@@ -44,6 +44,8 @@ pub struct Config {
     pub static_dir: PathBuf,
     /// Directory of labs (`<slug>/notebook.md`). Defaults to the repository's `labs/`.
     pub labs_dir: PathBuf,
+    /// Directory of curriculum pages (`*.md`). Defaults to the repository's `content/`.
+    pub content_dir: PathBuf,
     /// Largest notebook upload or save accepted, in bytes (notebooks with
     /// plots are bigger than other requests; `max_body_bytes` covers the rest).
     pub max_notebook_bytes: usize,
@@ -101,6 +103,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             static_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static")),
             labs_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../labs")),
+            content_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../content")),
             max_notebook_bytes: 16 * 1024 * 1024,
             kernel_program: PathBuf::new(),
             kernel_prelude: true,
@@ -156,7 +159,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 25] = [
+    const KEYS: [&'static str; 26] = [
         "bind",
         "data_dir",
         "database_url",
@@ -170,6 +173,7 @@ impl Config {
         "log_format",
         "static_dir",
         "labs_dir",
+        "content_dir",
         "max_notebook_bytes",
         "kernel_program",
         "kernel_prelude",

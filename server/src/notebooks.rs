@@ -4,7 +4,9 @@
 //! A notebook's cell runs on the notebook's own session (opened on its
 //! first run, reopened when the kernel manager forgot it). The run's outputs
 //! are written to the notebook when it finishes, by a task that does not
-//! depend on the browser: closing the tab mid-run loses nothing.
+//! depend on the browser: closing the tab mid-run loses nothing. When the
+//! cell is one of its lab's check cells and its outputs hold a passed check,
+//! that task also records the step in the participant's progress.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -155,18 +157,36 @@ pub fn run_cell(
     let execution = session.execute(cell.source.clone())?;
     state.notebook_sessions.started(record.id, cell.id.clone(), execution.id);
     let sessions = state.notebook_sessions.clone();
+    let step =
+        record.lab.as_ref().filter(|slug| state.labs.get(slug).is_some_and(|lab| lab.step(cell.id.as_str()).is_some()));
+    let step = step.map(|slug| (user.id, slug.clone()));
     let (db, session2, notebook, cell_id, eid) =
         (state.db.clone(), session.clone(), record.id, cell.id.clone(), execution.id);
     tokio::spawn(async move {
-        keep_outputs(db, session2, notebook, &cell_id, eid).await;
+        if let Some(outputs) = keep_outputs(&db, session2, notebook, &cell_id, eid).await
+            && let Some((user, lab)) = step
+            && flywheel_domain::check_passed(&outputs)
+        {
+            match db.record_step(user, &lab, cell_id.as_str(), crate::now()).await {
+                Ok(new) => tracing::info!(%user, lab, step = %cell_id, new, "step passed"),
+                Err(e) => tracing::error!(%user, lab, step = %cell_id, error = %e, "could not record a passed step"),
+            }
+        }
         sessions.finished(notebook, &cell_id, eid);
     });
     Ok((session, execution))
 }
 
-/// Waits for execution `eid` to finish and writes its outputs to the cell.
-async fn keep_outputs(db: Arc<dyn Database>, session: Arc<Session>, notebook: NotebookId, cell: &CellId, eid: u64) {
-    let Some((snapshot, mut events)) = session.watch(eid) else { return };
+/// Waits for execution `eid` to finish and writes its outputs to the cell;
+/// returns them once written.
+async fn keep_outputs(
+    db: &Arc<dyn Database>,
+    session: Arc<Session>,
+    notebook: NotebookId,
+    cell: &CellId,
+    eid: u64,
+) -> Option<Vec<serde_json::Value>> {
+    let (snapshot, mut events) = session.watch(eid)?;
     let mut finished = snapshot.status.is_finished();
     while !finished {
         match events.recv().await {
@@ -176,14 +196,18 @@ async fn keep_outputs(db: Arc<dyn Database>, session: Arc<Session>, notebook: No
             Err(RecvError::Closed) => break,
         }
     }
-    let Some(execution) = session.execution(eid) else { return };
+    let execution = session.execution(eid)?;
     if !execution.status.is_finished() {
-        return;
+        return None;
     }
     let outputs: Vec<serde_json::Value> =
         execution.outputs.iter().filter_map(|o| serde_json::to_value(o).ok()).collect();
-    if let Err(e) = db.set_cell_outputs(notebook, cell, Some(eid), &outputs, crate::now()).await {
-        tracing::error!(%notebook, %cell, error = %e, "could not save a cell's outputs");
+    match db.set_cell_outputs(notebook, cell, Some(eid), &outputs, crate::now()).await {
+        Ok(()) => Some(outputs),
+        Err(e) => {
+            tracing::error!(%notebook, %cell, error = %e, "could not save a cell's outputs");
+            None
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use flywheel_store::Database;
 
 use crate::auth::limits::LoginLimits;
 use crate::config::Config;
+use crate::curriculum::Curriculum;
 use crate::labs::Labs;
 use crate::metrics::Metrics;
 use crate::notebooks::NotebookSessions;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub kernels: KernelManager,
     /// The labs on offer.
     pub labs: Arc<Labs>,
+    /// The curriculum's pages.
+    pub curriculum: Arc<Curriculum>,
     /// Which kernel session each notebook runs on.
     pub notebook_sessions: Arc<NotebookSessions>,
 }
@@ -37,6 +40,7 @@ impl AppState {
             LoginLimits::new(config.login_attempts_per_account_per_minute, config.login_attempts_per_ip_per_minute);
         let kernels = crate::kernels::manager(&config);
         let labs = Arc::new(Labs::load(&config.labs_dir));
+        let curriculum = Arc::new(Curriculum::load(&config.content_dir));
         Self {
             db,
             config: Arc::new(config),
@@ -44,6 +48,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             kernels,
             labs,
+            curriculum,
             notebook_sessions: Arc::default(),
         }
     }

@@ -5,7 +5,9 @@
 
 mod api;
 mod browser;
+mod curriculum;
 mod kernel;
+mod labs;
 mod notebooks;
 mod ops;
 mod pages;

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use crate::api::ApiJson;
 use crate::api::sessions::{ExecutionBody, SessionBody};
 use crate::auth::extract::ApiUser;
+use crate::curriculum::{LabProgress, StepProgress};
 use crate::error::{AppError, ErrorBody};
 use crate::notebooks::{self, owned};
 use crate::state::AppState;
@@ -34,8 +35,12 @@ pub struct LabBody {
     pub minutes: u32,
     /// One sentence.
     pub summary: String,
+    /// What the reference solution reaches (empty when the lab names none).
+    pub target: String,
     /// The caller's copy of it, if they opened it already.
     pub notebook: Option<String>,
+    /// The steps (check cells), with whether the caller passed each.
+    pub steps: Vec<StepProgress>,
 }
 
 /// A cell.
@@ -223,20 +228,32 @@ pub struct FormatQuery {
     responses((status = 200, body = [LabBody]), (status = 401, body = ErrorBody)))]
 async fn list_labs(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<LabBody>>, AppError> {
     let mine = state.db.notebooks(user.id).await?;
+    let progress = LabProgress::all(&state.labs, &state.db.progress(user.id).await?);
     let labs = state
         .labs
         .all()
         .iter()
-        .map(|l| LabBody {
+        .zip(progress)
+        .map(|(l, progress)| LabBody {
             slug: l.slug.clone(),
             title: l.title.clone(),
             day: l.day,
             minutes: l.minutes,
             summary: l.summary.clone(),
+            target: l.target.clone(),
             notebook: mine.iter().find(|n| n.lab.as_deref() == Some(&l.slug)).map(|n| n.id.to_string()),
+            steps: progress.steps,
         })
         .collect();
     Ok(Json(labs))
+}
+
+/// The caller's progress: every lab's steps, done or not. A step is done
+/// when its check cell, run in the caller's copy of the lab, passed.
+#[utoipa::path(get, path = "/api/v1/progress", tag = "notebooks", security(("bearer" = [])),
+    responses((status = 200, body = [LabProgress]), (status = 401, body = ErrorBody)))]
+async fn progress(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<LabProgress>>, AppError> {
+    Ok(Json(LabProgress::all(&state.labs, &state.db.progress(user.id).await?)))
 }
 
 /// The caller's copy of a lab: made from the lab on the first call (201), the same one after (200).
@@ -468,6 +485,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/labs", get(list_labs))
+        .route("/progress", get(progress))
         .route("/labs/{slug}/notebook", post(lab_notebook))
         .route("/notebooks", get(list_notebooks).post(create_notebook))
         .route("/notebooks/import", post(import_notebook))
@@ -482,6 +500,7 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     list_labs,
+    progress,
     lab_notebook,
     list_notebooks,
     create_notebook,

@@ -17,6 +17,7 @@ use crate::accounts::{self, SIGNUP_CLOSED, SignUp};
 use crate::auth::csrf::session_error;
 use crate::auth::extract::{AdminUser, CurrentUser};
 use crate::auth::sessions::keys;
+use crate::curriculum::LabProgress;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -57,6 +58,8 @@ struct Dashboard {
     layout: Layout,
     user: User,
     public_url: String,
+    /// The lab worked on last: (slug, title, steps done, steps in all).
+    resume: Option<(String, String, usize, usize)>,
 }
 
 struct TokenRow {
@@ -221,9 +224,22 @@ pub(super) async fn dashboard(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     layout: Layout,
-) -> Response {
+) -> Result<Response, AppError> {
     let public_url = state.config.effective_public_url();
-    Page(StatusCode::OK, Dashboard { layout, user, public_url }).into_response()
+    // Notebooks come most recently changed first: the first lab copy is where the learner left off.
+    let last =
+        state.db.notebooks(user.id).await?.into_iter().find_map(|n| n.lab).and_then(|s| state.labs.get(&s).cloned());
+    let resume = match last {
+        Some(lab) => {
+            let p = LabProgress::all(&state.labs, &state.db.progress(user.id).await?)
+                .into_iter()
+                .find(|p| p.lab == lab.slug)
+                .map_or((0, 0), |p| (p.done, p.total));
+            Some((lab.slug, lab.title, p.0, p.1))
+        }
+        None => None,
+    };
+    Ok(Page(StatusCode::OK, Dashboard { layout, user, public_url, resume }).into_response())
 }
 
 async fn account_response(

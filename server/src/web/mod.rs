@@ -6,6 +6,7 @@
 //! struct; [`Page`] is the one `IntoResponse` for all of them.
 
 mod account;
+mod learn;
 mod notebooks;
 
 use axum::Router;
@@ -135,6 +136,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/admin/users", get(account::admin_users))
+        .route("/learn", get(learn::index))
+        .route("/learn/{slug}", get(learn::page))
+        .route("/progress", get(learn::progress))
         .route("/labs", get(notebooks::labs_page))
         .route("/labs/{slug}/open", post(notebooks::open_lab))
         .route("/notebooks", get(notebooks::notebooks_page))

@@ -7,20 +7,42 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
-use flywheel_domain::{Lab, NotebookSummary};
+use flywheel_domain::{Lab, NotebookSummary, User};
 
 use crate::api::notebooks::NotebookBody;
 use crate::auth::extract::CurrentUser;
+use crate::curriculum::LabProgress;
 use crate::error::AppError;
 use crate::notebooks;
 use crate::state::AppState;
 use crate::web::{Layout, Page, format_time, see_other};
 
-/// A lab as the list shows it.
+/// A lab as the lists show it (`partials/lab_card.html`).
 pub struct LabItem {
-    lab: Lab,
+    pub(super) lab: Lab,
     /// The user's copy, if opened before.
-    notebook: Option<String>,
+    pub(super) notebook: Option<String>,
+    /// The user's progress through its steps.
+    pub(super) progress: LabProgress,
+}
+
+/// Every lab, in agenda order, with `user`'s copy and progress.
+///
+/// # Errors
+/// Storage failures.
+pub(super) async fn lab_items(state: &AppState, user: &User) -> Result<Vec<LabItem>, AppError> {
+    let mine = state.db.notebooks(user.id).await?;
+    let progress = LabProgress::all(&state.labs, &state.db.progress(user.id).await?);
+    Ok(state
+        .labs
+        .all()
+        .iter()
+        .zip(progress)
+        .map(|(lab, progress)| {
+            let notebook = mine.iter().find(|n| n.lab.as_deref() == Some(&lab.slug)).map(|n| n.id.to_string());
+            LabItem { lab: lab.clone(), notebook, progress }
+        })
+        .collect())
 }
 
 #[derive(askama::Template)]
@@ -53,14 +75,11 @@ pub(super) async fn labs_page(
     CurrentUser(user): CurrentUser,
     layout: Layout,
 ) -> Result<Response, AppError> {
-    let mine = state.db.notebooks(user.id).await?;
     let mut days: Vec<(u8, Vec<LabItem>)> = Vec::new();
-    for lab in state.labs.all() {
-        let notebook = mine.iter().find(|n| n.lab.as_deref() == Some(&lab.slug)).map(|n| n.id.to_string());
-        let item = LabItem { lab: lab.clone(), notebook };
+    for item in lab_items(&state, &user).await? {
         match days.last_mut() {
-            Some((day, items)) if *day == lab.day => items.push(item),
-            _ => days.push((lab.day, vec![item])),
+            Some((day, items)) if *day == item.lab.day => items.push(item),
+            _ => days.push((item.lab.day, vec![item])),
         }
     }
     Ok(Page(StatusCode::OK, LabsPage { layout, days }).into_response())
