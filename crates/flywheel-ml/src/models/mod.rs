@@ -11,6 +11,7 @@ mod lda;
 pub use lda::*;
 mod linear;
 mod pca;
+mod persist;
 mod rcf;
 mod scaling;
 mod tree;
@@ -27,6 +28,22 @@ pub use tree::{DecisionTree, DecisionTreeModel, DecisionTreeParams};
 
 use crate::error::{MlError, Result};
 use crate::{Dataset, Matrix};
+
+persist::saveable!(
+    GradientBoostedTreesModel,
+    LinearClassifier,
+    LinearRegressor,
+    KMeansModel,
+    KnnClassifier,
+    KnnRegressor,
+    PcaModel,
+    RandomCutForestModel,
+    DecisionTreeModel,
+    NaiveBayesModel,
+    LdaModel,
+    StandardScaler,
+    MinMaxScaler,
+);
 
 /// Checks that `x` can be given to a model trained on `n_features` columns.
 pub(crate) fn check_predict_input(x: &Matrix, n_features: usize) -> Result<()> {
