@@ -142,7 +142,13 @@ fn check_notebook(file: &std::path::Path) -> anyhow::Result<()> {
             file.canonicalize().ok().and_then(|p| p.parent()?.file_name().map(|s| s.to_string_lossy().into_owned()))
     {
         let lab = flywheel_domain::Lab::from_markdown(&slug, &text).map_err(located)?;
-        let kind = format!("lab `{slug}` (day {}, {} minutes)", lab.day, lab.minutes);
+        let kind = format!(
+            "lab `{slug}` (day {}, {} minutes, {} exercises with solutions, {} checks)",
+            lab.day,
+            lab.minutes,
+            lab.solutions.len(),
+            lab.steps.len()
+        );
         (lab.notebook, kind)
     } else {
         (markdown::parse(&text).map_err(located)?.notebook, "Markdown notebook".to_owned())
