@@ -1,0 +1,45 @@
+//! Lab progress queries, called by [`crate::SqlDatabase`]'s
+//! [`crate::Database`] methods (see the `lab_progress` migration).
+
+use flywheel_domain::{StepDone, Timestamp, UserId};
+use sqlx::{AnyPool, Row};
+
+use crate::StoreError;
+
+pub(crate) async fn record(
+    pool: &AnyPool,
+    user: UserId,
+    lab: &str,
+    step: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO lab_progress (user_id, lab_slug, step, passed_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, lab_slug, step) DO NOTHING",
+    )
+    .bind(user.to_string())
+    .bind(lab)
+    .bind(step)
+    .bind(now.millis())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn list(pool: &AnyPool, user: UserId) -> Result<Vec<StepDone>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT lab_slug, step, passed_at FROM lab_progress WHERE user_id = $1 ORDER BY passed_at, lab_slug, step",
+    )
+    .bind(user.to_string())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(StepDone {
+                lab: row.try_get("lab_slug")?,
+                step: row.try_get("step")?,
+                passed_at: Timestamp(row.try_get("passed_at")?),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,161 @@
+//! Every lab of `labs/`, run for real (slow; still run in CI): a participant's
+//! copy through the API on a kernel with the algorithm library loaded, once
+//! as shipped — the check after each exercise must fail — and once with the
+//! reference solutions — every cell must run and every check pass, and the
+//! participant's progress must show every step. Each lab's printed metrics
+//! are echoed (`cargo test … labs:: -- --nocapture` shows them).
+//!
+//! The kernel template (the library compiled once, minutes) is kept in the
+//! target directory, so the PostgreSQL run and later runs reuse it; it is
+//! rebuilt when the worker or the library changes.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use flywheel::labs::Labs;
+use flywheel_domain::{CellType, Lab, Role, check_passed};
+use flywheel_tests::{TestApp, kernel_worker, spawn_app_with};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PW: &str = "correct horse battery";
+
+fn repo_labs() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../labs"))
+}
+
+async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, token: &str) -> Value {
+    let (status, _, json) = app.api().call(method.clone(), path, body, Some(token)).await;
+    assert!(status.is_success(), "{method} {path}: {status} {json}");
+    json
+}
+
+async fn wait_for_kernels(app: &TestApp, token: &str) {
+    let until = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let k = call(app, Method::GET, "/api/v1/kernels", None, token).await;
+        match k["state"].as_str() {
+            Some("ready") => return,
+            Some("unavailable") => panic!("kernels are unavailable: {k}"),
+            _ if Instant::now() > until => panic!("kernels never became ready: {k}"),
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+/// Runs cell `cell` of the notebook at `path` and waits for its execution.
+async fn run_cell(app: &TestApp, token: &str, path: &str, cell: &str) -> Value {
+    let run = call(app, Method::POST, &format!("{path}/cells/{cell}/run"), None, token).await;
+    let execution =
+        format!("/api/v1/sessions/{}/executions/{}", run["session"]["id"].as_str().unwrap(), run["execution"]["id"]);
+    let until = Instant::now() + Duration::from_secs(900);
+    loop {
+        let e = call(app, Method::GET, &execution, None, token).await;
+        if !matches!(e["status"].as_str(), Some("queued" | "running")) {
+            return e;
+        }
+        assert!(Instant::now() < until, "cell {cell} did not finish: {e}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn stdout(e: &Value) -> String {
+    let outputs = e["outputs"].as_array().map(Vec::as_slice).unwrap_or_default();
+    outputs.iter().filter(|o| o["name"] == "stdout").filter_map(|o| o["text"].as_str()).collect()
+}
+
+/// Runs every code cell of the lab in order; returns each check cell's
+/// result (passed?) and the executions by cell id.
+async fn run_all(app: &TestApp, token: &str, path: &str, lab: &Lab) -> Vec<(String, Value)> {
+    let mut ran = Vec::new();
+    for cell in lab.notebook.cells.iter().filter(|c| c.cell_type == CellType::Code) {
+        let e = run_cell(app, token, path, cell.id.as_str()).await;
+        ran.push((cell.id.to_string(), e));
+    }
+    ran
+}
+
+fn passed(e: &Value) -> bool {
+    check_passed(e["outputs"].as_array().map(Vec::as_slice).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn every_lab_fails_its_checks_as_shipped_and_passes_them_with_the_reference_solutions() {
+    assert!(kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
+    let kernels = kernel_worker().with_file_name("flywheel-lab-kernels");
+    let app = spawn_app_with(|c| {
+        c.kernel_prelude = true;
+        c.labs_dir = repo_labs();
+        c.data_dir.clone_from(&kernels);
+        c.kernel_cell_time_limit_secs = 600;
+    })
+    .await;
+    let labs = Labs::load(&repo_labs());
+    assert!(labs.all().len() >= 2, "labs/ holds the intro and fraud labs");
+    app.create_user("learner@example.org", PW, Role::Participant).await;
+    let token = app.api().token("learner@example.org", PW).await;
+    let started = Instant::now();
+    wait_for_kernels(&app, &token).await;
+    println!("kernels ready after {:.0} s", started.elapsed().as_secs_f64());
+
+    for lab in labs.all() {
+        let started = Instant::now();
+        let nb = call(&app, Method::POST, &format!("/api/v1/labs/{}/notebook", lab.slug), None, &token).await;
+        let path = format!("/api/v1/notebooks/{}", nb["id"].as_str().unwrap());
+
+        // As shipped: the first check after each exercise fails.
+        let shipped = run_all(&app, &token, &path, lab).await;
+        let cells = &lab.notebook.cells;
+        for (i, exercise) in cells.iter().enumerate().filter(|(_, c)| lab.solutions.contains_key(&c.id)) {
+            let check = cells[i..].iter().find(|c| lab.step(c.id.as_str()).is_some());
+            let check = check.unwrap_or_else(|| panic!("{}: exercise {} has no check after it", lab.slug, exercise.id));
+            let (_, e) = shipped.iter().find(|(id, _)| id == check.id.as_str()).unwrap();
+            assert!(!passed(e), "{}: check {} passes before exercise {} is done: {e}", lab.slug, check.id, exercise.id);
+        }
+
+        // With the reference solutions: every cell runs, every check passes.
+        let current = call(&app, Method::GET, &path, None, &token).await;
+        let solved: Vec<Value> = current["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let id = flywheel_domain::CellId::parse(c["id"].as_str().unwrap()).unwrap();
+                let source = lab.solutions.get(&id).map_or(c["source"].clone(), |s| json!(s));
+                json!({ "id": c["id"], "cell_type": c["cell_type"], "source": source })
+            })
+            .collect();
+        call(&app, Method::PATCH, &path, Some(json!({ "revision": current["revision"], "cells": solved })), &token)
+            .await;
+        println!("== lab {} — target: {}", lab.slug, lab.target);
+        for (id, e) in run_all(&app, &token, &path, lab).await {
+            assert_eq!(e["status"], "ok", "{}: cell {id} failed with the reference solutions: {e}", lab.slug);
+            for line in stdout(&e).lines() {
+                println!("  {id}: {line}");
+            }
+            if let Some(step) = lab.step(&id) {
+                assert!(
+                    passed(&e),
+                    "{}: check {id} ({}) fails with the reference solutions: {e}",
+                    lab.slug,
+                    step.title
+                );
+                println!("  {id}: ✓ {}", step.title);
+            }
+        }
+        println!("  ({:.0} s for both runs)", started.elapsed().as_secs_f64());
+
+        // The participant's progress shows every step.
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let all = call(&app, Method::GET, "/api/v1/progress", None, &token).await;
+            let p = all.as_array().unwrap().iter().find(|p| p["lab"] == lab.slug.as_str()).unwrap().clone();
+            if p["done"] == p["total"] {
+                assert_eq!(p["total"].as_u64(), Some(lab.steps.len() as u64));
+                break;
+            }
+            assert!(Instant::now() < until, "{}: progress does not show every step: {p}", lab.slug);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
