@@ -16,6 +16,7 @@
 //!   without a type annotation (the kernel cannot name types of crates the
 //!   cell does not depend on directly, such as `ndarray::Array2`).
 
+pub mod check;
 mod data;
 pub mod datasets;
 mod display;
@@ -35,6 +36,7 @@ pub use table::{ColumnData, Table};
 
 /// Everything a notebook needs, in one import.
 pub mod prelude {
+    pub use crate::check::{self, Check};
     pub use crate::datasets;
     pub use crate::metrics::{self, ConfusionMatrix, CostMatrix, Curve, CurveKind, ThresholdPoint, ThresholdSweep};
     pub use crate::models::*;
