@@ -127,6 +127,9 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
         memory_bytes: Some(config.kernel_memory_limit_mb.max(256) * 1024 * 1024),
     };
     if let Some(source) = prelude {
+        if let Some(workspace) = source.parent().and_then(Path::parent) {
+            fetch(manager, &workspace.join("Cargo.toml"), "the algorithm library's dependencies", false).await;
+        }
         spawner.args = vec!["--prelude".to_owned(), source.display().to_string()];
         spawner.template = Some(template(manager, &kernels, &spawner, &source).await?);
     }
@@ -306,10 +309,8 @@ fn freshness_stamp(program: &Path, source: &Path) -> String {
 /// determine type of variable". Two parts: the toolchain's `rust-src`
 /// component (added with rustup when missing), and the crates the standard
 /// library's own workspace depends on, which rust-analyzer reads with
-/// `cargo metadata` — offline in a kernel, so they are fetched here once
-/// into cargo's registry (`RUSTC_BOOTSTRAP=1`: that workspace uses unstable
-/// cargo features). A failed fetch (no network) is logged, not fatal: cells
-/// still run, some variables then need an explicit type.
+/// `cargo metadata` ([`fetch`]; `RUSTC_BOOTSTRAP=1`: that workspace uses
+/// unstable cargo features).
 async fn std_sources(manager: &KernelManager, sysroot: &Path) -> anyhow::Result<()> {
     let library = sysroot.join("lib/rustlib/src/rust/library/Cargo.toml");
     if !library.is_file() {
@@ -325,31 +326,39 @@ async fn std_sources(manager: &KernelManager, sysroot: &Path) -> anyhow::Result<
             added.err().map_or_else(|| "rustup added nothing".to_owned(), |e| format!("{e:#}"))
         );
     }
-    // Offline first: a few milliseconds when the registry has them already.
-    let fetch = |offline: bool| {
+    fetch(manager, &library, "the Rust standard library's dependencies", true).await;
+    Ok(())
+}
+
+/// Puts every package of `manifest`'s lock file, for every target, into
+/// cargo's registry. Kernels run cargo offline, and both rust-analyzer's
+/// `cargo metadata` and the prelude's `:dep` resolve the whole graph —
+/// packages only other platforms build (wasm's `bumpalo`) included — which
+/// `cargo build` here never downloads. Offline first (milliseconds when all
+/// is there), then online; a failure (no network) is logged, not fatal.
+async fn fetch(manager: &KernelManager, manifest: &Path, what: &str, bootstrap: bool) {
+    let run = |offline: bool| {
         let mut cargo = tokio::process::Command::new("cargo");
-        cargo.args(["fetch", "--quiet", "--manifest-path"]).arg(&library).env("RUSTC_BOOTSTRAP", "1");
+        cargo.args(["fetch", "--quiet", "--manifest-path"]).arg(manifest);
+        if bootstrap {
+            cargo.env("RUSTC_BOOTSTRAP", "1");
+        }
         if offline {
             cargo.arg("--offline");
         }
-        tokio::time::timeout(Duration::from_secs(300), cargo.output())
+        tokio::time::timeout(Duration::from_secs(600), cargo.output())
     };
-    if matches!(fetch(true).await, Ok(Ok(out)) if out.status.success()) {
-        return Ok(());
+    if matches!(run(true).await, Ok(Ok(out)) if out.status.success()) {
+        return;
     }
-    manager.set_preparing("Preparing kernels: fetching the Rust standard library's dependencies…");
-    let why = match fetch(false).await {
-        Ok(Ok(out)) if out.status.success() => return Ok(()),
+    manager.set_preparing(format!("Preparing kernels: fetching {what}…"));
+    let why = match run(false).await {
+        Ok(Ok(out)) if out.status.success() => return,
         Ok(Ok(out)) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         Ok(Err(e)) => e.to_string(),
-        Err(_) => "timed out after 300 s".to_owned(),
+        Err(_) => "timed out after 600 s".to_owned(),
     };
-    tracing::warn!(
-        error = %why,
-        "could not fetch the standard library's dependencies into cargo's registry; \
-         kernels may ask for an explicit type on some variables"
-    );
-    Ok(())
+    tracing::warn!(error = %why, manifest = %manifest.display(), "could not fetch {what} into cargo's registry; kernels run cargo offline and may fail to resolve them");
 }
 
 async fn run_text(program: &str, args: &[&str]) -> anyhow::Result<String> {
