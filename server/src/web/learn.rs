@@ -18,7 +18,7 @@ use crate::web::{Layout, Page, format_time};
 pub struct NavItem {
     slug: String,
     nav: String,
-    /// Steps done and in all, over a day page's labs (logged in only).
+    /// Steps done and in all, over a day page's labs (logged in, and the day has steps).
     progress: Option<(usize, usize)>,
 }
 
@@ -75,7 +75,9 @@ pub(super) async fn page(
             let progress = p
                 .day
                 .filter(|_| !items.is_empty())
-                .map(|_| (day_items().map(|i| i.progress.done).sum(), day_items().map(|i| i.progress.total).sum()));
+                .map(|_| (day_items().map(|i| i.progress.done).sum(), day_items().map(|i| i.progress.total).sum()))
+                // A day without lab steps shows no count.
+                .filter(|&(_, total): &(usize, usize)| total > 0);
             NavItem { slug: p.slug.clone(), nav: p.nav.clone(), progress }
         })
         .collect();
