@@ -154,6 +154,24 @@ impl TestApp {
         create_account(&self.db, sign_up, role).await.expect("create account")
     }
 
+    /// Waits until `GET /api/v1/kernels` says `ready` (the server prepares
+    /// kernels in the background after it starts: finding the toolchain,
+    /// fetching what rust-analyzer reads, with the prelude a template build
+    /// of minutes); until then running a cell is a 503. Panics when they
+    /// become unavailable or are not ready within `limit`.
+    pub async fn kernels_ready(&self, token: &str, limit: Duration) {
+        let until = std::time::Instant::now() + limit;
+        loop {
+            let (_, _, k) = self.api().call(reqwest::Method::GET, "/api/v1/kernels", None, Some(token)).await;
+            match k["state"].as_str() {
+                Some("ready") => return,
+                Some("unavailable") => panic!("kernels are unavailable: {k}"),
+                _ if std::time::Instant::now() > until => panic!("kernels were not ready within {limit:?}: {k}"),
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
     /// How many accounts exist.
     pub async fn user_count(&self) -> usize {
         self.db.users().await.expect("list users").len()

@@ -40,18 +40,6 @@ async fn run_and_wait(app: &TestApp, token: &str, path: &str, cell: &str) -> Val
     panic!("cell {cell} of {path} never finished");
 }
 
-async fn wait_for_kernels(app: &TestApp, token: &str) {
-    let until = Instant::now() + Duration::from_secs(300);
-    loop {
-        let (_, k) = call(app, Method::GET, "/api/v1/kernels", token).await;
-        if k["state"] == "ready" {
-            return;
-        }
-        assert!(Instant::now() < until && k["state"] != "unavailable", "kernels never became ready: {k}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Polls until `slug`'s progress has `done` steps (the server records a
 /// step right after it stores the outputs).
 async fn wait_for_done(app: &TestApp, token: &str, slug: &str, done: u64) -> Value {
@@ -83,7 +71,7 @@ async fn a_passed_check_records_its_step_once_and_a_failed_one_does_not() {
     assert_eq!(lab["target"], "both checks green");
     assert_eq!(lab["steps"].as_array().unwrap().len(), 2);
 
-    wait_for_kernels(&app, &ada).await;
+    app.kernels_ready(&ada, Duration::from_secs(300)).await;
     let (status, nb) = call(&app, Method::POST, "/api/v1/labs/progress-checks/notebook", &ada).await;
     assert_eq!(status, 201, "{nb}");
     let path = format!("/api/v1/notebooks/{}", nb["id"].as_str().unwrap());

@@ -17,21 +17,10 @@ async fn session(app: &TestApp, email: &str) -> (String, String) {
     assert!(kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
     app.create_user(email, PW, Role::Participant).await;
     let token = app.api().token(email, PW).await;
-    wait_for_kernels(app, &token).await;
+    app.kernels_ready(&token, Duration::from_secs(300)).await;
     let (status, _, s) = app.api().call(Method::POST, "/api/v1/sessions", None, Some(&token)).await;
     assert_eq!(status, 201, "{s}");
     (token, s["id"].as_str().unwrap().to_owned())
-}
-
-async fn wait_for_kernels(app: &TestApp, token: &str) {
-    for _ in 0..200 {
-        let (_, _, k) = app.api().call(Method::GET, "/api/v1/kernels", None, Some(token)).await;
-        if k["state"] == "ready" {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("kernels never became ready");
 }
 
 async fn execute(app: &TestApp, token: &str, session: &str, code: &str) -> u64 {

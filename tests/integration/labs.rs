@@ -30,19 +30,6 @@ async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, to
     json
 }
 
-async fn wait_for_kernels(app: &TestApp, token: &str) {
-    let until = Instant::now() + Duration::from_secs(1800);
-    loop {
-        let k = call(app, Method::GET, "/api/v1/kernels", None, token).await;
-        match k["state"].as_str() {
-            Some("ready") => return,
-            Some("unavailable") => panic!("kernels are unavailable: {k}"),
-            _ if Instant::now() > until => panic!("kernels never became ready: {k}"),
-            _ => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    }
-}
-
 /// Runs cell `cell` of the notebook at `path` and waits for its execution.
 async fn run_cell(app: &TestApp, token: &str, path: &str, cell: &str) -> Value {
     let run = call(app, Method::POST, &format!("{path}/cells/{cell}/run"), None, token).await;
@@ -95,7 +82,7 @@ async fn every_lab_fails_its_checks_as_shipped_and_passes_them_with_the_referenc
     app.create_user("learner@example.org", PW, Role::Participant).await;
     let token = app.api().token("learner@example.org", PW).await;
     let started = Instant::now();
-    wait_for_kernels(&app, &token).await;
+    app.kernels_ready(&token, Duration::from_secs(1800)).await;
     println!("kernels ready after {:.0} s", started.elapsed().as_secs_f64());
 
     for lab in labs.all() {

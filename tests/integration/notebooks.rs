@@ -253,6 +253,7 @@ async fn cells_run_on_the_notebooks_kernel_and_the_outputs_stay_with_the_noteboo
     assert!(kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
     let app = spawn_app().await;
     let ada = user(&app, "ada@example.org").await;
+    app.kernels_ready(&ada, Duration::from_secs(300)).await;
     let nb = lab_copy(&app, &ada).await;
     let id = nb["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/notebooks/{id}");
@@ -375,6 +376,7 @@ async fn pages_list_labs_and_serve_the_notebook_with_the_api_behind_the_session_
 async fn a_notebook_whose_kernel_is_gone_gives_up_its_place_in_the_session_limit() {
     let app = flywheel_tests::spawn_app_with(|c| c.kernel_max_sessions_per_user = 1).await;
     let ada = user(&app, "ada@example.org").await;
+    app.kernels_ready(&ada, Duration::from_secs(300)).await;
     let run = |path: String, cell: &'static str| {
         let (app, ada) = (&app, &ada);
         async move { call(app, Method::POST, &format!("{path}/cells/{cell}/run"), None, ada).await }
