@@ -29,6 +29,8 @@ async fn a_new_user_runs_a_lab_notebook_in_chromium_and_loses_nothing_on_reload(
 
     let app = spawn_app().await;
     app.create_user("ada@example.org", "correct horse battery", Role::Participant).await;
+    let token = app.api().token("ada@example.org", "correct horse battery").await;
+    app.kernels_ready(&token, std::time::Duration::from_secs(300)).await;
     let artifacts =
         repo().join("tests/artifacts").join(if flywheel_tests::backend_is_postgres() { "postgres" } else { "sqlite" });
     std::fs::create_dir_all(&artifacts).unwrap();
