@@ -306,6 +306,25 @@ impl Api {
         (status, headers, json)
     }
 
+    /// Downloads notebook `id` as `format` (`ipynb` or `md`); panics unless
+    /// it is a 200. Returns the `content-disposition` header and the file.
+    pub async fn export_notebook(&self, token: &str, id: &str, format: &str) -> (String, String) {
+        let url = format!("{}/api/v1/notebooks/{id}/export?format={format}", self.base);
+        let r = self.client.get(url).bearer_auth(token).send().await.expect("export");
+        assert_eq!(r.status(), 200);
+        let disposition = r.headers()["content-disposition"].to_str().expect("header").to_owned();
+        (disposition, r.text().await.expect("body"))
+    }
+
+    /// Uploads a notebook file with `?query` (e.g. `filename=copy.md`);
+    /// panics unless it is a 201. Returns the new notebook.
+    pub async fn import_notebook(&self, token: &str, text: String, query: &str) -> serde_json::Value {
+        let url = format!("{}/api/v1/notebooks/import?{query}", self.base);
+        let r = self.client.post(url).bearer_auth(token).body(text).send().await.expect("import");
+        assert_eq!(r.status(), 201);
+        r.json().await.expect("JSON body")
+    }
+
     /// Issues a token for an email and password; panics unless it succeeds.
     pub async fn token(&self, email: &str, password: &str) -> String {
         let body = serde_json::json!({ "email": email, "password": password });

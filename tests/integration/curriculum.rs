@@ -94,9 +94,8 @@ async fn a_passed_check_records_its_step_once_and_a_failed_one_does_not() {
 
     // Bob runs the same passing cell in a notebook that is not his copy of
     // the lab (an upload): that is not the lab's step, so nothing is recorded.
-    let (status, md) = export_md(&app, &ada, &path).await;
-    assert_eq!(status, 200);
-    let imported = import_md(&app, &bob, md).await;
+    let (_, md) = app.api().export_notebook(&ada, nb["id"].as_str().unwrap(), "md").await;
+    let imported = app.api().import_notebook(&bob, md, "filename=copy.md").await;
     let upload_path = format!("/api/v1/notebooks/{}", imported["id"].as_str().unwrap());
     run_and_wait(&app, &bob, &upload_path, "check-pass").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -117,26 +116,6 @@ async fn a_passed_check_records_its_step_once_and_a_failed_one_does_not() {
     let day = browser.get("/learn/day-2").await;
     assert!(day.has("[data-lab=progress-checks] li.done[data-step=check-pass]"), "day 2 lists its lab with progress");
     assert_eq!(day.text("[data-day-progress=day-2]"), "1/2");
-}
-
-async fn export_md(app: &TestApp, token: &str, path: &str) -> (u16, String) {
-    let r =
-        app.api().client.get(format!("{}{path}/export?format=md", app.base)).bearer_auth(token).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-async fn import_md(app: &TestApp, token: &str, text: String) -> Value {
-    let r = app
-        .api()
-        .client
-        .post(format!("{}/api/v1/notebooks/import?filename=copy.md", app.base))
-        .bearer_auth(token)
-        .body(text)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
 }
 
 #[tokio::test]

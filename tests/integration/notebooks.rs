@@ -207,34 +207,6 @@ pub(crate) fn jupyter_validates(text: &str) -> Result<(), String> {
     }
 }
 
-async fn export(app: &TestApp, token: &str, id: &str, format: &str) -> (String, String) {
-    let r = app
-        .api()
-        .client
-        .get(format!("{}/api/v1/notebooks/{id}/export?format={format}", app.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let disposition = r.headers()["content-disposition"].to_str().unwrap().to_owned();
-    (disposition, r.text().await.unwrap())
-}
-
-async fn import(app: &TestApp, token: &str, text: String, query: &str) -> Value {
-    let r = app
-        .api()
-        .client
-        .post(format!("{}/api/v1/notebooks/import?{query}", app.base))
-        .bearer_auth(token)
-        .body(text)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json().await.unwrap()
-}
-
 /// Polls the notebook until cell `index` has outputs.
 async fn outputs_of(app: &TestApp, token: &str, path: &str, index: usize) -> Value {
     let until = Instant::now() + Duration::from_secs(300);
@@ -296,10 +268,10 @@ async fn cells_run_on_the_notebooks_kernel_and_the_outputs_stay_with_the_noteboo
     let done = after;
 
     // The outputs survive in the exported .ipynb, which Jupyter accepts.
-    let (disposition, text) = export(&app, &ada, &id, "ipynb").await;
+    let (disposition, text) = app.api().export_notebook(&ada, &id, "ipynb").await;
     assert_eq!(disposition, "attachment; filename=\"first-steps.ipynb\"");
     jupyter_validates(&text).unwrap();
-    let back = import(&app, &ada, text, "filename=copy.ipynb").await;
+    let back = app.api().import_notebook(&ada, text, "filename=copy.ipynb").await;
     assert_ne!(back["id"], done["id"]);
     assert_eq!(back["cells"], done["cells"], "cells, sources and outputs round-trip");
 
@@ -315,11 +287,11 @@ async fn the_markdown_format_exports_and_imports_back() {
     let app = spawn_app().await;
     let ada = user(&app, "ada@example.org").await;
     let nb = lab_copy(&app, &ada).await;
-    let (disposition, text) = export(&app, &ada, nb["id"].as_str().unwrap(), "md").await;
+    let (disposition, text) = app.api().export_notebook(&ada, nb["id"].as_str().unwrap(), "md").await;
     assert!(disposition.ends_with("first-steps.md\""), "{disposition}");
     assert!(text.starts_with("# First steps\n"), "{text}");
     assert!(text.contains("<!-- flywheel:cell {\"id\":\"edit-me\",\"exercise\":true} -->\n```rust\n"), "{text}");
-    let back = import(&app, &ada, text, "format=md").await;
+    let back = app.api().import_notebook(&ada, text, "format=md").await;
     assert_eq!(back["cells"], nb["cells"]);
     assert_eq!(back["lab"], Value::Null, "an upload is not a lab copy");
     let (status, blank) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
