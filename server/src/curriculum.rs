@@ -9,7 +9,7 @@ use flywheel_domain::{Lab, StepDone, Timestamp};
 use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::Serialize;
 
-use crate::labs::Labs;
+use crate::labs::{Labs, load_dir};
 
 /// The pages this server shows, in navigation order.
 #[derive(Debug, Default)]
@@ -20,25 +20,13 @@ impl Curriculum {
     /// pages' authors). A page that does not parse is left out with an error
     /// in the log naming its file and line; a missing `dir` gives no pages.
     pub fn load(dir: &Path) -> Self {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "no curriculum: cannot read the content directory (setting `content_dir`)");
-                return Self::default();
-            }
+        let page_file = |path: &Path| {
+            let markdown =
+                path.extension().is_some_and(|x| x == "md") && path.file_name().is_some_and(|n| n != "README.md");
+            let slug = path.file_stem()?.to_string_lossy().into_owned();
+            markdown.then(|| (slug, path.to_path_buf()))
         };
-        let mut pages: Vec<Page> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "md") && p.file_name().is_some_and(|n| n != "README.md"))
-            .filter_map(|file| {
-                let slug = file.file_stem()?.to_string_lossy().into_owned();
-                let parsed = std::fs::read_to_string(&file)
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| Page::parse(&slug, &text).map_err(|e| e.to_string()));
-                parsed.map_err(|e| tracing::error!("page left out: {}: {e}", file.display())).ok()
-            })
-            .collect();
+        let mut pages = load_dir(dir, "curriculum page", "content_dir", page_file, Page::parse);
         pages.sort_by(|a, b| (a.order, &a.slug).cmp(&(b.order, &b.slug)));
         tracing::info!(count = pages.len(), dir = %dir.display(), "curriculum loaded");
         Self(pages)

@@ -16,25 +16,12 @@ impl Labs {
     /// with an error in the log naming its file and line (`flywheel notebook
     /// check` says the same); a missing `dir` gives no labs and a warning.
     pub fn load(dir: &Path) -> Self {
-        let entries = match std::fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) => {
-                tracing::warn!(dir = %dir.display(), error = %e, "no labs: cannot read the labs directory (setting `labs_dir`)");
-                return Self::default();
-            }
+        let lab_file = |entry: &Path| {
+            let file = entry.join(NOTEBOOK_FILE);
+            let slug = entry.file_name()?.to_string_lossy().into_owned();
+            file.is_file().then_some((slug, file))
         };
-        let mut labs: Vec<Lab> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.path().join(NOTEBOOK_FILE).is_file())
-            .filter_map(|e| {
-                let slug = e.file_name().to_string_lossy().into_owned();
-                let file = e.path().join(NOTEBOOK_FILE);
-                let parsed = std::fs::read_to_string(&file)
-                    .map_err(|e| e.to_string())
-                    .and_then(|text| Lab::from_markdown(&slug, &text).map_err(|e| e.to_string()));
-                parsed.map_err(|e| tracing::error!("lab left out: {}: {e}", file.display())).ok()
-            })
-            .collect();
+        let mut labs = load_dir(dir, "lab", "labs_dir", lab_file, Lab::from_markdown);
         labs.sort_by(|a, b| (a.day, &a.slug).cmp(&(b.day, &b.slug)));
         tracing::info!(count = labs.len(), dir = %dir.display(), "labs loaded");
         Self(labs)
@@ -49,6 +36,38 @@ impl Labs {
     pub fn get(&self, slug: &str) -> Option<&Lab> {
         self.0.iter().find(|l| l.slug == slug)
     }
+}
+
+/// Reads the files of `dir` that `file_of` picks (each entry's path → its
+/// slug and the file to read) and parses each with `parse(slug, text)`. A
+/// file that cannot be read or parsed is left out with an error in the log
+/// naming it (`what left out: FILE: why`); an unreadable `dir` gives nothing
+/// and a warning naming the `setting` to fix. The labs and the curriculum
+/// pages are loaded this way.
+pub(crate) fn load_dir<T, E: std::fmt::Display>(
+    dir: &Path,
+    what: &str,
+    setting: &str,
+    file_of: impl Fn(&Path) -> Option<(String, std::path::PathBuf)>,
+    parse: impl Fn(&str, &str) -> Result<T, E>,
+) -> Vec<T> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "no {what}s: cannot read the directory (setting `{setting}`)");
+            return Vec::new();
+        }
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| file_of(&entry.path()))
+        .filter_map(|(slug, file)| {
+            let parsed = std::fs::read_to_string(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|text| parse(&slug, &text).map_err(|e| e.to_string()));
+            parsed.map_err(|e| tracing::error!("{what} left out: {}: {e}", file.display())).ok()
+        })
+        .collect()
 }
 
 #[cfg(test)]
