@@ -253,6 +253,29 @@ impl Vector {
         Ok(Vector(self.0.select(Axis(0), rows)))
     }
 
+    /// A new vector of `f(value)` for each value: a derived feature, e.g.
+    /// `amount.map(f64::ln_1p)`.
+    pub fn map(&self, f: impl Fn(f64) -> f64) -> Vector {
+        Vector(self.0.mapv(f))
+    }
+
+    /// A new vector of `f(a, b)` for each pair of values at the same
+    /// position: a feature from two columns, e.g. power from torque and
+    /// speed, `torque.zip_with(&rpm, |t, n| t * n * 2.0 * PI / 60.0)?`.
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] when the lengths differ.
+    pub fn zip_with(&self, other: &Vector, f: impl Fn(f64, f64) -> f64) -> Result<Vector> {
+        if self.len() != other.len() {
+            return Err(MlError::Shape(format!(
+                "zip_with needs vectors of the same length, got {} and {}",
+                self.len(),
+                other.len()
+            )));
+        }
+        Ok(Vector(ndarray::Zip::from(&self.0).and(&other.0).map_collect(|&a, &b| f(a, b))))
+    }
+
     /// The underlying array.
     pub fn array(&self) -> &Array1<f64> {
         &self.0
@@ -576,6 +599,16 @@ impl Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vectors_derive_features_value_by_value() {
+        let torque = Vector::from_vec(vec![40.0, 10.0]);
+        let rpm = Vector::from_vec(vec![1500.0, 3000.0]);
+        assert_eq!(torque.zip_with(&rpm, |t, n| t * n).unwrap().to_vec(), [60_000.0, 30_000.0]);
+        assert_eq!(torque.map(|t| t / 10.0).to_vec(), [4.0, 1.0]);
+        let err = torque.zip_with(&Vector::from_vec(vec![1.0]), |a, b| a + b).unwrap_err();
+        assert!(err.to_string().contains("same length, got 2 and 1"), "{err}");
+    }
 
     #[test]
     fn matrices_check_their_shape_and_values() {

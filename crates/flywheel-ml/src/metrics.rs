@@ -539,6 +539,37 @@ pub fn roc_auc(truth: &Labels, scores: &Vector) -> Result<f64> {
     Ok(roc_curve(truth, scores)?.area)
 }
 
+/// Recall at a fixed false-alarm rate: the highest share of positives
+/// caught by any threshold that flags at most `max_false_alarm_rate` of the
+/// negatives — "how many failures do we catch if we accept 1 % false
+/// alarms?". In [0, 1]. The best point of [`roc_curve`] with false positive
+/// rate ≤ the limit (the ROC curve's height at that rate, without
+/// interpolation between thresholds).
+///
+/// `truth`: binary labels (n rows, positive class second); `scores`: n
+/// finite scores of the positive class; `max_false_alarm_rate` in [0, 1].
+///
+/// Not a scikit-learn function; equals `max(tpr[fpr <= limit])` over
+/// scikit-learn's `roc_curve(…, drop_intermediate=False)`.
+///
+/// # Errors
+/// As [`roc_curve`]; [`MlError::InvalidParams`] for a rate outside [0, 1].
+pub fn recall_at_false_alarm_rate(truth: &Labels, scores: &Vector, max_false_alarm_rate: f64) -> Result<f64> {
+    if !(0.0..=1.0).contains(&max_false_alarm_rate) {
+        return Err(MlError::InvalidParams(format!(
+            "max_false_alarm_rate must be in [0, 1], got {max_false_alarm_rate}"
+        )));
+    }
+    let roc = roc_curve(truth, scores)?;
+    Ok(roc
+        .x
+        .iter()
+        .zip(&roc.y)
+        .filter(|(fpr, _)| **fpr <= max_false_alarm_rate)
+        .map(|(_, tpr)| *tpr)
+        .fold(0.0, f64::max))
+}
+
 /// The precision–recall curve: recall (x) against precision (y) at every
 /// distinct score, from threshold `+∞` (recall 0, precision 1 by convention)
 /// down to the lowest score (recall 1). `area` is the average precision.
@@ -965,6 +996,21 @@ mod tests {
         assert!(close(f1(&truth, &pred).unwrap(), 2.0 / 3.0));
         let costs = CostMatrix { true_positive: 1.0, false_positive: 10.0, false_negative: 100.0, true_negative: 0.5 };
         assert!(close(total_cost(&truth, &pred, &costs).unwrap(), 2.0 + 10.0 + 100.0 + 1.0));
+    }
+
+    #[test]
+    fn recall_at_a_false_alarm_rate_by_hand() {
+        // Negatives score 0.1, 0.2, 0.3, 0.8; positives 0.9, 0.7, 0.25.
+        let truth = ints(&[0, 0, 0, 0, 1, 1, 1]);
+        let scores = vector(&[0.1, 0.2, 0.3, 0.8, 0.9, 0.7, 0.25]);
+        // No false alarm: only 0.9 is above every negative.
+        assert!(close(recall_at_false_alarm_rate(&truth, &scores, 0.0).unwrap(), 1.0 / 3.0));
+        // One of four negatives (0.8) flagged: 0.9 and 0.7 caught.
+        assert!(close(recall_at_false_alarm_rate(&truth, &scores, 0.25).unwrap(), 2.0 / 3.0));
+        // Two of four (0.8, 0.3): 0.25 caught as well.
+        assert!(close(recall_at_false_alarm_rate(&truth, &scores, 0.5).unwrap(), 1.0));
+        assert!(matches!(recall_at_false_alarm_rate(&truth, &scores, 1.5), Err(MlError::InvalidParams(_))));
+        assert!(matches!(recall_at_false_alarm_rate(&truth, &vector(&[0.1]), 0.1), Err(MlError::Shape(_))));
     }
 
     #[test]

@@ -112,6 +112,94 @@ impl Table {
         })
     }
 
+    /// A table from named columns of numbers or text.
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] when the columns differ in length;
+    /// [`MlError::Read`] when two columns share a name.
+    pub fn new(columns: Vec<(String, ColumnData)>) -> Result<Table> {
+        let len = |d: &ColumnData| match d {
+            ColumnData::Numbers(v) => v.len(),
+            ColumnData::Text(t) => t.len(),
+        };
+        let nrows = columns.first().map_or(0, |c| len(&c.1));
+        if let Some((name, _)) = columns.iter().find(|c| len(&c.1) != nrows) {
+            return Err(MlError::Shape(format!("column `{name}` has a different length")));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some((name, _)) = columns.iter().find(|c| !seen.insert(c.0.clone())) {
+            return Err(MlError::Read(format!("two columns are named `{name}`")));
+        }
+        Ok(Table { columns: columns.into_iter().map(|(name, data)| Column { name, data }).collect(), nrows })
+    }
+
+    /// The table with only these columns, in this order.
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] naming a column the table does not have.
+    pub fn select<S: AsRef<str>>(&self, names: &[S]) -> Result<Table> {
+        let columns = names.iter().map(|n| self.column(n.as_ref()).cloned()).collect::<Result<Vec<_>>>()?;
+        Ok(Table { columns, nrows: self.nrows })
+    }
+
+    /// The table without these columns (identifiers, leaking labels…).
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] naming a column the table does not have.
+    pub fn drop<S: AsRef<str>>(&self, names: &[S]) -> Result<Table> {
+        for n in names {
+            self.column(n.as_ref())?;
+        }
+        let columns = self.columns.iter().filter(|c| !names.iter().any(|n| n.as_ref() == c.name)).cloned().collect();
+        Ok(Table { columns, nrows: self.nrows })
+    }
+
+    /// The table with a numeric column added at the end, or replaced in
+    /// place when a column of that name exists: an engineered feature.
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] when `values` does not have one value per row.
+    pub fn with_column(&self, name: &str, values: &Vector) -> Result<Table> {
+        if values.len() != self.nrows {
+            return Err(MlError::Shape(format!(
+                "column `{name}` has {} values, the table {} rows",
+                values.len(),
+                self.nrows
+            )));
+        }
+        let mut table = self.clone();
+        let data = ColumnData::Numbers(values.to_vec());
+        match table.columns.iter_mut().find(|c| c.name == name) {
+            Some(c) => c.data = data,
+            None => table.columns.push(Column { name: name.to_owned(), data }),
+        }
+        Ok(table)
+    }
+
+    /// The rows where `keep` is true, in order.
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] when `keep` does not have one value per row.
+    pub fn filter(&self, keep: &[bool]) -> Result<Table> {
+        if keep.len() != self.nrows {
+            return Err(MlError::Shape(format!("filter has {} values, the table {} rows", keep.len(), self.nrows)));
+        }
+        let rows: Vec<usize> = keep.iter().enumerate().filter(|(_, k)| **k).map(|(i, _)| i).collect();
+        Ok(self.take_rows(&rows))
+    }
+
+    /// A text column's values (a numeric column's as written by [`Table::to_html`]).
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] for a column the table does not have.
+    pub fn texts(&self, name: &str) -> Result<Vec<String>> {
+        let col = self.column(name)?;
+        Ok(match &col.data {
+            ColumnData::Text(t) => t.clone(),
+            ColumnData::Numbers(v) => v.iter().map(|&x| number(x)).collect(),
+        })
+    }
+
     /// Number of rows.
     pub fn nrows(&self) -> usize {
         self.nrows
@@ -363,6 +451,37 @@ mod tests {
     use super::*;
 
     const CSV: &str = "amount,country,class\n10.5,DE,0\n,FR,0\n99,DE,1\n3,US,0\n";
+
+    #[test]
+    fn columns_are_picked_dropped_added_and_rows_filtered() {
+        let t = Table::from_csv_str(CSV).unwrap();
+        assert_eq!(t.select(&["class", "amount"]).unwrap().column_names(), ["class", "amount"]);
+        assert_eq!(t.drop(&["country"]).unwrap().column_names(), ["amount", "class"]);
+        assert!(t.drop(&["nope"]).unwrap_err().to_string().contains("no column `nope`"));
+        let doubled = t.numbers("amount").unwrap().map(|a| 2.0 * a);
+        let t2 = t.with_column("double", &doubled).unwrap().with_column("amount", &doubled).unwrap();
+        assert_eq!(t2.column_names(), ["amount", "country", "class", "double"], "added at the end, replaced in place");
+        assert_eq!(t2.numbers("amount").unwrap().get(0), Some(21.0));
+        assert!(matches!(t.with_column("x", &Vector::from_vec(vec![1.0])), Err(MlError::Shape(_))));
+        let de = t.filter(&[true, false, true, false]).unwrap();
+        assert_eq!((de.nrows(), de.texts("country").unwrap()), (2, vec!["DE".to_owned(), "DE".to_owned()]));
+        assert!(matches!(t.filter(&[true]), Err(MlError::Shape(_))));
+        assert_eq!(t.texts("class").unwrap(), ["0", "0", "1", "0"]);
+        let built = Table::new(vec![
+            ("n".into(), ColumnData::Numbers(vec![1.0])),
+            ("s".into(), ColumnData::Text(vec!["a".into()])),
+        ])
+        .unwrap();
+        assert_eq!(built.column_names(), ["n", "s"]);
+        assert!(matches!(
+            Table::new(vec![("n".into(), ColumnData::Numbers(vec![1.0])), ("s".into(), ColumnData::Text(vec![]))]),
+            Err(MlError::Shape(_))
+        ));
+        assert!(matches!(
+            Table::new(vec![("n".into(), ColumnData::Numbers(vec![])), ("n".into(), ColumnData::Numbers(vec![]))]),
+            Err(MlError::Read(_))
+        ));
+    }
 
     #[test]
     fn reads_typed_columns_and_makes_datasets() {

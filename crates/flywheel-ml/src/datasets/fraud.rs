@@ -316,7 +316,7 @@ fn quantile(knots: &[(f64, f64)], u: f64) -> f64 {
 }
 
 /// A standard normal draw (Marsaglia's polar method).
-fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
+pub(super) fn normal(rng: &mut Xoshiro256PlusPlus) -> f64 {
     loop {
         let u = 2.0 * rng.r#gen::<f64>() - 1.0;
         let v = 2.0 * rng.r#gen::<f64>() - 1.0;
