@@ -325,6 +325,27 @@ impl Api {
         r.json().await.expect("JSON body")
     }
 
+    /// Uploads `bytes` as a dataset with `?query` (e.g.
+    /// `filename=a.csv&drop_bad_rows=true`); returns the status and the body.
+    pub async fn upload_dataset(
+        &self,
+        token: &str,
+        bytes: impl Into<reqwest::Body>,
+        query: &str,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let url = format!("{}/api/v1/datasets?{query}", self.base);
+        let r = self.client.post(url).bearer_auth(token).body(bytes).send().await.expect("upload");
+        let status = r.status();
+        let text = r.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
+    /// GETs `path` with a bearer token; returns the status and the body as text.
+    pub async fn get_text(&self, token: &str, path: &str) -> (reqwest::StatusCode, String) {
+        let r = self.client.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.expect("GET");
+        (r.status(), r.text().await.expect("body"))
+    }
+
     /// Issues a token for an email and password; panics unless it succeeds.
     pub async fn token(&self, email: &str, password: &str) -> String {
         let body = serde_json::json!({ "email": email, "password": password });

@@ -49,6 +49,8 @@ pub struct Config {
     /// Largest notebook upload or save accepted, in bytes (notebooks with
     /// plots are bigger than other requests; `max_body_bytes` covers the rest).
     pub max_notebook_bytes: usize,
+    /// Largest dataset (CSV) upload accepted, in bytes.
+    pub max_dataset_bytes: usize,
     /// The kernel worker executable. Empty: `flywheel-kernel` beside the
     /// `flywheel` binary, else on `PATH`; from a source tree, built on first
     /// start when missing.
@@ -105,6 +107,7 @@ impl Default for Config {
             labs_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../labs")),
             content_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../content")),
             max_notebook_bytes: 16 * 1024 * 1024,
+            max_dataset_bytes: 50 * 1024 * 1024,
             kernel_program: PathBuf::new(),
             kernel_prelude: true,
             kernel_pool_size: 1,
@@ -159,7 +162,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 26] = [
+    const KEYS: [&'static str; 27] = [
         "bind",
         "data_dir",
         "database_url",
@@ -175,6 +178,7 @@ impl Config {
         "labs_dir",
         "content_dir",
         "max_notebook_bytes",
+        "max_dataset_bytes",
         "kernel_program",
         "kernel_prelude",
         "kernel_pool_size",
@@ -257,6 +261,7 @@ mod tests {
         assert_eq!(example.signup_enabled, d.signup_enabled);
         assert_eq!(example.max_body_bytes, d.max_body_bytes);
         assert_eq!(example.max_notebook_bytes, d.max_notebook_bytes);
+        assert_eq!(example.max_dataset_bytes, d.max_dataset_bytes);
         assert_eq!(example.session_idle_hours, d.session_idle_hours);
         assert_eq!(example.kernel_prelude, d.kernel_prelude);
         assert_eq!(example.kernel_pool_size, d.kernel_pool_size);

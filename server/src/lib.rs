@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod curriculum;
+pub mod datasets;
 pub mod error;
 pub mod kernels;
 pub mod labs;

@@ -95,7 +95,7 @@ pub fn existing_session(state: &AppState, user: &User, notebook: NotebookId) -> 
     state.kernels.session(user.id, &id).ok()
 }
 
-fn session_for(state: &AppState, user: &User, notebook: NotebookId) -> Result<Arc<Session>, KernelError> {
+async fn session_for(state: &AppState, user: &User, notebook: NotebookId) -> Result<Arc<Session>, KernelError> {
     if let Some(session) = existing_session(state, user, notebook) {
         return Ok(session);
     }
@@ -105,6 +105,7 @@ fn session_for(state: &AppState, user: &User, notebook: NotebookId) -> Result<Ar
         }
         other => other?,
     };
+    crate::datasets::share_with(state, user, &session).await;
     state.notebook_sessions.set(notebook, session.id.clone());
     Ok(session)
 }
@@ -141,7 +142,7 @@ pub fn close_session(state: &AppState, user: &User, notebook: NotebookId) {
 /// # Errors
 /// 404 for an unknown cell, 422 for a Markdown cell, the kernel's refusals
 /// (503 while kernels are preparing, 409 at the session limit).
-pub fn run_cell(
+pub async fn run_cell(
     state: &AppState,
     user: &User,
     record: &NotebookRecord,
@@ -153,7 +154,7 @@ pub fn run_cell(
     if cell.cell_type != CellType::Code {
         return Err(AppError::unprocessable(format!("Cell `{}` is Markdown; only code cells run.", cell.id)));
     }
-    let session = session_for(state, user, record.id)?;
+    let session = session_for(state, user, record.id).await?;
     let execution = session.execute(cell.source.clone())?;
     state.notebook_sessions.started(record.id, cell.id.clone(), execution.id);
     let sessions = state.notebook_sessions.clone();

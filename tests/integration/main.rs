@@ -6,6 +6,7 @@
 mod api;
 mod browser;
 mod curriculum;
+mod datasets;
 mod kernel;
 mod labs;
 mod notebooks;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, Timestamp,
-    User, UserId,
+    ApiToken, ApiTokenId, CellId, DatasetId, DatasetRecord, NewUser, Notebook, NotebookId, NotebookRecord,
+    NotebookSummary, StepDone, Timestamp, User, UserId,
 };
 use flywheel_store::{Backend, Database, StoreError};
 use flywheel_tests::{spawn_app, spawn_app_on};
@@ -149,6 +149,21 @@ impl Database for DownDatabase {
         Err(down())
     }
     async fn progress(&self, _: UserId) -> Result<Vec<StepDone>, StoreError> {
+        Err(down())
+    }
+    async fn create_dataset(&self, _: &DatasetRecord, _: &str) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn dataset(&self, _: DatasetId) -> Result<Option<DatasetRecord>, StoreError> {
+        Err(down())
+    }
+    async fn datasets(&self, _: UserId) -> Result<Vec<DatasetRecord>, StoreError> {
+        Err(down())
+    }
+    async fn dataset_content(&self, _: DatasetId) -> Result<Option<String>, StoreError> {
+        Err(down())
+    }
+    async fn delete_dataset(&self, _: DatasetId) -> Result<bool, StoreError> {
         Err(down())
     }
 }

@@ -175,3 +175,37 @@ async fn a_step_is_recorded_once_per_user_and_lab() {
     assert_eq!(seen, [("intro", "check-fit", 10), ("fraud", "check-fit", 30)]);
     assert!(db.progress(bob.id).await.unwrap().is_empty(), "progress is per user");
 }
+
+#[tokio::test]
+async fn datasets_are_unique_by_name_per_owner_and_keep_their_content() {
+    use flywheel_domain::dataset::{ColumnKind, ColumnSummary};
+    use flywheel_domain::{DatasetId, DatasetName, DatasetRecord};
+    let (db, _t) = fresh_store().await;
+    let ada = db.create_user(&new_user("ada@example.org"), Timestamp(1)).await.unwrap();
+    let bob = db.create_user(&new_user("bob@example.org"), Timestamp(1)).await.unwrap();
+    let record = |owner, name: &str| DatasetRecord {
+        id: DatasetId::new(),
+        owner,
+        name: DatasetName::parse(name).unwrap(),
+        size_bytes: 8,
+        rows: 1,
+        columns: vec![ColumnSummary { name: "a".into(), kind: ColumnKind::Number, missing: 0 }],
+        created_at: Timestamp(5),
+    };
+    let sales = record(ada.id, "sales.csv");
+    db.create_dataset(&sales, "a\n1\n").await.unwrap();
+    db.create_dataset(&record(ada.id, "b.csv"), "a\n2\n").await.unwrap();
+    db.create_dataset(&record(bob.id, "sales.csv"), "a\n3\n").await.unwrap();
+    assert!(
+        matches!(db.create_dataset(&record(ada.id, "sales.csv"), "x").await, Err(StoreError::Conflict(_))),
+        "a name is taken once per owner"
+    );
+    assert_eq!(db.dataset(sales.id).await.unwrap(), Some(sales.clone()));
+    assert_eq!(db.dataset_content(sales.id).await.unwrap().as_deref(), Some("a\n1\n"));
+    let names: Vec<String> = db.datasets(ada.id).await.unwrap().iter().map(|d| d.name.to_string()).collect();
+    assert_eq!(names, ["b.csv", "sales.csv"]);
+    assert!(db.delete_dataset(sales.id).await.unwrap());
+    assert!(!db.delete_dataset(sales.id).await.unwrap());
+    assert_eq!(db.dataset_content(sales.id).await.unwrap(), None);
+    assert_eq!(db.datasets(bob.id).await.unwrap().len(), 1, "another owner's dataset stays");
+}

@@ -10,11 +10,13 @@
 
 mod account;
 pub mod curriculum;
+pub mod dataset;
 mod lab;
 pub mod notebook;
 mod token;
 
 pub use account::{DisplayName, Email, NewUser, Password, Role, User, UserId};
+pub use dataset::{DatasetId, DatasetName, DatasetRecord};
 pub use lab::{CHECK_MIME, Lab, Step, StepDone, check_passed};
 pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError, NotebookId, NotebookRecord, NotebookSummary};
 pub use token::{ApiToken, ApiTokenId, TokenSecret};

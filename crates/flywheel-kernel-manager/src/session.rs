@@ -134,6 +134,10 @@ pub(crate) enum Command {
     Stop {
         cull: bool,
     },
+    /// Put a file into the kernel's `data/` folder, now and after every restart.
+    PutFile(String, Arc<str>),
+    /// Take a file out of the kernel's `data/` folder.
+    RemoveFile(String),
 }
 
 impl Session {
@@ -167,6 +171,7 @@ impl Session {
             running: None,
             permit: None,
             restarted_because: None,
+            files: std::collections::BTreeMap::new(),
         };
         tokio::spawn(actor.run(worker));
         session
@@ -260,6 +265,25 @@ impl Session {
         let _ = self.commands.send(Command::Interrupt);
     }
 
+    /// Puts `content` into the kernel's working directory as
+    /// `data/<name>` (see [`DATA_DIR`]) before any cell queued after this
+    /// call runs, and again into every kernel that replaces this one
+    /// (restart, cull): a participant's uploaded dataset, readable from
+    /// their cells. A `name` that is not a plain file name is ignored.
+    pub fn put_file(&self, name: &str, content: Arc<str>) {
+        if plain_file_name(name) {
+            let _ = self.commands.send(Command::PutFile(name.to_owned(), content));
+        }
+    }
+
+    /// Takes `data/<name>` out of the kernel's working directory (and out
+    /// of the kernels that replace it).
+    pub fn remove_file(&self, name: &str) {
+        if plain_file_name(name) {
+            let _ = self.commands.send(Command::RemoveFile(name.to_owned()));
+        }
+    }
+
     /// Stops the kernel and starts a new one (variables are lost).
     pub fn restart(&self) {
         self.lock().last_activity = Instant::now();
@@ -274,6 +298,23 @@ impl Session {
     pub(crate) fn cullable(&self, idle: Duration) -> bool {
         let r = self.lock();
         r.kernel == KernelState::Idle && r.queue.is_empty() && r.last_activity.elapsed() >= idle
+    }
+}
+
+/// The folder of a kernel's working directory that [`Session::put_file`] fills.
+pub const DATA_DIR: &str = "data";
+
+/// A name without a path: no separator, not `.`/`..`, not hidden.
+fn plain_file_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
+}
+
+/// Writes `data/<name>` in a worker's directory; a failure is logged (the
+/// cell that opens the file then says it is missing).
+fn write_data_file(dir: &std::path::Path, name: &str, content: &str) {
+    let data = dir.join(DATA_DIR);
+    if let Err(e) = std::fs::create_dir_all(&data).and_then(|()| std::fs::write(data.join(name), content)) {
+        tracing::error!(dir = %data.display(), name, error = %e, "could not put a data file into a kernel's directory");
     }
 }
 
@@ -306,6 +347,8 @@ struct Actor {
     permit: Option<PermitFuture>,
     /// Why the last kernel went away, told to the next cell that starts a new one.
     restarted_because: Option<String>,
+    /// Files every worker of this session gets in `data/` (see [`Session::put_file`]).
+    files: std::collections::BTreeMap<String, Arc<str>>,
 }
 
 const INTERRUPTED_BY_RESTART: &str = "The kernel was restarted; this cell was stopped.";
@@ -329,6 +372,18 @@ impl Actor {
                         let why = "The kernel was stopped after being idle; its variables are gone.";
                         self.stop_worker(KernelState::Culled, Some(why.to_owned()), INTERRUPTED_BY_RESTART);
                         self.restarted_because = Some(why.to_owned());
+                    }
+                    Some(Command::PutFile(name, content)) => {
+                        if let Some(w) = &self.worker {
+                            write_data_file(&w.dir, &name, &content);
+                        }
+                        self.files.insert(name, content);
+                    }
+                    Some(Command::RemoveFile(name)) => {
+                        if let Some(w) = &self.worker {
+                            let _ = std::fs::remove_file(w.dir.join(DATA_DIR).join(&name));
+                        }
+                        self.files.remove(&name);
                     }
                     Some(Command::Stop { cull: false }) | None => {
                         self.stop_worker(KernelState::Culled, None, "The session was closed.");
@@ -375,6 +430,9 @@ impl Actor {
 
     fn adopt(&mut self, started: Started) {
         let ready = started.ready;
+        for (name, content) in &self.files {
+            write_data_file(&started.dir, name, content);
+        }
         self.worker = Some(started);
         if ready {
             self.set_kernel(if self.code.is_empty() { KernelState::Idle } else { KernelState::Busy }, None);

@@ -10,14 +10,15 @@
 //!
 //! The trait is also the seam where tests put a failing double.
 
+mod datasets;
 mod notebooks;
 mod progress;
 mod sql;
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, CellId, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, Timestamp,
-    User, UserId,
+    ApiToken, ApiTokenId, CellId, DatasetId, DatasetRecord, NewUser, Notebook, NotebookId, NotebookRecord,
+    NotebookSummary, StepDone, Timestamp, User, UserId,
 };
 
 pub use sql::SqlDatabase;
@@ -213,6 +214,25 @@ pub trait Database: Send + Sync + 'static {
 
     /// The steps `user` has passed, oldest first.
     async fn progress(&self, user: UserId) -> Result<Vec<StepDone>, StoreError>;
+
+    /// Stores a checked dataset (see `flywheel_domain::dataset`) with its CSV text.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`]`("dataset name")` when the owner already has
+    /// a dataset of that name (nothing written).
+    async fn create_dataset(&self, record: &DatasetRecord, content: &str) -> Result<(), StoreError>;
+
+    /// The dataset with this id, without its content (whoever owns it: callers check).
+    async fn dataset(&self, id: DatasetId) -> Result<Option<DatasetRecord>, StoreError>;
+
+    /// `owner`'s datasets, by name, without their content.
+    async fn datasets(&self, owner: UserId) -> Result<Vec<DatasetRecord>, StoreError>;
+
+    /// A dataset's CSV text; `None` when there is no such dataset.
+    async fn dataset_content(&self, id: DatasetId) -> Result<Option<String>, StoreError>;
+
+    /// Deletes a dataset; `false` when there was none.
+    async fn delete_dataset(&self, id: DatasetId) -> Result<bool, StoreError>;
 }
 
 /// A stored value that does not decode, as an error.

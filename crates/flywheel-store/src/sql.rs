@@ -7,16 +7,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, CellId, DisplayName, Email, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary,
-    Role, StepDone, Timestamp, User, UserId,
+    ApiToken, ApiTokenId, CellId, DatasetId, DatasetRecord, DisplayName, Email, NewUser, Notebook, NotebookId,
+    NotebookRecord, NotebookSummary, Role, StepDone, Timestamp, User, UserId,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use uuid::Uuid;
 
 use crate::notebooks::{self, Save};
-use crate::progress;
 use crate::{Backend, Database, StoreError, corrupt, redact_url};
+use crate::{datasets, progress};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -342,5 +342,25 @@ impl Database for SqlDatabase {
 
     async fn progress(&self, user: UserId) -> Result<Vec<StepDone>, StoreError> {
         progress::list(&self.pool, user).await
+    }
+
+    async fn create_dataset(&self, record: &DatasetRecord, content: &str) -> Result<(), StoreError> {
+        datasets::create(&self.pool, record, content).await
+    }
+
+    async fn dataset(&self, id: DatasetId) -> Result<Option<DatasetRecord>, StoreError> {
+        datasets::get(&self.pool, id).await
+    }
+
+    async fn datasets(&self, owner: UserId) -> Result<Vec<DatasetRecord>, StoreError> {
+        datasets::list(&self.pool, owner).await
+    }
+
+    async fn dataset_content(&self, id: DatasetId) -> Result<Option<String>, StoreError> {
+        datasets::content(&self.pool, id).await
+    }
+
+    async fn delete_dataset(&self, id: DatasetId) -> Result<bool, StoreError> {
+        datasets::delete(&self.pool, id).await
     }
 }

@@ -20,6 +20,7 @@ use crate::auth::extract::{ApiAdmin, ApiUser};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 
+pub mod datasets;
 pub mod notebooks;
 pub mod sessions;
 
@@ -233,6 +234,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(sessions::SessionsDoc::openapi());
     doc.merge(notebooks::NotebooksDoc::openapi());
+    doc.merge(datasets::DatasetsDoc::openapi());
     doc
 }
 
@@ -253,7 +255,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/tokens/{id}", delete(revoke_token))
         .route("/me", get(me))
         .merge(sessions::router())
-        .merge(notebooks::router(state));
+        .merge(notebooks::router(state))
+        .merge(datasets::router(state));
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)

@@ -378,7 +378,7 @@ async fn run_cell(
     Path((id, cell)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
     let record = owned(&state, &user, &id).await?;
-    let (session, execution) = notebooks::run_cell(&state, &user, &record, &cell)?;
+    let (session, execution) = notebooks::run_cell(&state, &user, &record, &cell).await?;
     let body = RunBody { session: session.view().into(), execution: execution.into() };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }

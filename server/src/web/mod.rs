@@ -6,6 +6,7 @@
 //! struct; [`Page`] is the one `IntoResponse` for all of them.
 
 mod account;
+mod datasets;
 mod learn;
 mod notebooks;
 
@@ -144,6 +145,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/notebooks", get(notebooks::notebooks_page))
         .route("/notebooks/new", post(notebooks::new_notebook))
         .route("/notebooks/{id}", get(notebooks::notebook_page))
+        .route("/data", get(datasets::data_page))
+        .route("/data/{id}/project", post(datasets::start_project))
+        .route("/data/{id}/delete", post(datasets::delete))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))
         .layer(sessions::layer(state.db.clone(), &state.config))
         .layer(middleware::from_fn(render_error_pages))
