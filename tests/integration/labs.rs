@@ -48,6 +48,17 @@ async fn run_cell(app: &TestApp, token: &str, path: &str, cell: &str) -> Value {
     }
 }
 
+/// Closes the notebook's kernel session, as a participant moving on would
+/// (a user may hold only a few sessions, and each holds its data in memory).
+async fn close_session(app: &TestApp, token: &str, notebook: &str) {
+    let nb = call(app, Method::GET, notebook, None, token).await;
+    if let Some(id) = nb["session"]["id"].as_str() {
+        let (status, _, body) =
+            app.api().call(Method::DELETE, &format!("/api/v1/sessions/{id}"), None, Some(token)).await;
+        assert!(status.is_success(), "closing session {id}: {status} {body}");
+    }
+}
+
 fn stdout(e: &Value) -> String {
     let outputs = e["outputs"].as_array().map(Vec::as_slice).unwrap_or_default();
     outputs.iter().filter(|o| o["name"] == "stdout").filter_map(|o| o["text"].as_str()).collect()
@@ -169,6 +180,7 @@ async fn every_lab_fails_its_checks_as_shipped_and_passes_them_with_the_referenc
             assert!(Instant::now() < until, "{}: progress does not show every step: {p}", lab.slug);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        close_session(&app, &token, &path).await;
     }
     // The "your own data" project templates, on an uploaded CSV (the real
     // German credit data): every cell runs without an error.
@@ -198,6 +210,7 @@ async fn every_lab_fails_its_checks_as_shipped_and_passes_them_with_the_referenc
                 }
             }
             println!("  ({:.0} s)", started.elapsed().as_secs_f64());
+            close_session(&app, &token, &path).await;
         }
     }
 }
