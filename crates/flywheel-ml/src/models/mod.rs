@@ -4,6 +4,7 @@
 //! variable, saved, submitted and served.
 
 mod bayes;
+mod forest;
 mod gbt;
 mod kmeans;
 mod knn;
@@ -17,6 +18,7 @@ mod scaling;
 mod tree;
 
 pub use bayes::{NaiveBayes, NaiveBayesModel, NaiveBayesParams};
+pub use forest::{RandomForest, RandomForestModel, RandomForestParams};
 pub use gbt::{GradientBoostedTrees, GradientBoostedTreesModel, GradientBoostedTreesParams};
 pub use kmeans::{KMeans, KMeansModel, KMeansParams};
 pub use knn::{Knn, KnnClassifier, KnnParams, KnnRegressor};
@@ -39,6 +41,7 @@ persist::saveable!(
     PcaModel,
     RandomCutForestModel,
     DecisionTreeModel,
+    RandomForestModel,
     NaiveBayesModel,
     LdaModel,
     StandardScaler,
