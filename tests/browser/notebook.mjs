@@ -11,8 +11,9 @@
 // then a second tab whose stale edit must get the conflict banner; the kernel session closed
 // through the API (as culling does) and the "gone" banner's rerun; command-mode keys
 // (Esc, B, M, Enter, Shift+Enter, D D); Interrupt of an endless loop; a compile error marking
-// its line; and last the .ipynb export. Screenshots: notebook.png, notebook-reloaded.png,
-// conflict.png, kernel-gone.png.
+// its line; the .ipynb export and its upload; and last a CSV on My data (a bad row refused
+// with its line, then left out on request). Screenshots: notebook.png, notebook-reloaded.png,
+// conflict.png, kernel-gone.png, uploaded.png, data-upload.png.
 // Each step prints "ok - …" or fails with "FAIL - step: what was seen", a screenshot
 // (failure.png) and the browser console (console.log) in ARTIFACTS_DIR, and exit code 1.
 
@@ -505,6 +506,27 @@ await step("upload the exported .ipynb on /notebooks: a new notebook with the sa
   if (!sources.some((s) => s.includes("let answer = 6 * 7;"))) fail(`the upload lacks the edited source: ${short(JSON.stringify(sources))}`);
   if ((await page.locator('#notebook .outputs img[src^="data:image/svg+xml"]').count()) === 0) fail("the upload lacks the SVG output");
   await screenshot("uploaded.png");
+});
+
+await step("My data: a CSV with a bad row is refused with its line, then stored without it on request", 30_000, async () => {
+  const csv = path.join(ARTIFACTS, "sensors.csv");
+  fs.writeFileSync(csv, "mote,temperature\n1,21.5\n2\n3,22.0\n");
+  await page.goto(`${BASE}/data`);
+  await page.locator("#upload-file").setInputFiles(csv);
+  await page.getByRole("button", { name: "Upload", exact: true }).click();
+  const error = page.locator("#upload-error");
+  await error.waitFor({ state: "visible" });
+  const said = await error.textContent();
+  if (!said.includes("line 3: 1 fields, the header has 2")) fail(`the refusal does not name the bad line: ${short(said)}`);
+  await page.getByLabel("Leave out rows that cannot be read").check();
+  await page.getByRole("button", { name: "Upload", exact: true }).click();
+  const report = page.locator("#upload-report");
+  await report.waitFor({ state: "visible" });
+  const reported = await report.textContent();
+  if (!reported.includes("Stored sensors.csv: 2 rows. Left out 1 rows")) fail(`no report of the left-out row: ${short(reported)}`);
+  await screenshot("data-upload.png");
+  await page.getByRole("link", { name: "Show my data" }).click();
+  await page.locator("table.datasets").getByText("data/sensors.csv").waitFor();
 });
 
 console.log(`ok - all steps; artifacts in ${ARTIFACTS}`);
