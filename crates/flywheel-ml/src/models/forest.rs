@@ -17,7 +17,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
-use super::{check_predict_input, fit_error, linfa_classes};
+use super::{check_predict_input, fit_error, linfa_classes, normalised_importance};
 use crate::error::{MlError, Result};
 use crate::{Dataset, Labels, Matrix, Vector};
 
@@ -201,11 +201,7 @@ impl RandomForestModel {
                 }
             }
         }
-        let sum: f64 = total.iter().sum();
-        if sum > 0.0 {
-            total.iter_mut().for_each(|t| *t /= sum);
-        }
-        Vector::from_vec(total)
+        normalised_importance(total)
     }
 
     /// The feature names, in the order of [`Self::feature_importance`].

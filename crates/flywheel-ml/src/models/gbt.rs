@@ -19,7 +19,7 @@ use forust_ml::objective::ObjectiveType;
 use forust_ml::sampler::SampleMethod;
 use serde::{Deserialize, Serialize};
 
-use super::fit_error;
+use super::{fit_error, normalised_importance};
 use crate::error::{MlError, Result};
 use crate::{Dataset, Labels, Matrix, Target, Vector};
 
@@ -409,11 +409,7 @@ impl GradientBoostedTreesModel {
                 }
             }
         }
-        let sum: f64 = total.iter().sum();
-        if sum > 0.0 {
-            total.iter_mut().for_each(|t| *t /= sum);
-        }
-        Vector::from_vec(total)
+        normalised_importance(total)
     }
 
     /// The feature names, in the order of [`Self::feature_importance`].

@@ -69,6 +69,15 @@ pub(crate) fn linfa_classes(
     Ok(linfa::DatasetBase::new(data.features().array().clone(), targets))
 }
 
+/// Per-feature importance totals scaled to sum to 1 (all zeros stay zeros).
+pub(crate) fn normalised_importance(mut total: Vec<f64>) -> crate::Vector {
+    let sum: f64 = total.iter().sum();
+    if sum > 0.0 {
+        total.iter_mut().for_each(|t| *t /= sum);
+    }
+    crate::Vector::from_vec(total)
+}
+
 /// Converts a linfa error into ours.
 pub(crate) fn fit_error(e: impl std::fmt::Display) -> MlError {
     MlError::Fit(e.to_string())
