@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod notebooks;
 pub mod state;
 pub mod web;
+pub mod workshops;
 
 pub use app::Application;
 pub use config::Config;

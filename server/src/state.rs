@@ -11,6 +11,7 @@ use crate::curriculum::Curriculum;
 use crate::labs::Labs;
 use crate::metrics::Metrics;
 use crate::notebooks::NotebookSessions;
+use crate::workshops::HiddenTests;
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -31,6 +32,8 @@ pub struct AppState {
     pub curriculum: Arc<Curriculum>,
     /// Which kernel session each notebook runs on.
     pub notebook_sessions: Arc<NotebookSessions>,
+    /// Hidden test sets drawn for scoring submitted models.
+    pub hidden_tests: Arc<HiddenTests>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             labs,
             curriculum,
             notebook_sessions: Arc::default(),
+            hidden_tests: Arc::default(),
         }
     }
 }

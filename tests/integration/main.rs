@@ -13,3 +13,4 @@ mod notebooks;
 mod ops;
 mod pages;
 mod storage;
+mod workshops;

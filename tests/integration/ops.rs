@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission, SubmissionKind, Team, Workshop};
 use flywheel_domain::{
     ApiToken, ApiTokenId, CellId, DatasetId, DatasetRecord, NewUser, Notebook, NotebookId, NotebookRecord,
-    NotebookSummary, StepDone, Timestamp, User, UserId,
+    NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, User, UserId, WorkshopId,
 };
 use flywheel_store::{Backend, Database, StoreError};
 use flywheel_tests::{spawn_app, spawn_app_on};
@@ -164,6 +165,68 @@ impl Database for DownDatabase {
         Err(down())
     }
     async fn delete_dataset(&self, _: DatasetId) -> Result<bool, StoreError> {
+        Err(down())
+    }
+    async fn create_workshop(&self, _: &Workshop) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn update_workshop(&self, _: &Workshop) -> Result<bool, StoreError> {
+        Err(down())
+    }
+    async fn workshop(&self, _: WorkshopId) -> Result<Option<Workshop>, StoreError> {
+        Err(down())
+    }
+    async fn workshop_by_code(&self, _: &JoinCode) -> Result<Option<Workshop>, StoreError> {
+        Err(down())
+    }
+    async fn member_workshops(&self, _: UserId) -> Result<Vec<(Workshop, MemberRole)>, StoreError> {
+        Err(down())
+    }
+    async fn all_workshops(&self) -> Result<Vec<Workshop>, StoreError> {
+        Err(down())
+    }
+    async fn add_member(&self, _: WorkshopId, _: UserId, _: MemberRole, _: Timestamp) -> Result<bool, StoreError> {
+        Err(down())
+    }
+    async fn members(&self, _: WorkshopId) -> Result<Vec<Member>, StoreError> {
+        Err(down())
+    }
+    async fn member(&self, _: WorkshopId, _: UserId) -> Result<Option<Member>, StoreError> {
+        Err(down())
+    }
+    async fn create_team(&self, _: &Team) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn teams(&self, _: WorkshopId) -> Result<Vec<Team>, StoreError> {
+        Err(down())
+    }
+    async fn set_team(&self, _: WorkshopId, _: UserId, _: Option<TeamId>, _: Option<u32>) -> Result<bool, StoreError> {
+        Err(down())
+    }
+    async fn create_submission(
+        &self,
+        _: &Submission,
+        _: &str,
+        _: Option<&str>,
+    ) -> Result<(Submission, bool), StoreError> {
+        Err(down())
+    }
+    async fn submission_by_key(&self, _: TeamId, _: &str) -> Result<Option<Submission>, StoreError> {
+        Err(down())
+    }
+    async fn submissions(&self, _: WorkshopId) -> Result<Vec<Submission>, StoreError> {
+        Err(down())
+    }
+    async fn submission(&self, _: SubmissionId) -> Result<Option<(Submission, String)>, StoreError> {
+        Err(down())
+    }
+    async fn count_submissions_since(&self, _: TeamId, _: SubmissionKind, _: Timestamp) -> Result<u32, StoreError> {
+        Err(down())
+    }
+    async fn set_grade(&self, _: &Grade) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn grades(&self, _: WorkshopId) -> Result<Vec<Grade>, StoreError> {
         Err(down())
     }
 }

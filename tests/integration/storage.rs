@@ -209,3 +209,106 @@ async fn datasets_are_unique_by_name_per_owner_and_keep_their_content() {
     assert_eq!(db.dataset_content(sales.id).await.unwrap(), None);
     assert_eq!(db.datasets(bob.id).await.unwrap().len(), 1, "another owner's dataset stays");
 }
+
+#[tokio::test]
+async fn workshops_teams_submissions_and_grades_round_trip() {
+    use flywheel_domain::workshop::{
+        Date, Grade, JoinCode, MemberRole, Rubric, Rubrics, Score, Submission, SubmissionKind, Team, Workshop,
+    };
+    use flywheel_domain::{SubmissionId, TeamId, WorkshopId};
+
+    let (db, _t) = fresh_store().await;
+    let ins = db.create_user(&new_user("ins@example.org"), Timestamp(1)).await.unwrap();
+    let ada = db.create_user(&new_user("ada@example.org"), Timestamp(1)).await.unwrap();
+    let bob = db.create_user(&new_user("bob@example.org"), Timestamp(1)).await.unwrap();
+    let day = Date::parse("2099-03-02").unwrap();
+    let rubric = Rubric::parse_lines("Question | 4 | one sentence").unwrap();
+    let w = Workshop {
+        id: WorkshopId::new(),
+        owner: ins.id,
+        title: "ML week".into(),
+        days: [day; 3],
+        labs: vec!["fraud".into()],
+        join_code: JoinCode::from_random([1; 8]),
+        join_code_expires_at: Timestamp(5000),
+        team_size: 1,
+        self_formed_teams: true,
+        closes_at: Timestamp(9000),
+        daily_model_submissions: 3,
+        scoring_seed: u64::MAX - 7,
+        rubrics: Rubrics { problem_statement: rubric.clone(), architecture: rubric },
+        grades_released_at: None,
+        created_at: Timestamp(10),
+    };
+    db.create_workshop(&w).await.unwrap();
+    assert_eq!(db.workshop(w.id).await.unwrap().as_ref(), Some(&w), "every field, the seed's top bit too");
+    assert_eq!(db.workshop_by_code(&w.join_code).await.unwrap().map(|x| x.id), Some(w.id));
+    let clash = Workshop { id: WorkshopId::new(), ..w.clone() };
+    assert!(matches!(db.create_workshop(&clash).await, Err(StoreError::Conflict("join code"))));
+    assert_eq!(db.member(w.id, ins.id).await.unwrap().map(|m| m.role), Some(MemberRole::Instructor));
+
+    assert!(db.add_member(w.id, ada.id, MemberRole::Participant, Timestamp(20)).await.unwrap());
+    assert!(!db.add_member(w.id, ada.id, MemberRole::Participant, Timestamp(21)).await.unwrap());
+    assert!(db.add_member(w.id, bob.id, MemberRole::Participant, Timestamp(22)).await.unwrap());
+    assert_eq!(db.member_workshops(ada.id).await.unwrap().len(), 1);
+
+    let team = Team { id: TeamId::new(), workshop: w.id, name: "Kestrel".into(), created_at: Timestamp(30) };
+    db.create_team(&team).await.unwrap();
+    let twin = Team { id: TeamId::new(), ..team.clone() };
+    assert!(matches!(db.create_team(&twin).await, Err(StoreError::Conflict("team name"))));
+    assert!(db.set_team(w.id, ada.id, Some(team.id), Some(1)).await.unwrap());
+    assert!(db.set_team(w.id, ada.id, Some(team.id), Some(1)).await.unwrap(), "moving into one's own team");
+    assert!(!db.set_team(w.id, bob.id, Some(team.id), Some(1)).await.unwrap(), "the team is full");
+    assert!(db.set_team(w.id, bob.id, Some(team.id), None).await.unwrap(), "no limit for instructors");
+    let members = db.members(w.id).await.unwrap();
+    assert_eq!(members.iter().filter(|m| m.team == Some(team.id)).count(), 2);
+
+    let model = Submission {
+        id: SubmissionId::new(),
+        workshop: w.id,
+        team: team.id,
+        kind: SubmissionKind::Model,
+        lab: Some("fraud".into()),
+        submitted_by: ada.id,
+        submitted_at: Timestamp(100),
+        size_bytes: 4,
+        public_score: Some(0.625),
+        private_score: Some(0.5),
+    };
+    // A write-up (no scores) first: a NULL score must not spoil the next insert's float.
+    let essay = Submission {
+        id: SubmissionId::new(),
+        kind: SubmissionKind::ProblemStatement,
+        lab: None,
+        public_score: None,
+        private_score: None,
+        submitted_at: Timestamp(101),
+        ..model.clone()
+    };
+    db.create_submission(&essay, "## Question", None).await.unwrap();
+    assert_eq!(db.create_submission(&model, "{\"m\"}", Some("k1")).await.unwrap(), (model.clone(), true));
+    let retry = Submission { id: SubmissionId::new(), submitted_at: Timestamp(102), ..model.clone() };
+    assert_eq!(db.create_submission(&retry, "{\"m\"}", Some("k1")).await.unwrap(), (model.clone(), false));
+    assert_eq!(db.submission_by_key(team.id, "k1").await.unwrap(), Some(model.clone()));
+    assert_eq!(db.submissions(w.id).await.unwrap(), [model.clone(), essay.clone()]);
+    assert_eq!(db.submission(essay.id).await.unwrap(), Some((essay.clone(), "## Question".into())));
+    assert_eq!(db.count_submissions_since(team.id, SubmissionKind::Model, Timestamp(100)).await.unwrap(), 1);
+    assert_eq!(db.count_submissions_since(team.id, SubmissionKind::Model, Timestamp(101)).await.unwrap(), 0);
+
+    let grade = Grade {
+        submission: essay.id,
+        scores: vec![Score { criterion: "Question".into(), points: 3, comment: "add the number".into() }],
+        graded_by: ins.id,
+        graded_at: Timestamp(200),
+    };
+    db.set_grade(&grade).await.unwrap();
+    let regrade =
+        Grade { scores: vec![Score { points: 4, ..grade.scores[0].clone() }], graded_at: Timestamp(201), ..grade };
+    db.set_grade(&regrade).await.unwrap();
+    assert_eq!(db.grades(w.id).await.unwrap(), [regrade]);
+
+    assert!(db.update_workshop(&w).await.unwrap(), "an update with a NULL time, then one with a time");
+    let updated = Workshop { title: "ML week 2".into(), grades_released_at: Some(Timestamp(300)), ..w.clone() };
+    assert!(db.update_workshop(&updated).await.unwrap());
+    assert_eq!(db.workshop(w.id).await.unwrap(), Some(updated));
+}

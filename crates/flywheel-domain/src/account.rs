@@ -4,27 +4,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::{Timestamp, ValidationError};
 
-/// The stable identifier of a user account (a UUID, shown in its hyphenated form).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(pub Uuid);
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for UserId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self).map_err(|_| ValidationError::new("id", "is not a valid id"))
-    }
-}
+uuid_id!(
+    /// The stable identifier of a user account (a UUID, shown in its hyphenated form).
+    UserId,
+    "user"
+);
 
 /// An email address, as typed (surrounding whitespace removed).
 ///

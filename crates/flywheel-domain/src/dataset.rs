@@ -18,35 +18,11 @@ pub const BAD_ROWS_LISTED: usize = 20;
 /// Longest dataset name, in characters.
 pub const MAX_NAME_CHARS: usize = 80;
 
-/// A stored dataset's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct DatasetId(pub uuid::Uuid);
-
-impl DatasetId {
-    /// A new random id.
-    pub fn new() -> Self {
-        Self(uuid::Uuid::new_v4())
-    }
-}
-
-impl Default for DatasetId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Display for DatasetId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for DatasetId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s).map(Self).map_err(|_| ValidationError::new("id", "is not a valid dataset id"))
-    }
-}
+uuid_id!(
+    /// A stored dataset's id.
+    DatasetId,
+    "dataset"
+);
 
 /// A dataset's file name in the workspace: what a kernel cell opens as
 /// `data/<name>`. Letters, digits, `-`, `_` and `.`, ending in `.csv`, at

@@ -8,18 +8,60 @@
 //! Architecture invariant: this crate does no I/O — no clock, no randomness,
 //! no files, no network. Callers pass in the current time and random bytes.
 
+/// Declares a UUID identifier type: `Display` as the hyphenated UUID,
+/// `FromStr` with a [`ValidationError`] naming the kind of id, serialised as
+/// the bare UUID, and `new()` for a random one.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub uuid::Uuid);
+
+        impl $name {
+            /// A new random id.
+            pub fn new() -> Self {
+                Self(uuid::Uuid::new_v4())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::ValidationError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                uuid::Uuid::parse_str(s)
+                    .map(Self)
+                    .map_err(|_| $crate::ValidationError::new("id", concat!("is not a valid ", $what, " id")))
+            }
+        }
+    };
+}
+
 mod account;
 pub mod curriculum;
 pub mod dataset;
 mod lab;
 pub mod notebook;
 mod token;
+pub mod workshop;
 
 pub use account::{DisplayName, Email, NewUser, Password, Role, User, UserId};
 pub use dataset::{DatasetId, DatasetName, DatasetRecord};
 pub use lab::{CHECK_MIME, Lab, Step, StepDone, check_passed};
 pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError, NotebookId, NotebookRecord, NotebookSummary};
 pub use token::{ApiToken, ApiTokenId, TokenSecret};
+pub use workshop::{SubmissionId, TeamId, WorkshopId};
 
 /// A point in time, as milliseconds since the Unix epoch (UTC).
 ///

@@ -4,31 +4,16 @@
 //! its SHA-256 digest, so a leaked database does not leak usable tokens.
 
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use crate::{Timestamp, UserId, ValidationError};
 
-/// The identifier of an API token (not secret).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ApiTokenId(pub Uuid);
-
-impl fmt::Display for ApiTokenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl FromStr for ApiTokenId {
-    type Err = ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self).map_err(|_| ValidationError::new("id", "is not a valid token id"))
-    }
-}
+uuid_id!(
+    /// The identifier of an API token (not secret).
+    ApiTokenId,
+    "token"
+);
 
 /// The secret part of an API token: `fw_` followed by 64 lower-case hex
 /// digits (32 random bytes). Its `Debug` output never shows the secret.

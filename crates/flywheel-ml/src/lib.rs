@@ -24,6 +24,7 @@ mod error;
 pub mod metrics;
 mod models;
 pub mod plot;
+pub mod scoring;
 mod split;
 mod table;
 pub mod text;

@@ -14,11 +14,13 @@ mod datasets;
 mod notebooks;
 mod progress;
 mod sql;
+mod workshops;
 
 use async_trait::async_trait;
+use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission, SubmissionKind, Team, Workshop};
 use flywheel_domain::{
     ApiToken, ApiTokenId, CellId, DatasetId, DatasetRecord, NewUser, Notebook, NotebookId, NotebookRecord,
-    NotebookSummary, StepDone, Timestamp, User, UserId,
+    NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, User, UserId, WorkshopId,
 };
 
 pub use sql::SqlDatabase;
@@ -233,6 +235,99 @@ pub trait Database: Send + Sync + 'static {
 
     /// Deletes a dataset; `false` when there was none.
     async fn delete_dataset(&self, id: DatasetId) -> Result<bool, StoreError>;
+
+    /// Stores a new workshop and makes its owner an instructor member of it.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`]`("join code")` when another workshop has the code.
+    async fn create_workshop(&self, workshop: &Workshop) -> Result<(), StoreError>;
+
+    /// Replaces a workshop's settings (everything but its id, owner, seed
+    /// and creation time); `false` when there is no such workshop.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`]`("join code")` as for [`Self::create_workshop`].
+    async fn update_workshop(&self, workshop: &Workshop) -> Result<bool, StoreError>;
+
+    /// The workshop with this id (whoever asks: callers check membership).
+    async fn workshop(&self, id: WorkshopId) -> Result<Option<Workshop>, StoreError>;
+
+    /// The workshop whose join code this is (expired or not: callers check).
+    async fn workshop_by_code(&self, code: &JoinCode) -> Result<Option<Workshop>, StoreError>;
+
+    /// The workshops `user` is a member of, with their role, newest first.
+    async fn member_workshops(&self, user: UserId) -> Result<Vec<(Workshop, MemberRole)>, StoreError>;
+
+    /// Every workshop, newest first (for admins).
+    async fn all_workshops(&self) -> Result<Vec<Workshop>, StoreError>;
+
+    /// Adds `user` to a workshop; `false` (nothing changed) when already a member.
+    async fn add_member(
+        &self,
+        workshop: WorkshopId,
+        user: UserId,
+        role: MemberRole,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// A workshop's members, with names and emails, in the order they joined.
+    async fn members(&self, workshop: WorkshopId) -> Result<Vec<Member>, StoreError>;
+
+    /// One member of a workshop, if `user` is one.
+    async fn member(&self, workshop: WorkshopId, user: UserId) -> Result<Option<Member>, StoreError>;
+
+    /// Stores a new team.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`]`("team name")` when the workshop has a team of that name.
+    async fn create_team(&self, team: &Team) -> Result<(), StoreError>;
+
+    /// A workshop's teams, by name.
+    async fn teams(&self, workshop: WorkshopId) -> Result<Vec<Team>, StoreError>;
+
+    /// Puts a member into `team` (`None`: into no team). With `limit`, only
+    /// while the team has fewer other members than that, checked atomically.
+    /// `false` (nothing changed) when the team is full or `user` is not a member.
+    async fn set_team(
+        &self,
+        workshop: WorkshopId,
+        user: UserId,
+        team: Option<TeamId>,
+        limit: Option<u32>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a submission with its content. With an idempotency key that
+    /// the team used before, nothing is written and the first submission
+    /// made with it comes back; the `bool` says whether this call stored it.
+    async fn create_submission(
+        &self,
+        submission: &Submission,
+        content: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Submission, bool), StoreError>;
+
+    /// The team's submission made with this idempotency key, if any.
+    async fn submission_by_key(&self, team: TeamId, key: &str) -> Result<Option<Submission>, StoreError>;
+
+    /// A workshop's submissions, oldest first, without their content.
+    async fn submissions(&self, workshop: WorkshopId) -> Result<Vec<Submission>, StoreError>;
+
+    /// One submission with its content.
+    async fn submission(&self, id: SubmissionId) -> Result<Option<(Submission, String)>, StoreError>;
+
+    /// How many submissions of `kind` the team made from `since` on.
+    async fn count_submissions_since(
+        &self,
+        team: TeamId,
+        kind: SubmissionKind,
+        since: Timestamp,
+    ) -> Result<u32, StoreError>;
+
+    /// Stores a submission's grade, replacing an earlier one.
+    async fn set_grade(&self, grade: &Grade) -> Result<(), StoreError>;
+
+    /// The grades of a workshop's submissions.
+    async fn grades(&self, workshop: WorkshopId) -> Result<Vec<Grade>, StoreError>;
 }
 
 /// A stored value that does not decode, as an error.

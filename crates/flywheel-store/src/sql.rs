@@ -6,9 +6,10 @@ use std::sync::Once;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission, SubmissionKind, Team, Workshop};
 use flywheel_domain::{
     ApiToken, ApiTokenId, CellId, DatasetId, DatasetRecord, DisplayName, Email, NewUser, Notebook, NotebookId,
-    NotebookRecord, NotebookSummary, Role, StepDone, Timestamp, User, UserId,
+    NotebookRecord, NotebookSummary, Role, StepDone, SubmissionId, TeamId, Timestamp, User, UserId, WorkshopId,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use crate::notebooks::{self, Save};
 use crate::{Backend, Database, StoreError, corrupt, redact_url};
-use crate::{datasets, progress};
+use crate::{datasets, progress, workshops};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -362,5 +363,103 @@ impl Database for SqlDatabase {
 
     async fn delete_dataset(&self, id: DatasetId) -> Result<bool, StoreError> {
         datasets::delete(&self.pool, id).await
+    }
+
+    async fn create_workshop(&self, workshop: &Workshop) -> Result<(), StoreError> {
+        workshops::create(&self.pool, workshop).await
+    }
+
+    async fn update_workshop(&self, workshop: &Workshop) -> Result<bool, StoreError> {
+        workshops::update(&self.pool, workshop).await
+    }
+
+    async fn workshop(&self, id: WorkshopId) -> Result<Option<Workshop>, StoreError> {
+        workshops::get(&self.pool, id).await
+    }
+
+    async fn workshop_by_code(&self, code: &JoinCode) -> Result<Option<Workshop>, StoreError> {
+        workshops::by_code(&self.pool, code).await
+    }
+
+    async fn member_workshops(&self, user: UserId) -> Result<Vec<(Workshop, MemberRole)>, StoreError> {
+        workshops::of_member(&self.pool, user).await
+    }
+
+    async fn all_workshops(&self) -> Result<Vec<Workshop>, StoreError> {
+        workshops::all(&self.pool).await
+    }
+
+    async fn add_member(
+        &self,
+        workshop: WorkshopId,
+        user: UserId,
+        role: MemberRole,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        workshops::add_member(&self.pool, workshop, user, role, now).await
+    }
+
+    async fn members(&self, workshop: WorkshopId) -> Result<Vec<Member>, StoreError> {
+        workshops::members(&self.pool, workshop).await
+    }
+
+    async fn member(&self, workshop: WorkshopId, user: UserId) -> Result<Option<Member>, StoreError> {
+        workshops::get_member(&self.pool, workshop, user).await
+    }
+
+    async fn create_team(&self, team: &Team) -> Result<(), StoreError> {
+        workshops::create_team(&self.pool, team).await
+    }
+
+    async fn teams(&self, workshop: WorkshopId) -> Result<Vec<Team>, StoreError> {
+        workshops::teams(&self.pool, workshop).await
+    }
+
+    async fn set_team(
+        &self,
+        workshop: WorkshopId,
+        user: UserId,
+        team: Option<TeamId>,
+        limit: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        workshops::set_team(&self.pool, workshop, user, team, limit).await
+    }
+
+    async fn create_submission(
+        &self,
+        submission: &Submission,
+        content: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Submission, bool), StoreError> {
+        workshops::create_submission(&self.pool, submission, content, idempotency_key).await
+    }
+
+    async fn submission_by_key(&self, team: TeamId, key: &str) -> Result<Option<Submission>, StoreError> {
+        workshops::submission_by_key(&self.pool, team, key).await
+    }
+
+    async fn submissions(&self, workshop: WorkshopId) -> Result<Vec<Submission>, StoreError> {
+        workshops::submissions(&self.pool, workshop).await
+    }
+
+    async fn submission(&self, id: SubmissionId) -> Result<Option<(Submission, String)>, StoreError> {
+        workshops::get_submission(&self.pool, id).await
+    }
+
+    async fn count_submissions_since(
+        &self,
+        team: TeamId,
+        kind: SubmissionKind,
+        since: Timestamp,
+    ) -> Result<u32, StoreError> {
+        workshops::count_since(&self.pool, team, kind, since).await
+    }
+
+    async fn set_grade(&self, grade: &Grade) -> Result<(), StoreError> {
+        workshops::set_grade(&self.pool, grade).await
+    }
+
+    async fn grades(&self, workshop: WorkshopId) -> Result<Vec<Grade>, StoreError> {
+        workshops::grades(&self.pool, workshop).await
     }
 }

@@ -23,6 +23,7 @@ use crate::state::AppState;
 pub mod datasets;
 pub mod notebooks;
 pub mod sessions;
+pub mod workshops;
 
 /// A JSON body whose rejections are [`AppError`]s (400 unreadable, 413 too
 /// large, 415 not JSON, 422 wrong fields).
@@ -235,6 +236,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(sessions::SessionsDoc::openapi());
     doc.merge(notebooks::NotebooksDoc::openapi());
     doc.merge(datasets::DatasetsDoc::openapi());
+    doc.merge(workshops::WorkshopsDoc::openapi());
     doc
 }
 
@@ -256,7 +258,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/me", get(me))
         .merge(sessions::router())
         .merge(notebooks::router(state))
-        .merge(datasets::router(state));
+        .merge(datasets::router(state))
+        .merge(workshops::router());
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)

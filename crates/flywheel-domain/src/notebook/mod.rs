@@ -194,23 +194,11 @@ impl IdFiller {
     }
 }
 
-/// The stable identifier of a stored notebook (a UUID).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct NotebookId(pub uuid::Uuid);
-
-impl std::fmt::Display for NotebookId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for NotebookId {
-    type Err = crate::ValidationError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s).map(Self).map_err(|_| crate::ValidationError::new("id", "is not a valid notebook id"))
-    }
-}
+uuid_id!(
+    /// The stable identifier of a stored notebook (a UUID).
+    NotebookId,
+    "notebook"
+);
 
 /// A stored notebook: whose it is, where it came from, and its revision.
 #[derive(Debug, Clone, PartialEq)]

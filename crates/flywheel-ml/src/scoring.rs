@@ -1,0 +1,266 @@
+//! Scoring submitted models on a lab's hidden test set, as a Kaggle
+//! competition does: the Flywheel server (not the participant's kernel)
+//! loads a model a team saved with `to_json`/`save`, predicts on rows the
+//! participants never saw, and ranks teams by the lab's metric on a
+//! *public* part (shown during the workshop) and a *private* part (shown
+//! once it closes, so that tuning to the public number does not pay).
+//!
+//! A hidden test set is a fresh draw of the lab's data generator with a
+//! seed only the server knows (one per workshop): the same distribution as
+//! the lab's data, none of its rows.
+//!
+//! | lab | data | metric |
+//! |---|---|---|
+//! | `fraud` | [`datasets::credit_card_fraud_with`]`(100_000, seed)`, the 30 columns of the lab's `fraud.classification("Class")` | PR AUC (average precision) of the fraud score |
+
+use crate::data::{Dataset, Labels, Matrix, Vector};
+use crate::error::{MlError, Result};
+use crate::models::{GradientBoostedTreesModel, KnnClassifier, LinearClassifier, NaiveBayesModel, RandomForestModel};
+use crate::{datasets, metrics, stratified_split};
+
+/// Rows in the `fraud` lab's hidden test set (about 173 frauds).
+pub const FRAUD_HIDDEN_ROWS: usize = 100_000;
+
+/// The labs that have a hidden test set, i.e. take model submissions.
+pub const LABS: &[&str] = &["fraud"];
+
+/// A classifier a team submitted: any saved model of the library that
+/// gives a probability for the positive class.
+#[derive(Debug, Clone)]
+pub enum SubmittedModel {
+    /// A [`LinearClassifier`].
+    Linear(LinearClassifier),
+    /// A [`GradientBoostedTreesModel`].
+    BoostedTrees(GradientBoostedTreesModel),
+    /// A [`RandomForestModel`].
+    RandomForest(RandomForestModel),
+    /// A [`NaiveBayesModel`].
+    NaiveBayes(NaiveBayesModel),
+    /// A [`KnnClassifier`].
+    Knn(KnnClassifier),
+}
+
+impl SubmittedModel {
+    /// Reads a saved model (the JSON of `to_json` or `save`) of any type
+    /// that can be scored.
+    ///
+    /// # Errors
+    /// [`MlError::Read`] for text that is not a saved model, a model type
+    /// that gives no probabilities (the message names it and lists the
+    /// types that do), or a damaged model.
+    pub fn from_json(text: &str) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            flywheel_model: Option<String>,
+        }
+        let head: Head = serde_json::from_str(text)
+            .map_err(|e| MlError::Read(format!("a submitted model is a saved model's JSON; this is not JSON: {e}")))?;
+        let kind = head.flywheel_model.ok_or_else(|| {
+            MlError::Read("this JSON is not a saved Flywheel model (no `flywheel_model` field)".into())
+        })?;
+        Ok(match kind.as_str() {
+            "LinearClassifier" => Self::Linear(LinearClassifier::from_json(text)?),
+            "GradientBoostedTreesModel" => Self::BoostedTrees(GradientBoostedTreesModel::from_json(text)?),
+            "RandomForestModel" => Self::RandomForest(RandomForestModel::from_json(text)?),
+            "NaiveBayesModel" => Self::NaiveBayes(NaiveBayesModel::from_json(text)?),
+            "KnnClassifier" => Self::Knn(KnnClassifier::from_json(text)?),
+            other => {
+                return Err(MlError::Read(format!(
+                    "a {other} cannot be scored: submit a classifier that gives probabilities \
+                     (LinearClassifier, GradientBoostedTreesModel, RandomForestModel, NaiveBayesModel, KnnClassifier)"
+                )));
+            }
+        })
+    }
+
+    /// The saved type's name, e.g. `GradientBoostedTreesModel`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Linear(_) => "LinearClassifier",
+            Self::BoostedTrees(_) => "GradientBoostedTreesModel",
+            Self::RandomForest(_) => "RandomForestModel",
+            Self::NaiveBayes(_) => "NaiveBayesModel",
+            Self::Knn(_) => "KnnClassifier",
+        }
+    }
+
+    /// The predicted class of each row.
+    ///
+    /// # Errors
+    /// As the model's `predict` ([`MlError::Shape`] for another number of features).
+    pub fn predict(&self, x: &Matrix) -> Result<Labels> {
+        match self {
+            Self::Linear(m) => m.predict(x),
+            Self::BoostedTrees(m) => m.predict(x),
+            Self::RandomForest(m) => m.predict(x),
+            Self::NaiveBayes(m) => m.predict(x),
+            Self::Knn(m) => m.predict(x),
+        }
+    }
+
+    /// The probability of the positive class (the second, sorted) of each row.
+    ///
+    /// # Errors
+    /// As the model's `predict_proba` (binary models only).
+    pub fn predict_proba(&self, x: &Matrix) -> Result<Vector> {
+        match self {
+            Self::Linear(m) => m.predict_proba(x),
+            Self::BoostedTrees(m) => m.predict_proba(x),
+            Self::RandomForest(m) => m.predict_proba(x),
+            Self::NaiveBayes(m) => m.predict_proba(x),
+            Self::Knn(m) => m.predict_proba(x),
+        }
+    }
+}
+
+/// A model's scores on a hidden test set (higher is better).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HiddenScore {
+    /// On the public part.
+    pub public: f64,
+    /// On the private part.
+    pub private: f64,
+}
+
+/// A lab's hidden test set, split into a public and a private half
+/// (stratified, so each holds half the positives, give or take a row).
+#[derive(Debug, Clone)]
+pub struct HiddenTest {
+    lab: &'static str,
+    public: Dataset,
+    private: Dataset,
+}
+
+impl HiddenTest {
+    /// The hidden test set of `lab` drawn with `seed`; `None` when the lab
+    /// has none (see [`LABS`]). Deterministic: the same seed, the same rows.
+    ///
+    /// # Errors
+    /// As the lab's data generator (never for the built-in sizes).
+    pub fn for_lab(lab: &str, seed: u64) -> Option<Result<Self>> {
+        match lab {
+            "fraud" => Some(Self::fraud(seed)),
+            _ => None,
+        }
+    }
+
+    fn fraud(seed: u64) -> Result<Self> {
+        let data = datasets::credit_card_fraud_with(FRAUD_HIDDEN_ROWS, seed)?.classification("Class")?;
+        let (public, private) = stratified_split(&data, 0.5, seed)?;
+        Ok(Self { lab: "fraud", public, private })
+    }
+
+    /// The lab it belongs to.
+    pub fn lab(&self) -> &'static str {
+        self.lab
+    }
+
+    /// The metric, as people say it.
+    pub fn metric(&self) -> &'static str {
+        "PR AUC (average precision)"
+    }
+
+    /// The feature columns a model must take, in order.
+    pub fn columns(&self) -> &[String] {
+        self.public.features().columns()
+    }
+
+    /// Rows in the public and in the private part.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.public.nrows(), self.private.nrows())
+    }
+
+    /// Scores `model` on both parts.
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] when the model takes another number of features
+    /// than [`Self::columns`]; [`MlError::InvalidData`] when it predicts
+    /// other classes than the lab's (a model for another problem).
+    pub fn score(&self, model: &SubmittedModel) -> Result<HiddenScore> {
+        let width = self.columns().len();
+        let one = |part: &Dataset| -> Result<f64> {
+            let truth = part.labels()?;
+            let predicted = model.predict(part.features()).map_err(|e| match e {
+                MlError::Shape(m) => MlError::Shape(format!(
+                    "the {} lab's test rows have {width} features ({}); this model takes another number: {m}",
+                    self.lab,
+                    self.columns().join(", ")
+                )),
+                other => other,
+            })?;
+            if predicted.classes() != truth.classes() {
+                return Err(MlError::InvalidData(format!(
+                    "this model predicts the classes {:?}; the {} lab's are {:?}",
+                    predicted.classes(),
+                    self.lab,
+                    truth.classes()
+                )));
+            }
+            metrics::average_precision(truth, &model.predict_proba(part.features())?)
+        };
+        Ok(HiddenScore { public: one(&self.public)?, private: one(&self.private)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{DecisionTree, GradientBoostedTrees, LinearLearner};
+
+    #[test]
+    fn a_fraud_model_is_scored_on_rows_it_never_saw() {
+        let hidden = HiddenTest::for_lab("fraud", 11).unwrap().unwrap();
+        let (public, private) = hidden.sizes();
+        assert!(public + private == FRAUD_HIDDEN_ROWS && public.abs_diff(private) <= 2, "{public} + {private}");
+        assert_eq!(hidden.columns().len(), 30);
+        let again = HiddenTest::for_lab("fraud", 11).unwrap().unwrap();
+        assert_eq!(again.public.features().array(), hidden.public.features().array());
+        assert!(HiddenTest::for_lab("intro", 11).is_none());
+
+        let train = datasets::credit_card_fraud_with(20_000, 1).unwrap().classification("Class").unwrap();
+        let gbt = GradientBoostedTrees::params().iterations(30).max_depth(3).seed(1).fit(&train).unwrap();
+        let submitted = SubmittedModel::from_json(&gbt.to_json().unwrap()).unwrap();
+        assert_eq!(submitted.kind(), "GradientBoostedTreesModel");
+        let score = hidden.score(&submitted).unwrap();
+        // The same numbers computed here by hand from the model itself.
+        let by_hand = |d: &Dataset| {
+            metrics::average_precision(d.labels().unwrap(), &gbt.predict_proba(d.features()).unwrap()).unwrap()
+        };
+        assert_eq!((score.public, score.private), (by_hand(&hidden.public), by_hand(&hidden.private)));
+        assert!(score.public > 0.3 && score.private > 0.3, "{score:?}");
+
+        let linear = LinearLearner::classifier().fit(&train).unwrap();
+        let linear_score = hidden.score(&SubmittedModel::from_json(&linear.to_json().unwrap()).unwrap()).unwrap();
+        assert!(linear_score.public > 0.1, "{linear_score:?}");
+    }
+
+    #[test]
+    fn models_that_cannot_be_scored_are_refused_with_the_reason() {
+        let hidden = HiddenTest::for_lab("fraud", 3).unwrap().unwrap();
+        let train = datasets::credit_card_fraud_with(5_000, 1).unwrap().classification("Class").unwrap();
+        let narrow = Dataset::classification(
+            train.features().select_columns(&["V1".to_owned(), "V2".to_owned()]).unwrap(),
+            train.labels().unwrap().clone(),
+        )
+        .unwrap();
+        let gbt = GradientBoostedTrees::params().iterations(3).fit(&narrow).unwrap();
+        let err = hidden.score(&SubmittedModel::from_json(&gbt.to_json().unwrap()).unwrap()).unwrap_err();
+        assert!(matches!(&err, MlError::Shape(m) if m.contains("have 30 features")), "{err}");
+
+        let iris = GradientBoostedTrees::params().iterations(3).fit(&datasets::iris()).unwrap();
+        let err = hidden.score(&SubmittedModel::from_json(&iris.to_json().unwrap()).unwrap()).unwrap_err();
+        assert!(matches!(&err, MlError::Shape(_) | MlError::InvalidData(_)), "{err}");
+
+        let tree = DecisionTree::params().fit(&train).unwrap();
+        let err = SubmittedModel::from_json(&tree.to_json().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("a DecisionTreeModel cannot be scored"), "{err}");
+        for bad in [
+            "",
+            "{\"x\": 1}",
+            "[1, 2]",
+            "{\"flywheel_model\": \"GradientBoostedTreesModel\", \"format\": 1, \"model\": 7}",
+        ] {
+            assert!(matches!(SubmittedModel::from_json(bad), Err(MlError::Read(_))), "{bad}");
+        }
+    }
+}

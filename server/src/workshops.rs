@@ -1,0 +1,720 @@
+//! Workshops: what instructors and participants do in one, shared by the
+//! API and the pages. Every operation starts from a [`Viewer`] — the
+//! workshop as the caller may see it — so the membership and role checks
+//! happen in one place: a workshop the caller is not in does not exist for
+//! them (404), staff-only operations are 403 for participants, and a
+//! participant reaches only their own team's submissions and grades
+//! (another team's are 404).
+//!
+//! Models are scored here, on the server, on the lab's hidden test set
+//! (`flywheel_ml::scoring`), in a blocking task; hidden test sets are drawn
+//! once per workshop and lab and kept in memory.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use flywheel_domain::workshop::{
+    self, Date, Grade, JoinCode, Member, MemberRole, Rubric, Rubrics, Score, Submission, SubmissionKind, Team, Workshop,
+};
+use flywheel_domain::{SubmissionId, TeamId, Timestamp, User, UserId, WorkshopId};
+use flywheel_ml::scoring::{HiddenTest, SubmittedModel};
+use flywheel_store::StoreError;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Largest write-up accepted, bytes.
+pub const MAX_WRITE_UP_BYTES: usize = 200 * 1024;
+/// Largest model accepted, bytes (a k-NN model holds its training rows).
+pub const MAX_MODEL_BYTES: usize = 20 * 1024 * 1024;
+/// Points per criterion of a workshop's starting rubrics.
+pub const DEFAULT_POINTS: u32 = 4;
+
+/// Hidden test sets drawn so far, by workshop seed and lab.
+#[derive(Default)]
+pub struct HiddenTests(Mutex<HashMap<(u64, String), Arc<HiddenTest>>>);
+
+impl HiddenTests {
+    /// The hidden test set of `lab` for the workshop seeded `seed`, drawn
+    /// on first use (a blocking call: run it off the async threads).
+    fn get(&self, seed: u64, lab: &str) -> Option<Result<Arc<HiddenTest>, flywheel_ml::MlError>> {
+        let key = (seed, lab.to_owned());
+        if let Some(found) = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+            return Some(Ok(found.clone()));
+        }
+        let drawn = match HiddenTest::for_lab(lab, seed)? {
+            Ok(t) => Arc::new(t),
+            Err(e) => return Some(Err(e)),
+        };
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, drawn.clone());
+        Some(Ok(drawn))
+    }
+}
+
+/// A workshop as one caller may see it.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// The workshop.
+    pub workshop: Workshop,
+    /// The caller's membership (admins may have none).
+    pub member: Option<Member>,
+    /// Instructor of this workshop, or an admin.
+    pub staff: bool,
+}
+
+impl Viewer {
+    /// The caller's team, if they are in one.
+    pub fn team(&self) -> Option<TeamId> {
+        self.member.as_ref().and_then(|m| m.team)
+    }
+
+    /// 403 unless the caller runs this workshop.
+    ///
+    /// # Errors
+    /// 403 for participants.
+    pub fn require_staff(&self) -> Result<(), AppError> {
+        if self.staff { Ok(()) } else { Err(AppError::forbidden("Only the workshop's instructors can do this.")) }
+    }
+
+    /// Whether the caller may see what `team` has handed in.
+    pub fn sees_team(&self, team: TeamId) -> bool {
+        self.staff || self.team() == Some(team)
+    }
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("There is no such workshop (or you are not in it).")
+}
+
+/// The workshop `id` as `user` may see it: members and admins only.
+///
+/// # Errors
+/// 404 for a malformed or unknown id and for workshops `user` is not in.
+pub async fn visible(state: &AppState, user: &User, id: &str) -> Result<Viewer, AppError> {
+    let id = WorkshopId::from_str(id).map_err(|_| not_found())?;
+    let workshop = state.db.workshop(id).await?.ok_or_else(not_found)?;
+    let member = state.db.member(id, user.id).await?;
+    let admin = user.role.is_admin();
+    if member.is_none() && !admin {
+        return Err(not_found());
+    }
+    let staff = admin || member.as_ref().is_some_and(|m| m.role == MemberRole::Instructor);
+    Ok(Viewer { workshop, member, staff })
+}
+
+/// What an instructor fills in to create a workshop.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct WorkshopInput {
+    /// Title, 1–120 characters.
+    #[schema(example = "ML week, Rotterdam")]
+    pub title: String,
+    /// Day 1, Day 2 and Day 3 as `YYYY-MM-DD`, in order.
+    #[schema(example = json!(["2026-12-07", "2026-12-08", "2026-12-09"]))]
+    pub days: [String; 3],
+    /// Lab slugs (default: every lab).
+    #[serde(default)]
+    pub labs: Vec<String>,
+    /// Most members per team (default 4).
+    #[serde(default = "default_team_size")]
+    pub team_size: u32,
+    /// Whether participants form and join teams themselves (default true).
+    #[serde(default = "yes")]
+    pub self_formed_teams: bool,
+    /// Submissions close (Unix ms; default: the end of Day 3, UTC).
+    pub closes_at: Option<i64>,
+    /// Most model submissions per team per UTC day (default 5).
+    #[serde(default = "default_daily")]
+    pub daily_model_submissions: u32,
+}
+
+fn default_team_size() -> u32 {
+    4
+}
+fn yes() -> bool {
+    true
+}
+fn default_daily() -> u32 {
+    5
+}
+
+fn end_of(day: Date) -> Timestamp {
+    Timestamp(day.start().millis() + workshop::DAY_MILLIS)
+}
+
+/// Creates a workshop owned by `user` (an instructor or admin), with a
+/// fresh join code valid until it closes and rubrics made from the write-up
+/// templates' sections.
+///
+/// # Errors
+/// 403 for participants; 422 for a bad title, dates, lab or limit.
+pub async fn create(state: &AppState, user: &User, input: WorkshopInput) -> Result<Workshop, AppError> {
+    if !(user.role.is_admin() || user.role == flywheel_domain::Role::Instructor) {
+        return Err(AppError::forbidden("Only instructors and administrators can create workshops."));
+    }
+    let title = workshop::parse_name("title", &input.title)?;
+    let days = workshop::check_days([
+        Date::parse(&input.days[0])?,
+        Date::parse(&input.days[1])?,
+        Date::parse(&input.days[2])?,
+    ])?;
+    let labs = if input.labs.is_empty() {
+        state.labs.all().iter().map(|l| l.slug.clone()).collect()
+    } else {
+        for slug in &input.labs {
+            if state.labs.get(slug).is_none() {
+                return Err(AppError::unprocessable(format!("There is no lab `{slug}`.")));
+            }
+        }
+        input.labs
+    };
+    if !(1..=50).contains(&input.team_size) {
+        return Err(AppError::unprocessable("team_size: give 1 to 50 members per team."));
+    }
+    if !(1..=100).contains(&input.daily_model_submissions) {
+        return Err(AppError::unprocessable("daily_model_submissions: give 1 to 100 per day."));
+    }
+    let closes_at = input.closes_at.map_or_else(|| end_of(days[2]), Timestamp);
+    let now = crate::now();
+    let mut w = Workshop {
+        id: WorkshopId::new(),
+        owner: user.id,
+        title,
+        days,
+        labs,
+        join_code: JoinCode::from_random(crate::random_bytes()?),
+        join_code_expires_at: closes_at,
+        team_size: input.team_size,
+        self_formed_teams: input.self_formed_teams,
+        closes_at,
+        daily_model_submissions: input.daily_model_submissions,
+        scoring_seed: u64::from_le_bytes(crate::random_bytes()?),
+        rubrics: default_rubrics(state),
+        grades_released_at: None,
+        created_at: now,
+    };
+    // 10¹² codes: a clash is rare, but it must not fail the request.
+    for _ in 0..3 {
+        match state.db.create_workshop(&w).await {
+            Err(StoreError::Conflict(_)) => w.join_code = JoinCode::from_random(crate::random_bytes()?),
+            other => {
+                other?;
+                tracing::info!(workshop = %w.id, owner = %user.id, "workshop created");
+                return Ok(w);
+            }
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!("three join codes in a row were taken")))
+}
+
+/// One criterion per `## ` section of each write-up's template page.
+fn default_rubrics(state: &AppState) -> Rubrics {
+    let rubric = |kind: SubmissionKind| {
+        let sections = kind
+            .template()
+            .and_then(|slug| state.curriculum.get(slug))
+            .map(|page| workshop::sections(&page.markdown))
+            .unwrap_or_default();
+        if sections.is_empty() {
+            Rubric::from_sections(&["Content".to_owned()], 10)
+        } else {
+            Rubric::from_sections(&sections, DEFAULT_POINTS)
+        }
+    };
+    Rubrics {
+        problem_statement: rubric(SubmissionKind::ProblemStatement),
+        architecture: rubric(SubmissionKind::Architecture),
+    }
+}
+
+/// The workshops `user` is in (all of them for an admin), with the caller's role.
+///
+/// # Errors
+/// Storage failures.
+pub async fn list(state: &AppState, user: &User) -> Result<Vec<(Workshop, Option<MemberRole>)>, AppError> {
+    let mine = state.db.member_workshops(user.id).await?;
+    if !user.role.is_admin() {
+        return Ok(mine.into_iter().map(|(w, r)| (w, Some(r))).collect());
+    }
+    let roles: HashMap<WorkshopId, MemberRole> = mine.into_iter().map(|(w, r)| (w.id, r)).collect();
+    Ok(state.db.all_workshops().await?.into_iter().map(|w| (w.clone(), roles.get(&w.id).copied())).collect())
+}
+
+/// Joins `user` to the workshop whose join code `code` is, as a participant.
+///
+/// # Errors
+/// 422 for a code that cannot be one; 404 for a code no workshop has; 403
+/// when the code has expired; 409 when `user` is already in it.
+pub async fn join(state: &AppState, user: &User, code: &str) -> Result<Workshop, AppError> {
+    let code = JoinCode::parse(code)?;
+    let w = state.db.workshop_by_code(&code).await?.ok_or_else(|| {
+        AppError::not_found(format!("No workshop has the join code {code}. Check it with your instructor."))
+    })?;
+    let now = crate::now();
+    if !w.code_works(now) {
+        return Err(AppError::forbidden(format!(
+            "The join code {code} of \"{}\" has expired. Ask your instructor for the new one.",
+            w.title
+        )));
+    }
+    if !state.db.add_member(w.id, user.id, MemberRole::Participant, now).await? {
+        return Err(AppError::conflict(format!("You are already in \"{}\".", w.title)));
+    }
+    tracing::info!(workshop = %w.id, user = %user.id, "joined a workshop");
+    Ok(w)
+}
+
+/// Makes a new join code (the old one stops working), valid until
+/// `expires_at` (default: when the workshop closes).
+///
+/// # Errors
+/// 403 for participants.
+pub async fn new_code(state: &AppState, viewer: &Viewer, expires_at: Option<i64>) -> Result<Workshop, AppError> {
+    viewer.require_staff()?;
+    let mut w = viewer.workshop.clone();
+    w.join_code_expires_at = expires_at.map_or(w.closes_at, Timestamp);
+    for _ in 0..3 {
+        w.join_code = JoinCode::from_random(crate::random_bytes()?);
+        match state.db.update_workshop(&w).await {
+            Err(StoreError::Conflict(_)) => {}
+            other => {
+                other?;
+                return Ok(w);
+            }
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!("three join codes in a row were taken")))
+}
+
+/// Forms a team. Staff may always; a participant only when the workshop
+/// lets teams form themselves, and then joins it.
+///
+/// # Errors
+/// 422 for a bad name; 403 when participants may not form teams; 409 for a
+/// name taken in the workshop.
+pub async fn create_team(state: &AppState, viewer: &Viewer, user: &User, name: &str) -> Result<Team, AppError> {
+    let name = workshop::parse_name("name", name)?;
+    if !viewer.staff && !viewer.workshop.self_formed_teams {
+        return Err(AppError::forbidden("In this workshop the instructors form the teams."));
+    }
+    let team = Team { id: TeamId::new(), workshop: viewer.workshop.id, name, created_at: crate::now() };
+    state.db.create_team(&team).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AppError::conflict(format!("There is already a team named \"{}\".", team.name)),
+        other => other.into(),
+    })?;
+    if !viewer.staff {
+        state.db.set_team(team.workshop, user.id, Some(team.id), None).await?;
+    }
+    Ok(team)
+}
+
+/// The workshop's team `id`.
+///
+/// # Errors
+/// 404 when the workshop has no such team.
+pub async fn team(state: &AppState, viewer: &Viewer, id: &str) -> Result<Team, AppError> {
+    let missing = || AppError::not_found("This workshop has no such team.");
+    let id = TeamId::from_str(id).map_err(|_| missing())?;
+    state.db.teams(viewer.workshop.id).await?.into_iter().find(|t| t.id == id).ok_or_else(missing)
+}
+
+/// A participant joins `team` (leaving the one they were in).
+///
+/// # Errors
+/// 403 for staff (they place people instead) and when teams are formed by
+/// the instructors; 409 when the team is full.
+pub async fn join_team(state: &AppState, viewer: &Viewer, user: &User, team: &Team) -> Result<(), AppError> {
+    if viewer.member.as_ref().is_none_or(|m| m.role != MemberRole::Participant) {
+        return Err(AppError::forbidden("Only participants join teams; instructors place people in them."));
+    }
+    if !viewer.workshop.self_formed_teams {
+        return Err(AppError::forbidden("In this workshop the instructors form the teams."));
+    }
+    if viewer.team() == Some(team.id) {
+        return Ok(());
+    }
+    let limit = viewer.workshop.team_size;
+    if !state.db.set_team(viewer.workshop.id, user.id, Some(team.id), Some(limit)).await? {
+        return Err(AppError::conflict(format!("Team \"{}\" is full ({limit} members).", team.name)));
+    }
+    Ok(())
+}
+
+/// Staff put a participant into a team (or into none), whatever its size.
+///
+/// # Errors
+/// 403 for participants; 404 when `member` is not a participant of the workshop.
+pub async fn place(state: &AppState, viewer: &Viewer, member: &str, team: Option<&Team>) -> Result<(), AppError> {
+    viewer.require_staff()?;
+    let missing = || AppError::not_found("This workshop has no such participant.");
+    let user = UserId::from_str(member).map_err(|_| missing())?;
+    let m = state.db.member(viewer.workshop.id, user).await?.ok_or_else(missing)?;
+    if m.role != MemberRole::Participant {
+        return Err(missing());
+    }
+    state.db.set_team(viewer.workshop.id, user, team.map(|t| t.id), None).await?;
+    Ok(())
+}
+
+/// What a team hands in.
+#[derive(Debug)]
+pub struct NewSubmission {
+    /// Which of the three.
+    pub kind: SubmissionKind,
+    /// For a model, the lab whose hidden test set scores it.
+    pub lab: Option<String>,
+    /// The write-up's Markdown or the model's JSON.
+    pub content: String,
+    /// A key the client sends with one intended submission.
+    pub idempotency_key: Option<String>,
+}
+
+/// Hands in a submission for the caller's team. A model is scored before
+/// it is stored. With an idempotency key the team used before, nothing new
+/// is stored and the first submission comes back (`false`).
+///
+/// # Errors
+/// 403 for callers in no team; 409 after the workshop closed; 413 over the
+/// size limits; 422 for a write-up without the template's sections (listed),
+/// a lab that takes no models, a model that cannot be read or scored (the
+/// reason: wrong features, wrong classes, a type without probabilities);
+/// 429 past the daily model limit.
+pub async fn submit(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &User,
+    new: NewSubmission,
+) -> Result<(Submission, bool), AppError> {
+    let w = &viewer.workshop;
+    let team = viewer
+        .team()
+        .filter(|_| viewer.member.as_ref().is_some_and(|m| m.role == MemberRole::Participant))
+        .ok_or_else(|| AppError::forbidden("Join a team first: submissions are made by teams."))?;
+    if let Some(key) = &new.idempotency_key {
+        if key.is_empty() || key.len() > 200 {
+            return Err(AppError::unprocessable("Idempotency-Key: give 1 to 200 characters."));
+        }
+        if let Some(first) = state.db.submission_by_key(team, key).await? {
+            return Ok((first, false));
+        }
+    }
+    let now = crate::now();
+    if !w.is_open(now) {
+        return Err(AppError::conflict(format!(
+            "Submissions closed at {}; the workshop is over.",
+            crate::web::format_time(w.closes_at)
+        )));
+    }
+    let (lab, scores) = match new.kind {
+        SubmissionKind::Model => {
+            let (lab, score) = score_model(state, viewer, team, new.lab.as_deref(), &new.content, now).await?;
+            (Some(lab), Some(score))
+        }
+        kind => {
+            check_write_up(state, kind, &new.content)?;
+            (None, None)
+        }
+    };
+    let submission = Submission {
+        id: SubmissionId::new(),
+        workshop: w.id,
+        team,
+        kind: new.kind,
+        lab,
+        submitted_by: user.id,
+        submitted_at: now,
+        size_bytes: new.content.len() as u64,
+        public_score: scores.map(|s| s.public),
+        private_score: scores.map(|s| s.private),
+    };
+    let (stored, created) =
+        state.db.create_submission(&submission, &new.content, new.idempotency_key.as_deref()).await?;
+    tracing::info!(workshop = %w.id, %team, kind = stored.kind.as_str(), created, "submission");
+    Ok((stored, created))
+}
+
+fn check_write_up(state: &AppState, kind: SubmissionKind, text: &str) -> Result<(), AppError> {
+    if text.len() > MAX_WRITE_UP_BYTES {
+        return Err(AppError::with_status(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The write-up is {} bytes; the most accepted is {MAX_WRITE_UP_BYTES}.", text.len()),
+        ));
+    }
+    let template = kind.template().and_then(|slug| state.curriculum.get(slug));
+    let sections = template.map(|p| workshop::sections(&p.markdown)).unwrap_or_default();
+    let missing = workshop::missing_sections(&sections, text);
+    if !missing.is_empty() {
+        return Err(AppError::unprocessable(format!(
+            "The {} lacks {} of the template's sections: {}. Write each as a `## ` heading with your text under it.",
+            kind.title().to_lowercase(),
+            missing.len(),
+            missing.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(())
+}
+
+async fn score_model(
+    state: &AppState,
+    viewer: &Viewer,
+    team: TeamId,
+    lab: Option<&str>,
+    json: &str,
+    now: Timestamp,
+) -> Result<(String, flywheel_ml::scoring::HiddenScore), AppError> {
+    let w = &viewer.workshop;
+    let takes: Vec<&str> =
+        w.labs.iter().map(String::as_str).filter(|l| flywheel_ml::scoring::LABS.contains(l)).collect();
+    let lab = match lab {
+        Some(l) if takes.contains(&l) => l.to_owned(),
+        _ => {
+            return Err(AppError::unprocessable(format!(
+                "Name the lab the model is for: this workshop scores models for {}.",
+                if takes.is_empty() { "no lab".to_owned() } else { takes.join(", ") }
+            )));
+        }
+    };
+    if json.len() > MAX_MODEL_BYTES {
+        return Err(AppError::with_status(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The model is {} bytes; the most accepted is {MAX_MODEL_BYTES}.", json.len()),
+        ));
+    }
+    let used = state.db.count_submissions_since(team, SubmissionKind::Model, workshop::day_start(now)).await?;
+    if used >= w.daily_model_submissions {
+        let next_day = workshop::day_start(now).millis() + workshop::DAY_MILLIS;
+        let wait = u64::try_from((next_day - now.millis()) / 1000).unwrap_or(1).max(1);
+        return Err(AppError::too_many_requests(
+            format!("Your team has used today's {} model submissions; more from 00:00 UTC.", w.daily_model_submissions),
+            wait,
+        ));
+    }
+    let (tests, seed, json_owned, lab2) = (state.hidden_tests.clone(), w.scoring_seed, json.to_owned(), lab.clone());
+    let scored = tokio::task::spawn_blocking(move || {
+        let model = SubmittedModel::from_json(&json_owned)?;
+        let hidden = tests.get(seed, &lab2).expect("the lab takes models")?;
+        hidden.score(&model)
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("scoring task: {e}")))?;
+    let score = scored.map_err(|e| AppError::unprocessable(format!("This model cannot be scored: {e}.")))?;
+    Ok((lab, score))
+}
+
+/// A submission of the workshop with its content, if the caller may see it.
+///
+/// # Errors
+/// 404 for a malformed or unknown id, another workshop's, or another
+/// team's for a participant.
+pub async fn submission(state: &AppState, viewer: &Viewer, id: &str) -> Result<(Submission, String), AppError> {
+    let missing = || AppError::not_found("There is no such submission (or it is not your team's).");
+    let id = SubmissionId::from_str(id).map_err(|_| missing())?;
+    match state.db.submission(id).await? {
+        Some((s, content)) if s.workshop == viewer.workshop.id && viewer.sees_team(s.team) => Ok((s, content)),
+        _ => Err(missing()),
+    }
+}
+
+/// The submissions the caller may see: all for staff, their team's for a participant.
+///
+/// # Errors
+/// Storage failures.
+pub async fn submissions(state: &AppState, viewer: &Viewer) -> Result<Vec<Submission>, AppError> {
+    let all = state.db.submissions(viewer.workshop.id).await?;
+    Ok(all.into_iter().filter(|s| viewer.sees_team(s.team)).collect())
+}
+
+/// Grades the latest-counting write-up `submission` against its rubric.
+///
+/// # Errors
+/// 403 for participants; 404 for another workshop's submission; 422 for a
+/// model (scored, not graded) or scores that do not fit the rubric.
+pub async fn grade(
+    state: &AppState,
+    viewer: &Viewer,
+    user: &User,
+    submission_id: &str,
+    scores: Vec<Score>,
+) -> Result<Grade, AppError> {
+    viewer.require_staff()?;
+    let (s, _) = submission(state, viewer, submission_id).await?;
+    let rubric = viewer
+        .workshop
+        .rubrics
+        .of(s.kind)
+        .ok_or_else(|| AppError::unprocessable("A model is scored on the hidden test set, not graded."))?;
+    rubric.check_scores(&scores)?;
+    let scores = scores.into_iter().map(|s| Score { comment: s.comment.trim().to_owned(), ..s }).collect();
+    let grade = Grade { submission: s.id, scores, graded_by: user.id, graded_at: crate::now() };
+    state.db.set_grade(&grade).await?;
+    Ok(grade)
+}
+
+/// The grades the caller may see: all for staff; their team's for a
+/// participant once released (none before).
+///
+/// # Errors
+/// Storage failures.
+pub async fn grades(state: &AppState, viewer: &Viewer) -> Result<HashMap<SubmissionId, Grade>, AppError> {
+    if !viewer.staff && viewer.workshop.grades_released_at.is_none() {
+        return Ok(HashMap::new());
+    }
+    let visible: Vec<SubmissionId> = submissions(state, viewer).await?.iter().map(|s| s.id).collect();
+    Ok(state
+        .db
+        .grades(viewer.workshop.id)
+        .await?
+        .into_iter()
+        .filter(|g| visible.contains(&g.submission))
+        .map(|g| (g.submission, g))
+        .collect())
+}
+
+/// Replaces a write-up's rubric. Grades already given stay as they were.
+///
+/// # Errors
+/// 403 for participants; 422 for a model.
+pub async fn set_rubric(
+    state: &AppState,
+    viewer: &Viewer,
+    kind: SubmissionKind,
+    rubric: Rubric,
+) -> Result<Workshop, AppError> {
+    viewer.require_staff()?;
+    let mut w = viewer.workshop.clone();
+    *w.rubrics.of_mut(kind).ok_or_else(|| AppError::unprocessable("Models have no rubric: they are scored."))? = rubric;
+    state.db.update_workshop(&w).await?;
+    Ok(w)
+}
+
+/// Shows teams their grades and comments (or, `release = false`, hides them again).
+///
+/// # Errors
+/// 403 for participants.
+pub async fn release_grades(state: &AppState, viewer: &Viewer, release: bool) -> Result<Workshop, AppError> {
+    viewer.require_staff()?;
+    let mut w = viewer.workshop.clone();
+    w.grades_released_at = release.then(crate::now);
+    state.db.update_workshop(&w).await?;
+    Ok(w)
+}
+
+/// A team's place on a lab's leaderboard.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Standing {
+    /// 1 for the best.
+    pub rank: usize,
+    /// The team's id.
+    pub team_id: String,
+    /// The team's name.
+    pub team: String,
+    /// The score shown: public while the workshop is open, private after.
+    pub score: f64,
+    /// The public score (staff always see both).
+    pub public_score: Option<f64>,
+    /// The private score: after the close, or for staff.
+    pub private_score: Option<f64>,
+    /// Model submissions the team made for this lab.
+    pub entries: usize,
+    /// When the counting (latest) model was submitted, Unix ms.
+    pub submitted_at: i64,
+}
+
+/// The leaderboard of `lab`: each team's latest model, ranked by the public
+/// score while the workshop is open and by the private one after it closes.
+///
+/// # Errors
+/// 404 for a lab the workshop scores no models for.
+pub async fn leaderboard(state: &AppState, viewer: &Viewer, lab: &str) -> Result<Vec<Standing>, AppError> {
+    let w = &viewer.workshop;
+    if !w.labs.iter().any(|l| l == lab) || !flywheel_ml::scoring::LABS.contains(&lab) {
+        return Err(AppError::not_found(format!("This workshop has no leaderboard for `{lab}`.")));
+    }
+    let closed = !w.is_open(crate::now());
+    let teams: HashMap<TeamId, String> = state.db.teams(w.id).await?.into_iter().map(|t| (t.id, t.name)).collect();
+    let mut latest: HashMap<TeamId, (Submission, usize)> = HashMap::new();
+    for s in state.db.submissions(w.id).await? {
+        if s.kind == SubmissionKind::Model && s.lab.as_deref() == Some(lab) {
+            let entries = latest.get(&s.team).map_or(0, |(_, n)| *n) + 1;
+            latest.insert(s.team, (s, entries));
+        }
+    }
+    let mut rows: Vec<Standing> = latest
+        .into_values()
+        .filter_map(|(s, entries)| {
+            let score = if closed { s.private_score } else { s.public_score }?;
+            Some(Standing {
+                rank: 0,
+                team_id: s.team.to_string(),
+                team: teams.get(&s.team).cloned().unwrap_or_default(),
+                score,
+                public_score: s.public_score,
+                private_score: s.private_score.filter(|_| closed || viewer.staff),
+                entries,
+                submitted_at: s.submitted_at.millis(),
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.submitted_at.cmp(&b.submitted_at)));
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.rank = i + 1;
+    }
+    Ok(rows)
+}
+
+/// The gradebook as CSV: one row per participant, with their team, each
+/// write-up's points per criterion and total (latest submission), and the
+/// latest model's public and private score per scored lab.
+///
+/// # Errors
+/// 403 for participants.
+pub async fn gradebook_csv(state: &AppState, viewer: &Viewer) -> Result<String, AppError> {
+    viewer.require_staff()?;
+    let w = &viewer.workshop;
+    let teams: HashMap<TeamId, String> = state.db.teams(w.id).await?.into_iter().map(|t| (t.id, t.name)).collect();
+    let submissions = state.db.submissions(w.id).await?;
+    let grades: HashMap<SubmissionId, Grade> =
+        state.db.grades(w.id).await?.into_iter().map(|g| (g.submission, g)).collect();
+    let scored_labs: Vec<&String> =
+        w.labs.iter().filter(|l| flywheel_ml::scoring::LABS.contains(&l.as_str())).collect();
+
+    let mut header = vec!["team".to_owned(), "name".to_owned(), "email".to_owned()];
+    for kind in [SubmissionKind::ProblemStatement, SubmissionKind::Architecture] {
+        let rubric = w.rubrics.of(kind).expect("write-ups have rubrics");
+        header.extend(rubric.criteria.iter().map(|c| format!("{}: {} (/{})", kind.as_str(), c.name, c.max_points)));
+        header.push(format!("{}: total (/{})", kind.as_str(), rubric.max_total()));
+    }
+    for lab in &scored_labs {
+        header.push(format!("model {lab}: public score"));
+        header.push(format!("model {lab}: private score"));
+    }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(&header).map_err(csv_error)?;
+    let latest = |team: TeamId, kind: SubmissionKind, lab: Option<&str>| {
+        submissions.iter().rev().find(|s| s.team == team && s.kind == kind && s.lab.as_deref() == lab)
+    };
+    for m in state.db.members(w.id).await?.into_iter().filter(|m| m.role == MemberRole::Participant) {
+        let mut row = vec![m.team.and_then(|t| teams.get(&t).cloned()).unwrap_or_default(), m.name, m.email];
+        for kind in [SubmissionKind::ProblemStatement, SubmissionKind::Architecture] {
+            let rubric = w.rubrics.of(kind).expect("write-ups have rubrics");
+            let grade = m.team.and_then(|t| latest(t, kind, None)).and_then(|s| grades.get(&s.id));
+            for c in &rubric.criteria {
+                let points = grade.and_then(|g| g.scores.iter().find(|s| s.criterion == c.name)).map(|s| s.points);
+                row.push(points.map(|p| p.to_string()).unwrap_or_default());
+            }
+            row.push(grade.map(|g| g.total().to_string()).unwrap_or_default());
+        }
+        for lab in &scored_labs {
+            let s = m.team.and_then(|t| latest(t, SubmissionKind::Model, Some(lab.as_str())));
+            row.push(s.and_then(|s| s.public_score).map(|v| format!("{v:.6}")).unwrap_or_default());
+            row.push(s.and_then(|s| s.private_score).map(|v| format!("{v:.6}")).unwrap_or_default());
+        }
+        out.write_record(&row).map_err(csv_error)?;
+    }
+    let bytes = out.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("gradebook CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("gradebook CSV: {e}")))
+}
+
+fn csv_error(e: csv::Error) -> AppError {
+    AppError::Internal(anyhow::anyhow!("gradebook CSV: {e}"))
+}

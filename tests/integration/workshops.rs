@@ -1,0 +1,407 @@
+//! Workshops through the API, as an instructor and participants use them:
+//! create, join with a code, form teams, hand in write-ups and models,
+//! leaderboard, rubric grades, release, gradebook — and every refusal,
+//! including attempts to reach other teams' and other workshops' things by
+//! id (IDOR), on SQLite and PostgreSQL alike.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use flywheel_domain::{Role, WorkshopId};
+use flywheel_ml::prelude::*;
+use flywheel_store::Database;
+use flywheel_tests::{TestApp, spawn_app_with};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PW: &str = "correct horse battery";
+
+async fn app() -> TestApp {
+    spawn_app_with(|c| {
+        c.labs_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../labs"));
+        c.content_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../content"));
+    })
+    .await
+}
+
+async fn user(app: &TestApp, email: &str, role: Role) -> String {
+    app.create_user(email, PW, role).await;
+    app.api().token(email, PW).await
+}
+
+async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, token: &str) -> (u16, Value) {
+    let (status, _, json) = app.api().call(method, path, body, Some(token)).await;
+    (status.as_u16(), json)
+}
+
+fn message(body: &Value) -> String {
+    body["error"]["message"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn submit(app: &TestApp, token: &str, ws: &str, body: Value, key: Option<&str>) -> (u16, Value) {
+    let mut req = app.api().client.post(format!("{}/api/v1/workshops/{ws}/submissions", app.base)).bearer_auth(token);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    let r = req.json(&body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// A write-up with every `## ` section of a template page.
+fn write_up(template: &str, team: &str) -> String {
+    let page = std::fs::read_to_string(format!("{}/../content/{template}.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut text = format!("# {team}\n\nMembers: see the roster.\n");
+    for line in page.lines().filter(|l| l.starts_with("## ")) {
+        text.push_str(&format!("\n{line}\n\nOur answer for {team}.\n"));
+    }
+    text
+}
+
+fn fraud_model(seed: u64, iterations: usize) -> (GradientBoostedTreesModel, String) {
+    let train = datasets::credit_card_fraud_with(4_000, seed).unwrap().classification("Class").unwrap();
+    let model = GradientBoostedTrees::params().iterations(iterations).max_depth(3).seed(seed).fit(&train).unwrap();
+    let json = model.to_json().unwrap();
+    (model, json)
+}
+
+/// The public and private score by the recipe the docs state, computed here
+/// without the server's scoring code: a 100,000-row draw with the
+/// workshop's seed, split in stratified halves with the same seed, PR AUC.
+fn expected_scores(model: &GradientBoostedTreesModel, seed: u64) -> (f64, f64) {
+    let data = datasets::credit_card_fraud_with(100_000, seed).unwrap().classification("Class").unwrap();
+    let (public, private) = stratified_split(&data, 0.5, seed).unwrap();
+    let ap = |d: &Dataset| {
+        metrics::average_precision(d.labels().unwrap(), &model.predict_proba(d.features()).unwrap()).unwrap()
+    };
+    (ap(&public), ap(&private))
+}
+
+#[tokio::test]
+async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
+    let app = app().await;
+    let ins = user(&app, "ins@example.org", Role::Instructor).await;
+    let ada = user(&app, "ada@example.org", Role::Participant).await;
+    let bob = user(&app, "bob@example.org", Role::Participant).await;
+    let cy = user(&app, "cy@example.org", Role::Participant).await;
+
+    // Participants cannot create workshops; bad input is 422 with the reason.
+    let new = json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["intro", "fraud"], "team_size": 2});
+    let (status, body) = call(&app, Method::POST, "/api/v1/workshops", Some(new.clone()), &ada).await;
+    assert_eq!(status, 403, "{body}");
+    for (bad, says) in [
+        (json!({"title": " ", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]}), "title"),
+        (json!({"title": "x", "days": ["2099-03-04", "2099-03-03", "2099-03-04"]}), "in order"),
+        (json!({"title": "x", "days": ["2099-02-30", "2099-03-03", "2099-03-04"]}), "no day 30"),
+        (json!({"title": "x", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["nope"]}), "no lab `nope`"),
+    ] {
+        let (status, body) = call(&app, Method::POST, "/api/v1/workshops", Some(bad), &ins).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(message(&body).contains(says), "{body}");
+    }
+    let (status, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    assert_eq!(status, 201, "{w}");
+    let ws = w["id"].as_str().unwrap().to_owned();
+    let code = w["join_code"].as_str().unwrap().to_owned();
+    assert_eq!(w["scored_labs"], json!(["fraud"]));
+    // The rubrics start from the templates' sections.
+    let criteria = w["rubrics"]["problem_statement"].as_array().unwrap();
+    assert!(criteria.iter().any(|c| c["name"] == "Why must it be solved?"), "{w}");
+
+    // Joining: a typo, a code no workshop has, then the code in lower case.
+    let (status, body) = call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": "AB"})), &ada).await;
+    assert_eq!((status, message(&body).contains("8 letters")), (422, true), "{body}");
+    let (status, body) =
+        call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": "2222-2222"})), &ada).await;
+    assert_eq!(status, 404, "{body}");
+    for t in [&ada, &bob, &cy] {
+        let (status, body) =
+            call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": code.to_lowercase()})), t).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!((body["role"].as_str(), body["join_code"].is_null()), (Some("participant"), true), "{body}");
+    }
+    let (status, body) = call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await;
+    assert_eq!((status, message(&body).contains("already")), (409, true), "{body}");
+
+    // Teams: Ada forms Kestrel, Bob joins it; it is full for Cy (size 2), who forms Osprey.
+    let teams = format!("/api/v1/workshops/{ws}/teams");
+    let (status, kestrel) = call(&app, Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
+    assert_eq!(status, 201, "{kestrel}");
+    let kestrel = kestrel["id"].as_str().unwrap().to_owned();
+    let (status, body) = call(&app, Method::POST, &teams, Some(json!({"name": "Kestrel"})), &cy).await;
+    assert_eq!(status, 409, "{body}");
+    let join_kestrel = format!("{teams}/{kestrel}/join");
+    assert_eq!(call(&app, Method::POST, &join_kestrel, None, &bob).await.0, 204);
+    let (status, body) = call(&app, Method::POST, &join_kestrel, None, &cy).await;
+    assert_eq!((status, message(&body).contains("full")), (409, true), "{body}");
+    let (status, osprey) = call(&app, Method::POST, &teams, Some(json!({"name": "Osprey"})), &cy).await;
+    assert_eq!(status, 201, "{osprey}");
+    let osprey = osprey["id"].as_str().unwrap().to_owned();
+    let (_, roster) = call(&app, Method::GET, &teams, None, &ins).await;
+    let sizes: Vec<(String, usize)> = roster["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().to_owned(), t["members"].as_array().unwrap().len()))
+        .collect();
+    assert_eq!(sizes, [("Kestrel".to_owned(), 2), ("Osprey".to_owned(), 1)]);
+    // A participant cannot place people; the instructor can (past the size limit).
+    let cy_id = roster["teams"][1]["members"][0]["user_id"].as_str().unwrap().to_owned();
+    let place = format!("/api/v1/workshops/{ws}/members/{cy_id}/team");
+    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": kestrel})), &ada).await.0, 403);
+    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": kestrel})), &ins).await.0, 204);
+    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": osprey})), &ins).await.0, 204);
+
+    // Day 1 write-up: sections missing is 422 naming them; then complete, twice with one key.
+    let (status, body) =
+        submit(&app, &ada, &ws, json!({"kind": "problem_statement", "content": "# Kestrel\n\n## The business question (one quantifiable sentence)\n\nCut losses 30 %.\n"}), None).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(message(&body).contains("\"What is the problem?\""), "{body}");
+    let statement = json!({"kind": "problem_statement", "content": write_up("problem-statement", "Kestrel")});
+    let (status, first) = submit(&app, &ada, &ws, statement.clone(), Some("click-1")).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = submit(&app, &bob, &ws, statement, Some("click-1")).await;
+    assert_eq!((status, &again["id"]), (200, &first["id"]), "a double click submits once: {again}");
+    let (status, osprey_statement) = submit(
+        &app,
+        &cy,
+        &ws,
+        json!({"kind": "problem_statement", "content": write_up("problem-statement", "Osprey")}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{osprey_statement}");
+    let (status, body) = submit(&app, &ins, &ws, json!({"kind": "problem_statement", "content": "x"}), None).await;
+    assert_eq!(status, 403, "instructors are in no team: {body}");
+
+    // Day 2 models: each team's scored on the hidden test set.
+    let (weak, weak_json) = fraud_model(1, 2);
+    let (strong, strong_json) = fraud_model(2, 30);
+    let (status, body) =
+        submit(&app, &ada, &ws, json!({"kind": "model", "lab": "intro", "content": weak_json}), None).await;
+    assert_eq!((status, message(&body).contains("scores models for fraud")), (422, true), "{body}");
+    let (status, k1) =
+        submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": weak_json}), None).await;
+    assert_eq!(status, 201, "{k1}");
+    let (status, o1) =
+        submit(&app, &cy, &ws, json!({"kind": "model", "lab": "fraud", "content": strong_json}), None).await;
+    assert_eq!(status, 201, "{o1}");
+    assert!(o1["private_score"].is_null(), "the private score is hidden while open: {o1}");
+
+    let seed = app.db.workshop(WorkshopId::from_str(&ws).unwrap()).await.unwrap().unwrap().scoring_seed;
+    let (weak_public, weak_private) = expected_scores(&weak, seed);
+    let (strong_public, strong_private) = expected_scores(&strong, seed);
+    assert!((k1["public_score"].as_f64().unwrap() - weak_public).abs() < 1e-12, "{k1} vs {weak_public}");
+    assert!((o1["public_score"].as_f64().unwrap() - strong_public).abs() < 1e-12, "{o1} vs {strong_public}");
+
+    let board_path = format!("/api/v1/workshops/{ws}/leaderboard/fraud");
+    let (status, board) = call(&app, Method::GET, &board_path, None, &ada).await;
+    assert_eq!(status, 200, "{board}");
+    let mut expected = vec![("Kestrel", weak_public), ("Osprey", strong_public)];
+    expected.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let shown: Vec<(&str, f64)> =
+        board.as_array().unwrap().iter().map(|r| (r["team"].as_str().unwrap(), r["score"].as_f64().unwrap())).collect();
+    assert_eq!(shown.len(), 2);
+    for ((team, score), (want_team, want)) in shown.iter().zip(&expected) {
+        assert_eq!(team, want_team, "{board}");
+        assert!((score - want).abs() < 1e-12, "{board}");
+    }
+    assert!(board[0]["private_score"].is_null(), "participants see no private score while open: {board}");
+
+    // Models that cannot be scored: too few features, corrupted, not a model.
+    let narrow = {
+        let train = datasets::credit_card_fraud_with(2_000, 3).unwrap().classification("Class").unwrap();
+        let x = train.features().select_columns(&["V1", "V2"]).unwrap();
+        let d = Dataset::classification(x, train.labels().unwrap().clone()).unwrap();
+        GradientBoostedTrees::params().iterations(2).fit(&d).unwrap().to_json().unwrap()
+    };
+    for (content, says) in [
+        (narrow, "have 30 features"),
+        (strong_json[..strong_json.len() / 2].to_owned(), "not JSON"),
+        (
+            KMeans::params(2)
+                .seed(1)
+                .fit(&Dataset::unsupervised(datasets::iris().features().clone()))
+                .unwrap()
+                .to_json()
+                .unwrap(),
+            "KMeansModel cannot be scored",
+        ),
+    ] {
+        let (status, body) =
+            submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": content}), None).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(message(&body).contains(says), "{says}: {body}");
+    }
+
+    // Grading: only the instructor; scores must fit the rubric; teams see it once released.
+    let statement_id = first["id"].as_str().unwrap().to_owned();
+    let grade_path = format!("/api/v1/workshops/{ws}/submissions/{statement_id}/grade");
+    let (_, w) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}"), None, &ins).await;
+    let rubric: Vec<(String, u64)> = w["rubrics"]["problem_statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["max_points"].as_u64().unwrap()))
+        .collect();
+    let scores = |over: bool| -> Value {
+        let list: Vec<Value> = rubric
+            .iter()
+            .enumerate()
+            .map(|(i, (name, max))| {
+                let points = if over && i == 0 { max + 1 } else { max - (i as u64 % 2) };
+                json!({"criterion": name, "points": points, "comment": format!("comment {i}")})
+            })
+            .collect();
+        json!({"scores": list})
+    };
+    assert_eq!(call(&app, Method::PUT, &grade_path, Some(scores(false)), &ada).await.0, 403);
+    let (status, body) = call(&app, Method::PUT, &grade_path, Some(scores(true)), &ins).await;
+    assert_eq!((status, message(&body).contains("worth at most")), (422, true), "{body}");
+    let (status, grade) = call(&app, Method::PUT, &grade_path, Some(scores(false)), &ins).await;
+    assert_eq!(status, 200, "{grade}");
+    let total: u64 = rubric.iter().enumerate().map(|(i, (_, max))| max - (i as u64 % 2)).sum();
+    assert_eq!(grade["total"].as_u64(), Some(total));
+    let model_grade = format!("/api/v1/workshops/{ws}/submissions/{}/grade", k1["id"].as_str().unwrap());
+    assert_eq!(call(&app, Method::PUT, &model_grade, Some(scores(false)), &ins).await.0, 422);
+
+    let mine = format!("/api/v1/workshops/{ws}/submissions/{statement_id}");
+    let (_, seen) = call(&app, Method::GET, &mine, None, &bob).await;
+    assert!(seen["grade"].is_null() && seen["content"].as_str().unwrap().contains("Kestrel"), "{seen}");
+    let release = format!("/api/v1/workshops/{ws}/grades/release");
+    assert_eq!(call(&app, Method::PUT, &release, Some(json!({"released": true})), &bob).await.0, 403);
+    assert_eq!(call(&app, Method::PUT, &release, Some(json!({"released": true})), &ins).await.0, 200);
+    let (_, seen) = call(&app, Method::GET, &mine, None, &bob).await;
+    assert_eq!(seen["grade"]["total"].as_u64(), Some(total), "{seen}");
+    assert_eq!(seen["grade"]["scores"][0]["comment"], "comment 0");
+
+    // Another team's submission is not there for Cy, whatever the id.
+    assert_eq!(call(&app, Method::GET, &mine, None, &cy).await.0, 404);
+    assert_eq!(call(&app, Method::PUT, &grade_path, Some(scores(false)), &cy).await.0, 403);
+    let (_, cys) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}/submissions"), None, &cy).await;
+    assert!(cys.as_array().unwrap().iter().all(|s| s["team"] == osprey), "{cys}");
+
+    // Gradebook: a row per participant, with points and model scores.
+    let (status, body) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}/gradebook.csv"), None, &ada).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, csv) = app.api().get_text(&ins, &format!("/api/v1/workshops/{ws}/gradebook.csv")).await;
+    assert_eq!(status, 200);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(str::to_owned).collect()).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    let col =
+        |name: &str| header.iter().position(|h| h.starts_with(name)).unwrap_or_else(|| panic!("{name}: {header:?}"));
+    let ada_row = rows.iter().find(|r| r[2] == "ada@example.org").unwrap();
+    assert_eq!(ada_row[0], "Kestrel");
+    assert_eq!(ada_row[col("problem_statement: total")], total.to_string());
+    let public: f64 = ada_row[col("model fraud: public score")].parse().unwrap();
+    assert!((public - weak_public).abs() < 1e-6, "{csv}");
+    let cy_row = rows.iter().find(|r| r[2] == "cy@example.org").unwrap();
+    assert_eq!((cy_row[0].as_str(), cy_row[col("problem_statement: total")].as_str()), ("Osprey", ""));
+
+    // The workshop closes: submissions are refused, the private leaderboard shows.
+    let mut stored = app.db.workshop(WorkshopId::from_str(&ws).unwrap()).await.unwrap().unwrap();
+    stored.closes_at = flywheel_domain::Timestamp(1);
+    app.db.update_workshop(&stored).await.unwrap();
+    let (status, body) =
+        submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": strong_json}), None).await;
+    assert_eq!((status, message(&body).contains("closed")), (409, true), "{body}");
+    let (_, board) = call(&app, Method::GET, &board_path, None, &bob).await;
+    let mut expected = vec![("Kestrel", weak_private), ("Osprey", strong_private)];
+    expected.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (row, (team, want)) in board.as_array().unwrap().iter().zip(&expected) {
+        assert_eq!(row["team"].as_str(), Some(*team), "{board}");
+        assert!((row["score"].as_f64().unwrap() - want).abs() < 1e-12, "{board}");
+    }
+}
+
+#[tokio::test]
+async fn outsiders_expired_codes_and_limits_are_refused() {
+    let app = app().await;
+    let ins = user(&app, "ins@example.org", Role::Instructor).await;
+    let other_ins = user(&app, "other@example.org", Role::Instructor).await;
+    let ada = user(&app, "ada@example.org", Role::Participant).await;
+    let eve = user(&app, "eve@example.org", Role::Participant).await;
+    let admin = user(&app, "root@example.org", Role::Admin).await;
+
+    let new = json!({"title": "Closed teams", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["fraud"],
+                     "self_formed_teams": false, "daily_model_submissions": 1});
+    let (_, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let ws = w["id"].as_str().unwrap().to_owned();
+    let code = w["join_code"].as_str().unwrap().to_owned();
+    assert_eq!(call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await.0, 200);
+
+    // Someone not in it — a participant or another workshop's instructor — finds nothing.
+    for t in [&eve, &other_ins] {
+        for path in [
+            format!("/api/v1/workshops/{ws}"),
+            format!("/api/v1/workshops/{ws}/teams"),
+            format!("/api/v1/workshops/{ws}/submissions"),
+            format!("/api/v1/workshops/{ws}/leaderboard/fraud"),
+            format!("/api/v1/workshops/{ws}/gradebook.csv"),
+        ] {
+            assert_eq!(call(&app, Method::GET, &path, None, t).await.0, 404, "{path}");
+        }
+        let (_, list) = call(&app, Method::GET, "/api/v1/workshops", None, t).await;
+        assert_eq!(list, json!([]));
+    }
+    // An admin sees every workshop.
+    let (_, list) = call(&app, Method::GET, "/api/v1/workshops", None, &admin).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(app.api().get_text(&admin, &format!("/api/v1/workshops/{ws}/gradebook.csv")).await.0, 200);
+
+    // Teams formed by the instructor only.
+    let teams = format!("/api/v1/workshops/{ws}/teams");
+    let (status, body) = call(&app, Method::POST, &teams, Some(json!({"name": "Mine"})), &ada).await;
+    assert_eq!((status, message(&body).contains("instructors form the teams")), (403, true), "{body}");
+    let (_, team) = call(&app, Method::POST, &teams, Some(json!({"name": "Heron"})), &ins).await;
+    let team = team["id"].as_str().unwrap().to_owned();
+    assert_eq!(call(&app, Method::POST, &format!("{teams}/{team}/join"), None, &ada).await.0, 403);
+    let (_, roster) = call(&app, Method::GET, &teams, None, &ins).await;
+    let ada_id = roster["unassigned"][0]["user_id"].as_str().unwrap().to_owned();
+    let (_, roster_seen) = call(&app, Method::GET, &teams, None, &ada).await;
+    assert!(roster_seen["unassigned"][0]["email"].is_null(), "participants see no emails: {roster_seen}");
+    let place = format!("/api/v1/workshops/{ws}/members/{ada_id}/team");
+    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": "not-an-id"})), &ins).await.0, 404);
+    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": team})), &ins).await.0, 204);
+
+    // One model a day here: the second is 429 until midnight UTC.
+    let (_, json_model) = fraud_model(4, 2);
+    let model = json!({"kind": "model", "lab": "fraud", "content": json_model});
+    assert_eq!(submit(&app, &ada, &ws, model.clone(), None).await.0, 201);
+    let (status, body) = submit(&app, &ada, &ws, model, None).await;
+    assert_eq!((status, message(&body).contains("today's 1 model")), (429, true), "{body}");
+
+    // A new code: the old one stops working; an expired one says so.
+    let (status, w2) =
+        call(&app, Method::POST, &format!("/api/v1/workshops/{ws}/code"), Some(json!({"expires_at": 1})), &ins).await;
+    assert_eq!(status, 200, "{w2}");
+    assert_ne!(w2["join_code"], w["join_code"]);
+    assert_eq!(call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &eve).await.0, 404);
+    let (status, body) =
+        call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": w2["join_code"]})), &eve).await;
+    assert_eq!((status, message(&body).contains("expired")), (403, true), "{body}");
+    assert_eq!(call(&app, Method::POST, &format!("/api/v1/workshops/{ws}/code"), Some(json!({})), &ada).await.0, 403);
+    // Rubrics: instructors only, checked.
+    let rubric = format!("/api/v1/workshops/{ws}/rubrics/architecture");
+    let good = json!({"criteria": [{"name": "Serving", "max_points": 5}, {"name": "Monitoring", "max_points": 5, "description": "drift"}]});
+    assert_eq!(call(&app, Method::PUT, &rubric, Some(good.clone()), &ada).await.0, 403);
+    let (status, body) =
+        call(&app, Method::PUT, &rubric, Some(json!({"criteria": [{"name": "A", "max_points": 0}]})), &ins).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = call(&app, Method::PUT, &rubric, Some(good), &ins).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["rubrics"]["architecture"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        call(
+            &app,
+            Method::PUT,
+            &format!("/api/v1/workshops/{ws}/rubrics/model"),
+            Some(json!({"criteria": [{"name": "A", "max_points": 1}]})),
+            &ins
+        )
+        .await
+        .0,
+        422
+    );
+}
