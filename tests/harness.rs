@@ -172,6 +172,37 @@ impl TestApp {
         }
     }
 
+    /// Makes `source` the only cell of notebook `notebook`, runs it on the
+    /// notebook's kernel session through the API, and waits (at most two
+    /// minutes) for the execution to finish; returns the execution as JSON
+    /// (`status`, `outputs`, `session`). Panics when a step is refused.
+    pub async fn run_cell(&self, token: &str, notebook: &str, source: &str) -> serde_json::Value {
+        use reqwest::Method;
+        let api = self.api();
+        let path = format!("/api/v1/notebooks/{notebook}");
+        let (_, _, nb) = api.call(Method::GET, &path, None, Some(token)).await;
+        let cells = serde_json::json!([{ "id": "c", "cell_type": "code", "source": source }]);
+        let save = serde_json::json!({ "revision": nb["revision"], "cells": cells });
+        let (status, _, body) = api.call(Method::PATCH, &path, Some(save), Some(token)).await;
+        assert_eq!(status, 200, "saving the cell: {body}");
+        let (status, _, run) = api.call(Method::POST, &format!("{path}/cells/c/run"), None, Some(token)).await;
+        assert_eq!(status, 202, "running the cell: {run}");
+        let execution = format!(
+            "/api/v1/sessions/{}/executions/{}",
+            run["session"]["id"].as_str().unwrap_or_default(),
+            run["execution"]["id"]
+        );
+        let until = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let (_, _, e) = api.call(Method::GET, &execution, None, Some(token)).await;
+            if !matches!(e["status"].as_str(), Some("queued" | "running")) {
+                return e;
+            }
+            assert!(std::time::Instant::now() < until, "the cell did not finish: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// How many accounts exist.
     pub async fn user_count(&self) -> usize {
         self.db.users().await.expect("list users").len()

@@ -433,6 +433,46 @@ pub async fn submit(
     Ok((stored, created))
 }
 
+/// The text of file `name` that a cell saved in one of `user`'s open
+/// kernels (`model.save("fraud-gbt.json")?`), newest session first: how a
+/// participant submits a model without downloading it.
+///
+/// # Errors
+/// 422 when no open kernel of theirs has the file (the message says why:
+/// none open, not saved yet, not a plain name), 413 over [`MAX_MODEL_BYTES`].
+pub async fn kernel_file(state: &AppState, user: &User, name: &str) -> Result<String, AppError> {
+    use flywheel_kernel_manager::FileError;
+    let mut sessions = state.kernels.sessions(user.id);
+    sessions.reverse();
+    let mut why = FileError::NoKernel;
+    for session in sessions {
+        match session.read_file(name.trim(), MAX_MODEL_BYTES as u64).await {
+            Ok(bytes) => {
+                return String::from_utf8(bytes)
+                    .map_err(|_| AppError::unprocessable(format!("{name} is not a text (JSON) file.")));
+            }
+            Err(FileError::TooLarge { size, max }) => {
+                return Err(AppError::with_status(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("{name} is {size} bytes; the most accepted is {max}."),
+                ));
+            }
+            Err(e @ FileError::BadName(_)) => return Err(AppError::unprocessable(format!("The file name: {e}."))),
+            Err(e) => {
+                if matches!(why, FileError::NoKernel) {
+                    why = e;
+                }
+            }
+        }
+    }
+    Err(AppError::unprocessable(match why {
+        FileError::NoKernel => format!(
+            "You have no notebook kernel running, so there is no {name} to submit. Open your lab notebook and run the cell that saves the model."
+        ),
+        other => format!("{other}."),
+    }))
+}
+
 fn check_write_up(state: &AppState, kind: SubmissionKind, text: &str) -> Result<(), AppError> {
     if text.len() > MAX_WRITE_UP_BYTES {
         return Err(AppError::with_status(

@@ -5,7 +5,7 @@
 //! on the library in the labs suite.)
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use flywheel_domain::Role;
 use flywheel_tests::{TestApp, kernel_worker, spawn_app_with};
@@ -162,28 +162,6 @@ async fn a_project_notebook_is_made_from_the_template_on_the_dataset() {
 }
 
 /// Runs `source` in a cell of a fresh notebook of the caller's; returns the execution.
-async fn run(app: &TestApp, token: &str, notebook: &str, source: &str) -> Value {
-    let path = format!("/api/v1/notebooks/{notebook}");
-    let (_, nb) = call(app, Method::GET, &path, None, token).await;
-    let cells = json!([{ "id": "c", "cell_type": "code", "source": source }]);
-    let (status, _) =
-        call(app, Method::PATCH, &path, Some(json!({ "revision": nb["revision"], "cells": cells })), token).await;
-    assert_eq!(status, 200);
-    let (status, run) = call(app, Method::POST, &format!("{path}/cells/c/run"), None, token).await;
-    assert_eq!(status, 202, "{run}");
-    let execution =
-        format!("/api/v1/sessions/{}/executions/{}", run["session"]["id"].as_str().unwrap(), run["execution"]["id"]);
-    let until = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, e) = call(app, Method::GET, &execution, None, token).await;
-        if !matches!(e["status"].as_str(), Some("queued" | "running")) {
-            return e;
-        }
-        assert!(Instant::now() < until, "the cell did not finish: {e}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn stdout(e: &Value) -> String {
     e["outputs"]
         .as_array()
@@ -207,14 +185,14 @@ async fn the_owners_kernel_reads_the_upload_as_data_name_and_no_one_elses_does()
     let notebook = nb["id"].as_str().unwrap().to_owned();
 
     let read = r#"println!("{}", std::fs::read_to_string("data/churn.csv").map(|t| t.lines().count().to_string()).unwrap_or_else(|e| e.to_string()));"#;
-    let e = run(&app, &ada, &notebook, read).await;
+    let e = app.run_cell(&ada, &notebook, read).await;
     assert_eq!(stdout(&e), "4\n", "a new session gets the upload: {e}");
 
     // An upload while the session is open reaches it too; a delete takes it away.
     let (status, second) = app.api().upload_dataset(&ada, "x\n1\n2\n", "filename=later.csv").await;
     assert_eq!(status, 201, "{second}");
     let later = r#"println!("{}", std::fs::read_to_string("data/later.csv").unwrap_or_else(|e| e.to_string()));"#;
-    let e = run(&app, &ada, &notebook, later).await;
+    let e = app.run_cell(&ada, &notebook, later).await;
     assert_eq!(stdout(&e), "x\n1\n2\n\n", "{e}");
     let session = e["session"].as_str().map(str::to_owned);
     let (status, _) = call(
@@ -226,7 +204,7 @@ async fn the_owners_kernel_reads_the_upload_as_data_name_and_no_one_elses_does()
     )
     .await;
     assert_eq!(status, 204);
-    let e = run(&app, &ada, &notebook, later).await;
+    let e = app.run_cell(&ada, &notebook, later).await;
     assert!(stdout(&e).contains("No such file"), "{e}");
 
     // A restarted kernel (a new worker, a new directory) still has the upload.
@@ -234,12 +212,12 @@ async fn the_owners_kernel_reads_the_upload_as_data_name_and_no_one_elses_does()
     let sid = nbody["session"]["id"].as_str().map(str::to_owned).or(session).expect("the notebook's session");
     let (status, _) = call(&app, Method::POST, &format!("/api/v1/sessions/{sid}/restart"), None, &ada).await;
     assert_eq!(status, 202);
-    let e = run(&app, &ada, &notebook, read).await;
+    let e = app.run_cell(&ada, &notebook, read).await;
     assert_eq!(stdout(&e), "4\n", "after a restart: {e}");
 
     // Bob's kernel has no data of Ada's.
     let (_, nb) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &bob).await;
-    let e = run(&app, &bob, nb["id"].as_str().unwrap(), read).await;
+    let e = app.run_cell(&bob, nb["id"].as_str().unwrap(), read).await;
     assert!(stdout(&e).contains("No such file"), "{e}");
 }
 

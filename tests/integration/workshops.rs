@@ -405,3 +405,213 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
         422
     );
 }
+
+/// The location a page's `303 See Other` sends the browser to.
+fn location(page: &flywheel_tests::Page) -> String {
+    assert_eq!(page.status, 303, "expected a redirect");
+    page.headers["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_pages_take_an_instructor_and_a_team_from_join_code_to_released_grade() {
+    assert!(flywheel_tests::kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
+    let app = app().await;
+    app.create_user("ins@example.org", PW, Role::Instructor).await;
+    app.create_user("ada@example.org", PW, Role::Participant).await;
+    let ada_token = app.api().token("ada@example.org", PW).await;
+    let (ins, ada) = (app.browser(), app.browser());
+    assert_eq!(ins.log_in("ins@example.org", PW).await.status, 303);
+    assert_eq!(ada.log_in("ada@example.org", PW).await.status, 303);
+
+    // The instructor creates a workshop from the form; a participant gets no form.
+    assert!(!ada.get("/workshops").await.has("#create-workshop"));
+    let list = ins.get("/workshops").await;
+    assert!(list.has("#create-workshop"));
+    let bad = ins
+        .submit(
+            "/workshops",
+            "/workshops",
+            &[
+                ("title", "ML week"),
+                ("day1", "2099-03-04"),
+                ("day2", "2099-03-03"),
+                ("day3", "2099-03-04"),
+                ("team_size", "3"),
+                ("daily_model_submissions", "5"),
+                ("lab", "fraud"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.text("#workshop-error").contains("in order"), "{}", bad.text("#workshop-error"));
+    let created = ins
+        .submit(
+            "/workshops",
+            "/workshops",
+            &[
+                ("title", "ML week"),
+                ("day1", "2099-03-02"),
+                ("day2", "2099-03-03"),
+                ("day3", "2099-03-04"),
+                ("team_size", "3"),
+                ("daily_model_submissions", "5"),
+                ("self_formed_teams", "true"),
+                ("lab", "intro"),
+                ("lab", "fraud"),
+            ],
+        )
+        .await;
+    let page_path = location(&created);
+    let page = ins.get(&page_path).await;
+    let code = page.text("#join-code");
+    assert_eq!(code.len(), 9, "{code}");
+    assert_eq!(page.texts("#agenda li").len(), 3);
+
+    // Ada joins with the code (a wrong one is shown on the page, the typed code kept) and forms a team.
+    let wrong = ada.submit("/workshops", "/workshops/join", &[("code", "2222-2222")]).await;
+    assert_eq!((wrong.status.as_u16(), wrong.attr("#join-code", "value").as_deref()), (404, Some("2222-2222")));
+    assert_eq!(location(&ada.submit("/workshops", "/workshops/join", &[("code", &code)]).await), page_path);
+    let formed = ada.submit(&page_path, &format!("{page_path}/teams"), &[("name", "Kestrel")]).await;
+    assert_eq!(location(&formed), page_path);
+    let mine = ada.get(&page_path).await;
+    assert_eq!(mine.text("#my-team"), "Kestrel");
+    assert!(!mine.has("#join-code"), "participants do not see the code");
+
+    // A write-up without the template's sections is refused with the text kept.
+    let key = mine.attr("#submit-problem-statement input[name=idempotency_key]", "value").unwrap();
+    let partial = "# Kestrel\n\n## What is the problem?\n\nFixed rules miss fraud.\n";
+    let refused = ada
+        .submit(
+            &page_path,
+            &format!("{page_path}/submissions"),
+            &[("kind", "problem_statement"), ("content", partial), ("idempotency_key", &key)],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text("#workshop-error").contains("lacks"), "{}", refused.text("#workshop-error"));
+    assert!(refused.text("#ps-content").contains("Fixed rules miss fraud."), "the draft is kept");
+    let full = write_up("problem-statement", "Kestrel");
+    let done = ada
+        .submit(
+            &page_path,
+            &format!("{page_path}/submissions"),
+            &[("kind", "problem_statement"), ("content", &full), ("idempotency_key", &key)],
+        )
+        .await;
+    assert_eq!(location(&done), page_path);
+    let twice = ada
+        .submit(
+            &page_path,
+            &format!("{page_path}/submissions"),
+            &[("kind", "problem_statement"), ("content", &full), ("idempotency_key", &key)],
+        )
+        .await;
+    assert_eq!(location(&twice), page_path);
+    assert_eq!(ada.get(&page_path).await.texts("#submissions tbody tr").len(), 1, "a double click submits once");
+
+    // The model: no kernel yet, then the file a notebook cell saved in Ada's kernel.
+    let no_kernel = ada
+        .submit(
+            &page_path,
+            &format!("{page_path}/submissions"),
+            &[("kind", "model"), ("lab", "fraud"), ("kernel_file", "fraud-gbt.json")],
+        )
+        .await;
+    assert_eq!(no_kernel.status, 422);
+    assert!(
+        no_kernel.text("#workshop-error").contains("no notebook kernel running"),
+        "{}",
+        no_kernel.text("#workshop-error")
+    );
+    app.kernels_ready(&ada_token, std::time::Duration::from_secs(300)).await;
+    let (_, nb) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada_token).await;
+    let (model, model_json) = fraud_model(6, 5);
+    let save = format!("std::fs::write(\"fraud-gbt.json\", {model_json:?}).unwrap();");
+    let e = app.run_cell(&ada_token, nb["id"].as_str().unwrap(), &save).await;
+    assert_eq!(e["status"], "ok", "{e}");
+    let not_saved = ada
+        .submit(
+            &page_path,
+            &format!("{page_path}/submissions"),
+            &[("kind", "model"), ("lab", "fraud"), ("kernel_file", "other.json")],
+        )
+        .await;
+    assert!(
+        not_saved.text("#workshop-error").contains("no file named \"other.json\""),
+        "{}",
+        not_saved.text("#workshop-error")
+    );
+    let submitted = ada
+        .submit(
+            &page_path,
+            &format!("{page_path}/submissions"),
+            &[("kind", "model"), ("lab", "fraud"), ("kernel_file", "fraud-gbt.json")],
+        )
+        .await;
+    assert_eq!(location(&submitted), page_path);
+    let seed = app
+        .db
+        .workshop(WorkshopId::from_str(page_path.rsplit('/').next().unwrap()).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .scoring_seed;
+    let (public, _) = expected_scores(&model, seed);
+    let board = ada.get(&format!("{page_path}/leaderboard/fraud")).await;
+    assert_eq!(board.texts("tbody tr"), [format!("1 Kestrel {public:.4} 1")]);
+
+    // The instructor grades the write-up; Ada sees nothing until the grades are released.
+    let ins_page = ins.get(&page_path).await;
+    let link = {
+        let rows = scraper::Selector::parse("#submissions tbody tr").unwrap();
+        let a = scraper::Selector::parse("a").unwrap();
+        let row = ins_page.html.select(&rows).find(|r| r.text().any(|t| t.contains("Problem statement"))).unwrap();
+        row.select(&a).next().unwrap().value().attr("href").unwrap().to_owned()
+    };
+    let form = ins.get(&link).await;
+    assert!(form.text("#write-up").contains("Our answer for Kestrel."));
+    let criteria: Vec<String> = {
+        let sel = scraper::Selector::parse("#grade-form input[type=number]").unwrap();
+        form.html.select(&sel).map(|e| e.value().attr("name").unwrap().to_owned()).collect()
+    };
+    assert!(criteria.len() >= 5, "{criteria:?}");
+    let mut fields: Vec<(String, String)> = criteria.iter().map(|n| (n.clone(), "3".to_owned())).collect();
+    fields[0].1 = "9".into();
+    fields.push((criteria[0].replacen("points:", "comment:", 1), "Say it with a number.".into()));
+    let as_refs = |f: &Vec<(String, String)>| f.iter().map(|(a, b)| (a.clone(), b.clone())).collect::<Vec<_>>();
+    let post = |f: Vec<(String, String)>| {
+        let ins = &ins;
+        let link = link.clone();
+        async move {
+            let token = ins.get(&link).await.csrf();
+            let mut f = f;
+            f.push(("csrf_token".into(), token));
+            let r = ins.client.post(ins.url(&format!("{link}/grade"))).form(&f).send().await.unwrap();
+            r.status().as_u16()
+        }
+    };
+    assert_eq!(post(as_refs(&fields)).await, 422, "9 points is over a criterion's maximum");
+    fields[0].1 = "4".into();
+    assert_eq!(post(as_refs(&fields)).await, 303);
+    let total = 4 + 3 * (criteria.len() - 1);
+    assert!(ins.get(&link).await.text("#grade-heading").contains(&format!("graded: {total} /")));
+    let hidden = ada.get(&link).await;
+    assert!(hidden.has("#not-graded") && !hidden.has("#grade-total"));
+    assert_eq!(
+        location(&ins.submit(&page_path, &format!("{page_path}/release"), &[("released", "true")]).await),
+        page_path
+    );
+    let shown = ada.get(&link).await;
+    assert!(shown.text("#grade-total").starts_with(&format!("{total} /")), "{}", shown.text("#grade-total"));
+    assert!(shown.text("#grade").contains("Say it with a number."));
+
+    // The gradebook download.
+    let csv = ins.client.get(ins.url(&format!("{page_path}/gradebook.csv"))).send().await.unwrap();
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.unwrap();
+    assert!(csv.lines().nth(1).unwrap().starts_with("Kestrel,"), "{csv}");
+    assert_eq!(ada.client.get(ada.url(&format!("{page_path}/gradebook.csv"))).send().await.unwrap().status(), 403);
+    // The progress dashboard lists Ada with her kernel.
+    let dashboard = ins.get(&page_path).await;
+    assert!(dashboard.text("#progress tbody").contains("Kestrel"), "{}", dashboard.text("#progress"));
+}

@@ -34,7 +34,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 pub use output::{Execution, ExecutionStatus, Limits, human_bytes};
 use session::Started;
-pub use session::{DATA_DIR, KernelState, Session, SessionEvent, SessionView};
+pub use session::{DATA_DIR, FileError, KernelState, Session, SessionEvent, SessionView};
 pub use worker::{CARGO_LOCK_FILES, ProcessSpawner, SandboxSpec, Spawner, WorkerEvent, WorkerIo};
 
 /// How sessions are run and bounded.

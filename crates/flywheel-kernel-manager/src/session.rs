@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use flywheel_domain::UserId;
 use flywheel_kernel_protocol::{Event, Output, PROTOCOL_VERSION, Request, Status, StreamName};
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, broadcast, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, broadcast, mpsc, oneshot};
 
 use crate::output::{Execution, ExecutionStatus, human_duration};
 use crate::worker::{WorkerEvent, WorkerIo};
@@ -138,6 +138,34 @@ pub(crate) enum Command {
     PutFile(String, Arc<str>),
     /// Take a file out of the kernel's `data/` folder.
     RemoveFile(String),
+    /// Read a file of the kernel's working directory, up to a size.
+    ReadFile(String, u64, oneshot::Sender<Result<Vec<u8>, FileError>>),
+}
+
+/// Why [`Session::read_file`] found nothing to give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    /// The session has no running kernel (it was culled, died or closed):
+    /// its working directory went with it.
+    #[error("this notebook's kernel is not running (its files went with it); run the cell that writes the file again")]
+    NoKernel,
+    /// No such file in the working directory.
+    #[error("the kernel has no file named {0:?}; run the cell that saves it first")]
+    NotFound(String),
+    /// Not a plain file name.
+    #[error("{0:?} is not a plain file name (no folders)")]
+    BadName(String),
+    /// Larger than allowed.
+    #[error("the file is {size} bytes; at most {max} are accepted")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Reading failed.
+    #[error("the file cannot be read: {0}")]
+    Io(String),
 }
 
 impl Session {
@@ -284,6 +312,21 @@ impl Session {
         }
     }
 
+    /// The bytes of `name` in the kernel's working directory — where a
+    /// cell's `model.save("fraud-gbt.json")` writes — if at most `max_bytes`.
+    ///
+    /// # Errors
+    /// [`FileError`]: no running kernel, no such file, a name with a
+    /// folder, too large, or a read failure.
+    pub async fn read_file(&self, name: &str, max_bytes: u64) -> Result<Vec<u8>, FileError> {
+        if !plain_file_name(name) {
+            return Err(FileError::BadName(name.to_owned()));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::ReadFile(name.to_owned(), max_bytes, tx)).map_err(|_| FileError::NoKernel)?;
+        rx.await.unwrap_or(Err(FileError::NoKernel))
+    }
+
     /// Stops the kernel and starts a new one (variables are lost).
     pub fn restart(&self) {
         self.lock().last_activity = Instant::now();
@@ -316,6 +359,21 @@ fn write_data_file(dir: &std::path::Path, name: &str, content: &str) {
     if let Err(e) = std::fs::create_dir_all(&data).and_then(|()| std::fs::write(data.join(name), content)) {
         tracing::error!(dir = %data.display(), name, error = %e, "could not put a data file into a kernel's directory");
     }
+}
+
+/// Reads a file of a worker's directory (small files: models, results).
+fn read_work_file(path: &std::path::Path, name: &str, max: u64) -> Result<Vec<u8>, FileError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => FileError::NotFound(name.to_owned()),
+        _ => FileError::Io(e.to_string()),
+    })?;
+    if !meta.is_file() {
+        return Err(FileError::NotFound(name.to_owned()));
+    }
+    if meta.len() > max {
+        return Err(FileError::TooLarge { size: meta.len(), max });
+    }
+    std::fs::read(path).map_err(|e| FileError::Io(e.to_string()))
 }
 
 /// A worker that is running, with its directory.
@@ -384,6 +442,11 @@ impl Actor {
                             let _ = std::fs::remove_file(w.dir.join(DATA_DIR).join(&name));
                         }
                         self.files.remove(&name);
+                    }
+                    Some(Command::ReadFile(name, max, reply)) => {
+                        let _ = reply.send(self.worker.as_ref().map_or(Err(FileError::NoKernel), |w| {
+                            read_work_file(&w.dir.join(&name), &name, max)
+                        }));
                     }
                     Some(Command::Stop { cull: false }) | None => {
                         self.stop_worker(KernelState::Culled, None, "The session was closed.");

@@ -270,7 +270,12 @@ pub struct SubmitRequest {
     pub lab: Option<String>,
     /// A write-up's Markdown (with the template's `## ` sections), or a
     /// model's saved JSON (`model.to_json()?` or the file of `model.save(…)`).
-    pub content: String,
+    #[serde(default)]
+    pub content: Option<String>,
+    /// For a model instead of `content`: the name of the file a cell saved
+    /// in one of the caller's running notebook kernels, e.g. `fraud-gbt.json`.
+    #[serde(default)]
+    pub kernel_file: Option<String>,
 }
 
 /// A grade to give.
@@ -520,7 +525,16 @@ async fn submit(
     let key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_owned).map_err(|_| AppError::unprocessable("Idempotency-Key must be text.")));
-    let new = NewSubmission { kind, lab: req.lab, content: req.content, idempotency_key: key.transpose()? };
+    let content = match (req.content, req.kernel_file) {
+        (Some(text), None) => text,
+        (None, Some(name)) if kind == SubmissionKind::Model => workshops::kernel_file(&state, &user, &name).await?,
+        _ => {
+            return Err(AppError::unprocessable(
+                "Send the submission as `content`, or (for a model) `kernel_file`: one of the two.",
+            ));
+        }
+    };
+    let new = NewSubmission { kind, lab: req.lab, content, idempotency_key: key.transpose()? };
     let (s, created) = workshops::submit(&state, &viewer, &user, new).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(SubmissionBody::new(&s, &viewer, None, None))).into_response())

@@ -9,6 +9,7 @@ mod account;
 mod datasets;
 mod learn;
 mod notebooks;
+mod workshops;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
@@ -148,6 +149,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/data", get(datasets::data_page))
         .route("/data/{id}/project", post(datasets::start_project))
         .route("/data/{id}/delete", post(datasets::delete))
+        .route("/workshops", get(workshops::list).post(workshops::create))
+        .route("/workshops/join", post(workshops::join))
+        .route("/workshops/{id}", get(workshops::show))
+        .route("/workshops/{id}/teams", post(workshops::create_team))
+        .route("/workshops/{id}/teams/{team}/join", post(workshops::join_team))
+        .route("/workshops/{id}/members/{user}/team", post(workshops::place))
+        .route("/workshops/{id}/code", post(workshops::new_code))
+        .route("/workshops/{id}/release", post(workshops::release))
+        .route("/workshops/{id}/submissions", post(workshops::submit))
+        .route("/workshops/{id}/submissions/{sid}", get(workshops::show_submission))
+        .route("/workshops/{id}/submissions/{sid}/grade", post(workshops::grade))
+        .route("/workshops/{id}/leaderboard/{lab}", get(workshops::leaderboard))
+        .route("/workshops/{id}/gradebook.csv", get(workshops::gradebook))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))
         .layer(sessions::layer(state.db.clone(), &state.config))
         .layer(middleware::from_fn(render_error_pages))
