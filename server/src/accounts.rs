@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use flywheel_domain::workshop::Workshop;
 use flywheel_domain::{ApiToken, DisplayName, Email, NewUser, Password, Role, TokenSecret, User, ValidationError};
 use flywheel_store::Database;
 
@@ -47,20 +48,37 @@ pub async fn create_account(db: &dyn Database, sign_up: SignUp, role: Role) -> R
     Ok(db.create_user(&new, crate::now()).await?)
 }
 
-/// Self-service sign-up as a participant, when the configuration allows it.
+/// Self-service sign-up as a participant: when the configuration allows
+/// it, or with a workshop's join code (also when sign-up is off: a room
+/// of participants signs up with the code on the screen). With a code, the
+/// new account joins that workshop; the code is checked before anything is
+/// written.
 ///
 /// # Errors
-/// 403 when sign-up is off; as [`create_account`] otherwise.
-pub async fn sign_up(state: &AppState, sign_up: SignUp) -> Result<User, AppError> {
-    if !state.config.signup_enabled {
-        return Err(AppError::forbidden(SIGNUP_CLOSED));
+/// 403 when sign-up is off and no code is given, or the code has expired;
+/// 404/422 for a code no workshop has or that cannot be one; as
+/// [`create_account`] otherwise.
+pub async fn sign_up(
+    state: &AppState,
+    sign_up: SignUp,
+    join_code: Option<&str>,
+) -> Result<(User, Option<Workshop>), AppError> {
+    let join_code = join_code.map(str::trim).filter(|c| !c.is_empty());
+    let workshop = match join_code {
+        Some(code) => Some(crate::workshops::joinable(state, code).await?),
+        None if !state.config.signup_enabled => return Err(AppError::forbidden(SIGNUP_CLOSED)),
+        None => None,
+    };
+    let user = create_account(state.db.as_ref(), sign_up, Role::Participant).await?;
+    if let Some(w) = &workshop {
+        state.db.add_member(w.id, user.id, flywheel_domain::workshop::MemberRole::Participant, crate::now()).await?;
+        tracing::info!(workshop = %w.id, user = %user.id, "signed up with a join code");
     }
-    create_account(state.db.as_ref(), sign_up, Role::Participant).await
+    Ok((user, workshop))
 }
 
 /// What a person reads when sign-up is switched off.
-pub const SIGNUP_CLOSED: &str =
-    "Sign-up is closed on this server. Ask your instructor or administrator for an account.";
+pub const SIGNUP_CLOSED: &str = "Sign-up is closed on this server. Sign up with your workshop's join code, or ask your instructor or administrator for an account.";
 
 /// Checks an email and password, counting the attempt against the rate limits.
 ///

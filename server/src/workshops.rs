@@ -246,21 +246,30 @@ pub async fn list(state: &AppState, user: &User) -> Result<Vec<(Workshop, Option
 /// 422 for a code that cannot be one; 404 for a code no workshop has; 403
 /// when the code has expired; 409 when `user` is already in it.
 pub async fn join(state: &AppState, user: &User, code: &str) -> Result<Workshop, AppError> {
+    let w = joinable(state, code).await?;
+    if !state.db.add_member(w.id, user.id, MemberRole::Participant, crate::now()).await? {
+        return Err(AppError::conflict(format!("You are already in \"{}\".", w.title)));
+    }
+    tracing::info!(workshop = %w.id, user = %user.id, "joined a workshop");
+    Ok(w)
+}
+
+/// The workshop a join code lets people into now.
+///
+/// # Errors
+/// 422 for a code that cannot be one; 404 for a code no workshop has; 403
+/// when it has expired.
+pub async fn joinable(state: &AppState, code: &str) -> Result<Workshop, AppError> {
     let code = JoinCode::parse(code)?;
     let w = state.db.workshop_by_code(&code).await?.ok_or_else(|| {
         AppError::not_found(format!("No workshop has the join code {code}. Check it with your instructor."))
     })?;
-    let now = crate::now();
-    if !w.code_works(now) {
+    if !w.code_works(crate::now()) {
         return Err(AppError::forbidden(format!(
             "The join code {code} of \"{}\" has expired. Ask your instructor for the new one.",
             w.title
         )));
     }
-    if !state.db.add_member(w.id, user.id, MemberRole::Participant, now).await? {
-        return Err(AppError::conflict(format!("You are already in \"{}\".", w.title)));
-    }
-    tracing::info!(workshop = %w.id, user = %user.id, "joined a workshop");
     Ok(w)
 }
 

@@ -168,6 +168,22 @@ async fn sign_up_over_the_api_respects_the_switch() {
     let (s, _, err) = app.api().call(Method::POST, "/api/v1/users", Some(body), None).await;
     assert_eq!((s.as_u16(), err["error"]["code"].as_str()), (403, Some("forbidden")));
     assert_eq!(app.user_count().await, 0);
+
+    // A workshop's join code opens sign-up, and the account joins the workshop.
+    app.create_user("ins@example.org", PW, Role::Instructor).await;
+    let ins = app.api().token("ins@example.org", PW).await;
+    let new = json!({"title": "Room 4", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
+    let (_, _, w) = app.api().call(Method::POST, "/api/v1/workshops", Some(new), Some(&ins)).await;
+    let body = json!({"email": "a@b.org", "name": "A", "password": PW, "join_code": "2222-2222"});
+    let (s, _, _) = app.api().call(Method::POST, "/api/v1/users", Some(body), None).await;
+    assert_eq!((s.as_u16(), app.user_count().await), (404, 1), "a code no workshop has: nothing written");
+    let body = json!({"email": "a@b.org", "name": "A", "password": PW, "join_code": w["join_code"]});
+    let (s, _, user) = app.api().call(Method::POST, "/api/v1/users", Some(body), None).await;
+    assert_eq!(s.as_u16(), 201, "{user}");
+    let token = app.api().token("a@b.org", PW).await;
+    let (_, _, mine) = app.api().call(Method::GET, "/api/v1/workshops", None, Some(&token)).await;
+    assert_eq!(mine[0]["id"], w["id"]);
+    assert_eq!(mine[0]["role"], "participant");
 }
 
 #[tokio::test]

@@ -205,18 +205,46 @@ async fn admin_pages_are_for_admins_only() {
 }
 
 #[tokio::test]
-async fn sign_up_can_be_switched_off() {
+async fn sign_up_can_be_switched_off_except_with_a_join_code() {
     let app = spawn_app_with(|c| c.signup_enabled = false).await;
     let b = app.browser();
     assert!(!b.get("/").await.has("a[href='/signup']"));
     let page = b.get("/signup").await;
-    assert_eq!(page.status, 403);
-    assert!(page.text("[role=alert]").contains("Sign-up is closed"));
+    assert_eq!(page.status, 200);
+    assert!(page.text(".notice").contains("join code"), "{}", page.text(".notice"));
+    assert!(page.has("input#code[required]"));
     let token = b.get("/login").await.csrf();
     let post =
         b.post_raw("/signup", &[("email", "a@b.org"), ("name", "A"), ("password", PW), ("csrf_token", &token)]).await;
     assert_eq!(post.status, 403);
+    assert!(post.text("[role=alert]").contains("Sign-up is closed"));
+    assert_eq!(post.attr("#email", "value").as_deref(), Some("a@b.org"), "what was typed is kept");
+    let post = b
+        .post_raw(
+            "/signup",
+            &[("email", "a@b.org"), ("name", "A"), ("password", PW), ("code", "2222-2222"), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(post.status, 404);
+    assert!(post.text("[role=alert]").contains("No workshop has the join code"));
     assert_eq!(app.user_count().await, 0);
+
+    // With a workshop's code the account is made, joins it, and lands on its page.
+    app.create_user("ins@example.org", PW, Role::Instructor).await;
+    let ins = app.api().token("ins@example.org", PW).await;
+    let new = serde_json::json!({"title": "Room 4", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
+    let (_, _, w) = app.api().call(reqwest::Method::POST, "/api/v1/workshops", Some(new), Some(&ins)).await;
+    let code = w["join_code"].as_str().unwrap().to_lowercase();
+    let post = b
+        .post_raw(
+            "/signup",
+            &[("email", "a@b.org"), ("name", "A"), ("password", PW), ("code", &code), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(post.status, 303);
+    let to = post.headers["location"].to_str().unwrap().to_owned();
+    assert_eq!(to, format!("/workshops/{}", w["id"].as_str().unwrap()));
+    assert_eq!(b.get(&to).await.text("h1"), "Room 4");
 }
 
 #[tokio::test]

@@ -66,6 +66,11 @@ pub struct SignUpRequest {
     /// At least 8 characters.
     #[schema(example = "correct horse battery staple")]
     pub password: String,
+    /// A workshop's join code: the account joins it, and sign-up works
+    /// with it even when open sign-up is switched off.
+    #[serde(default)]
+    #[schema(example = "K7QM-R2TX")]
+    pub join_code: Option<String>,
 }
 
 /// Token request: log in with email and password.
@@ -125,7 +130,8 @@ impl From<ApiToken> for TokenBody {
 #[utoipa::path(post, path = "/api/v1/users", tag = "accounts", request_body = SignUpRequest,
     responses(
         (status = 201, description = "Account created", body = UserBody),
-        (status = 403, description = "Sign-up is switched off", body = ErrorBody),
+        (status = 403, description = "Sign-up is switched off and no join code was given, or the code expired", body = ErrorBody),
+        (status = 404, description = "No workshop has the join code", body = ErrorBody),
         (status = 409, description = "Email already registered", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
     ))]
@@ -135,7 +141,7 @@ async fn create_user(
 ) -> Result<Response, AppError> {
     let checked = SignUp::parse(&req.email, &req.name, &req.password)
         .map_err(|errs| AppError::unprocessable(errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
-    let user = accounts::sign_up(&state, checked).await?;
+    let (user, _) = accounts::sign_up(&state, checked, req.join_code.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(UserBody::from(user))).into_response())
 }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{Layout, Page, format_time, see_other};
-use crate::accounts::{self, SIGNUP_CLOSED, SignUp};
+use crate::accounts::{self, SignUp};
 use crate::auth::csrf::session_error;
 use crate::auth::extract::{AdminUser, CurrentUser};
 use crate::auth::sessions::keys;
@@ -50,6 +50,7 @@ struct SignupPage {
     errors: FieldErrors,
     email: String,
     name: String,
+    code: String,
 }
 
 #[derive(askama::Template)]
@@ -153,15 +154,26 @@ pub(super) async fn login(
     }
 }
 
-pub(super) async fn signup_page(State(state): State<AppState>, layout: Layout) -> Result<Response, AppError> {
-    if !state.config.signup_enabled {
-        return Err(AppError::forbidden(SIGNUP_CLOSED));
-    }
+#[derive(Deserialize)]
+pub(super) struct CodeQuery {
+    #[serde(default)]
+    code: String,
+}
+
+/// The sign-up form; with open sign-up off it still takes people who have
+/// a workshop's join code (`/signup?code=…` fills it in).
+pub(super) async fn signup_page(layout: Layout, Query(q): Query<CodeQuery>) -> Result<Response, AppError> {
     if layout.user.is_some() {
         return Ok(see_other(false, "/dashboard"));
     }
-    let page =
-        SignupPage { layout, error: None, errors: FieldErrors::default(), email: String::new(), name: String::new() };
+    let page = SignupPage {
+        layout,
+        error: None,
+        errors: FieldErrors::default(),
+        email: String::new(),
+        name: String::new(),
+        code: q.code,
+    };
     Ok(Page(StatusCode::OK, page).into_response())
 }
 
@@ -170,6 +182,8 @@ pub(super) struct SignupForm {
     email: String,
     name: String,
     password: String,
+    #[serde(default)]
+    code: String,
 }
 
 pub(super) async fn signup(
@@ -180,7 +194,14 @@ pub(super) async fn signup(
     WebForm(form): WebForm<SignupForm>,
 ) -> Result<Response, AppError> {
     let page = |layout, status, error, errors| {
-        let page = SignupPage { layout, error, errors, email: form.email.clone(), name: form.name.clone() };
+        let page = SignupPage {
+            layout,
+            error,
+            errors,
+            email: form.email.clone(),
+            name: form.name.clone(),
+            code: form.code.clone(),
+        };
         Ok(Page(status, page).into_response())
     };
     let checked = match SignUp::parse(&form.email, &form.name, &form.password) {
@@ -199,10 +220,15 @@ pub(super) async fn signup(
             return page(layout, StatusCode::UNPROCESSABLE_ENTITY, summary, errors);
         }
     };
-    match accounts::sign_up(&state, checked).await {
-        Ok(user) => {
+    match accounts::sign_up(&state, checked, Some(&form.code)).await {
+        Ok((user, workshop)) => {
             start_session(&session, &user).await?;
-            Ok(see_other(hx, "/dashboard"))
+            Ok(see_other(hx, &workshop.map_or_else(|| "/dashboard".to_owned(), |w| format!("/workshops/{}", w.id))))
+        }
+        Err(AppError::Client { status, message, .. })
+            if matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNPROCESSABLE_ENTITY) =>
+        {
+            page(layout, status, Some(message), FieldErrors::default())
         }
         Err(AppError::Client { status: StatusCode::CONFLICT, .. }) => {
             let errors = FieldErrors {
