@@ -492,15 +492,22 @@ fn check_write_up(state: &AppState, kind: SubmissionKind, text: &str) -> Result<
     let template = kind.template().and_then(|slug| state.curriculum.get(slug));
     let sections = template.map(|p| workshop::sections(&p.markdown)).unwrap_or_default();
     let missing = workshop::missing_sections(&sections, text);
-    if !missing.is_empty() {
-        return Err(AppError::unprocessable(format!(
-            "The {} lacks {} of the template's sections: {}. Write each as a `## ` heading with your text under it.",
-            kind.title().to_lowercase(),
-            missing.len(),
-            missing.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
-        )));
+    let quoted = |list: &[String]| list.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    let mut problems = Vec::new();
+    if !missing.absent.is_empty() {
+        problems.push(format!(
+            "lacks {} of the template's sections: {} (write each as a `## ` heading with your text under it)",
+            missing.absent.len(),
+            quoted(&missing.absent)
+        ));
     }
-    Ok(())
+    if !missing.empty.is_empty() {
+        problems.push(format!("has nothing written under {}", quoted(&missing.empty)));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::unprocessable(format!("The {} {}.", kind.title().to_lowercase(), problems.join("; and it "))))
 }
 
 async fn score_model(

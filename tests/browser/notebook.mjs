@@ -17,94 +17,20 @@
 // Each step prints "ok - …" or fails with "FAIL - step: what was seen", a screenshot
 // (failure.png) and the browser console (console.log) in ARTIFACTS_DIR, and exit code 1.
 
-import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined || value === "") {
-    console.error(`FAIL - setup: environment variable ${name} is not set`);
-    process.exit(2);
-  }
-  return value;
-};
+import { env, fail, short, start } from "./lib.mjs";
+
 const BASE = env("FLYWHEEL_URL").replace(/\/+$/, "");
 const EMAIL = env("FLYWHEEL_EMAIL");
 const PASSWORD = env("FLYWHEEL_PASSWORD");
 const LAB = env("FLYWHEEL_LAB");
-const ARTIFACTS = path.resolve(env("ARTIFACTS_DIR", "tests/artifacts/browser"));
-const CHROMIUM = env("CHROMIUM", "/usr/bin/chromium");
 const FIRST_RUN_MS = 5 * 60_000; // the first kernel start compiles the ML library
 
-fs.mkdirSync(ARTIFACTS, { recursive: true });
-const consoleLines = [];
-
-class StepError extends Error {}
-const fail = (message) => {
-  throw new StepError(message);
-};
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run"],
-});
+const { artifacts: ARTIFACTS, browser, watchTab, step, finish } = await start("tests/artifacts/browser");
 const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-/** Logs a tab's console, errors, failed requests and dialogs (accepting them: confirm, beforeunload). */
-function watchTab(p, tab = "") {
-  const at = tab ? ` (${tab})` : "";
-  p.on("console", (m) => consoleLines.push(`[${m.type()}]${at} ${m.text()}`));
-  p.on("pageerror", (e) => consoleLines.push(`[pageerror]${at} ${e.stack || e.message}`));
-  p.on("requestfailed", (r) => consoleLines.push(`[requestfailed]${at} ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
-  p.on("dialog", (d) => {
-    consoleLines.push(`[dialog]${at} ${d.type()}: ${d.message()}`);
-    d.accept().catch(() => {});
-  });
-  return p;
-}
 const page = watchTab(await context.newPage());
-
-async function finish(code) {
-  fs.writeFileSync(path.join(ARTIFACTS, "console.log"), consoleLines.join("\n") + "\n");
-  await browser.close().catch(() => {});
-  process.exit(code);
-}
-
-/** Runs one step with a time limit; on failure prints what was seen, saves a screenshot and exits 1. */
-async function step(name, timeoutMs, fn) {
-  let timer;
-  const started = Date.now();
-  try {
-    const result = await Promise.race([
-      fn(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new StepError(`timed out after ${timeoutMs / 1000} s`)), timeoutMs);
-      }),
-    ]);
-    console.log(`ok - ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-    return result;
-  } catch (e) {
-    const message = e instanceof StepError ? e.message : (e && e.message) || String(e);
-    console.error(`FAIL - ${name}: ${message}`);
-    console.error(`  page: ${page.url()}`);
-    await page.screenshot({ path: path.join(ARTIFACTS, "failure.png"), fullPage: true }).catch(() => {});
-    for (const [i, other] of context.pages().filter((p) => p !== page).entries()) {
-      await other.screenshot({ path: path.join(ARTIFACTS, `failure-tab${i + 2}.png`), fullPage: true }).catch(() => {});
-    }
-    const errors = consoleLines.filter((l) => /^\[(error|pageerror|requestfailed)\]/.test(l)).slice(-10);
-    if (errors.length) console.error(`  browser said:\n    ${errors.join("\n    ")}`);
-    await finish(1);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const short = (text, n = 400) => {
-  const t = (text || "").replace(/\s+/g, " ").trim();
-  return t.length > n ? `${t.slice(0, n)}…` : t;
-};
 
 /** Waits until the cell's data-state is finished; fails at once on error/interrupted. */
 async function waitForCellOk(cellId, timeoutMs) {

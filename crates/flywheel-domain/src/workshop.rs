@@ -432,32 +432,77 @@ pub struct Score {
     pub comment: String,
 }
 
-/// The `## ` headings of a Markdown text, in order (the sections of a
-/// write-up template).
-pub fn sections(markdown: &str) -> Vec<String> {
+/// The `## ` sections of a Markdown text, in order: each heading's text
+/// (spaces collapsed) with the words written under it before the next
+/// `## ` heading (deeper headings count as words).
+pub fn section_texts(markdown: &str) -> Vec<(String, String)> {
     use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
-    let mut out = Vec::new();
-    let mut current: Option<String> = None;
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut heading: Option<String> = None;
     for event in Parser::new(markdown) {
         match event {
-            Event::Start(Tag::Heading { level: HeadingLevel::H2, .. }) => current = Some(String::new()),
-            Event::End(TagEnd::Heading(HeadingLevel::H2)) => out.extend(current.take()),
-            Event::Text(t) | Event::Code(t) => {
-                if let Some(c) = current.as_mut() {
-                    c.push_str(&t);
-                }
+            Event::Start(Tag::Heading { level: HeadingLevel::H1 | HeadingLevel::H2, .. }) => {
+                heading = Some(String::new());
             }
+            Event::End(TagEnd::Heading(HeadingLevel::H1)) => heading = None,
+            Event::End(TagEnd::Heading(HeadingLevel::H2)) => {
+                let title = heading.take().unwrap_or_default();
+                out.push((title.split_whitespace().collect::<Vec<_>>().join(" "), String::new()));
+            }
+            Event::Text(t) | Event::Code(t) => match (heading.as_mut(), out.last_mut()) {
+                (Some(h), _) => h.push_str(&t),
+                (None, Some((_, body))) => {
+                    body.push_str(&t);
+                    body.push(' ');
+                }
+                (None, None) => {}
+            },
             _ => {}
         }
     }
-    out.into_iter().map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    out
 }
 
-/// The template's sections that a write-up lacks (compared without case
-/// and extra spaces), in the template's order.
-pub fn missing_sections(template: &[String], write_up: &str) -> Vec<String> {
-    let have: Vec<String> = sections(write_up).iter().map(|s| s.to_lowercase()).collect();
-    template.iter().filter(|s| !have.contains(&s.to_lowercase())).cloned().collect()
+/// The `## ` headings of a Markdown text, in order (the sections of a
+/// write-up template).
+pub fn sections(markdown: &str) -> Vec<String> {
+    section_texts(markdown).into_iter().map(|(title, _)| title).collect()
+}
+
+/// What a write-up lacks against its template (headings compared without
+/// case and extra spaces), in the template's order: the sections it does
+/// not have, and those it has with nothing written under them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MissingSections {
+    /// Template sections the write-up has no heading for.
+    pub absent: Vec<String>,
+    /// Template sections whose heading is there with no text under it.
+    pub empty: Vec<String>,
+}
+
+impl MissingSections {
+    /// Whether the write-up has every section, each with some text.
+    pub fn is_empty(&self) -> bool {
+        self.absent.is_empty() && self.empty.is_empty()
+    }
+}
+
+/// Checks a write-up against its template's sections.
+pub fn missing_sections(template: &[String], write_up: &str) -> MissingSections {
+    let have: Vec<(String, bool)> = section_texts(write_up)
+        .into_iter()
+        .map(|(title, body)| (title.to_lowercase(), !body.trim().is_empty()))
+        .collect();
+    let mut missing = MissingSections::default();
+    for section in template {
+        let key = section.to_lowercase();
+        match have.iter().filter(|(t, _)| *t == key).map(|(_, filled)| *filled).reduce(|a, b| a || b) {
+            None => missing.absent.push(section.clone()),
+            Some(false) => missing.empty.push(section.clone()),
+            Some(true) => {}
+        }
+    }
+    missing
 }
 
 /// A workshop as stored.
@@ -687,13 +732,18 @@ mod tests {
     }
 
     #[test]
-    fn write_ups_need_the_templates_sections() {
+    fn write_ups_need_the_templates_sections_each_with_text() {
         let template = sections(
             "# Title\n\nintro\n\n## The business question\n\ntext\n\n## Why   must it be solved?\n\n### detail\n",
         );
         assert_eq!(template, ["The business question", "Why must it be solved?"]);
         let write_up = "# Team Kestrel\n\n## the business question\n\nCut losses by 30 %.\n";
-        assert_eq!(missing_sections(&template, write_up), ["Why must it be solved?"]);
+        let missing = missing_sections(&template, write_up);
+        assert_eq!((missing.absent, missing.empty), (vec!["Why must it be solved?".to_owned()], vec![]));
+        let blank = format!("{write_up}\n## Why must it be solved?\n\n");
+        assert_eq!(missing_sections(&template, &blank).empty, ["Why must it be solved?"]);
+        let deeper = format!("{write_up}\n## Why must it be solved?\n\n### Money\n");
+        assert!(missing_sections(&template, &deeper).is_empty(), "a deeper heading is text");
         assert!(missing_sections(&template, &format!("{write_up}\n## Why must it be solved?\nMoney.\n")).is_empty());
         let rubric = Rubric::from_sections(&template, 2);
         assert_eq!((rubric.criteria.len(), rubric.max_total()), (2, 4));
