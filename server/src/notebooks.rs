@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, User};
+use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, TeamId, User, UserId};
 use flywheel_kernel_manager::{Execution, KernelError, KernelState, Session, SessionEvent};
 use flywheel_store::Database;
 use tokio::sync::broadcast::error::RecvError;
@@ -20,10 +20,13 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Which kernel session each notebook runs on, and which of its cells have
+/// Which kernel session each notebook runs on for each person (a team
+/// notebook runs on each member's own kernel), and which of its cells have
 /// a run in flight there (in memory, as the sessions are).
 #[derive(Default)]
-pub struct NotebookSessions(Mutex<HashMap<NotebookId, Attached>>);
+pub struct NotebookSessions(Mutex<HashMap<(NotebookId, UserId), Attached>>);
+
+type Key = (NotebookId, UserId);
 
 struct Attached {
     session: String,
@@ -32,31 +35,35 @@ struct Attached {
 }
 
 impl NotebookSessions {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<NotebookId, Attached>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<Key, Attached>) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    fn get(&self, id: NotebookId) -> Option<String> {
+    fn get(&self, id: Key) -> Option<String> {
         self.with(|m| m.get(&id).map(|a| a.session.clone()))
     }
 
-    fn set(&self, id: NotebookId, session: String) {
+    fn set(&self, id: Key, session: String) {
         self.with(|m| m.insert(id, Attached { session, running: HashMap::new() }));
     }
 
-    fn remove(&self, id: NotebookId) -> Option<String> {
-        self.with(|m| m.remove(&id).map(|a| a.session))
+    /// Forgets every person's session of the notebook; returns them with their owners.
+    fn remove_all(&self, notebook: NotebookId) -> Vec<(UserId, String)> {
+        self.with(|m| {
+            let keys: Vec<Key> = m.keys().filter(|(n, _)| *n == notebook).copied().collect();
+            keys.into_iter().filter_map(|k| m.remove(&k).map(|a| (k.1, a.session))).collect()
+        })
     }
 
     fn forget_sessions(&self, sessions: &[String]) {
         self.with(|m| m.retain(|_, a| !sessions.contains(&a.session)));
     }
 
-    fn started(&self, id: NotebookId, cell: CellId, execution: u64) {
+    fn started(&self, id: Key, cell: CellId, execution: u64) {
         self.with(|m| m.get_mut(&id).map(|a| a.running.insert(cell, execution)));
     }
 
-    fn finished(&self, id: NotebookId, cell: &CellId, execution: u64) {
+    fn finished(&self, id: Key, cell: &CellId, execution: u64) {
         self.with(|m| {
             if let Some(a) = m.get_mut(&id)
                 && a.running.get(cell) == Some(&execution)
@@ -66,8 +73,9 @@ impl NotebookSessions {
         });
     }
 
-    /// The execution last started for `cell`, if it may still be going.
-    pub fn running(&self, id: NotebookId, cell: &CellId) -> Option<u64> {
+    /// The execution last started for `cell` on `user`'s kernel, if it may still be going.
+    pub fn running(&self, id: NotebookId, user: UserId, cell: &CellId) -> Option<u64> {
+        let id = (id, user);
         self.with(|m| m.get(&id).and_then(|a| a.running.get(cell).copied()))
     }
 }
@@ -76,22 +84,83 @@ fn not_found() -> AppError {
     AppError::not_found("There is no notebook with this id (or it is not yours).")
 }
 
-/// The notebook `id` if `user` owns it; 404 otherwise, so that others'
-/// notebooks are not even confirmed to exist.
+/// The notebook `id` if `user` owns it or it is shared with their
+/// workshop team; 404 otherwise, so that others' notebooks are not even
+/// confirmed to exist.
 ///
 /// # Errors
 /// 404 for a malformed, unknown or foreign id; storage failures.
-pub async fn owned(state: &AppState, user: &User, id: &str) -> Result<NotebookRecord, AppError> {
+pub async fn reachable(state: &AppState, user: &User, id: &str) -> Result<NotebookRecord, AppError> {
     let id = NotebookId::from_str(id).map_err(|_| not_found())?;
-    match state.db.notebook(id).await? {
-        Some(record) if record.owner == user.id => Ok(record),
-        _ => Err(not_found()),
+    let record = state.db.notebook(id).await?.ok_or_else(not_found)?;
+    if record.owner == user.id || in_team(state, user, record.team).await? { Ok(record) } else { Err(not_found()) }
+}
+
+/// Whether `user` is in `team` now.
+async fn in_team(state: &AppState, user: &User, team: Option<TeamId>) -> Result<bool, AppError> {
+    let Some(team) = team else { return Ok(false) };
+    let Some(t) = state.db.team(team).await? else { return Ok(false) };
+    Ok(state.db.member(t.workshop, user.id).await?.is_some_and(|m| m.team == Some(team)))
+}
+
+/// The notebook `id` if `user` owns it: deleting, resetting and sharing
+/// are the owner's.
+///
+/// # Errors
+/// As [`reachable`]; 403 for a team member who is not the owner.
+pub async fn owned(state: &AppState, user: &User, id: &str) -> Result<NotebookRecord, AppError> {
+    let record = reachable(state, user, id).await?;
+    if record.owner != user.id {
+        return Err(AppError::forbidden("Only the notebook's owner can do this (it is shared with your team)."));
     }
+    Ok(record)
+}
+
+/// The notebooks shared with the teams `user` is in, other than their own.
+///
+/// # Errors
+/// Storage failures.
+pub async fn shared_with(state: &AppState, user: &User) -> Result<Vec<flywheel_domain::NotebookSummary>, AppError> {
+    let mut out = Vec::new();
+    for (w, _) in state.db.member_workshops(user.id).await? {
+        if let Some(team) = state.db.member(w.id, user.id).await?.and_then(|m| m.team) {
+            let theirs = state.db.team_notebooks(team).await?;
+            let mine = state.db.notebooks(user.id).await?;
+            out.extend(theirs.into_iter().filter(|n| !mine.iter().any(|m| m.id == n.id)));
+        }
+    }
+    Ok(out)
+}
+
+/// Shares the owner's notebook with their team in `team`'s workshop (or,
+/// with `None`, stops sharing it).
+///
+/// # Errors
+/// As [`owned`]; 404 for a team the owner is not in.
+pub async fn share(
+    state: &AppState,
+    user: &User,
+    record: &NotebookRecord,
+    team: Option<&str>,
+) -> Result<Option<TeamId>, AppError> {
+    let team = match team {
+        None => None,
+        Some(t) => {
+            let missing = || AppError::not_found("You are in no such team.");
+            let t = TeamId::from_str(t).map_err(|_| missing())?;
+            if !in_team(state, user, Some(t)).await? {
+                return Err(missing());
+            }
+            Some(t)
+        }
+    };
+    state.db.set_notebook_team(record.id, team).await?;
+    Ok(team)
 }
 
 /// The session the notebook's cells ran on, if it is still open.
 pub fn existing_session(state: &AppState, user: &User, notebook: NotebookId) -> Option<Arc<Session>> {
-    let id = state.notebook_sessions.get(notebook)?;
+    let id = state.notebook_sessions.get((notebook, user.id))?;
     state.kernels.session(user.id, &id).ok()
 }
 
@@ -106,7 +175,7 @@ async fn session_for(state: &AppState, user: &User, notebook: NotebookId) -> Res
         other => other?,
     };
     crate::datasets::share_with(state, user, &session).await;
-    state.notebook_sessions.set(notebook, session.id.clone());
+    state.notebook_sessions.set((notebook, user.id), session.id.clone());
     Ok(session)
 }
 
@@ -129,10 +198,11 @@ fn reclaim(state: &AppState, user: &User) -> usize {
     gone.len()
 }
 
-/// Closes the notebook's session, if open (when the notebook is deleted or reset).
-pub fn close_session(state: &AppState, user: &User, notebook: NotebookId) {
-    if let Some(id) = state.notebook_sessions.remove(notebook) {
-        let _ = state.kernels.close(user.id, &id);
+/// Closes the notebook's sessions, every team member's, if open (when the
+/// notebook is deleted or reset).
+pub fn close_sessions(state: &AppState, notebook: NotebookId) {
+    for (user, id) in state.notebook_sessions.remove_all(notebook) {
+        let _ = state.kernels.close(user, &id);
     }
 }
 
@@ -156,13 +226,14 @@ pub async fn run_cell(
     }
     let session = session_for(state, user, record.id).await?;
     let execution = session.execute(cell.source.clone())?;
-    state.notebook_sessions.started(record.id, cell.id.clone(), execution.id);
+    state.notebook_sessions.started((record.id, user.id), cell.id.clone(), execution.id);
     let sessions = state.notebook_sessions.clone();
     let step =
         record.lab.as_ref().filter(|slug| state.labs.get(slug).is_some_and(|lab| lab.step(cell.id.as_str()).is_some()));
     let step = step.map(|slug| (user.id, slug.clone()));
     let (db, session2, notebook, cell_id, eid) =
         (state.db.clone(), session.clone(), record.id, cell.id.clone(), execution.id);
+    let key = (notebook, user.id);
     tokio::spawn(async move {
         if let Some(outputs) = keep_outputs(&db, session2, notebook, &cell_id, eid).await
             && let Some((user, lab)) = step
@@ -173,7 +244,7 @@ pub async fn run_cell(
                 Err(e) => tracing::error!(%user, lab, step = %cell_id, error = %e, "could not record a passed step"),
             }
         }
-        sessions.finished(notebook, &cell_id, eid);
+        sessions.finished(key, &cell_id, eid);
     });
     Ok((session, execution))
 }

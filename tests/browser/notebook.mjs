@@ -8,7 +8,8 @@
 //
 // The steps, on the lab's notebook (it needs two code cells: one to edit, one that draws an SVG):
 // log in, open the lab, type and run cells (Shift+Enter, Ctrl+Enter), autosave, reload;
-// then a second tab whose stale edit must get the conflict banner; the kernel session closed
+// then a second tab whose stale edit must get the conflict banner, and which then follows the first
+// tab's next save live (no reload); the kernel session closed
 // through the API (as culling does) and the "gone" banner's rerun; command-mode keys
 // (Esc, B, M, Enter, Shift+Enter, D D); Interrupt of an endless loop; a compile error marking
 // its line; the .ipynb export and its upload; and last a CSV on My data (a bad row refused
@@ -235,8 +236,12 @@ await step("after reload the source and outputs are still there", 60_000, async 
 // ---- two tabs on one notebook: the stale one is told, nothing is lost silently ----
 
 const TAB_A_MARK = "// edited in tab A";
-await step("two tabs: tab A saves an edit, tab B's later edit gets the conflict banner, reload shows A's edit", 45_000, async () => {
+await step("two tabs: tab A saves an edit, tab B's later edit gets the conflict banner, reload shows A's edit; then B follows A's next edit live", 60_000, async () => {
   const tabB = watchTab(await context.newPage(), "tab B");
+  // Tab B must not hear of A's save before it edits (it polls the revision every 3 s): the
+  // two edits are made on the same version, as two people typing at once do.
+  const revisionPoll = /\/api\/v1\/notebooks\/[^/]+\/revision$/;
+  await tabB.route(revisionPoll, (r) => r.abort());
   try {
     await tabB.goto(page.url(), { waitUntil: "domcontentloaded" });
     await tabB.waitForSelector(`${plot} .cm-line`, { timeout: 20_000 }).catch(() => fail(`tab B (${page.url()}) shows no plot cell`));
@@ -272,6 +277,25 @@ await step("two tabs: tab A saves an edit, tab B's later edit gets the conflict 
     if (await tabB.locator('#notebook .nb-banner[data-banner="conflict"]').count()) fail("tab B still shows the conflict banner after reload");
     const plotText = await editorText(plotId, tabB);
     if (plotText.includes("edited in tab B")) fail("tab B's refused edit reached the server");
+
+    // Live: with nothing unsaved, tab B takes A's next save without a reload.
+    await tabB.unroute(revisionPoll);
+    await page.locator(`${first} .cm-content`).click();
+    await page.keyboard.press("ControlOrMeta+Home");
+    await page.keyboard.type("// live from tab A");
+    await page.keyboard.press("Enter");
+    await waitForSaved(page);
+    await tabB.locator(`${first} .cm-content`, { hasText: "// live from tab A" }).waitFor({ timeout: 15_000 })
+      .catch(async () => fail(`tab B did not follow A's edit; its first cell holds ${JSON.stringify(await editorText(firstId, tabB).catch(() => "?"))}`));
+    await tabB.locator('#notebook .nb-banner[data-banner="remote"]').waitFor({ timeout: 5_000 })
+      .catch(() => fail("tab B shows no notice that it took a newer version"));
+    // Tab A takes the comment out again, so the cells are as before for the steps below.
+    await page.locator(`${first} .cm-content`).click();
+    await page.keyboard.press("ControlOrMeta+Home");
+    await page.keyboard.press("Shift+End");
+    await page.keyboard.press("Delete");
+    await page.keyboard.press("Delete");
+    await waitForSaved(page);
   } finally {
     await tabB.close().catch(() => {});
   }

@@ -200,6 +200,15 @@ impl Database for DownDatabase {
     async fn teams(&self, _: WorkshopId) -> Result<Vec<Team>, StoreError> {
         Err(down())
     }
+    async fn team(&self, _: TeamId) -> Result<Option<Team>, StoreError> {
+        Err(down())
+    }
+    async fn team_notebooks(&self, _: TeamId) -> Result<Vec<NotebookSummary>, StoreError> {
+        Err(down())
+    }
+    async fn set_notebook_team(&self, _: NotebookId, _: Option<TeamId>) -> Result<bool, StoreError> {
+        Err(down())
+    }
     async fn set_team(&self, _: WorkshopId, _: UserId, _: Option<TeamId>, _: Option<u32>) -> Result<bool, StoreError> {
         Err(down())
     }

@@ -308,6 +308,18 @@ async fn workshops_teams_submissions_and_grades_round_trip() {
     assert_eq!(db.grades(w.id).await.unwrap(), [regrade]);
 
     assert!(db.update_workshop(&w).await.unwrap(), "an update with a NULL time, then one with a time");
+    // A notebook shared with the team, then not; a member moved out of any team.
+    let nb =
+        db.create_notebook(ada.id, None, &Notebook { title: "T".into(), cells: vec![] }, Timestamp(400)).await.unwrap();
+    assert!(db.set_notebook_team(nb.id, Some(team.id)).await.unwrap());
+    assert_eq!(db.notebook(nb.id).await.unwrap().unwrap().team, Some(team.id));
+    assert_eq!(db.team_notebooks(team.id).await.unwrap().iter().map(|n| n.id).collect::<Vec<_>>(), [nb.id]);
+    assert!(db.set_notebook_team(nb.id, None).await.unwrap());
+    assert!(db.team_notebooks(team.id).await.unwrap().is_empty());
+    assert!(db.set_team(w.id, bob.id, None, None).await.unwrap());
+    assert_eq!(db.member(w.id, bob.id).await.unwrap().unwrap().team, None);
+    assert_eq!(db.team(team.id).await.unwrap(), Some(team.clone()));
+
     let updated = Workshop { title: "ML week 2".into(), grades_released_at: Some(Timestamp(300)), ..w.clone() };
     assert!(db.update_workshop(&updated).await.unwrap());
     assert_eq!(db.workshop(w.id).await.unwrap(), Some(updated));

@@ -615,3 +615,121 @@ async fn the_pages_take_an_instructor_and_a_team_from_join_code_to_released_grad
     let dashboard = ins.get(&page_path).await;
     assert!(dashboard.text("#progress tbody").contains("Kestrel"), "{}", dashboard.text("#progress"));
 }
+
+#[tokio::test]
+async fn a_team_notebook_is_shared_with_its_team_only_and_edits_stay_guarded() {
+    let app = app().await;
+    let ins = user(&app, "ins@example.org", Role::Instructor).await;
+    let ada = user(&app, "ada@example.org", Role::Participant).await;
+    let bob = user(&app, "bob@example.org", Role::Participant).await;
+    let cy = user(&app, "cy@example.org", Role::Participant).await;
+    let new = json!({"title": "Team week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
+    let (_, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let ws = w["id"].as_str().unwrap().to_owned();
+    for t in [&ada, &bob, &cy] {
+        call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), t).await;
+    }
+    let teams = format!("/api/v1/workshops/{ws}/teams");
+    let (_, kestrel) = call(&app, Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
+    let kestrel = kestrel["id"].as_str().unwrap().to_owned();
+    assert_eq!(call(&app, Method::POST, &format!("{teams}/{kestrel}/join"), None, &bob).await.0, 204);
+    let (_, osprey) = call(&app, Method::POST, &teams, Some(json!({"name": "Osprey"})), &cy).await;
+    let osprey = osprey["id"].as_str().unwrap().to_owned();
+
+    let (_, nb) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({"title": "Fraud features"})), &ada).await;
+    let path = format!("/api/v1/notebooks/{}", nb["id"].as_str().unwrap());
+    // Only the owner shares, and only with a team she is in.
+    let share = format!("{path}/team");
+    assert_eq!(call(&app, Method::PUT, &share, Some(json!({"team": osprey})), &ada).await.0, 404);
+    assert_eq!(call(&app, Method::PUT, &share, Some(json!({"team": kestrel})), &cy).await.0, 404);
+    let (status, shared) = call(&app, Method::PUT, &share, Some(json!({"team": kestrel})), &ada).await;
+    assert_eq!((status, shared["team"].as_str()), (200, Some(kestrel.as_str())), "{shared}");
+
+    // Bob, in the team, opens, edits and lists it; Cy, in another team, finds nothing.
+    let (status, seen) = call(&app, Method::GET, &path, None, &bob).await;
+    assert_eq!((status, seen["owned"].as_bool()), (200, Some(false)), "{seen}");
+    let (_, listed) = call(&app, Method::GET, "/api/v1/notebooks", None, &bob).await;
+    assert!(
+        listed.as_array().unwrap().iter().any(|n| n["id"] == nb["id"] && n["team"] == kestrel.as_str()),
+        "{listed}"
+    );
+    let (_, listed) = call(&app, Method::GET, "/api/v1/notebooks", None, &cy).await;
+    assert!(!listed.as_array().unwrap().iter().any(|n| n["id"] == nb["id"]), "{listed}");
+    let revision = seen["revision"].as_i64().unwrap();
+    let edit = |by: &str| json!({"revision": revision, "cells": [{"id": "cell-1", "cell_type": "code", "source": format!("// {by}")}]});
+    let (status, saved) = call(&app, Method::PATCH, &path, Some(edit("bob")), &bob).await;
+    assert_eq!(status, 200, "{saved}");
+    // Ada's edit of the same version is refused, not merged over Bob's.
+    let (status, body) = call(&app, Method::PATCH, &path, Some(edit("ada")), &ada).await;
+    assert_eq!(status, 409, "{body}");
+    let (_, rev) = call(&app, Method::GET, &format!("{path}/revision"), None, &ada).await;
+    assert_eq!(rev["revision"].as_i64(), Some(revision + 1));
+    let (_, now) = call(&app, Method::GET, &path, None, &ada).await;
+    assert_eq!(now["cells"][0]["source"], "// bob");
+    for (method, sub) in [
+        (Method::GET, ""),
+        (Method::GET, "/revision"),
+        (Method::GET, "/export"),
+        (Method::POST, "/cells/cell-1/run"),
+        (Method::DELETE, ""),
+    ] {
+        assert_eq!(call(&app, method.clone(), &format!("{path}{sub}"), None, &cy).await.0, 404, "{method} {sub}");
+    }
+    let (status, _) = call(&app, Method::PATCH, &path, Some(edit("cy")), &cy).await;
+    assert_eq!(status, 404);
+    // Deleting and sharing are the owner's.
+    assert_eq!(call(&app, Method::DELETE, &path, None, &bob).await.0, 403);
+    assert_eq!(call(&app, Method::PUT, &share, Some(json!({"team": null})), &bob).await.0, 403);
+
+    // Moved out of the team, Bob loses it.
+    let (_, roster) = call(&app, Method::GET, &teams, None, &ins).await;
+    let bob_id = roster["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["members"].as_array().unwrap().iter())
+        .find(|m| m["email"] == "bob@example.org")
+        .unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let place = format!("/api/v1/workshops/{ws}/members/{bob_id}/team");
+    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": null})), &ins).await.0, 204);
+    assert_eq!(call(&app, Method::GET, &path, None, &bob).await.0, 404);
+    assert_eq!(call(&app, Method::DELETE, &path, None, &ada).await.0, 204);
+}
+
+#[tokio::test]
+async fn each_team_member_runs_a_shared_notebook_on_their_own_kernel() {
+    assert!(flywheel_tests::kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
+    let app = app().await;
+    let ins = user(&app, "ins@example.org", Role::Instructor).await;
+    let ada = user(&app, "ada@example.org", Role::Participant).await;
+    let bob = user(&app, "bob@example.org", Role::Participant).await;
+    let new = json!({"title": "Team week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
+    let (_, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let ws = w["id"].as_str().unwrap();
+    for t in [&ada, &bob] {
+        call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), t).await;
+    }
+    let teams = format!("/api/v1/workshops/{ws}/teams");
+    let (_, team) = call(&app, Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
+    call(&app, Method::POST, &format!("{teams}/{}/join", team["id"].as_str().unwrap()), None, &bob).await;
+    let (_, nb) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
+    let id = nb["id"].as_str().unwrap().to_owned();
+    call(&app, Method::PUT, &format!("/api/v1/notebooks/{id}/team"), Some(json!({"team": team["id"]})), &ada).await;
+    app.kernels_ready(&ada, std::time::Duration::from_secs(300)).await;
+
+    let who = "let who = 1; println!(\"ran\");";
+    let mine = app.run_cell(&ada, &id, who).await;
+    let theirs = app.run_cell(&bob, &id, who).await;
+    assert_eq!((mine["status"].as_str(), theirs["status"].as_str()), (Some("ok"), Some("ok")), "{mine} {theirs}");
+    let (_, a) = call(&app, Method::GET, &format!("/api/v1/notebooks/{id}"), None, &ada).await;
+    let (_, b) = call(&app, Method::GET, &format!("/api/v1/notebooks/{id}"), None, &bob).await;
+    let (sa, sb) = (a["session"]["id"].as_str().unwrap(), b["session"]["id"].as_str().unwrap());
+    assert_ne!(sa, sb, "two kernels, one per member");
+    // Each session is its owner's: Bob cannot reach Ada's.
+    assert_eq!(call(&app, Method::GET, &format!("/api/v1/sessions/{sa}"), None, &bob).await.0, 404);
+    // The outputs are the notebook's, seen by both.
+    assert_eq!(b["cells"][0]["outputs"][0]["text"], "ran\n", "{b}");
+}

@@ -173,6 +173,12 @@ pub trait Database: Send + Sync + 'static {
     /// `owner`'s notebooks, most recently changed first.
     async fn notebooks(&self, owner: UserId) -> Result<Vec<NotebookSummary>, StoreError>;
 
+    /// The notebooks shared with `team`, most recently changed first.
+    async fn team_notebooks(&self, team: TeamId) -> Result<Vec<NotebookSummary>, StoreError>;
+
+    /// Shares a notebook with `team` (or with no team); `false` when there is no such notebook.
+    async fn set_notebook_team(&self, id: NotebookId, team: Option<TeamId>) -> Result<bool, StoreError>;
+
     /// Saves an edit made on `revision`: title and cells (ids, types,
     /// sources, metadata) are replaced, outputs of the cells that remain are
     /// kept, and the revision goes up by one. `None` when there is no such notebook.
@@ -284,6 +290,9 @@ pub trait Database: Send + Sync + 'static {
 
     /// A workshop's teams, by name.
     async fn teams(&self, workshop: WorkshopId) -> Result<Vec<Team>, StoreError>;
+
+    /// The team with this id.
+    async fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError>;
 
     /// Puts a member into `team` (`None`: into no team). With `limit`, only
     /// while the team has fewer other members than that, checked atomically.

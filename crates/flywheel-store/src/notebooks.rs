@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use flywheel_domain::{
-    Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, NotebookSummary, Timestamp, UserId,
+    Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, NotebookSummary, TeamId, Timestamp, UserId,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -40,7 +40,7 @@ fn cells_json(notebook: &Notebook) -> String {
     serde_json::to_string(&cells).expect("cells always serialise")
 }
 
-const COLUMNS: &str = "id, owner_id, lab_slug, title, cells, revision, created_at, updated_at";
+const COLUMNS: &str = "id, owner_id, lab_slug, team_id, title, cells, revision, created_at, updated_at";
 
 pub(crate) async fn create(
     pool: &AnyPool,
@@ -72,6 +72,7 @@ pub(crate) async fn create(
         id,
         owner,
         lab: lab.map(str::to_owned),
+        team: None,
         revision: 1,
         created_at: now,
         updated_at: now,
@@ -95,10 +96,18 @@ pub(crate) async fn for_lab(pool: &AnyPool, owner: UserId, lab: &str) -> Result<
 }
 
 pub(crate) async fn list(pool: &AnyPool, owner: UserId) -> Result<Vec<NotebookSummary>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, title, lab_slug, updated_at FROM notebooks WHERE owner_id = $1 ORDER BY updated_at DESC, id",
-    )
-    .bind(owner.to_string())
+    summaries(pool, "owner_id", &owner.to_string()).await
+}
+
+pub(crate) async fn of_team(pool: &AnyPool, team: TeamId) -> Result<Vec<NotebookSummary>, StoreError> {
+    summaries(pool, "team_id", &team.to_string()).await
+}
+
+async fn summaries(pool: &AnyPool, column: &str, value: &str) -> Result<Vec<NotebookSummary>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT id, title, lab_slug, team_id, updated_at FROM notebooks WHERE {column} = $1 ORDER BY updated_at DESC, id"
+    ))
+    .bind(value)
     .fetch_all(pool)
     .await?;
     rows.iter()
@@ -108,10 +117,25 @@ pub(crate) async fn list(pool: &AnyPool, owner: UserId) -> Result<Vec<NotebookSu
                 id: NotebookId::from_str(&id).map_err(corrupt)?,
                 title: row.try_get("title")?,
                 lab: row.try_get("lab_slug")?,
+                team: team_of(row)?,
                 updated_at: Timestamp(row.try_get("updated_at")?),
             })
         })
         .collect()
+}
+
+fn team_of(row: &AnyRow) -> Result<Option<TeamId>, StoreError> {
+    let team: Option<String> = row.try_get("team_id")?;
+    team.map(|t| TeamId::from_str(&t).map_err(corrupt)).transpose()
+}
+
+pub(crate) async fn set_team(pool: &AnyPool, id: NotebookId, team: Option<TeamId>) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE notebooks SET team_id = $2 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(team.map(|t| t.to_string()))
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 async fn record(pool: &AnyPool, row: &AnyRow) -> Result<NotebookRecord, StoreError> {
@@ -133,6 +157,7 @@ async fn record(pool: &AnyPool, row: &AnyRow) -> Result<NotebookRecord, StoreErr
         id,
         owner: UserId::from_str(&owner).map_err(corrupt)?,
         lab: row.try_get("lab_slug")?,
+        team: team_of(row)?,
         revision: row.try_get("revision")?,
         created_at: Timestamp(row.try_get("created_at")?),
         updated_at: Timestamp(row.try_get("updated_at")?),

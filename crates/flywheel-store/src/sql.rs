@@ -303,6 +303,14 @@ impl Database for SqlDatabase {
         notebooks::list(&self.pool, owner).await
     }
 
+    async fn team_notebooks(&self, team: TeamId) -> Result<Vec<NotebookSummary>, StoreError> {
+        notebooks::of_team(&self.pool, team).await
+    }
+
+    async fn set_notebook_team(&self, id: NotebookId, team: Option<TeamId>) -> Result<bool, StoreError> {
+        notebooks::set_team(&self.pool, id, team).await
+    }
+
     async fn update_notebook(
         &self,
         id: NotebookId,
@@ -413,6 +421,10 @@ impl Database for SqlDatabase {
 
     async fn teams(&self, workshop: WorkshopId) -> Result<Vec<Team>, StoreError> {
         workshops::teams(&self.pool, workshop).await
+    }
+
+    async fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError> {
+        workshops::team(&self.pool, id).await
     }
 
     async fn set_team(

@@ -236,21 +236,29 @@ pub(crate) async fn create_team(pool: &AnyPool, team: &Team) -> Result<(), Store
     Ok(())
 }
 
+fn team_row(r: &AnyRow) -> Result<Team, StoreError> {
+    Ok(Team {
+        id: id(r, "id")?,
+        workshop: id(r, "workshop_id")?,
+        name: r.try_get("name")?,
+        created_at: Timestamp(r.try_get("created_at")?),
+    })
+}
+
 pub(crate) async fn teams(pool: &AnyPool, workshop: WorkshopId) -> Result<Vec<Team>, StoreError> {
     let rows = sqlx::query("SELECT id, workshop_id, name, created_at FROM teams WHERE workshop_id = $1 ORDER BY name")
         .bind(workshop.to_string())
         .fetch_all(pool)
         .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Team {
-                id: id(r, "id")?,
-                workshop: id(r, "workshop_id")?,
-                name: r.try_get("name")?,
-                created_at: Timestamp(r.try_get("created_at")?),
-            })
-        })
-        .collect()
+    rows.iter().map(team_row).collect()
+}
+
+pub(crate) async fn team(pool: &AnyPool, team: TeamId) -> Result<Option<Team>, StoreError> {
+    let row = sqlx::query("SELECT id, workshop_id, name, created_at FROM teams WHERE id = $1")
+        .bind(team.to_string())
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(team_row).transpose()
 }
 
 /// Puts a member into `team` (or out of any team for `None`). With a

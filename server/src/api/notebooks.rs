@@ -18,7 +18,7 @@ use crate::api::sessions::{ExecutionBody, SessionBody};
 use crate::auth::extract::ApiUser;
 use crate::curriculum::{LabProgress, StepProgress};
 use crate::error::{AppError, ErrorBody};
-use crate::notebooks::{self, owned};
+use crate::notebooks::{self, owned, reachable};
 use crate::state::AppState;
 
 /// A lab of the curriculum.
@@ -98,6 +98,10 @@ pub struct NotebookBody {
     pub title: String,
     /// The lab it is a copy of, if any.
     pub lab: Option<String>,
+    /// The workshop team it is shared with (its members open, edit and run it), if any.
+    pub team: Option<String>,
+    /// Whether the caller owns it (only the owner deletes, resets or shares it).
+    pub owned: bool,
     /// Send it back with an edit; it goes up by one with every saved edit.
     pub revision: i64,
     /// Milliseconds since the Unix epoch.
@@ -120,7 +124,7 @@ impl NotebookBody {
             for (body, cell) in cells.iter_mut().zip(&record.notebook.cells) {
                 body.execution = state
                     .notebook_sessions
-                    .running(record.id, &cell.id)
+                    .running(record.id, user.id, &cell.id)
                     .and_then(|eid| session.execution(eid))
                     .filter(|e| !e.status.is_finished())
                     .map(ExecutionBody::from);
@@ -131,6 +135,8 @@ impl NotebookBody {
             id: record.id.to_string(),
             title: record.notebook.title.clone(),
             lab: record.lab.clone(),
+            team: record.team.map(|t| t.to_string()),
+            owned: record.owner == user.id,
             revision: record.revision,
             created_at: record.created_at.millis(),
             updated_at: record.updated_at.millis(),
@@ -149,13 +155,21 @@ pub struct NotebookSummaryBody {
     pub title: String,
     /// The lab it is a copy of, if any.
     pub lab: Option<String>,
+    /// The workshop team it is shared with, if any.
+    pub team: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub updated_at: i64,
 }
 
 impl From<NotebookSummary> for NotebookSummaryBody {
     fn from(s: NotebookSummary) -> Self {
-        Self { id: s.id.to_string(), title: s.title, lab: s.lab, updated_at: s.updated_at.millis() }
+        Self {
+            id: s.id.to_string(),
+            title: s.title,
+            lab: s.lab,
+            team: s.team.map(|t| t.to_string()),
+            updated_at: s.updated_at.millis(),
+        }
     }
 }
 
@@ -277,7 +291,60 @@ async fn list_notebooks(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
 ) -> Result<Json<Vec<NotebookSummaryBody>>, AppError> {
-    Ok(Json(state.db.notebooks(user.id).await?.into_iter().map(Into::into).collect()))
+    let mut list = state.db.notebooks(user.id).await?;
+    list.extend(notebooks::shared_with(&state, &user).await?);
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// A notebook's revision, for a page that follows edits made elsewhere
+/// (a teammate, another tab) without fetching the whole notebook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevisionBody {
+    /// Goes up by one with every saved edit.
+    pub revision: i64,
+    /// When its cells or outputs last changed, Unix ms.
+    pub updated_at: i64,
+}
+
+/// The notebook's revision and last change.
+#[utoipa::path(get, path = "/api/v1/notebooks/{id}/revision", tag = "notebooks", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Notebook id")),
+    responses((status = 200, body = RevisionBody), (status = 404, body = ErrorBody)))]
+async fn notebook_revision(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+) -> Result<Json<RevisionBody>, AppError> {
+    let record = reachable(&state, &user, &id).await?;
+    Ok(Json(RevisionBody { revision: record.revision, updated_at: record.updated_at.millis() }))
+}
+
+/// Whom to share a notebook with.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ShareRequest {
+    /// A team of a workshop the owner is in, or null to stop sharing.
+    pub team: Option<String>,
+}
+
+/// Shares the caller's notebook with their workshop team (or stops
+/// sharing it). Team members then open, edit and run it, each on their own
+/// kernel; their edits are guarded by the revision as the owner's are.
+#[utoipa::path(put, path = "/api/v1/notebooks/{id}/team", tag = "notebooks", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Notebook id")), request_body = ShareRequest,
+    responses(
+        (status = 200, body = NotebookBody),
+        (status = 403, description = "A team member who is not the owner", body = ErrorBody),
+        (status = 404, description = "No such notebook, or a team the caller is not in", body = ErrorBody),
+    ))]
+async fn share_notebook(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ShareRequest>,
+) -> Result<Json<NotebookBody>, AppError> {
+    let mut record = owned(&state, &user, &id).await?;
+    record.team = notebooks::share(&state, &user, &record, req.team.as_deref()).await?;
+    Ok(Json(NotebookBody::new(&state, &user, &record)))
 }
 
 /// Creates a blank notebook (one empty code cell).
@@ -305,7 +372,7 @@ async fn get_notebook(
     ApiUser(user): ApiUser,
     Path(id): Path<String>,
 ) -> Result<Json<NotebookBody>, AppError> {
-    let record = owned(&state, &user, &id).await?;
+    let record = reachable(&state, &user, &id).await?;
     Ok(Json(NotebookBody::new(&state, &user, &record)))
 }
 
@@ -326,7 +393,7 @@ async fn update_notebook(
     Path(id): Path<String>,
     ApiJson(edit): ApiJson<NotebookEdit>,
 ) -> Result<Json<NotebookBody>, AppError> {
-    let record = owned(&state, &user, &id).await?;
+    let record = reachable(&state, &user, &id).await?;
     let title = edit.title.map_or_else(|| record.notebook.title.clone(), |t| t.trim().to_owned());
     let mut cells = Vec::with_capacity(edit.cells.len());
     for c in edit.cells {
@@ -356,7 +423,7 @@ async fn delete_notebook(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let record = owned(&state, &user, &id).await?;
-    notebooks::close_session(&state, &user, record.id);
+    notebooks::close_sessions(&state, record.id);
     state.db.delete_notebook(record.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -377,7 +444,7 @@ async fn run_cell(
     ApiUser(user): ApiUser,
     Path((id, cell)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let record = owned(&state, &user, &id).await?;
+    let record = reachable(&state, &user, &id).await?;
     let (session, execution) = notebooks::run_cell(&state, &user, &record, &cell).await?;
     let body = RunBody { session: session.view().into(), execution: execution.into() };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
@@ -400,7 +467,7 @@ async fn reset_notebook(
     let slug = record.lab.as_deref().ok_or_else(|| AppError::unprocessable("This notebook is not a copy of a lab."))?;
     let lab =
         state.labs.get(slug).ok_or_else(|| AppError::not_found(format!("The lab `{slug}` is no longer offered.")))?;
-    notebooks::close_session(&state, &user, record.id);
+    notebooks::close_sessions(&state, record.id);
     let saved = state.db.replace_notebook(record.id, &lab.notebook, crate::now()).await?;
     let saved = saved.ok_or_else(|| AppError::not_found("This notebook was deleted."))?;
     Ok(Json(NotebookBody::new(&state, &user, &saved)))
@@ -416,7 +483,7 @@ async fn export_notebook(
     Path(id): Path<String>,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, AppError> {
-    let record = owned(&state, &user, &id).await?;
+    let record = reachable(&state, &user, &id).await?;
     let format = q.format.unwrap_or(Format::Ipynb);
     let (text, extension, mime) = match format {
         Format::Ipynb => (ipynb::write(&record.notebook), "ipynb", "application/x-ipynb+json"),
@@ -493,12 +560,16 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
         .route("/notebooks/{id}/cells/{cell}/run", post(run_cell))
         .route("/notebooks/{id}/reset", post(reset_notebook))
         .route("/notebooks/{id}/export", get(export_notebook))
+        .route("/notebooks/{id}/revision", get(notebook_revision))
+        .route("/notebooks/{id}/team", axum::routing::put(share_notebook))
         .layer(DefaultBodyLimit::max(state.config.max_notebook_bytes))
 }
 
 /// The paths above, for the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
+    notebook_revision,
+    share_notebook,
     list_labs,
     progress,
     lab_notebook,

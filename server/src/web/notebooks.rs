@@ -57,6 +57,8 @@ struct LabsPage {
 struct NotebooksPage {
     layout: Layout,
     notebooks: Vec<(NotebookSummary, String)>,
+    /// Notebooks teammates shared with the user's teams.
+    shared: Vec<(NotebookSummary, String)>,
 }
 
 #[derive(askama::Template)]
@@ -101,11 +103,13 @@ pub(super) async fn notebooks_page(
     CurrentUser(user): CurrentUser,
     layout: Layout,
 ) -> Result<Response, AppError> {
-    let notebooks = state.db.notebooks(user.id).await?.into_iter().map(|n| {
+    let with_time = |n: NotebookSummary| {
         let when = format_time(n.updated_at);
         (n, when)
-    });
-    Ok(Page(StatusCode::OK, NotebooksPage { layout, notebooks: notebooks.collect() }).into_response())
+    };
+    let notebooks = state.db.notebooks(user.id).await?.into_iter().map(with_time).collect();
+    let shared = notebooks::shared_with(&state, &user).await?.into_iter().map(with_time).collect();
+    Ok(Page(StatusCode::OK, NotebooksPage { layout, notebooks, shared }).into_response())
 }
 
 /// Makes a blank notebook and goes there.
@@ -124,7 +128,7 @@ pub(super) async fn notebook_page(
     layout: Layout,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let record = notebooks::owned(&state, &user, &id).await?;
+    let record = notebooks::reachable(&state, &user, &id).await?;
     let body = NotebookBody::new(&state, &user, &record);
     let json = serde_json::to_string(&body).map_err(|e| AppError::Internal(e.into()))?;
     let data = json.replace('<', "\\u003c");

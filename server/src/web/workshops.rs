@@ -232,6 +232,10 @@ struct WorkshopPage {
     architecture_template: String,
     idempotency_key: String,
     daily: u32,
+    /// The team's shared notebooks: (id, title, last change).
+    team_notebooks: Vec<(String, String, String)>,
+    /// The participant's own notebooks not shared with the team: (id, title).
+    shareable: Vec<(String, String)>,
 }
 
 /// A write-up skeleton: the template's `## ` headings, to fill in.
@@ -319,6 +323,17 @@ async fn workshop_page(
     let (progress, progress_labs) =
         if viewer.staff { progress(state, w, &members, &team_names, now).await? } else { (Vec::new(), Vec::new()) };
     let (draft_kind, draft) = draft.map_or((String::new(), String::new()), |(k, t)| (k.as_str().to_owned(), t));
+    let (mut team_notebooks, mut shareable) = (Vec::new(), Vec::new());
+    if let (Some(team), Some(member)) = (viewer.team(), &viewer.member) {
+        for n in state.db.team_notebooks(team).await? {
+            team_notebooks.push((n.id.to_string(), n.title, format_time(n.updated_at)));
+        }
+        for n in state.db.notebooks(member.user).await? {
+            if n.team != Some(team) {
+                shareable.push((n.id.to_string(), n.title));
+            }
+        }
+    }
     let page = WorkshopPage {
         layout,
         id: w.id.to_string(),
@@ -354,6 +369,8 @@ async fn workshop_page(
         architecture_template: skeleton(state, SubmissionKind::Architecture),
         idempotency_key: crate::random_hex::<16>()?,
         daily: w.daily_model_submissions,
+        team_notebooks,
+        shareable,
     };
     Ok(Page(status, page).into_response())
 }
@@ -762,4 +779,28 @@ pub(super) async fn grade(
         }
         Err(e) => Err(e),
     }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ShareForm {
+    notebook: String,
+}
+
+/// Shares one of the participant's notebooks with their team.
+pub(super) async fn share_notebook(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    layout: Layout,
+    Path(id): Path<String>,
+    WebForm(form): WebForm<ShareForm>,
+) -> Result<Response, AppError> {
+    let viewer = ws::visible(&state, &user, &id).await?;
+    let op = async {
+        let team =
+            viewer.team().ok_or_else(|| AppError::forbidden("Join a team first: notebooks are shared with a team."))?;
+        let record = crate::notebooks::owned(&state, &user, &form.notebook).await?;
+        crate::notebooks::share(&state, &user, &record, Some(&team.to_string())).await.map(|_| ())
+    };
+    then_back(&state, &user, &viewer, layout, hx, None, op).await
 }

@@ -59,6 +59,7 @@ export class Api {
 /** URL-path pieces of the notebook API. */
 export const paths = {
   notebook: (id) => `/api/v1/notebooks/${encodeURIComponent(id)}`,
+  revision: (id) => `/api/v1/notebooks/${encodeURIComponent(id)}/revision`,
   run: (id, cell) => `/api/v1/notebooks/${encodeURIComponent(id)}/cells/${encodeURIComponent(cell)}/run`,
   reset: (id) => `/api/v1/notebooks/${encodeURIComponent(id)}/reset`,
   exportAs: (id, format) => `/api/v1/notebooks/${encodeURIComponent(id)}/export?format=${format}`,

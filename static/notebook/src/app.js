@@ -10,6 +10,8 @@ const SAVE_RETRY_MAX_MS = 30_000;
 const SESSION_POLL_MS = 15_000;
 const SESSION_POLL_STARTING_MS = 2_000;
 const KERNELS_POLL_MS = 10_000;
+// How often the page asks whether someone else (a teammate, another tab) saved a newer version.
+const REVISION_POLL_MS = 3_000;
 
 const CONFLICT_TEXT =
   "This notebook was changed elsewhere (another tab?). Reload to see that version; your unsaved edits are still in this page.";
@@ -42,6 +44,8 @@ export class Notebook {
     this.retryDelay = 0;
     this.conflict = false;
     this.nextSessionPoll = Infinity;
+    this.nextRevisionPoll = Date.now() + REVISION_POLL_MS;
+    this.revisionPolling = false;
     this.pendingD = 0;
     this.disposed = false;
     this.adders = new WeakMap();
@@ -562,6 +566,8 @@ export class Notebook {
     if (!this.session) return;
     const sid = this.session.id;
     this.nextSessionPoll = Infinity;
+    this.nextRevisionPoll = Date.now() + REVISION_POLL_MS;
+    this.revisionPolling = false;
     try {
       const s = await this.api.get(paths.session(sid));
       if (this.session && this.session.id === sid) this.updateSession(s);
@@ -621,6 +627,40 @@ export class Notebook {
     }
     for (const c of this.cells) if (c.state === "running") c.updateBadge();
     if (Date.now() >= this.nextSessionPoll && document.visibilityState === "visible") this.pollSession();
+    if (Date.now() >= this.nextRevisionPoll && document.visibilityState === "visible") this.pollRevision();
+  }
+
+  /**
+   * Follows edits saved elsewhere (a teammate on a shared notebook, another tab): when the
+   * server has a newer revision and this page has nothing unsaved, the page takes that version
+   * (keeping the selected cell); with unsaved edits it leaves them alone and says so — the next
+   * save would be refused (409) and the conflict banner offers a reload.
+   */
+  async pollRevision() {
+    if (this.revisionPolling || this.disposed) return;
+    this.revisionPolling = true;
+    this.nextRevisionPoll = Date.now() + REVISION_POLL_MS;
+    try {
+      if (this.conflict) return;
+      const remote = await this.api.get(paths.revision(this.id));
+      // A save of this page's own in flight: its answer brings the revision; decide next time.
+      if (!remote || !(remote.revision > this.revision) || this.savePromise) return;
+      if (this.isDirty) {
+        this.showBanner("remote", "warning", "Someone saved a newer version of this notebook (a teammate or another tab). Your unsaved edits are kept here; reload to see theirs.",
+          [{ label: "Reload", onclick: () => location.reload() }]);
+        return;
+      }
+      const fresh = await this.api.get(paths.notebook(this.id));
+      if (!fresh || this.isDirty || this.savePromise || !(fresh.revision > this.revision)) return;
+      const at = this.selected ? this.cells.indexOf(this.selected) : -1;
+      this.load(fresh);
+      if (at >= 0 && this.cells.length) this.select(this.cells[Math.min(at, this.cells.length - 1)], { mode: "command" });
+      this.showBanner("remote", "notice", "Updated with changes saved elsewhere (a teammate or another tab).");
+    } catch {
+      // A failed poll is retried at the next one.
+    } finally {
+      this.revisionPolling = false;
+    }
   }
 
   installHandlers() {

@@ -209,6 +209,8 @@ pub struct NotebookRecord {
     pub owner: crate::UserId,
     /// The slug of the lab it was copied from, if any.
     pub lab: Option<String>,
+    /// The workshop team it is shared with: its members open, edit and run it.
+    pub team: Option<crate::TeamId>,
     /// Goes up by one with every saved edit (outputs written by runs do
     /// not count); a write that names an older revision is refused.
     pub revision: i64,
@@ -229,6 +231,8 @@ pub struct NotebookSummary {
     pub title: String,
     /// The lab it was copied from, if any.
     pub lab: Option<String>,
+    /// The workshop team it is shared with, if any.
+    pub team: Option<crate::TeamId>,
     /// When it last changed.
     pub updated_at: crate::Timestamp,
 }
