@@ -99,7 +99,8 @@ impl Application {
     }
 }
 
-/// Every minute: drop expired sessions and idle rate-limit keys.
+/// Every minute: drop expired sessions and idle rate-limit keys, and
+/// disable the room accounts of workshops that have closed.
 async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -108,6 +109,11 @@ async fn housekeeping(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(n, "deleted expired sessions"),
             Err(e) => tracing::warn!(error = %e, "could not delete expired sessions"),
+        }
+        match state.db.disable_ended_workshop_accounts(crate::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "disabled the room accounts of closed workshops"),
+            Err(e) => tracing::warn!(error = %e, "could not disable room accounts"),
         }
         state.login_limits.forget_idle();
     }

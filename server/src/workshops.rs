@@ -774,3 +774,80 @@ pub async fn gradebook_csv(state: &AppState, viewer: &Viewer) -> Result<String, 
 fn csv_error(e: csv::Error) -> AppError {
     AppError::Internal(anyhow::anyhow!("gradebook CSV: {e}"))
 }
+
+/// A room account just made, with its password (shown this once).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RoomAccount {
+    /// E.g. `scientist-7`.
+    pub label: String,
+    /// What to log in with.
+    pub email: String,
+    /// The generated password: not stored, not shown again.
+    pub password: String,
+}
+
+/// Most room accounts made at once.
+pub const MAX_ROOM_ACCOUNTS: u32 = 200;
+
+/// Makes `count` numbered participant accounts for the workshop
+/// (`<prefix>-1`, `<prefix>-2`, … continuing after any made before), each
+/// with a generated password, joined to the workshop and disabled once it
+/// closes. The passwords are in the answer only.
+///
+/// # Errors
+/// 403 for participants; 422 for a count outside 1–[`MAX_ROOM_ACCOUNTS`] or
+/// a prefix that is not 1–20 lower-case letters, digits or `-`.
+pub async fn provision(
+    state: &AppState,
+    viewer: &Viewer,
+    count: u32,
+    prefix: &str,
+) -> Result<Vec<RoomAccount>, AppError> {
+    viewer.require_staff()?;
+    if !(1..=MAX_ROOM_ACCOUNTS).contains(&count) {
+        return Err(AppError::unprocessable(format!("Make 1 to {MAX_ROOM_ACCOUNTS} accounts at a time.")));
+    }
+    let prefix = prefix.trim();
+    if prefix.is_empty()
+        || prefix.len() > 20
+        || !prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(AppError::unprocessable(
+            "The name prefix is 1 to 20 lower-case letters, digits or '-', like scientist.",
+        ));
+    }
+    let w = &viewer.workshop;
+    let taken = state.db.workshop_accounts(w.id).await?;
+    let first = taken
+        .iter()
+        .filter_map(|(label, _)| label.strip_prefix(prefix)?.strip_prefix('-')?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    // The workshop's id in the address keeps room accounts of two workshops apart.
+    let tag = w.id.to_string().chars().take(8).collect::<String>();
+    let mut made = Vec::with_capacity(count as usize);
+    for n in first..first + count {
+        let label = format!("{prefix}-{n}");
+        let email = format!("{label}.{tag}@flywheel.invalid");
+        let password = room_password(crate::random_bytes()?);
+        let sign_up = crate::accounts::SignUp::parse(&email, &label, &password)
+            .map_err(|errs| AppError::Internal(anyhow::anyhow!("a room account does not validate: {errs:?}")))?;
+        let user =
+            crate::accounts::create_account(state.db.as_ref(), sign_up, flywheel_domain::Role::Participant).await?;
+        state.db.add_member(w.id, user.id, MemberRole::Participant, crate::now()).await?;
+        state.db.add_workshop_account(w.id, user.id, &label).await?;
+        made.push(RoomAccount { label, email, password });
+    }
+    tracing::info!(workshop = %w.id, count, first, "room accounts made");
+    Ok(made)
+}
+
+/// A password of 12 symbols in three groups (`k7qm-r2tx-9pwa`): 60 bits,
+/// easy to copy from a printed sheet (no 0, o, 1 or i).
+fn room_password(bytes: [u8; 12]) -> String {
+    let code = |b: &[u8]| -> String {
+        b.iter().map(|x| char::from(workshop::JOIN_CODE_ALPHABET[usize::from(*x % 32)]).to_ascii_lowercase()).collect()
+    };
+    format!("{}-{}-{}", code(&bytes[..4]), code(&bytes[4..8]), code(&bytes[8..]))
+}

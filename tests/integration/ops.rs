@@ -232,6 +232,15 @@ impl Database for DownDatabase {
     async fn count_submissions_since(&self, _: TeamId, _: SubmissionKind, _: Timestamp) -> Result<u32, StoreError> {
         Err(down())
     }
+    async fn add_workshop_account(&self, _: WorkshopId, _: UserId, _: &str) -> Result<(), StoreError> {
+        Err(down())
+    }
+    async fn workshop_accounts(&self, _: WorkshopId) -> Result<Vec<(String, UserId)>, StoreError> {
+        Err(down())
+    }
+    async fn disable_ended_workshop_accounts(&self, _: Timestamp) -> Result<u64, StoreError> {
+        Err(down())
+    }
     async fn set_grade(&self, _: &Grade) -> Result<(), StoreError> {
         Err(down())
     }

@@ -733,3 +733,84 @@ async fn each_team_member_runs_a_shared_notebook_on_their_own_kernel() {
     // The outputs are the notebook's, seen by both.
     assert_eq!(b["cells"][0]["outputs"][0]["text"], "ran\n", "{b}");
 }
+
+#[tokio::test]
+async fn room_accounts_are_printed_once_log_in_and_are_disabled_when_the_workshop_closes() {
+    let app = app().await;
+    let ins = user(&app, "ins@example.org", Role::Instructor).await;
+    let ada = user(&app, "ada@example.org", Role::Participant).await;
+    let new = json!({"title": "Room 4", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
+    let (_, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let ws = w["id"].as_str().unwrap().to_owned();
+    let accounts = format!("/api/v1/workshops/{ws}/accounts");
+    call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), &ada).await;
+    assert_eq!(call(&app, Method::POST, &accounts, Some(json!({"count": 2})), &ada).await.0, 403);
+    for bad in [json!({"count": 0}), json!({"count": 201}), json!({"count": 2, "prefix": "Bad Name"})] {
+        assert_eq!(call(&app, Method::POST, &accounts, Some(bad.clone()), &ins).await.0, 422, "{bad}");
+    }
+    let (status, made) = call(&app, Method::POST, &accounts, Some(json!({"count": 3})), &ins).await;
+    assert_eq!(status, 201, "{made}");
+    let labels: Vec<&str> = made.as_array().unwrap().iter().map(|a| a["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["scientist-1", "scientist-2", "scientist-3"]);
+    // More later continue the numbering.
+    let (_, more) = call(&app, Method::POST, &accounts, Some(json!({"count": 1})), &ins).await;
+    assert_eq!(more[0]["label"], "scientist-4");
+
+    // A room account logs in with the printed password and is in the workshop.
+    let (email, password) = (made[1]["email"].as_str().unwrap(), made[1]["password"].as_str().unwrap());
+    assert_eq!(password.len(), 14, "{password}");
+    let token = app.api().token(email, password).await;
+    let (_, mine) = call(&app, Method::GET, "/api/v1/workshops", None, &token).await;
+    assert_eq!((mine[0]["id"].as_str(), mine[0]["role"].as_str()), (Some(ws.as_str()), Some("participant")));
+    let (_, roster) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}/teams"), None, &ins).await;
+    assert_eq!(roster["unassigned"].as_array().unwrap().len(), 5, "four room accounts and Ada: {roster}");
+
+    // The workshop closes: housekeeping disables the room accounts, not Ada.
+    let mut stored = app.db.workshop(WorkshopId::from_str(&ws).unwrap()).await.unwrap().unwrap();
+    stored.closes_at = flywheel_domain::Timestamp(1);
+    app.db.update_workshop(&stored).await.unwrap();
+    let now = flywheel_domain::Timestamp(i64::MAX / 2);
+    assert_eq!(app.db.disable_ended_workshop_accounts(now).await.unwrap(), 4);
+    assert_eq!(app.db.disable_ended_workshop_accounts(now).await.unwrap(), 0, "once");
+    let body = json!({"email": email, "password": password});
+    let (status, _, _) = app.api().call(Method::POST, "/api/v1/tokens", Some(body), None).await;
+    assert_eq!(status, 403, "a disabled room account cannot log in");
+    assert_eq!(call(&app, Method::GET, "/api/v1/workshops", None, &token).await.0, 401);
+    assert_eq!(call(&app, Method::GET, "/api/v1/workshops", None, &ada).await.0, 200);
+}
+
+#[tokio::test]
+async fn the_room_sheet_is_a_printable_page_shown_once() {
+    let app = app().await;
+    app.create_user("ins@example.org", PW, Role::Instructor).await;
+    let b = app.browser();
+    b.log_in("ins@example.org", PW).await;
+    let created = b
+        .submit(
+            "/workshops",
+            "/workshops",
+            &[
+                ("title", "Room 4"),
+                ("day1", "2099-03-02"),
+                ("day2", "2099-03-03"),
+                ("day3", "2099-03-04"),
+                ("team_size", "3"),
+                ("daily_model_submissions", "5"),
+                ("lab", "fraud"),
+            ],
+        )
+        .await;
+    let page_path = location(&created);
+    let sheet =
+        b.submit(&page_path, &format!("{page_path}/accounts"), &[("count", "2"), ("prefix", "scientist")]).await;
+    assert_eq!(sheet.status, 201);
+    assert!(sheet.text("#print-now").contains("not shown again"));
+    assert_eq!(sheet.texts("#room-sheet .slip").len(), 2);
+    let passwords = sheet.texts(".room-password");
+    let emails = sheet.texts(".room-email");
+    let token = app.api().token(&emails[0], &passwords[0]).await;
+    assert!(!token.is_empty());
+    let bad = b.submit(&page_path, &format!("{page_path}/accounts"), &[("count", "0"), ("prefix", "scientist")]).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.text("#workshop-error").contains("1 to 200"));
+}

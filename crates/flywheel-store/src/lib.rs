@@ -332,6 +332,20 @@ pub trait Database: Send + Sync + 'static {
         since: Timestamp,
     ) -> Result<u32, StoreError>;
 
+    /// Records that `user` is room account `label` of a workshop (see the
+    /// `workshop_accounts` migration).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`]`("room account label")` when the workshop has that label.
+    async fn add_workshop_account(&self, workshop: WorkshopId, user: UserId, label: &str) -> Result<(), StoreError>;
+
+    /// A workshop's room accounts: label and user id, in label order.
+    async fn workshop_accounts(&self, workshop: WorkshopId) -> Result<Vec<(String, UserId)>, StoreError>;
+
+    /// Disables the room accounts of every workshop closed before `now`
+    /// that are still active; returns how many.
+    async fn disable_ended_workshop_accounts(&self, now: Timestamp) -> Result<u64, StoreError>;
+
     /// Stores a submission's grade, replacing an earlier one.
     async fn set_grade(&self, grade: &Grade) -> Result<(), StoreError>;
 

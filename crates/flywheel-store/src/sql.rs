@@ -467,6 +467,18 @@ impl Database for SqlDatabase {
         workshops::count_since(&self.pool, team, kind, since).await
     }
 
+    async fn add_workshop_account(&self, workshop: WorkshopId, user: UserId, label: &str) -> Result<(), StoreError> {
+        workshops::add_account(&self.pool, workshop, user, label).await
+    }
+
+    async fn workshop_accounts(&self, workshop: WorkshopId) -> Result<Vec<(String, UserId)>, StoreError> {
+        workshops::accounts(&self.pool, workshop).await
+    }
+
+    async fn disable_ended_workshop_accounts(&self, now: Timestamp) -> Result<u64, StoreError> {
+        workshops::disable_ended_accounts(&self.pool, now).await
+    }
+
     async fn set_grade(&self, grade: &Grade) -> Result<(), StoreError> {
         workshops::set_grade(&self.pool, grade).await
     }

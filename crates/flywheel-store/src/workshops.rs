@@ -439,3 +439,46 @@ pub(crate) async fn grades(pool: &AnyPool, workshop: WorkshopId) -> Result<Vec<G
         })
         .collect()
 }
+
+pub(crate) async fn add_account(
+    pool: &AnyPool,
+    workshop: WorkshopId,
+    user: UserId,
+    label: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO workshop_accounts (workshop_id, user_id, label) VALUES ($1, $2, $3)")
+        .bind(workshop.to_string())
+        .bind(user.to_string())
+        .bind(label)
+        .execute(pool)
+        .await
+        .map_err(conflict_on("room account label"))?;
+    Ok(())
+}
+
+pub(crate) async fn accounts(pool: &AnyPool, workshop: WorkshopId) -> Result<Vec<(String, UserId)>, StoreError> {
+    let rows = sqlx::query("SELECT label, user_id FROM workshop_accounts WHERE workshop_id = $1")
+        .bind(workshop.to_string())
+        .fetch_all(pool)
+        .await?;
+    let mut out: Vec<(String, UserId)> =
+        rows.iter().map(|r| Ok((r.try_get("label")?, id(r, "user_id")?))).collect::<Result<_, StoreError>>()?;
+    // scientist-2 before scientist-10.
+    out.sort_by_key(|(label, _)| {
+        let (stem, n) = label.rsplit_once('-').unwrap_or((label, ""));
+        (stem.to_owned(), n.parse::<u64>().unwrap_or(u64::MAX), label.clone())
+    });
+    Ok(out)
+}
+
+pub(crate) async fn disable_ended_accounts(pool: &AnyPool, now: Timestamp) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE users SET disabled_at = $1 WHERE disabled_at IS NULL AND id IN (
+             SELECT a.user_id FROM workshop_accounts a JOIN workshops w ON w.id = a.workshop_id
+             WHERE w.closes_at <= $1)",
+    )
+    .bind(now.millis())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

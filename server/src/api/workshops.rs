@@ -676,6 +676,37 @@ pub async fn gradebook_response(state: &AppState, viewer: &Viewer) -> Result<Res
         .into_response())
 }
 
+/// How many room accounts to make.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RoomAccountsRequest {
+    /// 1–200.
+    pub count: u32,
+    /// Name prefix (default `scientist`): accounts are `<prefix>-1`, `<prefix>-2`, …
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// Makes numbered participant accounts for the room (instructors): each
+/// joins the workshop, gets a generated password — in this answer only —
+/// and is disabled once the workshop closes.
+#[utoipa::path(post, path = "/api/v1/workshops/{id}/accounts", tag = "workshops", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Workshop id")), request_body = RoomAccountsRequest,
+    responses(
+        (status = 201, body = Vec<workshops::RoomAccount>),
+        (status = 403, body = ErrorBody),
+        (status = 422, description = "A count outside 1–200, a bad prefix", body = ErrorBody),
+    ))]
+async fn room_accounts(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RoomAccountsRequest>,
+) -> Result<Response, AppError> {
+    let viewer = workshops::visible(&state, &user, &id).await?;
+    let made = workshops::provision(&state, &viewer, req.count, req.prefix.as_deref().unwrap_or("scientist")).await?;
+    Ok((StatusCode::CREATED, Json(made)).into_response())
+}
+
 /// The workshop routes, to nest under `/api/v1`. Submissions may carry a
 /// model up to [`workshops::MAX_MODEL_BYTES`] (JSON-escaped, so twice that).
 pub fn router() -> axum::Router<AppState> {
@@ -698,13 +729,15 @@ pub fn router() -> axum::Router<AppState> {
         .route("/workshops/{id}/rubrics/{kind}", put(set_rubric))
         .route("/workshops/{id}/leaderboard/{lab}", get(leaderboard))
         .route("/workshops/{id}/gradebook.csv", get(gradebook))
+        .route("/workshops/{id}/accounts", post(room_accounts))
 }
 
 /// The paths above, for the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list_workshops, create_workshop, get_workshop, join_workshop, new_code, roster, create_team, join_team,
-          place_member, submit, list_submissions, get_submission, grade, release, set_rubric, leaderboard, gradebook),
+          place_member, submit, list_submissions, get_submission, grade, release, set_rubric, leaderboard, gradebook,
+          room_accounts),
     tags((name = "workshops", description = "Workshops: join codes, teams, submissions, leaderboard, rubric grades, gradebook")),
 )]
 pub struct WorkshopsDoc;

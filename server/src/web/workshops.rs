@@ -804,3 +804,52 @@ pub(super) async fn share_notebook(
     };
     then_back(&state, &user, &viewer, layout, hx, None, op).await
 }
+
+#[derive(Deserialize)]
+pub(super) struct RoomForm {
+    count: u32,
+    prefix: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "room_accounts.html")]
+struct RoomSheet {
+    layout: Layout,
+    id: String,
+    title: String,
+    code: String,
+    closes: String,
+    login_url: String,
+    accounts: Vec<ws::RoomAccount>,
+}
+
+/// Makes room accounts and shows them once, as a sheet to print and cut.
+pub(super) async fn room_accounts(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    layout: Layout,
+    Path(id): Path<String>,
+    WebForm(form): WebForm<RoomForm>,
+) -> Result<Response, AppError> {
+    let viewer = ws::visible(&state, &user, &id).await?;
+    viewer.require_staff()?;
+    let made = match ws::provision(&state, &viewer, form.count, &form.prefix).await {
+        Ok(made) => made,
+        Err(e @ AppError::Client { .. }) => {
+            return then_back(&state, &user, &viewer, layout, hx, None, async { Err(e) }).await;
+        }
+        Err(e) => return Err(e),
+    };
+    let w = &viewer.workshop;
+    let sheet = RoomSheet {
+        layout,
+        id: w.id.to_string(),
+        title: w.title.clone(),
+        code: w.join_code.to_string(),
+        closes: format_time(w.closes_at),
+        login_url: format!("{}/login", state.config.effective_public_url()),
+        accounts: made,
+    };
+    Ok(Page(StatusCode::CREATED, sheet).into_response())
+}
