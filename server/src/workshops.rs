@@ -295,6 +295,31 @@ pub async fn new_code(state: &AppState, viewer: &Viewer, expires_at: Option<i64>
     Err(AppError::Internal(anyhow::anyhow!("three join codes in a row were taken")))
 }
 
+/// Adds a co-instructor: an instructor's or admin's account, by email. They
+/// then see and run the workshop as its owner does.
+///
+/// # Errors
+/// 403 for participants; 422 for an address that is not an instructor's or
+/// admin's account; 409 for someone already in the workshop.
+pub async fn add_instructor(state: &AppState, viewer: &Viewer, email: &str) -> Result<Member, AppError> {
+    viewer.require_staff()?;
+    let key = flywheel_domain::Email::parse(email)?.key();
+    let user = state.db.user_credentials(&key).await?.map(|(u, _)| u).filter(|u| {
+        u.is_active() && matches!(u.role, flywheel_domain::Role::Instructor | flywheel_domain::Role::Admin)
+    });
+    let user =
+        user.ok_or_else(|| AppError::unprocessable(format!("{email} is not an instructor's account on this server.")))?;
+    let w = &viewer.workshop;
+    if !state.db.add_member(w.id, user.id, MemberRole::Instructor, crate::now()).await? {
+        return Err(AppError::conflict(format!("{email} is already in \"{}\".", w.title)));
+    }
+    state
+        .db
+        .member(w.id, user.id)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("member just added is missing")))
+}
+
 /// Forms a team. Staff may always; a participant only when the workshop
 /// lets teams form themselves, and then joins it.
 ///

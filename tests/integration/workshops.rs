@@ -345,6 +345,15 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
         let (_, list) = call(&app, Method::GET, "/api/v1/workshops", None, t).await;
         assert_eq!(list, json!([]));
     }
+    // A co-instructor, once added, runs it too; only instructors' accounts can be added.
+    let add = format!("/api/v1/workshops/{ws}/instructors");
+    assert_eq!(call(&app, Method::POST, &add, Some(json!({"email": "other@example.org"})), &ada).await.0, 403);
+    let (status, body) = call(&app, Method::POST, &add, Some(json!({"email": "eve@example.org"})), &ins).await;
+    assert_eq!((status, message(&body).contains("not an instructor")), (422, true), "{body}");
+    assert_eq!(call(&app, Method::POST, &add, Some(json!({"email": "OTHER@example.org"})), &ins).await.0, 201);
+    assert_eq!(call(&app, Method::POST, &add, Some(json!({"email": "other@example.org"})), &ins).await.0, 409);
+    let (_, seen) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}"), None, &other_ins).await;
+    assert_eq!((seen["role"].as_str(), seen["join_code"].is_string()), (Some("instructor"), true), "{seen}");
     // An admin sees every workshop.
     let (_, list) = call(&app, Method::GET, "/api/v1/workshops", None, &admin).await;
     assert_eq!(list.as_array().unwrap().len(), 1);

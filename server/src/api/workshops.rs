@@ -676,6 +676,33 @@ pub async fn gradebook_response(state: &AppState, viewer: &Viewer) -> Result<Res
         .into_response())
 }
 
+/// A co-instructor to add.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InstructorRequest {
+    /// The email of an instructor's (or admin's) account.
+    pub email: String,
+}
+
+/// Adds a co-instructor (instructors): they see and run the workshop as its owner does.
+#[utoipa::path(post, path = "/api/v1/workshops/{id}/instructors", tag = "workshops", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Workshop id")), request_body = InstructorRequest,
+    responses(
+        (status = 201, body = MemberBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "Already in the workshop", body = ErrorBody),
+        (status = 422, description = "Not an instructor's account", body = ErrorBody),
+    ))]
+async fn add_instructor(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<InstructorRequest>,
+) -> Result<Response, AppError> {
+    let viewer = workshops::visible(&state, &user, &id).await?;
+    let member = workshops::add_instructor(&state, &viewer, &req.email).await?;
+    Ok((StatusCode::CREATED, Json(member_body(&member, true))).into_response())
+}
+
 /// How many room accounts to make.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RoomAccountsRequest {
@@ -730,6 +757,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/workshops/{id}/leaderboard/{lab}", get(leaderboard))
         .route("/workshops/{id}/gradebook.csv", get(gradebook))
         .route("/workshops/{id}/accounts", post(room_accounts))
+        .route("/workshops/{id}/instructors", post(add_instructor))
 }
 
 /// The paths above, for the OpenAPI document.
@@ -737,7 +765,7 @@ pub fn router() -> axum::Router<AppState> {
 #[openapi(
     paths(list_workshops, create_workshop, get_workshop, join_workshop, new_code, roster, create_team, join_team,
           place_member, submit, list_submissions, get_submission, grade, release, set_rubric, leaderboard, gradebook,
-          room_accounts),
+          room_accounts, add_instructor),
     tags((name = "workshops", description = "Workshops: join codes, teams, submissions, leaderboard, rubric grades, gradebook")),
 )]
 pub struct WorkshopsDoc;

@@ -160,6 +160,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/workshops/{id}/submissions", post(workshops::submit))
         .route("/workshops/{id}/notebooks", post(workshops::share_notebook))
         .route("/workshops/{id}/accounts", post(workshops::room_accounts))
+        .route("/workshops/{id}/instructors", post(workshops::add_instructor))
         .route("/workshops/{id}/submissions/{sid}", get(workshops::show_submission))
         .route("/workshops/{id}/submissions/{sid}/grade", post(workshops::grade))
         .route("/workshops/{id}/leaderboard/{lab}", get(workshops::leaderboard))

@@ -234,6 +234,8 @@ struct WorkshopPage {
     daily: u32,
     /// The team's shared notebooks: (id, title, last change).
     team_notebooks: Vec<(String, String, String)>,
+    /// The instructors' names.
+    instructors: Vec<String>,
     /// The participant's own notebooks not shared with the team: (id, title).
     shareable: Vec<(String, String)>,
 }
@@ -371,6 +373,7 @@ async fn workshop_page(
         daily: w.daily_model_submissions,
         team_notebooks,
         shareable,
+        instructors: members.iter().filter(|m| m.role == MemberRole::Instructor).map(|m| m.name.clone()).collect(),
     };
     Ok(Page(status, page).into_response())
 }
@@ -852,4 +855,24 @@ pub(super) async fn room_accounts(
         accounts: made,
     };
     Ok(Page(StatusCode::CREATED, sheet).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct InstructorForm {
+    email: String,
+}
+
+/// Adds a co-instructor by email.
+pub(super) async fn add_instructor(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    layout: Layout,
+    Path(id): Path<String>,
+    WebForm(form): WebForm<InstructorForm>,
+) -> Result<Response, AppError> {
+    let viewer = ws::visible(&state, &user, &id).await?;
+    viewer.require_staff()?;
+    let op = async { ws::add_instructor(&state, &viewer, &form.email).await.map(|_| ()) };
+    then_back(&state, &user, &viewer, layout, hx, None, op).await
 }
