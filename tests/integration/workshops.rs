@@ -381,6 +381,11 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
     let (status, body) = submit(&app, &ada, &ws, model, None).await;
     assert_eq!((status, message(&body).contains("today's 1 model")), (429, true), "{body}");
 
+    // An oversize model is refused before it is read (the daily limit is not reached by refusals).
+    let huge = "x".repeat(flywheel::workshops::MAX_MODEL_BYTES + 1);
+    let (status, body) = submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": huge}), None).await;
+    assert_eq!(status, 413, "{body}");
+
     // A new code: the old one stops working; an expired one says so.
     let (status, w2) =
         call(&app, Method::POST, &format!("/api/v1/workshops/{ws}/code"), Some(json!({"expires_at": 1})), &ins).await;
