@@ -148,6 +148,13 @@ impl TestApp {
         Api { client: reqwest::Client::new(), base: self.base.clone() }
     }
 
+    /// Makes an account with [`PASSWORD`] and `role` (as `flywheel user
+    /// create` does) and returns an API token of it.
+    pub async fn account(&self, email: &str, role: Role) -> String {
+        self.create_user(email, PASSWORD, role).await;
+        self.api().token(email, PASSWORD).await
+    }
+
     /// Creates an account directly (as `flywheel user create` does).
     pub async fn create_user(&self, email: &str, password: &str, role: Role) -> User {
         let sign_up = SignUp::parse(email, "Test User", password).expect("valid account");
@@ -207,6 +214,14 @@ impl TestApp {
     pub async fn user_count(&self) -> usize {
         self.db.users().await.expect("list users").len()
     }
+}
+
+/// The password of the accounts [`TestApp::account`] makes.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The message of an API error body (`{"error": {"message": …}}`), or "".
+pub fn error_message(body: &serde_json::Value) -> String {
+    body["error"]["message"].as_str().unwrap_or_default().to_owned()
 }
 
 /// A browser session against the app.
@@ -335,6 +350,18 @@ impl Api {
         let json =
             if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).expect("JSON body") };
         (status, headers, json)
+    }
+
+    /// [`Self::call`] with a token, answering the status as a number and the JSON body.
+    pub async fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+        token: &str,
+    ) -> (u16, serde_json::Value) {
+        let (status, _, json) = self.call(method, path, body, Some(token)).await;
+        (status.as_u16(), json)
     }
 
     /// Downloads notebook `id` as `format` (`ipynb` or `md`); panics unless

@@ -8,11 +8,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use flywheel_domain::Role;
-use flywheel_tests::{TestApp, kernel_worker, spawn_app_with};
+use flywheel_tests::{PASSWORD as PW, TestApp, error_message, kernel_worker, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const PW: &str = "correct horse battery";
 const CHURN: &str = "customer,tenure,plan,churned\nc1,3,basic,yes\nc2,40,pro,no\nc3,12,basic,no\n";
 
 async fn app() -> TestApp {
@@ -23,25 +22,11 @@ async fn app() -> TestApp {
     .await
 }
 
-async fn user(app: &TestApp, email: &str) -> String {
-    app.create_user(email, PW, Role::Participant).await;
-    app.api().token(email, PW).await
-}
-
-async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, token: &str) -> (u16, Value) {
-    let (status, _, json) = app.api().call(method, path, body, Some(token)).await;
-    (status.as_u16(), json)
-}
-
-fn message(body: &Value) -> String {
-    body["error"]["message"].as_str().unwrap_or_default().to_owned()
-}
-
 #[tokio::test]
 async fn an_upload_is_checked_typed_and_listed_for_its_owner_only() {
     let app = app().await;
-    let ada = user(&app, "ada@example.org").await;
-    let bob = user(&app, "bob@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
 
     let (status, up) = app.api().upload_dataset(&ada, CHURN, "filename=My%20churn.csv").await;
     assert_eq!(status, 201, "{up}");
@@ -57,13 +42,13 @@ async fn an_upload_is_checked_typed_and_listed_for_its_owner_only() {
     assert_eq!(kinds, [("customer", "text"), ("tenure", "number"), ("plan", "text"), ("churned", "text")]);
     let id = ds["id"].as_str().unwrap().to_owned();
 
-    let (status, list) = call(&app, Method::GET, "/api/v1/datasets", None, &ada).await;
+    let (status, list) = app.api().json(Method::GET, "/api/v1/datasets", None, &ada).await;
     assert_eq!((status, list.as_array().unwrap().len()), (200, 1));
     let (status, text) = app.api().get_text(&ada, &format!("/api/v1/datasets/{id}/csv")).await;
     assert_eq!((status.as_u16(), text.as_str()), (200, CHURN), "a clean file is stored as it was sent");
 
     // Bob sees none of it, and cannot reach it by id.
-    let (status, list) = call(&app, Method::GET, "/api/v1/datasets", None, &bob).await;
+    let (status, list) = app.api().json(Method::GET, "/api/v1/datasets", None, &bob).await;
     assert_eq!((status, list), (200, json!([])));
     for (method, path, body) in [
         (Method::GET, format!("/api/v1/datasets/{id}"), None),
@@ -75,26 +60,26 @@ async fn an_upload_is_checked_typed_and_listed_for_its_owner_only() {
         ),
         (Method::DELETE, format!("/api/v1/datasets/{id}"), None),
     ] {
-        let (status, body) = call(&app, method.clone(), &path, body, &bob).await;
+        let (status, body) = app.api().json(method.clone(), &path, body, &bob).await;
         assert_eq!(status, 404, "{method} {path} as another user: {body}");
     }
-    let (status, _) = call(&app, Method::GET, "/api/v1/datasets/not-an-id", None, &ada).await;
+    let (status, _) = app.api().json(Method::GET, "/api/v1/datasets/not-an-id", None, &ada).await;
     assert_eq!(status, 404);
 
     // The same name again is a conflict; deleting frees it.
     let (status, again) = app.api().upload_dataset(&ada, CHURN, "filename=My%20churn.csv").await;
     assert_eq!(status, 409, "{again}");
-    assert!(message(&again).contains("already have a dataset named My-churn.csv"), "{again}");
-    let (status, _) = call(&app, Method::DELETE, &format!("/api/v1/datasets/{id}"), None, &ada).await;
+    assert!(error_message(&again).contains("already have a dataset named My-churn.csv"), "{again}");
+    let (status, _) = app.api().json(Method::DELETE, &format!("/api/v1/datasets/{id}"), None, &ada).await;
     assert_eq!(status, 204);
-    let (status, _) = call(&app, Method::GET, &format!("/api/v1/datasets/{id}"), None, &ada).await;
+    let (status, _) = app.api().json(Method::GET, &format!("/api/v1/datasets/{id}"), None, &ada).await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn bad_files_are_refused_with_a_reason_and_nothing_is_stored() {
     let app = app().await;
-    let ada = user(&app, "ada@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
     let broken = "a,b\n1,2\n3\n4,5\n6,7,8\n";
     for (bytes, query, status, says) in [
         (
@@ -111,9 +96,9 @@ async fn bad_files_are_refused_with_a_reason_and_nothing_is_stored() {
     ] {
         let (got, body) = app.api().upload_dataset(&ada, bytes, query).await;
         assert_eq!(got.as_u16(), status, "{query}: {body}");
-        assert!(message(&body).contains(says), "{query}: {body}");
+        assert!(error_message(&body).contains(says), "{query}: {body}");
     }
-    let (_, list) = call(&app, Method::GET, "/api/v1/datasets", None, &ada).await;
+    let (_, list) = app.api().json(Method::GET, "/api/v1/datasets", None, &ada).await;
     assert_eq!(list, json!([]), "nothing stored");
 
     // Asked to, the upload keeps the rows that read and lists the others.
@@ -129,24 +114,24 @@ async fn bad_files_are_refused_with_a_reason_and_nothing_is_stored() {
 #[tokio::test]
 async fn a_project_notebook_is_made_from_the_template_on_the_dataset() {
     let app = app().await;
-    let ada = user(&app, "ada@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
     let (_, up) = app.api().upload_dataset(&ada, CHURN, "filename=churn.csv").await;
     let path = format!("/api/v1/datasets/{}/notebook", up["dataset"]["id"].as_str().unwrap());
 
     let (status, body) =
-        call(&app, Method::POST, &path, Some(json!({"target": "nope", "task": "classification"})), &ada).await;
+        app.api().json(Method::POST, &path, Some(json!({"target": "nope", "task": "classification"})), &ada).await;
     assert_eq!(status, 422);
     assert!(
-        message(&body).contains("has no column \"nope\"; its columns are customer, tenure, plan, churned"),
+        error_message(&body).contains("has no column \"nope\"; its columns are customer, tenure, plan, churned"),
         "{body}"
     );
     let (status, body) =
-        call(&app, Method::POST, &path, Some(json!({"target": "plan", "task": "regression"})), &ada).await;
+        app.api().json(Method::POST, &path, Some(json!({"target": "plan", "task": "regression"})), &ada).await;
     assert_eq!(status, 422);
-    assert!(message(&body).contains("holds text: a regression predicts a number"), "{body}");
+    assert!(error_message(&body).contains("holds text: a regression predicts a number"), "{body}");
 
     let (status, nb) =
-        call(&app, Method::POST, &path, Some(json!({"target": "churned", "task": "classification"})), &ada).await;
+        app.api().json(Method::POST, &path, Some(json!({"target": "churned", "task": "classification"})), &ada).await;
     assert_eq!(status, 201, "{nb}");
     assert_eq!(nb["title"], "Project: churned from churn.csv");
     let sources: Vec<&str> = nb["cells"].as_array().unwrap().iter().map(|c| c["source"].as_str().unwrap()).collect();
@@ -154,7 +139,7 @@ async fn a_project_notebook_is_made_from_the_template_on_the_dataset() {
     assert!(all.contains("Table::read_csv(\"data/churn.csv\")") && all.contains("let target = \"churned\";"), "{all}");
     assert!(!all.contains("__TARGET__") && !all.contains("__DATASET__"), "every placeholder is filled");
     let (status, nb) =
-        call(&app, Method::POST, &path, Some(json!({"target": "tenure", "task": "regression"})), &ada).await;
+        app.api().json(Method::POST, &path, Some(json!({"target": "tenure", "task": "regression"})), &ada).await;
     assert_eq!(status, 201, "{nb}");
     assert!(
         nb["cells"].as_array().unwrap().iter().any(|c| c["source"].as_str().unwrap().contains("regression(target)"))
@@ -176,12 +161,12 @@ fn stdout(e: &Value) -> String {
 async fn the_owners_kernel_reads_the_upload_as_data_name_and_no_one_elses_does() {
     assert!(kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
     let app = app().await;
-    let ada = user(&app, "ada@example.org").await;
-    let bob = user(&app, "bob@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
     app.kernels_ready(&ada, Duration::from_secs(300)).await;
     let (status, _) = app.api().upload_dataset(&ada, CHURN, "filename=churn.csv").await;
     assert_eq!(status, 201);
-    let (_, nb) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
+    let (_, nb) = app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
     let notebook = nb["id"].as_str().unwrap().to_owned();
 
     let read = r#"println!("{}", std::fs::read_to_string("data/churn.csv").map(|t| t.lines().count().to_string()).unwrap_or_else(|e| e.to_string()));"#;
@@ -195,28 +180,24 @@ async fn the_owners_kernel_reads_the_upload_as_data_name_and_no_one_elses_does()
     let e = app.run_cell(&ada, &notebook, later).await;
     assert_eq!(stdout(&e), "x\n1\n2\n\n", "{e}");
     let session = e["session"].as_str().map(str::to_owned);
-    let (status, _) = call(
-        &app,
-        Method::DELETE,
-        &format!("/api/v1/datasets/{}", second["dataset"]["id"].as_str().unwrap()),
-        None,
-        &ada,
-    )
-    .await;
+    let (status, _) = app
+        .api()
+        .json(Method::DELETE, &format!("/api/v1/datasets/{}", second["dataset"]["id"].as_str().unwrap()), None, &ada)
+        .await;
     assert_eq!(status, 204);
     let e = app.run_cell(&ada, &notebook, later).await;
     assert!(stdout(&e).contains("No such file"), "{e}");
 
     // A restarted kernel (a new worker, a new directory) still has the upload.
-    let (_, nbody) = call(&app, Method::GET, &format!("/api/v1/notebooks/{notebook}"), None, &ada).await;
+    let (_, nbody) = app.api().json(Method::GET, &format!("/api/v1/notebooks/{notebook}"), None, &ada).await;
     let sid = nbody["session"]["id"].as_str().map(str::to_owned).or(session).expect("the notebook's session");
-    let (status, _) = call(&app, Method::POST, &format!("/api/v1/sessions/{sid}/restart"), None, &ada).await;
+    let (status, _) = app.api().json(Method::POST, &format!("/api/v1/sessions/{sid}/restart"), None, &ada).await;
     assert_eq!(status, 202);
     let e = app.run_cell(&ada, &notebook, read).await;
     assert_eq!(stdout(&e), "4\n", "after a restart: {e}");
 
     // Bob's kernel has no data of Ada's.
-    let (_, nb) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &bob).await;
+    let (_, nb) = app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &bob).await;
     let e = app.run_cell(&bob, nb["id"].as_str().unwrap(), read).await;
     assert!(stdout(&e).contains("No such file"), "{e}");
 }
@@ -224,7 +205,7 @@ async fn the_owners_kernel_reads_the_upload_as_data_name_and_no_one_elses_does()
 #[tokio::test]
 async fn my_data_lists_uploads_starts_a_project_and_deletes() {
     let app = app().await;
-    let ada = user(&app, "ada@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
     let browser = app.browser();
     browser.log_in("ada@example.org", PW).await;
     let page = browser.get("/data").await;

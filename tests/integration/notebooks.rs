@@ -5,25 +5,13 @@
 use std::time::{Duration, Instant};
 
 use flywheel_domain::Role;
-use flywheel_tests::{TestApp, kernel_worker, spawn_app};
+use flywheel_tests::{PASSWORD as PW, TestApp, kernel_worker, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const PW: &str = "correct horse battery";
-
-async fn user(app: &TestApp, email: &str) -> String {
-    app.create_user(email, PW, Role::Participant).await;
-    app.api().token(email, PW).await
-}
-
-async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, token: &str) -> (u16, Value) {
-    let (status, _, json) = app.api().call(method, path, body, Some(token)).await;
-    (status.as_u16(), json)
-}
-
 /// The caller's copy of the fixture lab.
 async fn lab_copy(app: &TestApp, token: &str) -> Value {
-    let (status, nb) = call(app, Method::POST, "/api/v1/labs/first-steps/notebook", None, token).await;
+    let (status, nb) = app.api().json(Method::POST, "/api/v1/labs/first-steps/notebook", None, token).await;
     assert!(status == 201 || status == 200, "{status} {nb}");
     nb
 }
@@ -43,47 +31,47 @@ fn edit(nb: &Value, change: impl FnOnce(&mut Vec<Value>)) -> Value {
 #[tokio::test]
 async fn labs_are_listed_and_each_user_gets_one_copy_of_their_own() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.org").await;
-    let bob = user(&app, "bob@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
 
-    let (status, labs) = call(&app, Method::GET, "/api/v1/labs", None, &ada).await;
+    let (status, labs) = app.api().json(Method::GET, "/api/v1/labs", None, &ada).await;
     assert_eq!(status, 200);
     assert_eq!(labs[0]["slug"], "first-steps");
     assert_eq!((labs[0]["day"].as_u64(), labs[0]["minutes"].as_u64()), (Some(1), Some(5)));
     assert_eq!(labs[0]["notebook"], Value::Null, "not opened yet");
 
-    let (status, mine) = call(&app, Method::POST, "/api/v1/labs/first-steps/notebook", None, &ada).await;
+    let (status, mine) = app.api().json(Method::POST, "/api/v1/labs/first-steps/notebook", None, &ada).await;
     assert_eq!(status, 201, "{mine}");
     assert_eq!(mine["lab"], "first-steps");
     assert_eq!(mine["revision"], 1);
     let ids: Vec<&str> = mine["cells"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["cell-1", "edit-me", "draw", "closing"]);
     assert_eq!(mine["cells"][1]["metadata"], json!({"exercise": true}));
-    let (status, again) = call(&app, Method::POST, "/api/v1/labs/first-steps/notebook", None, &ada).await;
+    let (status, again) = app.api().json(Method::POST, "/api/v1/labs/first-steps/notebook", None, &ada).await;
     assert_eq!((status, &again["id"]), (200, &mine["id"]), "the same copy the second time");
-    let (_, labs) = call(&app, Method::GET, "/api/v1/labs", None, &ada).await;
+    let (_, labs) = app.api().json(Method::GET, "/api/v1/labs", None, &ada).await;
     assert_eq!(labs[0]["notebook"], mine["id"]);
 
     let theirs = lab_copy(&app, &bob).await;
     assert_ne!(theirs["id"], mine["id"], "bob gets his own copy");
     let path = format!("/api/v1/notebooks/{}", mine["id"].as_str().unwrap());
     for (method, body) in [(Method::GET, None), (Method::PATCH, Some(edit(&mine, |_| {}))), (Method::DELETE, None)] {
-        let (status, err) = call(&app, method.clone(), &path, body, &bob).await;
+        let (status, err) = app.api().json(method.clone(), &path, body, &bob).await;
         assert_eq!(status, 404, "{method} another user's notebook: {err}");
         assert!(err["error"]["message"].as_str().unwrap().contains("not yours"), "{err}");
     }
-    let (status, _) = call(&app, Method::GET, &format!("{path}/export"), None, &bob).await;
+    let (status, _) = app.api().json(Method::GET, &format!("{path}/export"), None, &bob).await;
     assert_eq!(status, 404);
-    let (status, listed) = call(&app, Method::GET, "/api/v1/notebooks", None, &bob).await;
+    let (status, listed) = app.api().json(Method::GET, "/api/v1/notebooks", None, &bob).await;
     assert_eq!((status, listed.as_array().unwrap().len()), (200, 1));
-    let (status, err) = call(&app, Method::POST, "/api/v1/labs/no-such-lab/notebook", None, &ada).await;
+    let (status, err) = app.api().json(Method::POST, "/api/v1/labs/no-such-lab/notebook", None, &ada).await;
     assert_eq!(status, 404, "{err}");
 }
 
 #[tokio::test]
 async fn edits_are_saved_under_a_revision_and_a_stale_tab_is_refused() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
     let nb = lab_copy(&app, &ada).await;
     let path = format!("/api/v1/notebooks/{}", nb["id"].as_str().unwrap());
 
@@ -93,7 +81,7 @@ async fn edits_are_saved_under_a_revision_and_a_stale_tab_is_refused() {
         cells.pop();
         cells.push(json!({ "id": "new-cell", "cell_type": "code", "source": "answer" }));
     });
-    let (status, saved) = call(&app, Method::PATCH, &path, Some(first), &ada).await;
+    let (status, saved) = app.api().json(Method::PATCH, &path, Some(first), &ada).await;
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["revision"], 2);
     assert_eq!(saved["cells"][1]["metadata"], json!({"exercise": true}), "metadata kept when not sent");
@@ -101,14 +89,14 @@ async fn edits_are_saved_under_a_revision_and_a_stale_tab_is_refused() {
 
     // Tab two still holds revision 1.
     let stale = edit(&nb, |cells| cells[1]["source"] = json!("// tab two"));
-    let (status, err) = call(&app, Method::PATCH, &path, Some(stale), &ada).await;
+    let (status, err) = app.api().json(Method::PATCH, &path, Some(stale), &ada).await;
     assert_eq!(status, 409, "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("changed elsewhere"), "{err}");
-    let (_, now) = call(&app, Method::GET, &path, None, &ada).await;
+    let (_, now) = app.api().json(Method::GET, &path, None, &ada).await;
     assert_eq!((now["revision"].as_i64(), now["cells"][1]["source"].as_str()), (Some(2), Some("let answer = 6 * 7;")));
 
     // Reset: back to the lab's original.
-    let (status, reset) = call(&app, Method::POST, &format!("{path}/reset"), None, &ada).await;
+    let (status, reset) = app.api().json(Method::POST, &format!("{path}/reset"), None, &ada).await;
     assert_eq!(status, 200, "{reset}");
     assert_eq!(reset["revision"], 3);
     assert_eq!(reset["cells"][1]["source"], "// Replace this line.");
@@ -118,23 +106,23 @@ async fn edits_are_saved_under_a_revision_and_a_stale_tab_is_refused() {
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
     let nb = lab_copy(&app, &ada).await;
     let id = nb["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/notebooks/{id}");
 
     let huge = edit(&nb, |cells| cells[1]["source"] = json!("x".repeat(10 * 1024 * 1024)));
-    let (status, err) = call(&app, Method::PATCH, &path, Some(huge), &ada).await;
+    let (status, err) = app.api().json(Method::PATCH, &path, Some(huge), &ada).await;
     assert_eq!(status, 413, "a 10 MB cell: {err}");
     let big = edit(&nb, |cells| cells[1]["source"] = json!("x".repeat(2 * 1024 * 1024)));
-    let (status, err) = call(&app, Method::PATCH, &path, Some(big), &ada).await;
+    let (status, err) = app.api().json(Method::PATCH, &path, Some(big), &ada).await;
     assert_eq!(status, 413, "a 2 MB cell (within the request limit, over the cell limit): {err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("at most 1048576"), "{err}");
 
     let many = edit(&nb, |cells| {
         *cells = (0..10_000).map(|i| json!({ "id": format!("c{i}"), "cell_type": "code", "source": "" })).collect();
     });
-    let (status, err) = call(&app, Method::PATCH, &path, Some(many), &ada).await;
+    let (status, err) = app.api().json(Method::PATCH, &path, Some(many), &ada).await;
     assert_eq!(status, 422, "10,000 cells: {err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("10000 cells"), "{err}");
 
@@ -145,19 +133,19 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         (json!({ "cells": [] }), "revision"),
     ];
     for (body, says) in cases {
-        let (status, err) = call(&app, Method::PATCH, &path, Some(body), &ada).await;
+        let (status, err) = app.api().json(Method::PATCH, &path, Some(body), &ada).await;
         assert_eq!(status, 422, "{err}");
         assert!(err["error"]["message"].as_str().unwrap().contains(says), "{says}: {err}");
     }
-    let (status, err) = call(&app, Method::POST, &format!("{path}/cells/nope/run"), None, &ada).await;
+    let (status, err) = app.api().json(Method::POST, &format!("{path}/cells/nope/run"), None, &ada).await;
     assert_eq!(status, 404, "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("no cell `nope`"), "{err}");
-    let (status, err) = call(&app, Method::POST, &format!("{path}/cells/closing/run"), None, &ada).await;
+    let (status, err) = app.api().json(Method::POST, &format!("{path}/cells/closing/run"), None, &ada).await;
     assert_eq!(status, 422, "{err}");
-    let (status, _) = call(&app, Method::GET, "/api/v1/notebooks/not-a-uuid", None, &ada).await;
+    let (status, _) = app.api().json(Method::GET, "/api/v1/notebooks/not-a-uuid", None, &ada).await;
     assert_eq!(status, 404);
 
-    let (_, after) = call(&app, Method::GET, &path, None, &ada).await;
+    let (_, after) = app.api().json(Method::GET, &path, None, &ada).await;
     assert_eq!(after, nb, "nothing changed");
 
     // Broken uploads: the message names the line or the field.
@@ -180,7 +168,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
         let err: Value = r.json().await.unwrap();
         assert!(err["error"]["message"].as_str().unwrap().contains(says), "{says}: {err}");
     }
-    let (_, listed) = call(&app, Method::GET, "/api/v1/notebooks", None, &ada).await;
+    let (_, listed) = app.api().json(Method::GET, "/api/v1/notebooks", None, &ada).await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "no notebook was made by a broken upload");
 }
 
@@ -211,7 +199,7 @@ pub(crate) fn jupyter_validates(text: &str) -> Result<(), String> {
 async fn outputs_of(app: &TestApp, token: &str, path: &str, index: usize) -> Value {
     let until = Instant::now() + Duration::from_secs(300);
     while Instant::now() < until {
-        let (_, nb) = call(app, Method::GET, path, None, token).await;
+        let (_, nb) = app.api().json(Method::GET, path, None, token).await;
         if nb["cells"][index]["outputs"].as_array().is_some_and(|o| !o.is_empty()) {
             return nb;
         }
@@ -224,20 +212,20 @@ async fn outputs_of(app: &TestApp, token: &str, path: &str, index: usize) -> Val
 async fn cells_run_on_the_notebooks_kernel_and_the_outputs_stay_with_the_notebook() {
     assert!(kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
     app.kernels_ready(&ada, Duration::from_secs(300)).await;
     let nb = lab_copy(&app, &ada).await;
     let id = nb["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/notebooks/{id}");
     let body = edit(&nb, |cells| cells[1]["source"] = json!("println!(\"hello\");\nlet answer = 6 * 7;\nanswer"));
-    let (status, saved) = call(&app, Method::PATCH, &path, Some(body), &ada).await;
+    let (status, saved) = app.api().json(Method::PATCH, &path, Some(body), &ada).await;
     assert_eq!(status, 200, "{saved}");
 
-    let (status, run) = call(&app, Method::POST, &format!("{path}/cells/edit-me/run"), None, &ada).await;
+    let (status, run) = app.api().json(Method::POST, &format!("{path}/cells/edit-me/run"), None, &ada).await;
     assert_eq!(status, 202, "{run}");
     assert_eq!(run["execution"]["id"], 1);
     let session = run["session"]["id"].as_str().unwrap().to_owned();
-    let (status, _) = call(&app, Method::POST, &format!("{path}/cells/draw/run"), None, &ada).await;
+    let (status, _) = app.api().json(Method::POST, &format!("{path}/cells/draw/run"), None, &ada).await;
     assert_eq!(status, 202, "the second run queues on the same session");
 
     let done = outputs_of(&app, &ada, &path, 2).await;
@@ -254,11 +242,11 @@ async fn cells_run_on_the_notebooks_kernel_and_the_outputs_stay_with_the_noteboo
     let slow = edit(&done, |cells| {
         cells[3] = json!({ "id": "slow", "cell_type": "code", "source": "std::thread::sleep(std::time::Duration::from_millis(1500));\n7" });
     });
-    let (status, _) = call(&app, Method::PATCH, &path, Some(slow), &ada).await;
+    let (status, _) = app.api().json(Method::PATCH, &path, Some(slow), &ada).await;
     assert_eq!(status, 200);
-    let (status, _) = call(&app, Method::POST, &format!("{path}/cells/slow/run"), None, &ada).await;
+    let (status, _) = app.api().json(Method::POST, &format!("{path}/cells/slow/run"), None, &ada).await;
     assert_eq!(status, 202);
-    let (_, during) = call(&app, Method::GET, &path, None, &ada).await;
+    let (_, during) = app.api().json(Method::GET, &path, None, &ada).await;
     let running = &during["cells"][3]["execution"];
     assert!(matches!(running["status"].as_str(), Some("queued" | "running")), "{running}");
     assert_eq!(during["cells"][1]["execution"], Value::Null, "finished runs are not listed");
@@ -276,16 +264,16 @@ async fn cells_run_on_the_notebooks_kernel_and_the_outputs_stay_with_the_noteboo
     assert_eq!(back["cells"], done["cells"], "cells, sources and outputs round-trip");
 
     // Deleting the notebook closes its session.
-    let (status, _) = call(&app, Method::DELETE, &path, None, &ada).await;
+    let (status, _) = app.api().json(Method::DELETE, &path, None, &ada).await;
     assert_eq!(status, 204);
-    let (status, _) = call(&app, Method::GET, &format!("/api/v1/sessions/{session}"), None, &ada).await;
+    let (status, _) = app.api().json(Method::GET, &format!("/api/v1/sessions/{session}"), None, &ada).await;
     assert_eq!(status, 404);
 }
 
 #[tokio::test]
 async fn the_markdown_format_exports_and_imports_back() {
     let app = spawn_app().await;
-    let ada = user(&app, "ada@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
     let nb = lab_copy(&app, &ada).await;
     let (disposition, text) = app.api().export_notebook(&ada, nb["id"].as_str().unwrap(), "md").await;
     assert!(disposition.ends_with("first-steps.md\""), "{disposition}");
@@ -294,7 +282,7 @@ async fn the_markdown_format_exports_and_imports_back() {
     let back = app.api().import_notebook(&ada, text, "format=md").await;
     assert_eq!(back["cells"], nb["cells"]);
     assert_eq!(back["lab"], Value::Null, "an upload is not a lab copy");
-    let (status, blank) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
+    let (status, blank) = app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
     assert_eq!((status, blank["title"].as_str()), (201, Some("Untitled notebook")));
     assert_eq!(blank["cells"].as_array().unwrap().len(), 1);
 }
@@ -347,11 +335,11 @@ async fn pages_list_labs_and_serve_the_notebook_with_the_api_behind_the_session_
 #[tokio::test]
 async fn a_notebook_whose_kernel_is_gone_gives_up_its_place_in_the_session_limit() {
     let app = flywheel_tests::spawn_app_with(|c| c.kernel_max_sessions_per_user = 1).await;
-    let ada = user(&app, "ada@example.org").await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
     app.kernels_ready(&ada, Duration::from_secs(300)).await;
     let run = |path: String, cell: &'static str| {
         let (app, ada) = (&app, &ada);
-        async move { call(app, Method::POST, &format!("{path}/cells/{cell}/run"), None, ada).await }
+        async move { app.api().json(Method::POST, &format!("{path}/cells/{cell}/run"), None, ada).await }
     };
 
     // Notebook one's kernel dies (its code kills the worker, as a crash
@@ -361,23 +349,23 @@ async fn a_notebook_whose_kernel_is_gone_gives_up_its_place_in_the_session_limit
     let crash = "let worker = std::os::unix::process::parent_id().to_string();\n\
                  std::process::Command::new(\"kill\").args([\"-9\", worker.as_str()]).status().unwrap();";
     let crash = edit(&one, |cells| cells[1]["source"] = json!(crash));
-    assert_eq!(call(&app, Method::PATCH, &one_path, Some(crash), &ada).await.0, 200);
+    assert_eq!(app.api().json(Method::PATCH, &one_path, Some(crash), &ada).await.0, 200);
     let (status, started) = run(one_path.clone(), "edit-me").await;
     assert_eq!(status, 202, "{started}");
     let sid = started["session"]["id"].as_str().unwrap().to_owned();
     let crashed = outputs_of(&app, &ada, &one_path, 1).await;
-    let (_, session) = call(&app, Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await;
+    let (_, session) = app.api().json(Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await;
     assert_eq!(session["kernel"], "dead", "{session} {}", crashed["cells"][1]);
 
     // Notebook two may still run: the dead session is closed to make room.
-    let (status, two) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
+    let (status, two) = app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
     assert_eq!(status, 201);
     let two_path = format!("/api/v1/notebooks/{}", two["id"].as_str().unwrap());
     let (status, ran) = run(two_path, "cell-1").await;
     assert_eq!(status, 202, "{ran}");
-    let (status, _) = call(&app, Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await;
+    let (status, _) = app.api().json(Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await;
     assert_eq!(status, 404, "the dead session was closed");
-    let (_, one_now) = call(&app, Method::GET, &one_path, None, &ada).await;
+    let (_, one_now) = app.api().json(Method::GET, &one_path, None, &ada).await;
     assert_eq!(one_now["session"], Value::Null);
     assert_eq!(one_now["cells"][1]["outputs"][0]["output_type"], "error", "its outputs stay");
 }
