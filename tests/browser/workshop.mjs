@@ -82,6 +82,38 @@ await step("the participant forms a team and submits the problem statement once"
   await shot(ada, "workshop-team.png");
 });
 
+await step("a teammate joins; a notebook shared with the team shows the owner's edits in the teammate's page live", 60_000, async () => {
+  const bob = await person("teammate");
+  await bob.goto(`${BASE}/signup?code=${encodeURIComponent(code)}`);
+  await bob.fill("#email", "bob@example.org");
+  await bob.fill("#name", "Bob Babbage");
+  await bob.fill("#password", "correct horse battery");
+  await bob.getByRole("button", { name: "Sign up" }).click();
+  await bob.locator("h1[data-workshop]").waitFor();
+  await bob.getByRole("button", { name: "Join Kestrel" }).click();
+  await bob.locator("#my-team", { hasText: "Kestrel" }).waitFor();
+
+  await ada.goto(`${BASE}/notebooks`);
+  await ada.getByRole("button", { name: "New notebook" }).click();
+  await ada.locator("#notebook .cell").first().waitFor();
+  const notebookUrl = ada.url();
+  await ada.goto(workshopUrl);
+  await ada.getByRole("button", { name: "Share" }).click();
+  await ada.locator("#team-notebooks li a").first().waitFor();
+
+  await bob.reload();
+  await bob.locator("#team-notebooks li a").first().click();
+  await bob.locator("#notebook .cell").first().waitFor();
+
+  await ada.goto(notebookUrl);
+  await ada.locator("#notebook .cell .cm-content").first().click();
+  await ada.keyboard.type("let shared = 1; // typed by Ada");
+  await ada.locator('#notebook .save-status[data-save-state="saved"]').waitFor({ timeout: 15_000 });
+  await bob.locator("#notebook .cell .cm-content", { hasText: "typed by Ada" }).waitFor({ timeout: 15_000 })
+    .catch(async () => fail(`Bob's page did not follow; it shows ${JSON.stringify(await bob.locator("#notebook .cell .cm-content").first().textContent())}`));
+  await shot(bob, "team-notebook.png");
+});
+
 let submissionUrl = "";
 await step("the instructor grades it criterion by criterion, with a comment", 30_000, async () => {
   await ins.reload();

@@ -5,8 +5,9 @@
 //! output and an SVG plot, reloads and finds both still there, and exports
 //! the notebook, which Jupyter's validator then checks. `workshop.mjs` has an
 //! instructor create a workshop, a participant sign up with its code, form a
-//! team and submit a write-up, the instructor grade and release it, and the
-//! participant see the grade. Screenshots land in `tests/artifacts/`.
+//! team, share a notebook that a teammate's page follows live, and submit a
+//! write-up, the instructor grade and release it, and the participant see
+//! the grade. Screenshots land in `tests/artifacts/`.
 //! `bash tests/run.sh` installs Chromium and the scripts' packages.
 
 use std::path::PathBuf;
@@ -99,7 +100,7 @@ async fn an_instructor_grades_a_team_write_up_in_chromium_and_the_team_sees_the_
         ("FLYWHEEL_PASSWORD", "correct horse battery"),
     ];
     run_script("workshop", &env, &artifacts).await;
-    for shot in ["workshop-instructor.png", "workshop-team.png", "grading.png", "grade-seen.png"] {
+    for shot in ["workshop-instructor.png", "workshop-team.png", "team-notebook.png", "grading.png", "grade-seen.png"] {
         assert!(artifacts.join(shot).is_file(), "{shot}");
     }
     // What the browser did is in the database: one submission, graded, released.

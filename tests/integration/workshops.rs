@@ -10,11 +10,9 @@ use std::str::FromStr;
 use flywheel_domain::{Role, WorkshopId};
 use flywheel_ml::prelude::*;
 use flywheel_store::Database;
-use flywheel_tests::{TestApp, spawn_app_with};
+use flywheel_tests::{PASSWORD as PW, TestApp, error_message, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const PW: &str = "correct horse battery";
 
 async fn app() -> TestApp {
     spawn_app_with(|c| {
@@ -22,20 +20,6 @@ async fn app() -> TestApp {
         c.content_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../content"));
     })
     .await
-}
-
-async fn user(app: &TestApp, email: &str, role: Role) -> String {
-    app.create_user(email, PW, role).await;
-    app.api().token(email, PW).await
-}
-
-async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, token: &str) -> (u16, Value) {
-    let (status, _, json) = app.api().call(method, path, body, Some(token)).await;
-    (status.as_u16(), json)
-}
-
-fn message(body: &Value) -> String {
-    body["error"]["message"].as_str().unwrap_or_default().to_owned()
 }
 
 async fn submit(app: &TestApp, token: &str, ws: &str, body: Value, key: Option<&str>) -> (u16, Value) {
@@ -79,14 +63,14 @@ fn expected_scores(model: &GradientBoostedTreesModel, seed: u64) -> (f64, f64) {
 #[tokio::test]
 async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
     let app = app().await;
-    let ins = user(&app, "ins@example.org", Role::Instructor).await;
-    let ada = user(&app, "ada@example.org", Role::Participant).await;
-    let bob = user(&app, "bob@example.org", Role::Participant).await;
-    let cy = user(&app, "cy@example.org", Role::Participant).await;
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
+    let cy = app.account("cy@example.org", Role::Participant).await;
 
     // Participants cannot create workshops; bad input is 422 with the reason.
     let new = json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["intro", "fraud"], "team_size": 2});
-    let (status, body) = call(&app, Method::POST, "/api/v1/workshops", Some(new.clone()), &ada).await;
+    let (status, body) = app.api().json(Method::POST, "/api/v1/workshops", Some(new.clone()), &ada).await;
     assert_eq!(status, 403, "{body}");
     for (bad, says) in [
         (json!({"title": " ", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]}), "title"),
@@ -94,11 +78,11 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
         (json!({"title": "x", "days": ["2099-02-30", "2099-03-03", "2099-03-04"]}), "no day 30"),
         (json!({"title": "x", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["nope"]}), "no lab `nope`"),
     ] {
-        let (status, body) = call(&app, Method::POST, "/api/v1/workshops", Some(bad), &ins).await;
+        let (status, body) = app.api().json(Method::POST, "/api/v1/workshops", Some(bad), &ins).await;
         assert_eq!(status, 422, "{body}");
-        assert!(message(&body).contains(says), "{body}");
+        assert!(error_message(&body).contains(says), "{body}");
     }
-    let (status, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (status, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
     assert_eq!(status, 201, "{w}");
     let ws = w["id"].as_str().unwrap().to_owned();
     let code = w["join_code"].as_str().unwrap().to_owned();
@@ -108,35 +92,37 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
     assert!(criteria.iter().any(|c| c["name"] == "Why must it be solved?"), "{w}");
 
     // Joining: a typo, a code no workshop has, then the code in lower case.
-    let (status, body) = call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": "AB"})), &ada).await;
-    assert_eq!((status, message(&body).contains("8 letters")), (422, true), "{body}");
     let (status, body) =
-        call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": "2222-2222"})), &ada).await;
+        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": "AB"})), &ada).await;
+    assert_eq!((status, error_message(&body).contains("8 letters")), (422, true), "{body}");
+    let (status, body) =
+        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": "2222-2222"})), &ada).await;
     assert_eq!(status, 404, "{body}");
     for t in [&ada, &bob, &cy] {
         let (status, body) =
-            call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": code.to_lowercase()})), t).await;
+            app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code.to_lowercase()})), t).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!((body["role"].as_str(), body["join_code"].is_null()), (Some("participant"), true), "{body}");
     }
-    let (status, body) = call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await;
-    assert_eq!((status, message(&body).contains("already")), (409, true), "{body}");
+    let (status, body) =
+        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await;
+    assert_eq!((status, error_message(&body).contains("already")), (409, true), "{body}");
 
     // Teams: Ada forms Kestrel, Bob joins it; it is full for Cy (size 2), who forms Osprey.
     let teams = format!("/api/v1/workshops/{ws}/teams");
-    let (status, kestrel) = call(&app, Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
+    let (status, kestrel) = app.api().json(Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
     assert_eq!(status, 201, "{kestrel}");
     let kestrel = kestrel["id"].as_str().unwrap().to_owned();
-    let (status, body) = call(&app, Method::POST, &teams, Some(json!({"name": "Kestrel"})), &cy).await;
+    let (status, body) = app.api().json(Method::POST, &teams, Some(json!({"name": "Kestrel"})), &cy).await;
     assert_eq!(status, 409, "{body}");
     let join_kestrel = format!("{teams}/{kestrel}/join");
-    assert_eq!(call(&app, Method::POST, &join_kestrel, None, &bob).await.0, 204);
-    let (status, body) = call(&app, Method::POST, &join_kestrel, None, &cy).await;
-    assert_eq!((status, message(&body).contains("full")), (409, true), "{body}");
-    let (status, osprey) = call(&app, Method::POST, &teams, Some(json!({"name": "Osprey"})), &cy).await;
+    assert_eq!(app.api().json(Method::POST, &join_kestrel, None, &bob).await.0, 204);
+    let (status, body) = app.api().json(Method::POST, &join_kestrel, None, &cy).await;
+    assert_eq!((status, error_message(&body).contains("full")), (409, true), "{body}");
+    let (status, osprey) = app.api().json(Method::POST, &teams, Some(json!({"name": "Osprey"})), &cy).await;
     assert_eq!(status, 201, "{osprey}");
     let osprey = osprey["id"].as_str().unwrap().to_owned();
-    let (_, roster) = call(&app, Method::GET, &teams, None, &ins).await;
+    let (_, roster) = app.api().json(Method::GET, &teams, None, &ins).await;
     let sizes: Vec<(String, usize)> = roster["teams"]
         .as_array()
         .unwrap()
@@ -147,15 +133,15 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
     // A participant cannot place people; the instructor can (past the size limit).
     let cy_id = roster["teams"][1]["members"][0]["user_id"].as_str().unwrap().to_owned();
     let place = format!("/api/v1/workshops/{ws}/members/{cy_id}/team");
-    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": kestrel})), &ada).await.0, 403);
-    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": kestrel})), &ins).await.0, 204);
-    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": osprey})), &ins).await.0, 204);
+    assert_eq!(app.api().json(Method::PUT, &place, Some(json!({"team": kestrel})), &ada).await.0, 403);
+    assert_eq!(app.api().json(Method::PUT, &place, Some(json!({"team": kestrel})), &ins).await.0, 204);
+    assert_eq!(app.api().json(Method::PUT, &place, Some(json!({"team": osprey})), &ins).await.0, 204);
 
     // Day 1 write-up: sections missing is 422 naming them; then complete, twice with one key.
     let (status, body) =
         submit(&app, &ada, &ws, json!({"kind": "problem_statement", "content": "# Kestrel\n\n## The business question (one quantifiable sentence)\n\nCut losses 30 %.\n"}), None).await;
     assert_eq!(status, 422, "{body}");
-    assert!(message(&body).contains("\"What is the problem?\""), "{body}");
+    assert!(error_message(&body).contains("\"What is the problem?\""), "{body}");
     let statement = json!({"kind": "problem_statement", "content": write_up("problem-statement", "Kestrel")});
     let (status, first) = submit(&app, &ada, &ws, statement.clone(), Some("click-1")).await;
     assert_eq!(status, 201, "{first}");
@@ -178,7 +164,7 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
     let (strong, strong_json) = fraud_model(2, 30);
     let (status, body) =
         submit(&app, &ada, &ws, json!({"kind": "model", "lab": "intro", "content": weak_json}), None).await;
-    assert_eq!((status, message(&body).contains("scores models for fraud")), (422, true), "{body}");
+    assert_eq!((status, error_message(&body).contains("scores models for fraud")), (422, true), "{body}");
     let (status, k1) =
         submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": weak_json}), None).await;
     assert_eq!(status, 201, "{k1}");
@@ -194,7 +180,7 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
     assert!((o1["public_score"].as_f64().unwrap() - strong_public).abs() < 1e-12, "{o1} vs {strong_public}");
 
     let board_path = format!("/api/v1/workshops/{ws}/leaderboard/fraud");
-    let (status, board) = call(&app, Method::GET, &board_path, None, &ada).await;
+    let (status, board) = app.api().json(Method::GET, &board_path, None, &ada).await;
     assert_eq!(status, 200, "{board}");
     let mut expected = vec![("Kestrel", weak_public), ("Osprey", strong_public)];
     expected.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -230,13 +216,13 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
         let (status, body) =
             submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": content}), None).await;
         assert_eq!(status, 422, "{body}");
-        assert!(message(&body).contains(says), "{says}: {body}");
+        assert!(error_message(&body).contains(says), "{says}: {body}");
     }
 
     // Grading: only the instructor; scores must fit the rubric; teams see it once released.
     let statement_id = first["id"].as_str().unwrap().to_owned();
     let grade_path = format!("/api/v1/workshops/{ws}/submissions/{statement_id}/grade");
-    let (_, w) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}"), None, &ins).await;
+    let (_, w) = app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}"), None, &ins).await;
     let rubric: Vec<(String, u64)> = w["rubrics"]["problem_statement"]
         .as_array()
         .unwrap()
@@ -254,34 +240,70 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
             .collect();
         json!({"scores": list})
     };
-    assert_eq!(call(&app, Method::PUT, &grade_path, Some(scores(false)), &ada).await.0, 403);
-    let (status, body) = call(&app, Method::PUT, &grade_path, Some(scores(true)), &ins).await;
-    assert_eq!((status, message(&body).contains("worth at most")), (422, true), "{body}");
-    let (status, grade) = call(&app, Method::PUT, &grade_path, Some(scores(false)), &ins).await;
+    assert_eq!(app.api().json(Method::PUT, &grade_path, Some(scores(false)), &ada).await.0, 403);
+    let (status, body) = app.api().json(Method::PUT, &grade_path, Some(scores(true)), &ins).await;
+    assert_eq!((status, error_message(&body).contains("worth at most")), (422, true), "{body}");
+    let (status, grade) = app.api().json(Method::PUT, &grade_path, Some(scores(false)), &ins).await;
     assert_eq!(status, 200, "{grade}");
     let total: u64 = rubric.iter().enumerate().map(|(i, (_, max))| max - (i as u64 % 2)).sum();
     assert_eq!(grade["total"].as_u64(), Some(total));
     let model_grade = format!("/api/v1/workshops/{ws}/submissions/{}/grade", k1["id"].as_str().unwrap());
-    assert_eq!(call(&app, Method::PUT, &model_grade, Some(scores(false)), &ins).await.0, 422);
+    assert_eq!(app.api().json(Method::PUT, &model_grade, Some(scores(false)), &ins).await.0, 422);
 
     let mine = format!("/api/v1/workshops/{ws}/submissions/{statement_id}");
-    let (_, seen) = call(&app, Method::GET, &mine, None, &bob).await;
+    let (_, seen) = app.api().json(Method::GET, &mine, None, &bob).await;
     assert!(seen["grade"].is_null() && seen["content"].as_str().unwrap().contains("Kestrel"), "{seen}");
     let release = format!("/api/v1/workshops/{ws}/grades/release");
-    assert_eq!(call(&app, Method::PUT, &release, Some(json!({"released": true})), &bob).await.0, 403);
-    assert_eq!(call(&app, Method::PUT, &release, Some(json!({"released": true})), &ins).await.0, 200);
-    let (_, seen) = call(&app, Method::GET, &mine, None, &bob).await;
+    assert_eq!(app.api().json(Method::PUT, &release, Some(json!({"released": true})), &bob).await.0, 403);
+    assert_eq!(app.api().json(Method::PUT, &release, Some(json!({"released": true})), &ins).await.0, 200);
+    let (_, seen) = app.api().json(Method::GET, &mine, None, &bob).await;
     assert_eq!(seen["grade"]["total"].as_u64(), Some(total), "{seen}");
     assert_eq!(seen["grade"]["scores"][0]["comment"], "comment 0");
 
     // Another team's submission is not there for Cy, whatever the id.
-    assert_eq!(call(&app, Method::GET, &mine, None, &cy).await.0, 404);
-    assert_eq!(call(&app, Method::PUT, &grade_path, Some(scores(false)), &cy).await.0, 403);
-    let (_, cys) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}/submissions"), None, &cy).await;
+    assert_eq!(app.api().json(Method::GET, &mine, None, &cy).await.0, 404);
+    assert_eq!(app.api().json(Method::PUT, &grade_path, Some(scores(false)), &cy).await.0, 403);
+    let (_, cys) = app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}/submissions"), None, &cy).await;
     assert!(cys.as_array().unwrap().iter().all(|s| s["team"] == osprey), "{cys}");
 
+    // Day 3: Osprey's architecture, graded on its own rubric.
+    let (status, body) = submit(
+        &app,
+        &cy,
+        &ws,
+        json!({"kind": "architecture", "content": write_up("problem-statement", "Osprey")}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, error_message(&body).contains("\"Data flow\"")),
+        (422, true),
+        "the architecture's template is another: {body}"
+    );
+    let (status, arch) = submit(
+        &app,
+        &cy,
+        &ws,
+        json!({"kind": "architecture", "content": write_up("solution-architecture", "Osprey")}),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{arch}");
+    let (_, w) = app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}"), None, &ins).await;
+    let arch_scores: Vec<Value> = w["rubrics"]["architecture"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!({"criterion": c["name"], "points": 2}))
+        .collect();
+    let arch_total = 2 * arch_scores.len() as u64;
+    let arch_grade = format!("/api/v1/workshops/{ws}/submissions/{}/grade", arch["id"].as_str().unwrap());
+    let (status, body) = app.api().json(Method::PUT, &arch_grade, Some(json!({"scores": arch_scores})), &ins).await;
+    assert_eq!((status, body["total"].as_u64()), (200, Some(arch_total)), "{body}");
+
     // Gradebook: a row per participant, with points and model scores.
-    let (status, body) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}/gradebook.csv"), None, &ada).await;
+    let (status, body) =
+        app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}/gradebook.csv"), None, &ada).await;
     assert_eq!(status, 403, "{body}");
     let (status, csv) = app.api().get_text(&ins, &format!("/api/v1/workshops/{ws}/gradebook.csv")).await;
     assert_eq!(status, 200);
@@ -298,6 +320,8 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
     assert!((public - weak_public).abs() < 1e-6, "{csv}");
     let cy_row = rows.iter().find(|r| r[2] == "cy@example.org").unwrap();
     assert_eq!((cy_row[0].as_str(), cy_row[col("problem_statement: total")].as_str()), ("Osprey", ""));
+    assert_eq!(cy_row[col("architecture: total")], arch_total.to_string());
+    assert_eq!(ada_row[col("architecture: total")], "");
 
     // The workshop closes: submissions are refused, the private leaderboard shows.
     let mut stored = app.db.workshop(WorkshopId::from_str(&ws).unwrap()).await.unwrap().unwrap();
@@ -305,8 +329,8 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
     app.db.update_workshop(&stored).await.unwrap();
     let (status, body) =
         submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": strong_json}), None).await;
-    assert_eq!((status, message(&body).contains("closed")), (409, true), "{body}");
-    let (_, board) = call(&app, Method::GET, &board_path, None, &bob).await;
+    assert_eq!((status, error_message(&body).contains("closed")), (409, true), "{body}");
+    let (_, board) = app.api().json(Method::GET, &board_path, None, &bob).await;
     let mut expected = vec![("Kestrel", weak_private), ("Osprey", strong_private)];
     expected.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (row, (team, want)) in board.as_array().unwrap().iter().zip(&expected) {
@@ -318,18 +342,18 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
 #[tokio::test]
 async fn outsiders_expired_codes_and_limits_are_refused() {
     let app = app().await;
-    let ins = user(&app, "ins@example.org", Role::Instructor).await;
-    let other_ins = user(&app, "other@example.org", Role::Instructor).await;
-    let ada = user(&app, "ada@example.org", Role::Participant).await;
-    let eve = user(&app, "eve@example.org", Role::Participant).await;
-    let admin = user(&app, "root@example.org", Role::Admin).await;
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let other_ins = app.account("other@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let eve = app.account("eve@example.org", Role::Participant).await;
+    let admin = app.account("root@example.org", Role::Admin).await;
 
     let new = json!({"title": "Closed teams", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["fraud"],
                      "self_formed_teams": false, "daily_model_submissions": 1});
-    let (_, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
     let ws = w["id"].as_str().unwrap().to_owned();
     let code = w["join_code"].as_str().unwrap().to_owned();
-    assert_eq!(call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await.0, 200);
+    assert_eq!(app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await.0, 200);
 
     // Someone not in it — a participant or another workshop's instructor — finds nothing.
     for t in [&eve, &other_ins] {
@@ -340,46 +364,46 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
             format!("/api/v1/workshops/{ws}/leaderboard/fraud"),
             format!("/api/v1/workshops/{ws}/gradebook.csv"),
         ] {
-            assert_eq!(call(&app, Method::GET, &path, None, t).await.0, 404, "{path}");
+            assert_eq!(app.api().json(Method::GET, &path, None, t).await.0, 404, "{path}");
         }
-        let (_, list) = call(&app, Method::GET, "/api/v1/workshops", None, t).await;
+        let (_, list) = app.api().json(Method::GET, "/api/v1/workshops", None, t).await;
         assert_eq!(list, json!([]));
     }
     // A co-instructor, once added, runs it too; only instructors' accounts can be added.
     let add = format!("/api/v1/workshops/{ws}/instructors");
-    assert_eq!(call(&app, Method::POST, &add, Some(json!({"email": "other@example.org"})), &ada).await.0, 403);
-    let (status, body) = call(&app, Method::POST, &add, Some(json!({"email": "eve@example.org"})), &ins).await;
-    assert_eq!((status, message(&body).contains("not an instructor")), (422, true), "{body}");
-    assert_eq!(call(&app, Method::POST, &add, Some(json!({"email": "OTHER@example.org"})), &ins).await.0, 201);
-    assert_eq!(call(&app, Method::POST, &add, Some(json!({"email": "other@example.org"})), &ins).await.0, 409);
-    let (_, seen) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}"), None, &other_ins).await;
+    assert_eq!(app.api().json(Method::POST, &add, Some(json!({"email": "other@example.org"})), &ada).await.0, 403);
+    let (status, body) = app.api().json(Method::POST, &add, Some(json!({"email": "eve@example.org"})), &ins).await;
+    assert_eq!((status, error_message(&body).contains("not an instructor")), (422, true), "{body}");
+    assert_eq!(app.api().json(Method::POST, &add, Some(json!({"email": "OTHER@example.org"})), &ins).await.0, 201);
+    assert_eq!(app.api().json(Method::POST, &add, Some(json!({"email": "other@example.org"})), &ins).await.0, 409);
+    let (_, seen) = app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}"), None, &other_ins).await;
     assert_eq!((seen["role"].as_str(), seen["join_code"].is_string()), (Some("instructor"), true), "{seen}");
     // An admin sees every workshop.
-    let (_, list) = call(&app, Method::GET, "/api/v1/workshops", None, &admin).await;
+    let (_, list) = app.api().json(Method::GET, "/api/v1/workshops", None, &admin).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(app.api().get_text(&admin, &format!("/api/v1/workshops/{ws}/gradebook.csv")).await.0, 200);
 
     // Teams formed by the instructor only.
     let teams = format!("/api/v1/workshops/{ws}/teams");
-    let (status, body) = call(&app, Method::POST, &teams, Some(json!({"name": "Mine"})), &ada).await;
-    assert_eq!((status, message(&body).contains("instructors form the teams")), (403, true), "{body}");
-    let (_, team) = call(&app, Method::POST, &teams, Some(json!({"name": "Heron"})), &ins).await;
+    let (status, body) = app.api().json(Method::POST, &teams, Some(json!({"name": "Mine"})), &ada).await;
+    assert_eq!((status, error_message(&body).contains("instructors form the teams")), (403, true), "{body}");
+    let (_, team) = app.api().json(Method::POST, &teams, Some(json!({"name": "Heron"})), &ins).await;
     let team = team["id"].as_str().unwrap().to_owned();
-    assert_eq!(call(&app, Method::POST, &format!("{teams}/{team}/join"), None, &ada).await.0, 403);
-    let (_, roster) = call(&app, Method::GET, &teams, None, &ins).await;
+    assert_eq!(app.api().json(Method::POST, &format!("{teams}/{team}/join"), None, &ada).await.0, 403);
+    let (_, roster) = app.api().json(Method::GET, &teams, None, &ins).await;
     let ada_id = roster["unassigned"][0]["user_id"].as_str().unwrap().to_owned();
-    let (_, roster_seen) = call(&app, Method::GET, &teams, None, &ada).await;
+    let (_, roster_seen) = app.api().json(Method::GET, &teams, None, &ada).await;
     assert!(roster_seen["unassigned"][0]["email"].is_null(), "participants see no emails: {roster_seen}");
     let place = format!("/api/v1/workshops/{ws}/members/{ada_id}/team");
-    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": "not-an-id"})), &ins).await.0, 404);
-    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": team})), &ins).await.0, 204);
+    assert_eq!(app.api().json(Method::PUT, &place, Some(json!({"team": "not-an-id"})), &ins).await.0, 404);
+    assert_eq!(app.api().json(Method::PUT, &place, Some(json!({"team": team})), &ins).await.0, 204);
 
     // One model a day here: the second is 429 until midnight UTC.
     let (_, json_model) = fraud_model(4, 2);
     let model = json!({"kind": "model", "lab": "fraud", "content": json_model});
     assert_eq!(submit(&app, &ada, &ws, model.clone(), None).await.0, 201);
     let (status, body) = submit(&app, &ada, &ws, model, None).await;
-    assert_eq!((status, message(&body).contains("today's 1 model")), (429, true), "{body}");
+    assert_eq!((status, error_message(&body).contains("today's 1 model")), (429, true), "{body}");
 
     // An oversize model is refused before it is read (the daily limit is not reached by refusals).
     let huge = "x".repeat(flywheel::workshops::MAX_MODEL_BYTES + 1);
@@ -387,35 +411,40 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
     assert_eq!(status, 413, "{body}");
 
     // A new code: the old one stops working; an expired one says so.
-    let (status, w2) =
-        call(&app, Method::POST, &format!("/api/v1/workshops/{ws}/code"), Some(json!({"expires_at": 1})), &ins).await;
+    let (status, w2) = app
+        .api()
+        .json(Method::POST, &format!("/api/v1/workshops/{ws}/code"), Some(json!({"expires_at": 1})), &ins)
+        .await;
     assert_eq!(status, 200, "{w2}");
     assert_ne!(w2["join_code"], w["join_code"]);
-    assert_eq!(call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &eve).await.0, 404);
+    assert_eq!(app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &eve).await.0, 404);
     let (status, body) =
-        call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": w2["join_code"]})), &eve).await;
-    assert_eq!((status, message(&body).contains("expired")), (403, true), "{body}");
-    assert_eq!(call(&app, Method::POST, &format!("/api/v1/workshops/{ws}/code"), Some(json!({})), &ada).await.0, 403);
+        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": w2["join_code"]})), &eve).await;
+    assert_eq!((status, error_message(&body).contains("expired")), (403, true), "{body}");
+    assert_eq!(
+        app.api().json(Method::POST, &format!("/api/v1/workshops/{ws}/code"), Some(json!({})), &ada).await.0,
+        403
+    );
     // Rubrics: instructors only, checked.
     let rubric = format!("/api/v1/workshops/{ws}/rubrics/architecture");
     let good = json!({"criteria": [{"name": "Serving", "max_points": 5}, {"name": "Monitoring", "max_points": 5, "description": "drift"}]});
-    assert_eq!(call(&app, Method::PUT, &rubric, Some(good.clone()), &ada).await.0, 403);
+    assert_eq!(app.api().json(Method::PUT, &rubric, Some(good.clone()), &ada).await.0, 403);
     let (status, body) =
-        call(&app, Method::PUT, &rubric, Some(json!({"criteria": [{"name": "A", "max_points": 0}]})), &ins).await;
+        app.api().json(Method::PUT, &rubric, Some(json!({"criteria": [{"name": "A", "max_points": 0}]})), &ins).await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = call(&app, Method::PUT, &rubric, Some(good), &ins).await;
+    let (status, body) = app.api().json(Method::PUT, &rubric, Some(good), &ins).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["rubrics"]["architecture"].as_array().unwrap().len(), 2);
     assert_eq!(
-        call(
-            &app,
-            Method::PUT,
-            &format!("/api/v1/workshops/{ws}/rubrics/model"),
-            Some(json!({"criteria": [{"name": "A", "max_points": 1}]})),
-            &ins
-        )
-        .await
-        .0,
+        app.api()
+            .json(
+                Method::PUT,
+                &format!("/api/v1/workshops/{ws}/rubrics/model"),
+                Some(json!({"criteria": [{"name": "A", "max_points": 1}]})),
+                &ins
+            )
+            .await
+            .0,
         422
     );
 }
@@ -538,7 +567,7 @@ async fn the_pages_take_an_instructor_and_a_team_from_join_code_to_released_grad
         no_kernel.text("#workshop-error")
     );
     app.kernels_ready(&ada_token, std::time::Duration::from_secs(300)).await;
-    let (_, nb) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada_token).await;
+    let (_, nb) = app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &ada_token).await;
     let (model, model_json) = fraud_model(6, 5);
     let save = format!("std::fs::write(\"fraud-gbt.json\", {model_json:?}).unwrap();");
     let e = app.run_cell(&ada_token, nb["id"].as_str().unwrap(), &save).await;
@@ -633,52 +662,53 @@ async fn the_pages_take_an_instructor_and_a_team_from_join_code_to_released_grad
 #[tokio::test]
 async fn a_team_notebook_is_shared_with_its_team_only_and_edits_stay_guarded() {
     let app = app().await;
-    let ins = user(&app, "ins@example.org", Role::Instructor).await;
-    let ada = user(&app, "ada@example.org", Role::Participant).await;
-    let bob = user(&app, "bob@example.org", Role::Participant).await;
-    let cy = user(&app, "cy@example.org", Role::Participant).await;
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
+    let cy = app.account("cy@example.org", Role::Participant).await;
     let new = json!({"title": "Team week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
-    let (_, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
     let ws = w["id"].as_str().unwrap().to_owned();
     for t in [&ada, &bob, &cy] {
-        call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), t).await;
+        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), t).await;
     }
     let teams = format!("/api/v1/workshops/{ws}/teams");
-    let (_, kestrel) = call(&app, Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
+    let (_, kestrel) = app.api().json(Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
     let kestrel = kestrel["id"].as_str().unwrap().to_owned();
-    assert_eq!(call(&app, Method::POST, &format!("{teams}/{kestrel}/join"), None, &bob).await.0, 204);
-    let (_, osprey) = call(&app, Method::POST, &teams, Some(json!({"name": "Osprey"})), &cy).await;
+    assert_eq!(app.api().json(Method::POST, &format!("{teams}/{kestrel}/join"), None, &bob).await.0, 204);
+    let (_, osprey) = app.api().json(Method::POST, &teams, Some(json!({"name": "Osprey"})), &cy).await;
     let osprey = osprey["id"].as_str().unwrap().to_owned();
 
-    let (_, nb) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({"title": "Fraud features"})), &ada).await;
+    let (_, nb) =
+        app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({"title": "Fraud features"})), &ada).await;
     let path = format!("/api/v1/notebooks/{}", nb["id"].as_str().unwrap());
     // Only the owner shares, and only with a team she is in.
     let share = format!("{path}/team");
-    assert_eq!(call(&app, Method::PUT, &share, Some(json!({"team": osprey})), &ada).await.0, 404);
-    assert_eq!(call(&app, Method::PUT, &share, Some(json!({"team": kestrel})), &cy).await.0, 404);
-    let (status, shared) = call(&app, Method::PUT, &share, Some(json!({"team": kestrel})), &ada).await;
+    assert_eq!(app.api().json(Method::PUT, &share, Some(json!({"team": osprey})), &ada).await.0, 404);
+    assert_eq!(app.api().json(Method::PUT, &share, Some(json!({"team": kestrel})), &cy).await.0, 404);
+    let (status, shared) = app.api().json(Method::PUT, &share, Some(json!({"team": kestrel})), &ada).await;
     assert_eq!((status, shared["team"].as_str()), (200, Some(kestrel.as_str())), "{shared}");
 
     // Bob, in the team, opens, edits and lists it; Cy, in another team, finds nothing.
-    let (status, seen) = call(&app, Method::GET, &path, None, &bob).await;
+    let (status, seen) = app.api().json(Method::GET, &path, None, &bob).await;
     assert_eq!((status, seen["owned"].as_bool()), (200, Some(false)), "{seen}");
-    let (_, listed) = call(&app, Method::GET, "/api/v1/notebooks", None, &bob).await;
+    let (_, listed) = app.api().json(Method::GET, "/api/v1/notebooks", None, &bob).await;
     assert!(
         listed.as_array().unwrap().iter().any(|n| n["id"] == nb["id"] && n["team"] == kestrel.as_str()),
         "{listed}"
     );
-    let (_, listed) = call(&app, Method::GET, "/api/v1/notebooks", None, &cy).await;
+    let (_, listed) = app.api().json(Method::GET, "/api/v1/notebooks", None, &cy).await;
     assert!(!listed.as_array().unwrap().iter().any(|n| n["id"] == nb["id"]), "{listed}");
     let revision = seen["revision"].as_i64().unwrap();
     let edit = |by: &str| json!({"revision": revision, "cells": [{"id": "cell-1", "cell_type": "code", "source": format!("// {by}")}]});
-    let (status, saved) = call(&app, Method::PATCH, &path, Some(edit("bob")), &bob).await;
+    let (status, saved) = app.api().json(Method::PATCH, &path, Some(edit("bob")), &bob).await;
     assert_eq!(status, 200, "{saved}");
     // Ada's edit of the same version is refused, not merged over Bob's.
-    let (status, body) = call(&app, Method::PATCH, &path, Some(edit("ada")), &ada).await;
+    let (status, body) = app.api().json(Method::PATCH, &path, Some(edit("ada")), &ada).await;
     assert_eq!(status, 409, "{body}");
-    let (_, rev) = call(&app, Method::GET, &format!("{path}/revision"), None, &ada).await;
+    let (_, rev) = app.api().json(Method::GET, &format!("{path}/revision"), None, &ada).await;
     assert_eq!(rev["revision"].as_i64(), Some(revision + 1));
-    let (_, now) = call(&app, Method::GET, &path, None, &ada).await;
+    let (_, now) = app.api().json(Method::GET, &path, None, &ada).await;
     assert_eq!(now["cells"][0]["source"], "// bob");
     for (method, sub) in [
         (Method::GET, ""),
@@ -687,16 +717,16 @@ async fn a_team_notebook_is_shared_with_its_team_only_and_edits_stay_guarded() {
         (Method::POST, "/cells/cell-1/run"),
         (Method::DELETE, ""),
     ] {
-        assert_eq!(call(&app, method.clone(), &format!("{path}{sub}"), None, &cy).await.0, 404, "{method} {sub}");
+        assert_eq!(app.api().json(method.clone(), &format!("{path}{sub}"), None, &cy).await.0, 404, "{method} {sub}");
     }
-    let (status, _) = call(&app, Method::PATCH, &path, Some(edit("cy")), &cy).await;
+    let (status, _) = app.api().json(Method::PATCH, &path, Some(edit("cy")), &cy).await;
     assert_eq!(status, 404);
     // Deleting and sharing are the owner's.
-    assert_eq!(call(&app, Method::DELETE, &path, None, &bob).await.0, 403);
-    assert_eq!(call(&app, Method::PUT, &share, Some(json!({"team": null})), &bob).await.0, 403);
+    assert_eq!(app.api().json(Method::DELETE, &path, None, &bob).await.0, 403);
+    assert_eq!(app.api().json(Method::PUT, &share, Some(json!({"team": null})), &bob).await.0, 403);
 
     // Moved out of the team, Bob loses it.
-    let (_, roster) = call(&app, Method::GET, &teams, None, &ins).await;
+    let (_, roster) = app.api().json(Method::GET, &teams, None, &ins).await;
     let bob_id = roster["teams"]
         .as_array()
         .unwrap()
@@ -708,42 +738,42 @@ async fn a_team_notebook_is_shared_with_its_team_only_and_edits_stay_guarded() {
         .unwrap()
         .to_owned();
     let place = format!("/api/v1/workshops/{ws}/members/{bob_id}/team");
-    assert_eq!(call(&app, Method::PUT, &place, Some(json!({"team": null})), &ins).await.0, 204);
-    assert_eq!(call(&app, Method::GET, &path, None, &bob).await.0, 404);
-    assert_eq!(call(&app, Method::DELETE, &path, None, &ada).await.0, 204);
+    assert_eq!(app.api().json(Method::PUT, &place, Some(json!({"team": null})), &ins).await.0, 204);
+    assert_eq!(app.api().json(Method::GET, &path, None, &bob).await.0, 404);
+    assert_eq!(app.api().json(Method::DELETE, &path, None, &ada).await.0, 204);
 }
 
 #[tokio::test]
 async fn each_team_member_runs_a_shared_notebook_on_their_own_kernel() {
     assert!(flywheel_tests::kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
     let app = app().await;
-    let ins = user(&app, "ins@example.org", Role::Instructor).await;
-    let ada = user(&app, "ada@example.org", Role::Participant).await;
-    let bob = user(&app, "bob@example.org", Role::Participant).await;
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
     let new = json!({"title": "Team week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
-    let (_, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
     let ws = w["id"].as_str().unwrap();
     for t in [&ada, &bob] {
-        call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), t).await;
+        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), t).await;
     }
     let teams = format!("/api/v1/workshops/{ws}/teams");
-    let (_, team) = call(&app, Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
-    call(&app, Method::POST, &format!("{teams}/{}/join", team["id"].as_str().unwrap()), None, &bob).await;
-    let (_, nb) = call(&app, Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
+    let (_, team) = app.api().json(Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
+    app.api().json(Method::POST, &format!("{teams}/{}/join", team["id"].as_str().unwrap()), None, &bob).await;
+    let (_, nb) = app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
     let id = nb["id"].as_str().unwrap().to_owned();
-    call(&app, Method::PUT, &format!("/api/v1/notebooks/{id}/team"), Some(json!({"team": team["id"]})), &ada).await;
+    app.api().json(Method::PUT, &format!("/api/v1/notebooks/{id}/team"), Some(json!({"team": team["id"]})), &ada).await;
     app.kernels_ready(&ada, std::time::Duration::from_secs(300)).await;
 
     let who = "let who = 1; println!(\"ran\");";
     let mine = app.run_cell(&ada, &id, who).await;
     let theirs = app.run_cell(&bob, &id, who).await;
     assert_eq!((mine["status"].as_str(), theirs["status"].as_str()), (Some("ok"), Some("ok")), "{mine} {theirs}");
-    let (_, a) = call(&app, Method::GET, &format!("/api/v1/notebooks/{id}"), None, &ada).await;
-    let (_, b) = call(&app, Method::GET, &format!("/api/v1/notebooks/{id}"), None, &bob).await;
+    let (_, a) = app.api().json(Method::GET, &format!("/api/v1/notebooks/{id}"), None, &ada).await;
+    let (_, b) = app.api().json(Method::GET, &format!("/api/v1/notebooks/{id}"), None, &bob).await;
     let (sa, sb) = (a["session"]["id"].as_str().unwrap(), b["session"]["id"].as_str().unwrap());
     assert_ne!(sa, sb, "two kernels, one per member");
     // Each session is its owner's: Bob cannot reach Ada's.
-    assert_eq!(call(&app, Method::GET, &format!("/api/v1/sessions/{sa}"), None, &bob).await.0, 404);
+    assert_eq!(app.api().json(Method::GET, &format!("/api/v1/sessions/{sa}"), None, &bob).await.0, 404);
     // The outputs are the notebook's, seen by both.
     assert_eq!(b["cells"][0]["outputs"][0]["text"], "ran\n", "{b}");
 }
@@ -751,32 +781,32 @@ async fn each_team_member_runs_a_shared_notebook_on_their_own_kernel() {
 #[tokio::test]
 async fn room_accounts_are_printed_once_log_in_and_are_disabled_when_the_workshop_closes() {
     let app = app().await;
-    let ins = user(&app, "ins@example.org", Role::Instructor).await;
-    let ada = user(&app, "ada@example.org", Role::Participant).await;
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
     let new = json!({"title": "Room 4", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
-    let (_, w) = call(&app, Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
     let ws = w["id"].as_str().unwrap().to_owned();
     let accounts = format!("/api/v1/workshops/{ws}/accounts");
-    call(&app, Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), &ada).await;
-    assert_eq!(call(&app, Method::POST, &accounts, Some(json!({"count": 2})), &ada).await.0, 403);
+    app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), &ada).await;
+    assert_eq!(app.api().json(Method::POST, &accounts, Some(json!({"count": 2})), &ada).await.0, 403);
     for bad in [json!({"count": 0}), json!({"count": 201}), json!({"count": 2, "prefix": "Bad Name"})] {
-        assert_eq!(call(&app, Method::POST, &accounts, Some(bad.clone()), &ins).await.0, 422, "{bad}");
+        assert_eq!(app.api().json(Method::POST, &accounts, Some(bad.clone()), &ins).await.0, 422, "{bad}");
     }
-    let (status, made) = call(&app, Method::POST, &accounts, Some(json!({"count": 3})), &ins).await;
+    let (status, made) = app.api().json(Method::POST, &accounts, Some(json!({"count": 3})), &ins).await;
     assert_eq!(status, 201, "{made}");
     let labels: Vec<&str> = made.as_array().unwrap().iter().map(|a| a["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["scientist-1", "scientist-2", "scientist-3"]);
     // More later continue the numbering.
-    let (_, more) = call(&app, Method::POST, &accounts, Some(json!({"count": 1})), &ins).await;
+    let (_, more) = app.api().json(Method::POST, &accounts, Some(json!({"count": 1})), &ins).await;
     assert_eq!(more[0]["label"], "scientist-4");
 
     // A room account logs in with the printed password and is in the workshop.
     let (email, password) = (made[1]["email"].as_str().unwrap(), made[1]["password"].as_str().unwrap());
     assert_eq!(password.len(), 14, "{password}");
     let token = app.api().token(email, password).await;
-    let (_, mine) = call(&app, Method::GET, "/api/v1/workshops", None, &token).await;
+    let (_, mine) = app.api().json(Method::GET, "/api/v1/workshops", None, &token).await;
     assert_eq!((mine[0]["id"].as_str(), mine[0]["role"].as_str()), (Some(ws.as_str()), Some("participant")));
-    let (_, roster) = call(&app, Method::GET, &format!("/api/v1/workshops/{ws}/teams"), None, &ins).await;
+    let (_, roster) = app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}/teams"), None, &ins).await;
     assert_eq!(roster["unassigned"].as_array().unwrap().len(), 5, "four room accounts and Ada: {roster}");
 
     // The workshop closes: housekeeping disables the room accounts, not Ada.
@@ -789,8 +819,8 @@ async fn room_accounts_are_printed_once_log_in_and_are_disabled_when_the_worksho
     let body = json!({"email": email, "password": password});
     let (status, _, _) = app.api().call(Method::POST, "/api/v1/tokens", Some(body), None).await;
     assert_eq!(status, 403, "a disabled room account cannot log in");
-    assert_eq!(call(&app, Method::GET, "/api/v1/workshops", None, &token).await.0, 401);
-    assert_eq!(call(&app, Method::GET, "/api/v1/workshops", None, &ada).await.0, 200);
+    assert_eq!(app.api().json(Method::GET, "/api/v1/workshops", None, &token).await.0, 401);
+    assert_eq!(app.api().json(Method::GET, "/api/v1/workshops", None, &ada).await.0, 200);
 }
 
 #[tokio::test]
