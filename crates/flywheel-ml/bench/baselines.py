@@ -54,6 +54,7 @@ TASKS = [
     "knn_classify",
     "rcf_stream",
     "lda_corpus",
+    "lda_sotu",
 ]
 
 GBT = dict(rounds=100, depth=6, lr=0.1, l2=1.0, min_child_weight=1.0)
@@ -231,9 +232,17 @@ def topic_recovery(truth, learnt):
 
 
 def lda_corpus(d):
-    xtr, xte, truth = d.array("lda_x_train"), d.array("lda_x_test"), d.array("lda_true_topics")
+    return lda_task(d, "lda_corpus", "lda", d.meta["params"]["lda_topics"], d.array("lda_true_topics"))
+
+
+def lda_sotu(d):
+    return lda_task(d, "lda_sotu", "sotu", d.meta["params"]["sotu_topics"], None)
+
+
+def lda_task(d, task, prefix, k, truth):
+    xtr, xte = d.array(f"{prefix}_x_train"), d.array(f"{prefix}_x_test")
     p = d.meta["params"]
-    k, passes, seeds = p["lda_topics"], p["lda_passes"], p["lda_seeds"]
+    passes, seeds = p["lda_passes"], p["lda_seeds"]
 
     def model(seed):
         return LatentDirichletAllocation(n_components=k, learning_method="batch", max_iter=passes, random_state=seed,
@@ -242,16 +251,17 @@ def lda_corpus(d):
     fitted, fit_s, runs = best_of(lambda: model(seeds[0]).fit(xtr))
     first, predict_s = timed(lambda: fitted.perplexity(xte))
     # A topic model's quality depends on its random start by several %: average over seeds (untimed).
-    perplexities, recoveries = [first], [topic_recovery(truth, fitted.components_)]
+    perplexities, recoveries = [first], [fitted.components_]
     for seed in seeds[1:]:
         m = model(seed).fit(xtr)
         perplexities.append(m.perplexity(xte))
-        recoveries.append(topic_recovery(truth, m.components_))
-    return [row("lda_corpus", "scikit-learn", runs, fit_s, "test perplexity", np.mean(perplexities), False,
+        recoveries.append(m.components_)
+    extra = {} if truth is None else {"topic_recovery": np.mean([topic_recovery(truth, c) for c in recoveries])}
+    return [row(task, "scikit-learn", runs, fit_s, "test perplexity", np.mean(perplexities), False,
                 f"LatentDirichletAllocation({k} topics, batch, max_iter {passes}, priors 1/{k}, n_jobs -1); "
                 f"timed with random_state {seeds[0]}, quality = mean over random_state {seeds}",
-                predict_s=predict_s, topic_recovery=np.mean(recoveries), perplexity_min=min(perplexities),
-                perplexity_max=max(perplexities), perplexity_seed0=first)]
+                predict_s=predict_s, perplexity_min=min(perplexities), perplexity_max=max(perplexities),
+                perplexity_seed0=first, **extra)]
 
 
 # --- cross-check of flywheel-ml's metrics ------------------------------------
@@ -284,12 +294,13 @@ def crosscheck(d):
             truth = d.labels("stream_y")[d.meta["params"]["stream_warmup"]:]
             pairs = [("ROC AUC", r["value"], roc_auc_score(truth, p)),
                      ("average precision", r["extra"]["average_precision"], average_precision_score(truth, p))]
-        elif task == "lda_corpus":
+        elif task in ("lda_corpus", "lda_sotu"):
             # scikit-learn's perplexity of flywheel-ml's own seed-0 topics. Both E-steps stop on a
             # tolerance, so agreement is to ~1e-6, not to the last bit.
-            k = d.meta["params"]["lda_topics"]
+            prefix, k = ("lda", d.meta["params"]["lda_topics"]) if task == "lda_corpus" else \
+                ("sotu", d.meta["params"]["sotu_topics"])
             lam = p.reshape(k, -1)
-            xtr, xte = d.array("lda_x_train"), d.array("lda_x_test")
+            xtr, xte = d.array(f"{prefix}_x_train"), d.array(f"{prefix}_x_test")
             sk = LatentDirichletAllocation(n_components=k, learning_method="batch", max_iter=1, random_state=0)
             sk.fit(xtr[: min(len(xtr), 20)])  # sets the fitted attributes; replaced below
             sk.components_ = lam

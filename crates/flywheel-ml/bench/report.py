@@ -24,6 +24,7 @@ TASKS = [
     ("knn_classify", "k-NN k = 5, {knn}", "sklearn"),
     ("rcf_stream", "Random cut forest, stream {stream}", "rcf"),
     ("lda_corpus", "LDA 10 topics, corpus {lda}", "sklearn"),
+    ("lda_sotu", "LDA 8 topics, State of the Union passages since 1946, {sotu}", "sklearn"),
 ]
 FLYWHEEL = "flywheel-ml"
 ANCHOR = "scikit-learn"
@@ -55,6 +56,8 @@ def shapes(meta):
                f"(first {meta['params']['stream_warmup']} points = warm-up)",
         lda=f"{rows('lda_x_train', 'lda_x_test'):,} docs × {a['lda_x_train']['cols']:,} terms "
             f"(train {a['lda_x_train']['rows']:,} / test {a['lda_x_test']['rows']:,})",
+        sotu=f"{rows('sotu_x_train', 'sotu_x_test'):,} passages × {a['sotu_x_train']['cols']:,} terms "
+             f"(train {a['sotu_x_train']['rows']:,} / test {a['sotu_x_test']['rows']:,})",
     )
 
 

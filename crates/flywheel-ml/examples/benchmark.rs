@@ -39,7 +39,7 @@ const SLOW_S: f64 = 10.0;
 const MAX_RUNS: usize = 3;
 
 /// Every task, in table order.
-const TASKS: [&str; 9] = [
+const TASKS: [&str; 10] = [
     "logreg_fraud",
     "gbt_fraud",
     "gbt_regression",
@@ -49,6 +49,7 @@ const TASKS: [&str; 9] = [
     "knn_classify",
     "rcf_stream",
     "lda_corpus",
+    "lda_sotu",
 ];
 
 fn main() -> Res<()> {
@@ -248,6 +249,8 @@ const LDA_TOPICS: usize = 10;
 const LDA_PASSES: usize = 10;
 /// LDA's quality is averaged over these seeds (the first is the timed one).
 const LDA_SEEDS: [u64; 5] = [0, 1, 2, 3, 4];
+/// Topics for the State of the Union passages (as the topics lab).
+const SOTU_TOPICS: usize = 8;
 
 fn generate(dir: &Path, quick: bool) -> Res<()> {
     fs::create_dir_all(dir.join("data"))?;
@@ -308,6 +311,21 @@ fn generate(dir: &Path, quick: bool) -> Res<()> {
     st.put("lda_x_test", s.docs - n_train, LDA_TERMS, &counts[n_train * LDA_TERMS..])?;
     st.put("lda_true_topics", LDA_TOPICS, LDA_TERMS, &topics)?;
 
+    // LDA on real text: the State of the Union passages since 1946, counted
+    // as the topics lab does (stop words out, min_df 5, max_df 0.5, 2,000 terms).
+    let sotu = datasets::state_of_the_union();
+    let year = sotu.numbers("year")?;
+    let modern = sotu.filter(&year.as_slice().iter().map(|&y| y >= 1946.0).collect::<Vec<_>>())?;
+    let texts: Vec<String> = modern.texts("text")?.into_iter().step_by(if quick { QUICK_DIVISOR } else { 1 }).collect();
+    let corpus = Corpus::new(texts);
+    let min_df = if quick { 2 } else { 5 };
+    let vectorizer =
+        CountVectorizer::params().stop_words(true).min_df(min_df).max_df(0.5).max_features(2000).fit(&corpus)?;
+    let counts = vectorizer.transform(&corpus)?;
+    let (train, test) = train_test_split(&Dataset::unsupervised(counts), 0.2, 15)?;
+    st.put_matrix("sotu_x_train", train.features())?;
+    st.put_matrix("sotu_x_test", test.features())?;
+
     let meta = json!({
         "format": "raw little-endian f64, row-major; labels are class ids stored as f64",
         "quick": quick,
@@ -317,6 +335,7 @@ fn generate(dir: &Path, quick: bool) -> Res<()> {
         "params": {
             "blob_k": BLOB_K, "pca_components": PCA_RANK, "knn_k": KNN_K, "knn_classes": KNN_CLASSES,
             "stream_warmup": warmup, "lda_topics": LDA_TOPICS, "lda_passes": LDA_PASSES, "lda_seeds": LDA_SEEDS,
+            "sotu_topics": SOTU_TOPICS,
         },
         "arrays": Value::Object(st.arrays.clone()),
     });
@@ -569,6 +588,7 @@ fn run(dir: &Path, only: Option<&[String]>) -> Res<()> {
             "knn_classify" => knn_classify(&data)?,
             "rcf_stream" => rcf_stream(&data)?,
             "lda_corpus" => lda_corpus(&data)?,
+            "lda_sotu" => lda_sotu(&data)?,
             _ => unreachable!("tasks are checked above"),
         };
         if let Some(file) = &row.predictions {
@@ -891,31 +911,45 @@ fn topic_recovery(truth: &Matrix, learnt: &Matrix) -> f64 {
 }
 
 fn lda_corpus(data: &Loaded) -> Res<Row> {
-    let train = data.matrix("lda_x_train")?;
-    let test = data.matrix("lda_x_test")?;
     let truth = data.matrix("lda_true_topics")?;
-    let params = Lda::params(LDA_TOPICS).max_iterations(LDA_PASSES);
+    lda_task(data, "lda_corpus", "lda", LDA_TOPICS, Some(&truth))
+}
+
+fn lda_sotu(data: &Loaded) -> Res<Row> {
+    lda_task(data, "lda_sotu", "sotu", SOTU_TOPICS, None)
+}
+
+/// LDA with `k` topics on `<prefix>_x_train`, perplexity on `<prefix>_x_test`
+/// averaged over [`LDA_SEEDS`]; with the true topics (a generated corpus),
+/// also how well they are recovered.
+fn lda_task(data: &Loaded, task: &'static str, prefix: &str, k: usize, truth: Option<&Matrix>) -> Res<Row> {
+    let train = data.matrix(&format!("{prefix}_x_train"))?;
+    let test = data.matrix(&format!("{prefix}_x_test"))?;
+    let params = Lda::params(k).max_iterations(LDA_PASSES);
     let (model, fit_s, runs) = best_of(|| Ok(params.clone().seed(LDA_SEEDS[0]).fit(&train)?))?;
     let t = Instant::now();
     let first = model.perplexity(&test)?;
     let predict_s = t.elapsed().as_secs_f64();
     // A topic model's quality depends on its random start by several %: average over seeds (untimed).
-    let (mut perplexities, mut recoveries) = (vec![first], vec![topic_recovery(&truth, &model.topic_word())]);
+    let recovery = |m: &LdaModel| truth.map(|t| topic_recovery(t, &m.topic_word()));
+    let (mut perplexities, mut recoveries) = (vec![first], vec![recovery(&model)]);
     for &seed in &LDA_SEEDS[1..] {
         let m = params.clone().seed(seed).fit(&train)?;
         perplexities.push(m.perplexity(&test)?);
-        recoveries.push(topic_recovery(&truth, &m.topic_word()));
+        recoveries.push(recovery(&m));
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let mut extra = BTreeMap::new();
-    extra.insert("topic_recovery", mean(&recoveries));
+    if let Some(r) = recoveries.into_iter().collect::<Option<Vec<f64>>>() {
+        extra.insert("topic_recovery", mean(&r));
+    }
     extra.insert("perplexity_min", perplexities.iter().copied().fold(f64::INFINITY, f64::min));
     extra.insert("perplexity_max", perplexities.iter().copied().fold(f64::NEG_INFINITY, f64::max));
     extra.insert("perplexity_seed0", first);
     // The seed-0 topics (λ), so the Python side can check this perplexity with scikit-learn's.
     let lambda: Vec<f64> = model.components().array().iter().copied().collect();
     Ok(Row {
-        task: "lda_corpus",
+        task,
         runs,
         fit_s,
         predict_s: Some(predict_s),
@@ -925,9 +959,9 @@ fn lda_corpus(data: &Loaded) -> Res<Row> {
         higher_is_better: false,
         extra,
         settings: format!(
-            "{LDA_TOPICS} topics, batch variational Bayes, {LDA_PASSES} passes, priors 1/{LDA_TOPICS}; timed with seed 0, \
+            "{k} topics, batch variational Bayes, {LDA_PASSES} passes, priors 1/{k}; timed with seed 0, \
              quality = mean over seeds {LDA_SEEDS:?}"
         ),
-        predictions: Some(save_pred(&data.dir, "lda_corpus", &lambda)?),
+        predictions: Some(save_pred(&data.dir, task, &lambda)?),
     })
 }
