@@ -1,7 +1,7 @@
 //! `LinearLearner`: SageMaker's Linear Learner as two estimators —
-//! logistic regression for classes ([`LinearClassifier`], on
-//! linfa-logistic: L-BFGS on the L2-penalised log-loss, binary or
-//! multinomial) and least squares for numbers ([`LinearRegressor`], on
+//! logistic regression for classes ([`LinearClassifier`]: L-BFGS on the
+//! L2-penalised log-loss; binary with our own solver, below, multinomial on
+//! linfa-logistic) and least squares for numbers ([`LinearRegressor`], on
 //! linfa-linear, or ridge via linfa-elasticnet when `l2 > 0`).
 //!
 //! Like SageMaker's (`normalize_data`), features are standardised before
@@ -108,20 +108,15 @@ impl LinearClassifierParams {
         let scaler = StandardScaler::fit(data.features())?;
         let z = scaler.transform(data.features())?;
         let scaled = Dataset::classification(z, labels.clone())?;
-        let ds = linfa_classes(&scaled)?;
+        scaled.check_fit_ready()?;
         let gradient_tolerance = self.tolerance * data.nrows() as f64;
         let (weights, intercepts) = if labels.n_classes() == 2 {
-            let fitted = linfa_logistic::LogisticRegression::default()
-                .alpha(self.l2)
-                .max_iterations(self.max_iterations)
-                .gradient_tolerance(gradient_tolerance)
-                .fit(&ds)
-                .map_err(fit_error)?;
-            // linfa calls the larger class "positive"; ours is class 1.
-            let sign = if fitted.labels().pos.class == 1 { 1.0 } else { -1.0 };
-            let w = fitted.params().mapv(|v| v * sign).insert_axis(Axis(1));
-            (w, Array1::from(vec![fitted.intercept() * sign]))
+            let positive: Vec<bool> = labels.ids().iter().map(|&id| id == 1).collect();
+            let (w, b) =
+                binary_lbfgs(scaled.features().array(), &positive, self.l2, self.max_iterations, gradient_tolerance);
+            (w.insert_axis(Axis(1)), Array1::from(vec![b]))
         } else {
+            let ds = linfa_classes(&scaled)?;
             let fitted = linfa_logistic::MultiLogisticRegression::default()
                 .alpha(self.l2)
                 .max_iterations(self.max_iterations)
@@ -140,6 +135,111 @@ impl LinearClassifierParams {
         };
         Ok(LinearClassifier { scaler, weights, intercepts, classes: labels.classes().to_vec() })
     }
+}
+
+/// Memory of the L-BFGS solver: curvature pairs kept.
+const LBFGS_MEMORY: usize = 10;
+
+/// Binary logistic regression by L-BFGS (Nocedal & Wright, *Numerical
+/// Optimization*, 2nd ed., 2006, Algorithms 7.4 and 7.5): minimises
+/// `Σᵢ log(1 + exp(−sᵢ(xᵢ·w + b))) + α/2 ‖w‖²` with `sᵢ = ±1` (the intercept
+/// is not penalised), as scikit-learn's `LogisticRegression(C = 1/α)`. The
+/// step is found by backtracking from 1 under the Armijo condition
+/// (c₁ = 10⁻⁴); a curvature pair is kept only when `sᵀy > 0`. Stops when every
+/// gradient component is at most `tolerance` (of the summed loss), after
+/// `max_iterations`, or when a step no longer lowers the loss.
+///
+/// `x` is n × d (standardised); returns the d weights and the intercept.
+/// Each iteration costs one product with `x` and one with its transpose,
+/// which is what makes it several times faster than linfa-logistic here.
+fn binary_lbfgs(
+    x: &Array2<f64>,
+    positive: &[bool],
+    alpha: f64,
+    max_iterations: u64,
+    tolerance: f64,
+) -> (Array1<f64>, f64) {
+    let d = x.ncols();
+    // The loss and gradient at θ = (w, b).
+    let evaluate = |theta: &Array1<f64>| -> (f64, Array1<f64>) {
+        let w = theta.slice(ndarray::s![..d]);
+        let b = theta[d];
+        let margins = x.dot(&w) + b;
+        let mut loss = 0.0;
+        let residual: Array1<f64> = margins
+            .iter()
+            .zip(positive)
+            .map(|(&z, &pos)| {
+                let m = if pos { z } else { -z };
+                // log(1 + e^(−m)), stably.
+                loss += if m > 0.0 { (-m).exp().ln_1p() } else { -m + m.exp().ln_1p() };
+                let p = 1.0 / (1.0 + (-z).exp());
+                p - if pos { 1.0 } else { 0.0 }
+            })
+            .collect();
+        let mut gradient = Array1::zeros(d + 1);
+        gradient.slice_mut(ndarray::s![..d]).assign(&(x.t().dot(&residual) + &w * alpha));
+        gradient[d] = residual.sum();
+        loss += 0.5 * alpha * w.dot(&w);
+        (loss, gradient)
+    };
+    let mut theta = Array1::<f64>::zeros(d + 1);
+    let (mut f, mut g) = evaluate(&theta);
+    let mut pairs: std::collections::VecDeque<(Array1<f64>, Array1<f64>, f64)> = std::collections::VecDeque::new();
+    for _ in 0..max_iterations {
+        if g.iter().all(|v| v.abs() <= tolerance) {
+            break;
+        }
+        // Two-loop recursion: p = −H g.
+        let mut q = g.clone();
+        let mut alphas = Vec::with_capacity(pairs.len());
+        for (s, y, rho) in pairs.iter().rev() {
+            let a = rho * s.dot(&q);
+            q.scaled_add(-a, y);
+            alphas.push(a);
+        }
+        let gamma = pairs.back().map_or(1.0 / g.dot(&g).sqrt().max(1.0), |(s, y, _)| s.dot(y) / y.dot(y));
+        q *= gamma;
+        for ((s, y, rho), a) in pairs.iter().zip(alphas.iter().rev()) {
+            let beta = rho * y.dot(&q);
+            q.scaled_add(a - beta, s);
+        }
+        let direction = -q;
+        let slope = g.dot(&direction);
+        if slope >= 0.0 {
+            // Not a descent direction (rounding): start again from steepest descent.
+            pairs.clear();
+            continue;
+        }
+        let mut step = 1.0;
+        let mut accepted = None;
+        for _ in 0..40 {
+            let candidate = &theta + &(&direction * step);
+            let (fc, gc) = evaluate(&candidate);
+            if fc <= f + 1e-4 * step * slope {
+                accepted = Some((candidate, fc, gc));
+                break;
+            }
+            step *= 0.5;
+        }
+        let Some((next, f_next, g_next)) = accepted else { break };
+        let s = &next - &theta;
+        let y = &g_next - &g;
+        let sy = s.dot(&y);
+        if sy > 1e-12 * s.dot(&s).sqrt() * y.dot(&y).sqrt() {
+            if pairs.len() == LBFGS_MEMORY {
+                pairs.pop_front();
+            }
+            pairs.push_back((s, y, 1.0 / sy));
+        }
+        let decrease = f - f_next;
+        theta = next;
+        (f, g) = (f_next, g_next);
+        if decrease <= 1e-15 * f.abs().max(1.0) && g.iter().all(|v| v.abs() <= tolerance.max(1e-8)) {
+            break;
+        }
+    }
+    (theta.slice(ndarray::s![..d]).to_owned(), theta[d])
 }
 
 /// A fitted logistic regression.
