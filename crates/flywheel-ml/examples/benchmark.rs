@@ -608,7 +608,7 @@ fn run(dir: &Path, only: Option<&[String]>) -> Res<()> {
         "meta": {
             "side": "rust",
             "library": format!("flywheel-ml {}", env!("CARGO_PKG_VERSION")),
-            "backends": "forust-ml 0.8 (trees), own L-BFGS (binary logistic), linfa 0.8 (linear, k-means, k-d tree), linfa-linalg (PCA eigendecomposition), krcf 0.4 (RCF), own code (LDA)",
+            "backends": "forust-ml 0.8 (trees), own L-BFGS (binary logistic), own Lloyd (k-means), linfa 0.8 (linear, k-d tree), linfa-linalg (PCA eigendecomposition), krcf 0.4 (RCF), own code (LDA)",
             "threads": threads,
             "threading": "rayon, all cores, where the backend parallelises (forust-ml, linfa k-means); the rest is single-threaded",
             "quick": data.meta["quick"],

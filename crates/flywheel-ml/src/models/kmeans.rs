@@ -1,13 +1,17 @@
-//! `KMeans`: SageMaker's K-Means, on linfa-clustering (Lloyd's algorithm
-//! with k-means++ initialisation, best of several seeded runs by inertia).
+//! `KMeans`: SageMaker's K-Means: Lloyd's algorithm (Lloyd 1982) from a
+//! k-means++ start (Arthur & Vassilvitskii, *k-means++: the advantages of
+//! careful seeding*, SODA 2007), best of several seeded runs by inertia, the
+//! runs in parallel. Our own code: linfa-clustering's took 5.4× scikit-learn's
+//! time on the benchmark's 80,000 × 10 blobs. Distances come from one matrix
+//! product per iteration, `‖x‖² − 2x·c + ‖c‖²`, as scikit-learn computes them.
 
-use linfa::prelude::*;
-use ndarray::Array2;
-use rand::SeedableRng;
+use ndarray::{Array1, Array2, Axis};
+use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{check_predict_input, fit_error};
+use super::check_predict_input;
 use crate::error::{MlError, Result};
 use crate::{Dataset, Labels, Matrix};
 
@@ -76,15 +80,96 @@ impl KMeansParams {
         if self.k > data.nrows() {
             return Err(MlError::InvalidData(format!("k = {} is larger than the {} rows", self.k, data.nrows())));
         }
-        let ds = linfa::DatasetBase::from(data.features().array().clone());
-        let model = linfa_clustering::KMeans::params_with_rng(self.k, Xoshiro256Plus::seed_from_u64(self.seed))
-            .n_runs(self.runs)
-            .max_n_iterations(self.max_iterations)
-            .tolerance(self.tolerance)
-            .fit(&ds)
-            .map_err(fit_error)?;
-        Ok(KMeansModel { centroids: model.centroids().clone(), inertia: model.inertia() })
+        let x = data.features().array();
+        let norms: Array1<f64> = x.map_axis(Axis(1), |r| r.dot(&r));
+        // One seed per run from the master seed: the same seed, the same result, however many threads.
+        let mut master = Xoshiro256Plus::seed_from_u64(self.seed);
+        let seeds: Vec<u64> = (0..self.runs).map(|_| master.r#gen()).collect();
+        let best = seeds
+            .into_par_iter()
+            .map(|seed| self.run(x, &norms, &mut Xoshiro256Plus::seed_from_u64(seed)))
+            .reduce_with(|a, b| if b.1 < a.1 { b } else { a })
+            .expect("at least one run");
+        Ok(KMeansModel { centroids: best.0, inertia: best.1 / x.nrows() as f64 })
     }
+
+    /// One run: k-means++ start, then Lloyd steps until the centres move
+    /// less than the tolerance (summed squared movement) or the iterations
+    /// run out. Returns the centres and the summed squared distance of the
+    /// rows to their nearest centre.
+    fn run(&self, x: &Array2<f64>, norms: &Array1<f64>, rng: &mut Xoshiro256Plus) -> (Array2<f64>, f64) {
+        let (n, d, k) = (x.nrows(), x.ncols(), self.k);
+        let mut centroids = Array2::zeros((k, d));
+        // k-means++: the first centre uniformly, each next with probability ∝ D².
+        let first = rng.gen_range(0..n);
+        centroids.row_mut(0).assign(&x.row(first));
+        let mut nearest: Array1<f64> = x.outer_iter().map(|r| squared_distance(r, x.row(first))).collect();
+        for c in 1..k {
+            let total: f64 = nearest.sum();
+            let pick = if total > 0.0 {
+                let mut target = rng.r#gen::<f64>() * total;
+                nearest
+                    .iter()
+                    .position(|&w| {
+                        target -= w;
+                        target <= 0.0
+                    })
+                    .unwrap_or(n - 1)
+            } else {
+                rng.gen_range(0..n)
+            };
+            centroids.row_mut(c).assign(&x.row(pick));
+            for (i, row) in x.outer_iter().enumerate() {
+                nearest[i] = nearest[i].min(squared_distance(row, x.row(pick)));
+            }
+        }
+        let mut assignment = vec![0usize; n];
+        let mut inertia = assign(x, norms, &centroids, &mut assignment);
+        for _ in 0..self.max_iterations {
+            let mut sums = Array2::<f64>::zeros((k, d));
+            let mut counts = vec![0usize; k];
+            for (row, &c) in x.outer_iter().zip(&assignment) {
+                sums.row_mut(c).scaled_add(1.0, &row);
+                counts[c] += 1;
+            }
+            let mut shift = 0.0;
+            for (c, &count) in counts.iter().enumerate() {
+                // An empty cluster keeps its centre.
+                if count > 0 {
+                    let centre = &sums.row(c) / count as f64;
+                    shift += squared_distance(centre.view(), centroids.row(c));
+                    centroids.row_mut(c).assign(&centre);
+                }
+            }
+            inertia = assign(x, norms, &centroids, &mut assignment);
+            if shift <= self.tolerance {
+                break;
+            }
+        }
+        (centroids, inertia)
+    }
+}
+
+fn squared_distance(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
+    a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum()
+}
+
+/// Assigns each row to its nearest centre; returns the summed squared distance.
+fn assign(x: &Array2<f64>, norms: &Array1<f64>, centroids: &Array2<f64>, assignment: &mut [usize]) -> f64 {
+    let products = x.dot(&centroids.t());
+    let centre_norms: Vec<f64> = centroids.outer_iter().map(|c| c.dot(&c)).collect();
+    let mut total = 0.0;
+    for (i, row) in products.outer_iter().enumerate() {
+        let (best, distance) =
+            row.iter().zip(&centre_norms).enumerate().fold((0, f64::INFINITY), |best, (c, (p, cn))| {
+                let d = cn - 2.0 * p;
+                if d < best.1 { (c, d) } else { best }
+            });
+        assignment[i] = best;
+        // ‖x‖² − 2x·c + ‖c‖² can round below 0 for a row on its centre.
+        total += (norms[i] + distance).max(0.0);
+    }
+    total
 }
 
 /// Fitted cluster centres.
@@ -100,7 +185,8 @@ impl KMeansModel {
         Matrix::from_array(self.centroids.clone())
     }
 
-    /// Mean squared distance of the training rows to their centre (linfa's inertia).
+    /// Mean squared distance of the training rows to their centre (scikit-learn's
+    /// `inertia_` divided by the number of rows).
     pub fn inertia(&self) -> f64 {
         self.inertia
     }
