@@ -122,10 +122,10 @@ pub async fn owned(state: &AppState, user: &User, id: &str) -> Result<NotebookRe
 /// Storage failures.
 pub async fn shared_with(state: &AppState, user: &User) -> Result<Vec<flywheel_domain::NotebookSummary>, AppError> {
     let mut out = Vec::new();
+    let mine = state.db.notebooks(user.id).await?;
     for (w, _) in state.db.member_workshops(user.id).await? {
         if let Some(team) = state.db.member(w.id, user.id).await?.and_then(|m| m.team) {
             let theirs = state.db.team_notebooks(team).await?;
-            let mine = state.db.notebooks(user.id).await?;
             out.extend(theirs.into_iter().filter(|n| !mine.iter().any(|m| m.id == n.id)));
         }
     }
