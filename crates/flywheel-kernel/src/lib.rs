@@ -27,6 +27,7 @@ use flywheel_kernel_protocol::{
 };
 
 mod commands;
+pub mod runtime;
 pub mod sandbox;
 
 /// Writes events to stdout, one line each, from any thread.
@@ -121,11 +122,11 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         outputs.stderr.try_iter().for_each(drop);
     }
     let current = Arc::new(AtomicU64::new(0));
-    let panicked = Arc::new(Mutex::new(PanicWatch::default()));
+    let watch = Arc::new(Mutex::new(CellWatch::default()));
     let (drain_tx, drain_rx) = crossbeam_channel::unbounded::<Sender<()>>();
     {
-        let (sink, current, panicked) = (sink.clone(), current.clone(), panicked.clone());
-        std::thread::spawn(move || forward(&outputs.stdout, &outputs.stderr, &drain_rx, &sink, &current, &panicked));
+        let (sink, current, watch) = (sink.clone(), current.clone(), watch.clone());
+        std::thread::spawn(move || forward(&outputs.stdout, &outputs.stderr, &drain_rx, &sink, &current, &watch));
     }
 
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -172,21 +173,43 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                 Status::Error
             }
             None => {
-                if let Ok(mut p) = panicked.lock() {
-                    *p = PanicWatch::default();
+                if let Ok(mut w) = watch.lock() {
+                    *w = CellWatch::default();
                 }
                 let result = context.execute(&code);
-                let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
-                if drain_tx.send(ack_tx).is_ok() {
-                    let _ = ack_rx.recv();
-                }
-                let panic = panicked.lock().ok().and_then(|mut p| p.message.take());
-                match (panic, result) {
+                let drain = || {
+                    let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
+                    if drain_tx.send(ack_tx).is_ok() {
+                        let _ = ack_rx.recv();
+                    }
+                };
+                drain();
+                let seen = watch.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
+                match (seen, result) {
                     // evcxr keeps the variables after a panic and answers Ok;
                     // the cell still failed, and says how.
-                    (Some(message), Ok(_)) => {
+                    (CellWatch { panic: Some(message), .. }, Ok(_)) => {
                         let why = format!("{message} (variables from earlier cells are kept)");
                         sink.output(id, error_output("Panic", &message, vec![why], vec![]));
+                        Status::Error
+                    }
+                    // A `?` returned an error: evcxr printed it to stderr,
+                    // dropped the cell's new variables and answered Ok.
+                    (CellWatch { returned_error: true, stderr, .. }, Ok(_)) => {
+                        let stderr = if stderr.is_empty() {
+                            // evcxr reads the child's stderr on its own
+                            // thread: give the message a moment to arrive.
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            drain();
+                            watch.lock().map(|mut w| std::mem::take(&mut w.stderr)).unwrap_or_default()
+                        } else {
+                            stderr
+                        };
+                        let message = stderr.trim_end();
+                        let evalue =
+                            if message.is_empty() { "the cell returned an error through `?`" } else { message };
+                        let why = "The cell returned an error through `?`. Variables it defined were not kept; those from earlier cells are.";
+                        sink.output(id, error_output("Error", evalue, vec![evalue.to_owned(), why.to_owned()], vec![]));
                         Status::Error
                     }
                     (_, result) => report(&sink, id, result, interrupted.load(Ordering::SeqCst)),
@@ -199,21 +222,35 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the current cell's stderr said about a panic: Rust prints
-/// `thread '…' (ID) panicked at FILE:LINE:COL:` and the message on the next line.
+/// What the current cell's output said about how it ended: a panic (Rust
+/// prints `thread '…' (ID) panicked at FILE:LINE:COL:` and the message on the
+/// next line), or a `?` error (the relay's [`runtime::CELL_ERROR_MARKER`]).
 #[derive(Default)]
-struct PanicWatch {
+struct CellWatch {
     /// Seen the `panicked at` line; the next line is the message.
     expecting_message: bool,
     /// The panic's message.
-    message: Option<String>,
+    panic: Option<String>,
+    /// The cell returned an error through `?`.
+    returned_error: bool,
+    /// The cell's stderr, up to [`CellWatch::STDERR_KEPT`] bytes: the
+    /// message of a `?` error.
+    stderr: String,
 }
 
-impl PanicWatch {
-    fn see(&mut self, line: &str) {
+impl CellWatch {
+    const STDERR_KEPT: usize = 2000;
+
+    fn see_stderr(&mut self, line: &str) {
+        if self.stderr.len() < Self::STDERR_KEPT {
+            let room = Self::STDERR_KEPT - self.stderr.len();
+            let end = (0..=line.len().min(room)).rev().find(|&i| line.is_char_boundary(i)).unwrap_or(0);
+            self.stderr.push_str(&line[..end]);
+            self.stderr.push('\n');
+        }
         if self.expecting_message {
             self.expecting_message = false;
-            self.message.get_or_insert_with(|| format!("the cell panicked: {line}"));
+            self.panic.get_or_insert_with(|| format!("the cell panicked: {line}"));
         } else if line.starts_with("thread '") && line.contains(" panicked at ") {
             self.expecting_message = true;
         }
@@ -228,13 +265,17 @@ fn forward(
     drain: &Receiver<Sender<()>>,
     sink: &EventSink,
     current: &AtomicU64,
-    panicked: &Mutex<PanicWatch>,
+    watch: &Mutex<CellWatch>,
 ) {
     let emit = |name, line: String| {
-        if name == StreamName::Stderr
-            && let Ok(mut p) = panicked.lock()
-        {
-            p.see(&line);
+        if let Ok(mut w) = watch.lock() {
+            if name == StreamName::Stdout && line == runtime::CELL_ERROR_MARKER {
+                w.returned_error = true;
+                return;
+            }
+            if name == StreamName::Stderr {
+                w.see_stderr(&line);
+            }
         }
         sink.output(current.load(Ordering::SeqCst), Output::Stream { name, text: format!("{line}\n") });
     };

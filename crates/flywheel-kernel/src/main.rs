@@ -2,13 +2,15 @@
 //! piped stdin/stdout; see `flywheel_kernel_protocol` for the messages.
 
 fn main() {
-    // evcxr runs user code in a child process that is this same binary;
-    // in that child, bound its memory first (Flywheel passes the limit).
-    if std::env::var_os("EVCXR_IS_RUNTIME").is_some()
-        && let Some(bytes) = std::env::var("FLYWHEEL_KERNEL_MEMORY_BYTES").ok().and_then(|b| b.parse().ok())
-        && let Err(e) = flywheel_kernel::sandbox::limit_memory(bytes)
-    {
-        eprintln!("flywheel-kernel: cannot limit memory: {e}");
+    // evcxr runs user code in a child process that is this same binary. In
+    // that child, split off the relay that lets the worker see `?` errors,
+    // and bound the memory of the part that runs user code (Flywheel passes
+    // the limit); see `flywheel_kernel::runtime`.
+    if std::env::var_os("EVCXR_IS_RUNTIME").is_some() {
+        let memory = std::env::var("FLYWHEEL_KERNEL_MEMORY_BYTES").ok().and_then(|b| b.parse().ok());
+        if let Err(e) = flywheel_kernel::runtime::enter(memory) {
+            eprintln!("flywheel-kernel: {e}");
+        }
     }
     // In that child, this call takes over and never returns.
     evcxr::runtime_hook();

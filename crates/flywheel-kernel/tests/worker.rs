@@ -167,6 +167,19 @@ fn cells_keep_variables_stream_output_and_report_errors() {
     assert_eq!(r.status, Status::Error, "a panic fails the cell");
     assert_eq!(r.error().map(|e| (e.0, e.1)), Some(("Panic", "the cell panicked: boom")));
 
+    // evcxr itself answers Ok to an error returned through `?`; the worker
+    // sees it through its relay and fails the cell with the error's text.
+    let r = k.run("let y: i32 = \"4x\".parse()?;\nprintln!(\"not reached\");");
+    assert_eq!(r.status, Status::Error, "a `?` error fails the cell");
+    let (ename, evalue, _) = r.error().expect("an error output");
+    assert_eq!(ename, "Error");
+    assert!(evalue.contains("invalid digit found in string"), "{evalue}");
+    assert!(!r.stdout().contains("not reached"), "{}", r.stdout());
+    let r = k.run("y");
+    assert_eq!((r.status, r.error().map(|e| e.0)), (Status::Error, Some("CompilationError")), "y was not kept");
+    let r = k.run("let z: i32 = \"5\".parse()?;\nz + x");
+    assert_eq!((r.status, r.result_text("text/plain").as_deref()), (Status::Ok, Some("45")), "`?` that succeeds");
+
     let r = k.run(":sccache 1");
     assert_eq!((r.status, r.error().map(|e| e.0)), (Status::Error, Some("Refused")));
 
