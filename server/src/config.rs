@@ -77,6 +77,10 @@ pub struct Config {
     pub kernel_require_sandbox: bool,
     /// Memory (address space) of the process running a session's code, in MiB.
     pub kernel_memory_limit_mb: u64,
+    /// Processes and threads a kernel's user code may have (the cells and
+    /// what they start; not the compiler), through a pids cgroup per kernel
+    /// where Linux lets Flywheel make one; 0: no bound.
+    pub kernel_max_processes: u32,
 }
 
 /// How log lines are written.
@@ -119,6 +123,7 @@ impl Default for Config {
             kernel_sandbox: true,
             kernel_require_sandbox: false,
             kernel_memory_limit_mb: 4096,
+            kernel_max_processes: 256,
         }
     }
 }
@@ -162,7 +167,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 27] = [
+    const KEYS: [&'static str; 28] = [
         "bind",
         "data_dir",
         "database_url",
@@ -190,6 +195,7 @@ impl Config {
         "kernel_sandbox",
         "kernel_require_sandbox",
         "kernel_memory_limit_mb",
+        "kernel_max_processes",
     ];
 
     /// The database URL in force: the configured one, or the SQLite file in `data_dir`.
@@ -270,6 +276,7 @@ mod tests {
         assert_eq!(example.kernel_max_output_bytes, d.kernel_max_output_bytes);
         assert_eq!(example.kernel_sandbox, d.kernel_sandbox);
         assert_eq!(example.kernel_memory_limit_mb, d.kernel_memory_limit_mb);
+        assert_eq!(example.kernel_max_processes, d.kernel_max_processes);
     }
 
     fn toml_from_example(text: &str) -> Result<Config, figment::Error> {

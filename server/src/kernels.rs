@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use flywheel_kernel_manager::{
     Availability, KernelManager, Limits, ManagerConfig, ProcessSpawner, SandboxSpec, Spawner, WorkerEvent,
+    pids::PidsCgroups,
 };
 use flywheel_kernel_protocol::Request;
 
@@ -125,6 +126,7 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
         template: None,
         sandbox,
         memory_bytes: Some(config.kernel_memory_limit_mb.max(256) * 1024 * 1024),
+        pids: process_bound(config.kernel_max_processes),
     };
     if let Some(source) = prelude {
         if let Some(workspace) = source.parent().and_then(Path::parent) {
@@ -134,6 +136,19 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
         spawner.template = Some(template(manager, &kernels, &spawner, &source).await?);
     }
     Ok(spawner)
+}
+
+/// A pids cgroup per kernel, bounding its processes and threads to `max`
+/// (0: no bound); where Linux lets Flywheel make none, that is logged, and
+/// the kernels' sandbox line says their processes are not bounded.
+fn process_bound(max: u32) -> Option<std::sync::Arc<PidsCgroups>> {
+    if max == 0 {
+        return None;
+    }
+    PidsCgroups::create(max)
+        .inspect_err(|why| tracing::warn!("kernels' processes are NOT bounded (kernel_max_processes): {why}"))
+        .ok()
+        .map(std::sync::Arc::new)
 }
 
 /// What a sandboxed kernel may read (and execute) besides the system: the

@@ -79,6 +79,11 @@ async fn cells_run_keep_variables_and_report_errors_in_nbformat_shapes() {
     assert_eq!(first_error(&e)["ename"], "Panic");
     assert_eq!(first_error(&e)["evalue"], "the cell panicked: boom", "{e}");
 
+    let e = run(&app, &token, &s, "let n: i32 = \"4x\".parse()?;").await;
+    assert_eq!(e["status"], "error", "an error returned through `?` fails the cell: {e}");
+    assert_eq!(first_error(&e)["ename"], "Error");
+    assert_eq!(first_error(&e)["evalue"], "invalid digit found in string", "{e}");
+
     let e = run(&app, &token, &s, ":dep rand = \"0.8\"").await;
     assert_eq!((e["status"].as_str(), first_error(&e)["ename"].as_str()), (Some("error"), Some("Refused")));
 
@@ -87,9 +92,9 @@ async fn cells_run_keep_variables_and_report_errors_in_nbformat_shapes() {
 
     let (_, _, list) =
         app.api().call(Method::GET, &format!("/api/v1/sessions/{s}/executions"), None, Some(&token)).await;
-    assert_eq!(list.as_array().map(Vec::len), Some(6));
+    assert_eq!(list.as_array().map(Vec::len), Some(7));
     let (_, _, view) = app.api().call(Method::GET, &format!("/api/v1/sessions/{s}"), None, Some(&token)).await;
-    assert_eq!((view["kernel"].as_str(), view["executions"].as_u64()), (Some("idle"), Some(6)), "{view}");
+    assert_eq!((view["kernel"].as_str(), view["executions"].as_u64()), (Some("idle"), Some(7)), "{view}");
 }
 
 #[tokio::test]
@@ -313,6 +318,58 @@ async fn the_sandbox_refuses_host_files_the_network_and_unbounded_memory() {
     assert_eq!(e["status"], "error", "{e}");
     assert!(first_error(&e)["evalue"].as_str().unwrap().contains("memory"), "{e}");
     assert_eq!(result_text(&run(&app, &token, &s, "1 + 1").await), Some("2"), "the session recovers");
+}
+
+/// Processes still running `sleep` with this argument (the fork bomb's).
+fn sleepers(arg: &str) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(Result::ok)
+        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == format!("sleep\0{arg}\0").as_bytes()))
+        .count()
+}
+
+#[tokio::test]
+async fn a_fork_bomb_ends_its_own_kernel_and_nothing_else() {
+    let app = spawn_app_with(|c| c.kernel_max_processes = 128).await;
+    let (token, s) = session(&app, "ada@example.org").await;
+    let (bob, other) = session(&app, "bob@example.org").await;
+    assert_eq!(result_text(&run(&app, &token, &s, "let kept = 7;\nkept").await), Some("7"));
+    assert_eq!(result_text(&run(&app, &bob, &other, "let mine = 5;\nmine").await), Some("5"));
+
+    let (_, _, k) = app.api().call(Method::GET, "/api/v1/kernels", None, Some(&token)).await;
+    let sandbox = k["sandbox"].as_str().unwrap_or_default();
+    let pids_mounted = std::path::Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists()
+        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").is_ok_and(|c| c.contains("pids"));
+    if !pids_mounted {
+        assert!(sandbox.ends_with("processes not bounded"), "{k}");
+        return;
+    }
+    assert!(sandbox.ends_with("processes and threads ≤ 128 (pids cgroup)"), "{k}");
+
+    // Starts sleepers until a fork fails, then keeps trying, as a fork bomb does.
+    let bomb = "let mut n = 0u32;\nloop {\n    match std::process::Command::new(\"sleep\").arg(\"299.5\").spawn() {\n        Ok(c) => { std::mem::forget(c); n += 1; }\n        Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),\n    }\n}";
+    let started = Instant::now();
+    let e = run(&app, &token, &s, bomb).await;
+    assert_eq!(e["status"], "error", "{e}");
+    assert_eq!(first_error(&e)["ename"], "ProcessLimit", "{e}");
+    assert!(
+        first_error(&e)["evalue"].as_str().unwrap().contains("more processes or threads than a kernel may have (128)"),
+        "{e}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "stopped at the bound, not by the time limit");
+
+    // Everything the cell started is gone, the server answers, the other
+    // session kept its variables, and this one starts a new kernel.
+    let until = Instant::now() + Duration::from_secs(10);
+    while sleepers("299.5") > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(sleepers("299.5"), 0, "the bomb's processes were stopped");
+    let health = reqwest::get(format!("{}/healthz", app.base)).await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    assert_eq!(result_text(&run(&app, &bob, &other, "mine + 1").await), Some("6"), "the other session is untouched");
+    let e = run(&app, &token, &s, "1 + 1").await;
+    assert_eq!(result_text(&e), Some("2"), "a new kernel: {e}");
 }
 
 /// The default data directory is `./data` inside the repository, so kernel

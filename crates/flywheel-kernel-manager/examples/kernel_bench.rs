@@ -67,6 +67,7 @@ fn spawner(a: &Args, template: Option<PathBuf>, sandbox: bool) -> ProcessSpawner
         template,
         sandbox: sandbox.then_some(SandboxSpec { read, require: false }),
         memory_bytes: Some(4 << 30),
+        pids: None,
     }
 }
 

@@ -17,6 +17,7 @@
 //! process boundary in `flywheel-kernel-protocol`'s messages.
 
 mod output;
+pub mod pids;
 mod session;
 mod worker;
 

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use flywheel_kernel_protocol::{Event, Request, from_line, to_line};
+use flywheel_kernel_protocol::{Event, PIDS_CGROUP_VAR, Request, from_line, to_line};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
@@ -85,6 +85,8 @@ pub struct ProcessSpawner {
     pub sandbox: Option<SandboxSpec>,
     /// Address-space limit of the process that runs user code, in bytes.
     pub memory_bytes: Option<u64>,
+    /// A pids cgroup per worker, bounding its processes and threads.
+    pub pids: Option<std::sync::Arc<crate::pids::PidsCgroups>>,
 }
 
 /// What a sandboxed worker may read besides the system's libraries.
@@ -169,10 +171,22 @@ impl Spawner for ProcessSpawner {
         for sub in ["home", "tmp", "evcxr", "config"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
+        let cgroup = self.pids.as_ref().and_then(|pids| {
+            let name = dir.file_name().map_or_else(|| "worker".into(), |n| n.to_string_lossy().into_owned());
+            pids.for_worker(&name)
+                .inspect_err(
+                    |e| tracing::warn!(error = %e, "cannot make a kernel's pids cgroup; its processes are not bounded"),
+                )
+                .ok()
+        });
+        let mut env = self.environment(dir);
+        if let Some(cgroup) = &cgroup {
+            env.push((PIDS_CGROUP_VAR.to_owned(), cgroup.display().to_string()));
+        }
         let mut child = Command::new(&self.program)
             .args(self.arguments(dir))
             .env_clear()
-            .envs(self.environment(dir))
+            .envs(env)
             .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -238,6 +252,10 @@ impl Spawner for ProcessSpawner {
                 Ok(s) => s.to_string(),
                 Err(e) => format!("unknown status ({e})"),
             };
+            // Processes that left the group (setsid) are still in the cgroup.
+            if let Some(cgroup) = cgroup {
+                let _ = tokio::task::spawn_blocking(move || crate::pids::remove(&cgroup)).await;
+            }
             let tail = tokio::time::timeout(std::time::Duration::from_secs(1), tail_rx)
                 .await
                 .ok()

@@ -20,6 +20,11 @@ use serde::{Deserialize, Serialize};
 /// Bumped on any incompatible change; a worker and a server must agree.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The environment variable Flywheel sets on a worker to the directory of
+/// its pids cgroup: the worker's relay (the process that starts user code)
+/// joins it, and the worker watches it for forks refused at the bound.
+pub const PIDS_CGROUP_VAR: &str = "FLYWHEEL_KERNEL_PIDS_CGROUP";
+
 /// A message to the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

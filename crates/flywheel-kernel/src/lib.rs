@@ -27,6 +27,7 @@ use flywheel_kernel_protocol::{
 };
 
 mod commands;
+pub mod processes;
 pub mod runtime;
 pub mod sandbox;
 
@@ -61,7 +62,7 @@ pub struct Options {
 const USAGE: &str = "usage: flywheel-kernel [--prelude PATH] [--sandbox [--allow-read PATH]… [--allow-write PATH]… [--require-sandbox]]";
 
 impl Options {
-    /// Reads `--prelude PATH` from the command line.
+    /// Reads the options from the command line (see `USAGE`).
     ///
     /// # Errors
     /// An unknown argument or a missing value.
@@ -105,8 +106,20 @@ fn prelude_cells(path: &std::path::Path) -> [String; 2] {
 /// does not build.
 pub fn run(options: &Options) -> anyhow::Result<()> {
     let sink = EventSink(Arc::new(Mutex::new(std::io::stdout())));
+    let bound = processes::ProcessBound::from_env()?;
+    let processes = match &bound {
+        Some(b) => format!("processes and threads ≤ {} (pids cgroup)", b.max()),
+        None => "processes not bounded".to_owned(),
+    };
     let sandbox = match &options.sandbox {
-        Some(rules) => Some(sandbox::apply(rules).context("entering the sandbox")?),
+        Some(rules) => {
+            let mut rules = rules.clone();
+            if let Some(b) = &bound {
+                rules.read.push(b.dir().to_path_buf());
+                rules.write.push(b.procs());
+            }
+            Some(format!("{}; {processes}", sandbox::apply(&rules).context("entering the sandbox")?))
+        }
         None => None,
     };
     let (mut context, outputs) = CommandContext::new().map_err(|e| anyhow::anyhow!("{e}")).context("starting evcxr")?;
@@ -141,7 +154,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                     Ok(Request::Interrupt) => {
                         interrupted.store(true, Ordering::SeqCst);
                         if let Ok(mut child) = process.lock() {
-                            let _ = child.kill();
+                            runtime::stop_user_code(&mut child);
                         }
                     }
                     Ok(request) => {
@@ -155,9 +168,30 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             // Flywheel has gone (its end of the pipe closed): stop user code
             // now rather than let a running cell outlive the server.
             if let Ok(mut child) = process.lock() {
-                let _ = child.kill();
+                runtime::stop_user_code(&mut child);
             }
             std::process::exit(0);
+        });
+    }
+
+    // Forks failing at the process bound mean a cell is flooding the
+    // kernel with processes: stop it at once, as an interrupt would.
+    let over_bound = Arc::new(AtomicBool::new(false));
+    if let Some(bound) = bound.clone() {
+        let (process, over_bound) = (context.process_handle(), over_bound.clone());
+        std::thread::spawn(move || {
+            let mut failed = bound.failed_forks();
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let now = bound.failed_forks();
+                if now > failed {
+                    failed = now;
+                    over_bound.store(true, Ordering::SeqCst);
+                    if let Ok(mut child) = process.lock() {
+                        runtime::stop_user_code(&mut child);
+                    }
+                }
+            }
         });
     }
 
@@ -176,6 +210,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                 if let Ok(mut w) = watch.lock() {
                     *w = CellWatch::default();
                 }
+                let failed_forks = bound.as_ref().map(processes::ProcessBound::failed_forks);
                 let result = context.execute(&code);
                 let drain = || {
                     let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
@@ -184,8 +219,19 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                     }
                 };
                 drain();
+                if bound.as_ref().map(processes::ProcessBound::failed_forks) > failed_forks {
+                    over_bound.store(true, Ordering::SeqCst);
+                }
                 let seen = watch.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
                 match (seen, result) {
+                    _ if over_bound.load(Ordering::SeqCst) => {
+                        let max = bound.as_ref().map_or("its bound", processes::ProcessBound::max);
+                        let why = format!(
+                            "The cell started more processes or threads than a kernel may have ({max}). The kernel was stopped with everything it started; the next cell starts a new one (variables from earlier cells are lost)."
+                        );
+                        sink.output(id, error_output("ProcessLimit", &why, vec![why.clone()], vec![]));
+                        Status::Error
+                    }
                     // evcxr keeps the variables after a panic and answers Ok;
                     // the cell still failed, and says how.
                     (CellWatch { panic: Some(message), .. }, Ok(_)) => {
@@ -218,6 +264,12 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         sink.send(&Event::Done { id, status, elapsed_ms });
+        if over_bound.load(Ordering::SeqCst) {
+            // Processes the cell started may still fill the bound; Flywheel
+            // stops all of them (the process group, the cgroup) when this
+            // worker exits.
+            return Ok(());
+        }
     }
     Ok(())
 }

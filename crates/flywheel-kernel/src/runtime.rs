@@ -18,6 +18,9 @@
 //!   crashing cell's last lines still arrive.
 //! - the **runtime** runs evcxr's loop and the user's code, with its memory
 //!   bounded and `PR_SET_PDEATHSIG`, so that it dies with the relay.
+//!
+//! The relay leads its own process group, so that stopping a cell
+//! ([`stop_user_code`]) also stops the processes the cell started.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -61,6 +64,17 @@ pub fn enter(memory_bytes: Option<u64>) -> std::io::Result<()> {
             Ok(())
         }
         None => {
+            // Its own process group, which the runtime and whatever the
+            // cell starts inherit: the worker stops them all at once
+            // ([`stop_user_code`]). It dies with the worker.
+            if let Err(e) = rustix::process::setpgid(None, None) {
+                eprintln!("flywheel-kernel: the relay keeps the worker's process group ({e})");
+            }
+            let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
+            match crate::processes::ProcessBound::from_env().and_then(|b| b.map(|b| b.join()).transpose()) {
+                Ok(_) => {}
+                Err(e) => eprintln!("flywheel-kernel: the cell's processes are not bounded: {e:#}"),
+            }
             let spawned = std::env::current_exe().and_then(|exe| {
                 Command::new(exe)
                     .env(RELAY_PID, rustix::process::getpid().as_raw_nonzero().to_string())
@@ -84,6 +98,18 @@ pub fn enter(memory_bytes: Option<u64>) -> std::io::Result<()> {
             std::process::exit(runtime.wait().map_or(1, exit_code_like))
         }
     }
+}
+
+/// Stops the code of the running cell: evcxr's child (the relay), and with
+/// its process group the runtime and every process the cell started (a
+/// background process left running would also keep evcxr waiting for the
+/// end of the child's stderr). Processes that left the group (`setsid`) are
+/// stopped by Flywheel with the kernel's pids cgroup.
+pub fn stop_user_code(child: &mut std::process::Child) {
+    if let Some(group) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
+        let _ = rustix::process::kill_process_group(group, Signal::KILL);
+    }
+    let _ = child.kill();
 }
 
 /// Copies lines from the runtime to evcxr, marking `?` errors.
