@@ -250,9 +250,13 @@ async fn floods_and_oversize_cells_get_clear_answers() {
 async fn a_cell_past_the_time_limit_is_stopped_and_says_so() {
     let app = spawn_app_with(|c| c.kernel_cell_time_limit_secs = 5).await;
     let (token, s) = session(&app, "ada@example.org").await;
-    let e = run(&app, &token, &s, "loop { std::thread::sleep(std::time::Duration::from_millis(10)); }").await;
+    // A process the cell started goes with it (left running, it also kept
+    // evcxr waiting for the end of the cell's stderr).
+    let code = "std::process::Command::new(\"sleep\").arg(\"298.5\").spawn().unwrap();\nloop { std::thread::sleep(std::time::Duration::from_millis(10)); }";
+    let e = run(&app, &token, &s, code).await;
     assert_eq!(e["status"], "interrupted");
     assert!(e.to_string().contains("time limit of 5 s"), "{e}");
+    assert_eq!(sleepers("298.5"), 0, "the cell's background process was stopped");
     assert_eq!(result_text(&run(&app, &token, &s, "3 * 3").await), Some("9"), "the session stays usable");
 }
 
