@@ -27,6 +27,7 @@ use flywheel_kernel_protocol::{
 };
 
 mod commands;
+mod display;
 pub mod processes;
 pub mod runtime;
 pub mod sandbox;
@@ -195,6 +196,10 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         });
     }
 
+    // With the library loaded, final expressions are shown by its `show!`
+    // (one compile), until a cell brings its own `evcxr_display`.
+    let mut show_with_library = options.prelude.is_some();
+
     sink.send(&Event::Ready { protocol: PROTOCOL_VERSION, sandbox });
     while let Ok(request) = request_rx.recv() {
         let Request::Execute { id, code } = request else { break };
@@ -211,7 +216,9 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                     *w = CellWatch::default();
                 }
                 let failed_forks = bound.as_ref().map(processes::ProcessBound::failed_forks);
-                let result = context.execute(&code);
+                show_with_library &= !code.contains("evcxr_display");
+                let rewritten = if show_with_library { display::rewrite(&code) } else { None };
+                let result = context.execute(rewritten.as_ref().map_or(&code, |r| &r.code));
                 let drain = || {
                     let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
                     if drain_tx.send(ack_tx).is_ok() {
@@ -258,7 +265,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                         sink.output(id, error_output("Error", evalue, vec![evalue.to_owned(), why.to_owned()], vec![]));
                         Status::Error
                     }
-                    (_, result) => report(&sink, id, result, interrupted.load(Ordering::SeqCst)),
+                    (_, result) => report(&sink, id, result, interrupted.load(Ordering::SeqCst), rewritten.as_ref()),
                 }
             }
         };
@@ -349,8 +356,15 @@ fn error_output(ename: &str, evalue: &str, traceback: Vec<String>, locations: Ve
     Output::Error { ename: ename.to_owned(), evalue: evalue.to_owned(), traceback, locations }
 }
 
-/// Turns evcxr's answer into outputs and a status.
-fn report(sink: &EventSink, id: u64, result: Result<EvalOutputs, EvcxrError>, interrupted: bool) -> Status {
+/// Turns evcxr's answer into outputs and a status; compile errors point
+/// into the participant's cell even where the worker rewrote it.
+fn report(
+    sink: &EventSink,
+    id: u64,
+    result: Result<EvalOutputs, EvcxrError>,
+    interrupted: bool,
+    rewritten: Option<&display::Rewritten>,
+) -> Status {
     match result {
         Ok(outputs) => {
             let data: BTreeMap<String, String> = outputs.content_by_mime_type.into_iter().collect();
@@ -364,7 +378,10 @@ fn report(sink: &EventSink, id: u64, result: Result<EvalOutputs, EvcxrError>, in
                 let locations: Vec<Location> = e
                     .primary_spanned_message()
                     .and_then(|m| m.span.as_ref())
-                    .map(|s| Location { line: s.start_line, column: s.start_column })
+                    .map(|s| Location {
+                        line: s.start_line,
+                        column: rewritten.map_or(s.start_column, |r| r.original_column(s.start_line, s.start_column)),
+                    })
                     .into_iter()
                     .collect();
                 let traceback = e.rendered().lines().map(str::to_owned).collect();

@@ -227,4 +227,26 @@ fn the_prelude_is_in_scope_and_a_fitted_model_survives_into_the_next_cell() {
     let r = k.run("let clf = LinearLearner::classifier().fit(&iris).unwrap();\nmetrics::confusion_matrix(iris.labels().unwrap(), &clf.predict(iris.features()).unwrap()).unwrap().plot().unwrap()");
     let svg = r.result_text("image/svg+xml").unwrap_or_default();
     assert!(svg.starts_with("<svg"), "a plot renders inline: {:?}", r.error());
+
+    // Final expressions are shown by the library's `show!`: rich, `{:?}`,
+    // or the type's name, and nothing for `()`.
+    let r = k.run("iris.features().clone()");
+    let data = r.outputs.iter().find_map(|(_, o)| match o {
+        Output::ExecuteResult { data, .. } => Some(data.keys().cloned().collect::<Vec<_>>()),
+        _ => None,
+    });
+    assert_eq!(data, Some(vec!["text/html".to_owned()]), "a table, and only the table: {:?}", r.error());
+    let r = k.run("let s = \"a\";\ns.to_owned() + \"b\"");
+    assert_eq!(r.result_text("text/plain").as_deref(), Some("\"ab\""), "{:?}", r.error());
+    let r = k.run("struct Opaque;\nOpaque");
+    assert!(r.result_text("text/plain").is_some_and(|t| t.ends_with("Opaque")), "the type's name: {:?}", r.outputs);
+    let r = k.run("let unit = ();\nunit");
+    assert_eq!((r.status, r.outputs.len()), (Status::Ok, 0), "{:?}", r.outputs);
+    let r = k.run("let n = 2;\n    n + \"x\"");
+    let (_, _, locations) = r.error().expect("a compile error");
+    assert_eq!(locations.first().map(|l| (l.line, l.column)), Some((2, 7)), "where the participant wrote it");
+    // A participant's own rich type: evcxr's display from then on.
+    let r = k.run("struct Html; impl Html { pub fn evcxr_display(&self) { println!(\"EVCXR_BEGIN_CONTENT text/html\\n<b>hi</b>\\nEVCXR_END_CONTENT\"); } }\nHtml");
+    assert_eq!(r.result_text("text/html").as_deref(), Some("<b>hi</b>"), "{:?}", r.error());
+    assert_eq!(k.run("40 + 2").result_text("text/plain").as_deref(), Some("42"));
 }

@@ -4,8 +4,100 @@
 //! `evcxr_display(&self)` that prints the content between
 //! `EVCXR_BEGIN_CONTENT <mime>` and `EVCXR_END_CONTENT` lines (evcxr's
 //! documented display protocol). Types here print HTML tables or SVG plots.
+//! [`show!`](crate::show) picks the display of a cell's last value at
+//! compile time, which the kernel uses to spare evcxr a second compile.
 
 use std::fmt::Write as _;
+
+/// A value shown richly in a notebook: every type of this crate with an
+/// `evcxr_display` method. [`show!`](crate::show) picks this at compile time.
+pub trait Rich {
+    /// Prints the value's rich output (its `evcxr_display`).
+    fn show_rich(&self);
+}
+
+/// Implements [`Rich`] by the type's own `evcxr_display`.
+macro_rules! rich {
+    ($($t:ty),* $(,)?) => {
+        $(impl $crate::display::Rich for $t {
+            fn show_rich(&self) {
+                self.evcxr_display();
+            }
+        })*
+    };
+}
+rich!(
+    crate::Matrix,
+    crate::Labels,
+    crate::Dataset,
+    crate::Table,
+    crate::text::Corpus,
+    crate::text::CountVectorizerModel,
+    crate::text::TfIdfModel,
+    crate::metrics::ConfusionMatrix,
+    crate::metrics::Curve,
+    crate::plot::Plot,
+    crate::check::Check,
+    crate::LdaModel,
+);
+
+/// The value of a cell's last expression, as [`show!`](crate::show) wraps it.
+#[doc(hidden)]
+pub struct Show<'a, T: ?Sized>(pub &'a T);
+
+/// [`show!`](crate::show)'s first choice: the rich output of a [`Rich`] value.
+#[doc(hidden)]
+pub trait ShowRich {
+    fn flywheel_show(&self);
+}
+impl<T: Rich + ?Sized> ShowRich for &&Show<'_, T> {
+    fn flywheel_show(&self) {
+        self.0.show_rich();
+    }
+}
+
+/// [`show!`](crate::show)'s second choice: `{:?}` as `text/plain`, and
+/// nothing for `()`, as evcxr does.
+#[doc(hidden)]
+pub trait ShowDebug {
+    fn flywheel_show(&self);
+}
+impl<T: std::fmt::Debug + ?Sized> ShowDebug for &Show<'_, T> {
+    fn flywheel_show(&self) {
+        if std::any::type_name::<T>() != "()" {
+            emit("text/plain", &format!("{:?}", self.0));
+        }
+    }
+}
+
+/// [`show!`](crate::show)'s last choice: the type's name, for a value that
+/// has neither (evcxr refuses to compile such a cell).
+#[doc(hidden)]
+pub trait ShowTypeName {
+    fn flywheel_show(&self);
+}
+impl<T: ?Sized> ShowTypeName for Show<'_, T> {
+    fn flywheel_show(&self) {
+        emit("text/plain", std::any::type_name::<T>());
+    }
+}
+
+/// Shows a cell's last value: richly if its type is [`Rich`], else with
+/// `{:?}`, else by its type's name — chosen at compile time (method
+/// resolution tries `&&Show`, then `&Show`, then `Show`: "autoref
+/// specialisation", D. Tolnay, *case-studies/autoref-specialization*).
+///
+/// The kernel rewrites a cell's final expression `expr` into `show!(expr);`,
+/// so evcxr compiles the cell once. Left to itself evcxr compiles
+/// `(expr).evcxr_display()` and, when that fails, the cell again with `{:?}`.
+#[macro_export]
+macro_rules! show {
+    ($value:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::display::{ShowDebug as _, ShowRich as _, ShowTypeName as _};
+        (&&&$crate::display::Show(&($value))).flywheel_show();
+    }};
+}
 
 /// Prints `content` as a rich output of MIME type `mime` (`text/html`, `image/svg+xml`).
 pub(crate) fn emit(mime: &str, content: &str) {

@@ -19,7 +19,8 @@
 pub mod check;
 mod data;
 pub mod datasets;
-mod display;
+#[doc(hidden)]
+pub mod display;
 mod error;
 pub mod metrics;
 mod models;
