@@ -5,9 +5,9 @@
 //! with `{:?}`: two compiles for every cell ending in a number or a string
 //! (measured: the second one was ≈ 250 ms of a ≈ 650 ms warm cell), and any
 //! compile error that evcxr attributes to that line — even one it then
-//! fixes, such as a variable's inferred type — makes it fall back to `{:?}`,
-//! which is how the first table of a new session sometimes came back as
-//! text instead of HTML. With the library loaded, the worker therefore
+//! fixes, such as a variable's inferred type — makes it fall back to `{:?}`:
+//! the likely cause of the first table of a new session sometimes coming
+//! back as text instead of HTML (seen in the labs, not reproduced on demand). With the library loaded, the worker therefore
 //! rewrites the final expression into `flywheel_ml::show!(expr);`, which
 //! picks rich, `{:?}` or the type's name at compile time in one compile.
 //!
