@@ -342,20 +342,31 @@ async fn a_notebook_whose_kernel_is_gone_gives_up_its_place_in_the_session_limit
         async move { app.api().json(Method::POST, &format!("{path}/cells/{cell}/run"), None, ada).await }
     };
 
-    // Notebook one's kernel dies (its code kills the worker, as a crash
-    // would): the session stays, holding no kernel.
+    // Notebook one's kernel dies (the worker is killed, as a crash would
+    // kill it): the session stays, holding no kernel. The cell says which
+    // process runs it (evcxr's child); the worker is that one's parent.
     let one = lab_copy(&app, &ada).await;
     let one_path = format!("/api/v1/notebooks/{}", one["id"].as_str().unwrap());
-    let crash = "let worker = std::os::unix::process::parent_id().to_string();\n\
-                 std::process::Command::new(\"kill\").args([\"-9\", worker.as_str()]).status().unwrap();";
-    let crash = edit(&one, |cells| cells[1]["source"] = json!(crash));
-    assert_eq!(app.api().json(Method::PATCH, &one_path, Some(crash), &ada).await.0, 200);
+    let pid = edit(&one, |cells| cells[1]["source"] = json!("std::os::unix::process::parent_id()"));
+    assert_eq!(app.api().json(Method::PATCH, &one_path, Some(pid), &ada).await.0, 200);
     let (status, started) = run(one_path.clone(), "edit-me").await;
     assert_eq!(status, 202, "{started}");
     let sid = started["session"]["id"].as_str().unwrap().to_owned();
-    let crashed = outputs_of(&app, &ada, &one_path, 1).await;
-    let (_, session) = app.api().json(Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await;
-    assert_eq!(session["kernel"], "dead", "{session} {}", crashed["cells"][1]);
+    let ran = outputs_of(&app, &ada, &one_path, 1).await;
+    let child = ran["cells"][1]["outputs"][0]["data"]["text/plain"].as_str().expect("a pid").to_owned();
+    let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).expect("evcxr's child runs");
+    let worker = stat.rsplit(") ").next().and_then(|rest| rest.split(' ').nth(1)).expect("its parent");
+    assert!(std::process::Command::new("kill").args(["-9", worker]).status().unwrap().success());
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut session = Value::Null;
+    while Instant::now() < until {
+        session = app.api().json(Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await.1;
+        if session["kernel"] == "dead" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(session["kernel"], "dead", "{session}");
 
     // Notebook two may still run: the dead session is closed to make room.
     let (status, two) = app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
@@ -367,5 +378,5 @@ async fn a_notebook_whose_kernel_is_gone_gives_up_its_place_in_the_session_limit
     assert_eq!(status, 404, "the dead session was closed");
     let (_, one_now) = app.api().json(Method::GET, &one_path, None, &ada).await;
     assert_eq!(one_now["session"], Value::Null);
-    assert_eq!(one_now["cells"][1]["outputs"][0]["output_type"], "error", "its outputs stay");
+    assert_eq!(one_now["cells"][1]["outputs"][0]["data"]["text/plain"], child.as_str(), "its outputs stay");
 }

@@ -61,7 +61,12 @@ fn spawner(a: &Args, template: Option<PathBuf>, sandbox: bool) -> ProcessSpawner
     ];
     ProcessSpawner {
         program: a.worker.clone(),
-        args: vec!["--prelude".into(), a.prelude.display().to_string()],
+        args: if sandbox {
+            vec!["--prelude".into(), a.prelude.display().to_string()]
+        } else {
+            // Plain evcxr shows a final expression its own way.
+            vec!["--prelude".into(), a.prelude.display().to_string(), "--evcxr-display".into()]
+        },
         path_dirs: vec![a.sysroot.join("bin")],
         cargo_home: Some(cargo_home),
         template,

@@ -58,9 +58,12 @@ pub struct Options {
     pub prelude: Option<std::path::PathBuf>,
     /// The sandbox to enter before evcxr starts (`--sandbox`).
     pub sandbox: Option<sandbox::Sandbox>,
+    /// Show final expressions as evcxr does (`--evcxr-display`), not by the
+    /// library's `show!`: for the benchmark's plain-evcxr side.
+    pub evcxr_display: bool,
 }
 
-const USAGE: &str = "usage: flywheel-kernel [--prelude PATH] [--sandbox [--allow-read PATH]… [--allow-write PATH]… [--require-sandbox]]";
+const USAGE: &str = "usage: flywheel-kernel [--prelude PATH] [--evcxr-display] [--sandbox [--allow-read PATH]… [--allow-write PATH]… [--require-sandbox]]";
 
 impl Options {
     /// Reads the options from the command line (see `USAGE`).
@@ -85,6 +88,7 @@ impl Options {
                     let p = path("a path")?;
                     options.sandbox.get_or_insert_default().write.push(p);
                 }
+                "--evcxr-display" => options.evcxr_display = true,
                 "--require-sandbox" => options.sandbox.get_or_insert_default().require = true,
                 other => anyhow::bail!("unknown argument `{other}` ({USAGE})"),
             }
@@ -198,7 +202,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
 
     // With the library loaded, final expressions are shown by its `show!`
     // (one compile), until a cell brings its own `evcxr_display`.
-    let mut show_with_library = options.prelude.is_some();
+    let mut show_with_library = options.prelude.is_some() && !options.evcxr_display;
 
     sink.send(&Event::Ready { protocol: PROTOCOL_VERSION, sandbox });
     while let Ok(request) = request_rx.recv() {
