@@ -77,14 +77,15 @@ fn spawner(a: &Args, template: Option<PathBuf>, sandbox: bool) -> ProcessSpawner
 }
 
 /// Waits for `ready`, then runs `cells` one after the other; returns the
-/// time from start to each cell's end.
-async fn drive(spawner: &ProcessSpawner, dir: &Path, cells: &[&str]) -> (Duration, Vec<Duration>) {
+/// time from start to each cell's end, and the `:timing` lines cells showed.
+async fn drive(spawner: &ProcessSpawner, dir: &Path, cells: &[&str]) -> (Duration, Vec<Duration>, Vec<String>) {
     std::fs::create_dir_all(dir).unwrap();
     let started = Instant::now();
     let mut w = spawner.spawn(dir).expect("spawn");
     w.ready().await.unwrap_or_else(|why| panic!("worker exited: {why}"));
     let ready = started.elapsed();
     let mut times = Vec::new();
+    let mut timings = Vec::new();
     for (i, code) in cells.iter().enumerate() {
         let t = Instant::now();
         let id = i as u64 + 1;
@@ -95,6 +96,9 @@ async fn drive(spawner: &ProcessSpawner, dir: &Path, cells: &[&str]) -> (Duratio
                 Some(WorkerEvent::Event(Event::Output { output: Output::Error { evalue, .. }, .. })) => {
                     panic!("cell failed: {evalue}")
                 }
+                Some(WorkerEvent::Event(Event::Output { output: Output::DisplayData { data, .. }, .. })) => {
+                    timings.extend(data.get("text/plain").filter(|t| t.starts_with("Took ")).cloned());
+                }
                 Some(WorkerEvent::Exited(why)) => panic!("worker exited: {why}"),
                 _ => {}
             }
@@ -102,7 +106,31 @@ async fn drive(spawner: &ProcessSpawner, dir: &Path, cells: &[&str]) -> (Duratio
         times.push(t.elapsed());
     }
     let _ = w.requests.send(Request::Shutdown);
-    (ready, times)
+    (ready, times, timings)
+}
+
+/// The median of each phase over `:timing` lines (`Took 312 ms: Final
+/// compile 250 ms, Execution 5 ms`), in the order phases first appear.
+fn phase_medians(lines: &[String]) -> Vec<(String, Duration)> {
+    let mut phases: Vec<(String, Vec<Duration>)> = Vec::new();
+    for line in lines {
+        let Some((_, list)) = line.split_once(": ") else { continue };
+        for part in list.split(", ") {
+            let Some((name, ms)) = part
+                .rsplit_once(' ')
+                .and_then(|(rest, unit)| (unit == "ms").then_some(rest).and_then(|r| r.rsplit_once(' ')))
+            else {
+                continue;
+            };
+            let Ok(ms) = ms.parse::<u64>() else { continue };
+            let d = Duration::from_millis(ms);
+            match phases.iter_mut().find(|(n, _)| n == name) {
+                Some((_, ds)) => ds.push(d),
+                None => phases.push((name.to_owned(), vec![d])),
+            }
+        }
+    }
+    phases.into_iter().map(|(n, ds)| (n, percentile(ds, 0.5))).collect()
 }
 
 async fn run(session: &Session, code: &str) -> (Duration, Execution) {
@@ -164,10 +192,13 @@ async fn main() {
     let trivial: Vec<&str> = std::iter::repeat_n(TRIVIAL_CELL, a.runs).collect();
     let mut cells = vec![PRELUDE_CELL, KMEANS_CELL];
     cells.extend(&trivial);
-    let (plain_ready, plain_times) = drive(&plain, &a.work.join("plain"), &cells).await;
+    // Then the same cells again with `:timing`, for the profile.
+    cells.push(":timing");
+    cells.extend(&trivial);
+    let (plain_ready, plain_times, plain_timings) = drive(&plain, &a.work.join("plain"), &cells).await;
     let plain_first = plain_ready + plain_times[0];
     let plain_kmeans = plain_times[1];
-    let plain_trivial = plain_times[2..].to_vec();
+    let plain_trivial = plain_times[2..2 + a.runs].to_vec();
 
     // Flywheel: the template is what the server builds once at first start.
     eprintln!("flywheel: building the template…");
@@ -195,6 +226,15 @@ async fn main() {
     let mut fw_trivial = Vec::new();
     for _ in 0..a.runs {
         fw_trivial.push(run(&s, TRIVIAL_CELL).await.0);
+    }
+    run(&s, ":timing").await;
+    let mut fw_timings = Vec::new();
+    for _ in 0..a.runs {
+        let (_, e) = run(&s, TRIVIAL_CELL).await;
+        fw_timings.extend(e.outputs.iter().filter_map(|o| match o {
+            Output::DisplayData { data, .. } => data.get("text/plain").filter(|t| t.starts_with("Took ")).cloned(),
+            _ => None,
+        }));
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let session_dirs = a.work.join("sessions");
@@ -274,6 +314,22 @@ async fn main() {
         "—".into(),
     ));
     rows.push(("template build (once, at first start)".into(), ms(template_build), "—".into(), "—".into()));
+
+    // Where a warm `1 + 1` spends its time, by evcxr's phases (`:timing`).
+    let (fw_phases, plain_phases) = (phase_medians(&fw_timings), phase_medians(&plain_timings));
+    let mut names: Vec<&String> = plain_phases.iter().map(|(n, _)| n).collect();
+    names.extend(fw_phases.iter().map(|(n, _)| n).filter(|n| !plain_phases.iter().any(|(p, _)| p == *n)));
+    for name in names {
+        let of = |phases: &[(String, Duration)]| {
+            phases.iter().find(|(n, _)| n == name).map_or_else(|| "—".to_owned(), |(_, d)| ms(*d))
+        };
+        rows.push((
+            format!("warm `1 + 1` with `:timing`: phase \"{name}\", p50"),
+            of(&fw_phases),
+            of(&plain_phases),
+            "".into(),
+        ));
+    }
 
     println!();
     println!("| measure | Flywheel (template, pool, sandbox) | plain evcxr (`:dep` on a fresh dir) | ratio |");

@@ -188,6 +188,15 @@ fn cells_keep_variables_stream_output_and_report_errors() {
 
     let r = k.run("x * 10");
     assert_eq!(r.result_text("text/plain").as_deref(), Some("400"), "earlier variables survive errors");
+
+    // `:timing` shows where a cell's time went.
+    assert_eq!(k.run(":timing").status, Status::Ok);
+    let r = k.run("x + 1");
+    let timing = r.outputs.iter().find_map(|(_, o)| match o {
+        Output::DisplayData { data, .. } => data.get("text/plain").cloned(),
+        _ => None,
+    });
+    assert!(timing.as_deref().is_some_and(|t| t.starts_with("Took ") && t.contains("Final compile")), "{timing:?}");
 }
 
 #[test]
