@@ -569,7 +569,7 @@ impl Actor {
                     self.push_output(id, output);
                 }
             }
-            WorkerEvent::Event(Event::Done { id, status, elapsed_ms }) => {
+            WorkerEvent::Event(Event::Done { id, status, elapsed_ms, kernel_ends }) => {
                 let Some(running) = self.running.take_if(|r| r.id == id) else { return };
                 let status = match status {
                     Status::Ok => ExecutionStatus::Ok,
@@ -589,6 +589,15 @@ impl Actor {
                 self.finish(id, status, Some(elapsed_ms));
                 if status != ExecutionStatus::Ok {
                     self.cancel_queue(NOT_RUN);
+                }
+                if kernel_ends {
+                    // Let it go now, so no next cell is sent to a worker on
+                    // its way out; the next cell starts a new kernel.
+                    let why = "The previous kernel was stopped (its cell started too many processes); its variables are gone.";
+                    self.drop_worker();
+                    self.restarted_because = Some(why.to_owned());
+                    self.set_kernel(KernelState::Dead, Some(why.to_owned()));
+                    return;
                 }
                 self.set_kernel(if self.code.is_empty() { KernelState::Idle } else { KernelState::Busy }, None);
             }

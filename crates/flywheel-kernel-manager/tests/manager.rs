@@ -87,7 +87,7 @@ impl Spawner for Scripted {
                     }
                     _ => Status::Error,
                 };
-                send(Event::Done { id, status, elapsed_ms: 1 });
+                send(Event::Done { id, status, elapsed_ms: 1, kernel_ends: false });
             }
         });
         Ok(WorkerIo { requests, events, _kill_on_drop: Some(kill) })

@@ -69,6 +69,10 @@ pub enum Event {
         status: Status,
         /// Wall time of the execution, in milliseconds.
         elapsed_ms: u64,
+        /// The worker exits after this event (the cell flooded the kernel
+        /// with processes): the next cell needs a new kernel.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        kernel_ends: bool,
     },
 }
 
@@ -200,7 +204,7 @@ mod tests {
         let line = to_line(&r).unwrap();
         assert!(line.ends_with('\n') && line.matches('\n').count() == 1, "one line: {line:?}");
         assert_eq!(from_line::<Request>(&line).unwrap(), r);
-        let e = Event::Done { id: 7, status: Status::Interrupted, elapsed_ms: 12 };
+        let e = Event::Done { id: 7, status: Status::Interrupted, elapsed_ms: 12, kernel_ends: false };
         assert_eq!(from_line::<Event>(&to_line(&e).unwrap()).unwrap(), e);
         assert!(from_line::<Request>("{\"type\":\"format_disk\"}").is_err());
     }

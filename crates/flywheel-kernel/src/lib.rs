@@ -274,8 +274,9 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             }
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        sink.send(&Event::Done { id, status, elapsed_ms });
-        if over_bound.load(Ordering::SeqCst) {
+        let kernel_ends = over_bound.load(Ordering::SeqCst);
+        sink.send(&Event::Done { id, status, elapsed_ms, kernel_ends });
+        if kernel_ends {
             // Processes the cell started may still fill the bound; Flywheel
             // stops all of them (the process group, the cgroup) when this
             // worker exits.
