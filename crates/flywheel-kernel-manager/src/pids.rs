@@ -1,9 +1,10 @@
 //! A bound on the processes (and threads) of each kernel: one Linux pids
 //! cgroup per worker, under a parent made for this server. A fork bomb in a
 //! cell then fails to fork past `pids.max` instead of filling the machine's
-//! process table; the worker, which joins its cgroup before it starts
-//! evcxr, sees the failed forks in `pids.events` and ends its kernel (see
-//! `flywheel_kernel`), and [`remove`] stops whatever is left.
+//! process table. The worker's relay (the process that starts user code)
+//! joins the cgroup; the worker sees the failed forks in `pids.events` and
+//! ends its kernel (see `flywheel_kernel`), and [`remove`] stops whatever is
+//! left.
 //!
 //! `RLIMIT_NPROC` is no substitute: it counts every process of the user
 //! (all sessions together) and does not apply to root.

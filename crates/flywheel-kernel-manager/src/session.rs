@@ -594,9 +594,7 @@ impl Actor {
                     // Let it go now, so no next cell is sent to a worker on
                     // its way out; the next cell starts a new kernel.
                     let why = "The previous kernel was stopped (its cell started too many processes); its variables are gone.";
-                    self.drop_worker();
-                    self.restarted_because = Some(why.to_owned());
-                    self.set_kernel(KernelState::Dead, Some(why.to_owned()));
+                    self.let_worker_go(why.to_owned(), why);
                     return;
                 }
                 self.set_kernel(if self.code.is_empty() { KernelState::Idle } else { KernelState::Busy }, None);
@@ -665,8 +663,14 @@ impl Actor {
             // It never came up: running the queue would only fail again.
             self.cancel_queue(&format!("Not run: the kernel could not start. {why}"));
         }
+        self.let_worker_go(message, "The previous kernel stopped; its variables are gone.");
+    }
+
+    /// The worker has gone or is going by itself: the kernel is dead, with
+    /// `message`, and the next cell starts a new one and says `note`.
+    fn let_worker_go(&mut self, message: String, note: &str) {
         self.drop_worker();
-        self.restarted_because = Some("The previous kernel stopped; its variables are gone.".to_owned());
+        self.restarted_because = Some(note.to_owned());
         self.set_kernel(KernelState::Dead, Some(message));
     }
 

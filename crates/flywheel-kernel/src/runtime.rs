@@ -71,9 +71,8 @@ pub fn enter(memory_bytes: Option<u64>) -> std::io::Result<()> {
                 eprintln!("flywheel-kernel: the relay keeps the worker's process group ({e})");
             }
             let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
-            match crate::processes::ProcessBound::from_env().and_then(|b| b.map(|b| b.join()).transpose()) {
-                Ok(_) => {}
-                Err(e) => eprintln!("flywheel-kernel: the cell's processes are not bounded: {e:#}"),
+            if let Err(e) = crate::processes::ProcessBound::from_env().and_then(|b| b.map(|b| b.join()).transpose()) {
+                eprintln!("flywheel-kernel: the cell's processes are not bounded: {e:#}");
             }
             let spawned = std::env::current_exe().and_then(|exe| {
                 Command::new(exe)
