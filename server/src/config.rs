@@ -81,6 +81,10 @@ pub struct Config {
     /// what they start; not the compiler), through a pids cgroup per kernel
     /// where Linux lets Flywheel make one; 0: no bound.
     pub kernel_max_processes: u32,
+    /// The Cargo home whose `registry` (and `git`) kernels compile against,
+    /// read-only; nothing else in it (credentials, configuration) is
+    /// readable by kernels. Empty: `$CARGO_HOME`, else `~/.cargo`.
+    pub kernel_cargo_home: PathBuf,
 }
 
 /// How log lines are written.
@@ -124,6 +128,7 @@ impl Default for Config {
             kernel_require_sandbox: false,
             kernel_memory_limit_mb: 4096,
             kernel_max_processes: 256,
+            kernel_cargo_home: PathBuf::new(),
         }
     }
 }
@@ -167,7 +172,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 28] = [
+    const KEYS: [&'static str; 29] = [
         "bind",
         "data_dir",
         "database_url",
@@ -196,6 +201,7 @@ impl Config {
         "kernel_require_sandbox",
         "kernel_memory_limit_mb",
         "kernel_max_processes",
+        "kernel_cargo_home",
     ];
 
     /// The database URL in force: the configured one, or the SQLite file in `data_dir`.
@@ -277,6 +283,7 @@ mod tests {
         assert_eq!(example.kernel_sandbox, d.kernel_sandbox);
         assert_eq!(example.kernel_memory_limit_mb, d.kernel_memory_limit_mb);
         assert_eq!(example.kernel_max_processes, d.kernel_max_processes);
+        assert_eq!(example.kernel_cargo_home, d.kernel_cargo_home);
     }
 
     fn toml_from_example(text: &str) -> Result<Config, figment::Error> {

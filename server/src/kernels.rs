@@ -90,15 +90,13 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
     let sysroot = run_text("rustc", &["--print", "sysroot"]).await.context(
         "no Rust toolchain found (`rustc --print sysroot` failed); kernels compile cells with it, install it with rustup",
     )?;
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let cargo_home = operator_cargo_home(config);
     let kernel_cargo_home = match &cargo_home {
         Some(real) => Some(kernel_cargo_home(&kernels, real)?),
         None => None,
     };
     let sysroot = PathBuf::from(sysroot.trim());
-    std_sources(manager, &sysroot).await?;
+    std_sources(manager, &sysroot, cargo_home.as_deref()).await?;
     let prelude = if config.kernel_prelude { prelude_source() } else { None };
     if config.kernel_prelude && prelude.is_none() {
         tracing::warn!("the algorithm library's source is not here; kernels start without the prelude");
@@ -107,7 +105,8 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
         read: sandbox_reads(
             &program,
             &sysroot,
-            [cargo_home.as_deref(), kernel_cargo_home.as_deref()],
+            cargo_home.as_deref(),
+            kernel_cargo_home.as_deref(),
             prelude.as_deref(),
             &kernels,
         ),
@@ -130,7 +129,8 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
     };
     if let Some(source) = prelude {
         if let Some(workspace) = source.parent().and_then(Path::parent) {
-            fetch(manager, &workspace.join("Cargo.toml"), "the algorithm library's dependencies", false).await;
+            let manifest = workspace.join("Cargo.toml");
+            fetch(manager, &manifest, "the algorithm library's dependencies", false, cargo_home.as_deref()).await;
         }
         spawner.args = vec!["--prelude".to_owned(), source.display().to_string()];
         spawner.template = Some(template(manager, &kernels, &spawner, &source).await?);
@@ -151,20 +151,41 @@ fn process_bound(max: u32) -> Option<std::sync::Arc<PidsCgroups>> {
         .map(std::sync::Arc::new)
 }
 
+/// The Cargo home whose crates kernels compile against: `kernel_cargo_home`,
+/// else `$CARGO_HOME`, else `~/.cargo`.
+fn operator_cargo_home(config: &Config) -> Option<PathBuf> {
+    if !config.kernel_cargo_home.as_os_str().is_empty() {
+        return Some(absolute(&config.kernel_cargo_home));
+    }
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+}
+
+/// The parts of the operator's Cargo home that kernels read: the crates'
+/// sources and index, and git checkouts. Never the rest of it
+/// (`credentials.toml` holds registry tokens, `config.toml` settings).
+const CARGO_HOME_SHARED: [&str; 2] = ["registry", "git"];
+
 /// What a sandboxed kernel may read (and execute) besides the system: the
-/// worker binary (evcxr's child is the same file), the toolchain, cargo's
-/// registry, and — for the prelude — the workspace manifests cargo reads to
-/// build `flywheel-ml` and the `crates/` sources, but not the rest of the
-/// repository (the default data directory, with the database, is inside it).
+/// worker binary (evcxr's child is the same file), the toolchain, the
+/// registry and git checkouts of the operator's Cargo home (not its
+/// credentials or configuration), the kernels' own Cargo home, and — for
+/// the prelude — the workspace manifests cargo reads to build `flywheel-ml`
+/// and the `crates/` sources, but not the rest of the repository (the
+/// default data directory, with the database, is inside it).
 fn sandbox_reads(
     program: &Path,
     sysroot: &Path,
-    cargo_homes: [Option<&Path>; 2],
+    cargo_home: Option<&Path>,
+    kernel_cargo_home: Option<&Path>,
     prelude: Option<&Path>,
     kernels_dir: &Path,
 ) -> Vec<PathBuf> {
     let mut read = vec![absolute(program), sysroot.to_path_buf()];
-    read.extend(cargo_homes.into_iter().flatten().map(Path::to_path_buf));
+    let shared = cargo_home.into_iter().flat_map(|home| CARGO_HOME_SHARED.map(|part| home.join(part)));
+    read.extend(shared.filter(|p| p.exists()));
+    read.extend(kernel_cargo_home.map(Path::to_path_buf));
     // Cargo walks up from each session's project reading every `Cargo.toml`
     // and `.cargo/` it meets (an unreadable one is an error): when the data
     // directory sits inside a workspace (the default `./data` does), those.
@@ -184,17 +205,19 @@ fn sandbox_reads(
     read
 }
 
-/// The `CARGO_HOME` kernels share: `registry` linked to the server's own
-/// (crate sources and index, read-only to kernels) and cargo's lock files,
-/// the only files in it a kernel may write.
+/// The `CARGO_HOME` kernels share: `registry` and `git` linked to the
+/// server's own (crate sources, index and checkouts, read-only to kernels)
+/// and cargo's lock files, the only files in it a kernel may write.
 fn kernel_cargo_home(kernels_dir: &Path, real: &Path) -> anyhow::Result<PathBuf> {
     let home = kernels_dir.join("cargo-home");
     std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
-    let registry = home.join("registry");
-    if std::fs::read_link(&registry).ok().as_deref() != Some(real.join("registry").as_path()) {
-        let _ = std::fs::remove_file(&registry);
-        std::os::unix::fs::symlink(real.join("registry"), &registry)
-            .with_context(|| format!("cannot link {} to cargo's registry", registry.display()))?;
+    for part in CARGO_HOME_SHARED {
+        let (link, target) = (home.join(part), real.join(part));
+        if target.exists() && std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&target, &link)
+                .with_context(|| format!("cannot link {} to {}", link.display(), target.display()))?;
+        }
     }
     for file in flywheel_kernel_manager::CARGO_LOCK_FILES {
         std::fs::OpenOptions::new()
@@ -326,7 +349,7 @@ fn freshness_stamp(program: &Path, source: &Path) -> String {
 /// library's own workspace depends on, which rust-analyzer reads with
 /// `cargo metadata` ([`fetch`]; `RUSTC_BOOTSTRAP=1`: that workspace uses
 /// unstable cargo features).
-async fn std_sources(manager: &KernelManager, sysroot: &Path) -> anyhow::Result<()> {
+async fn std_sources(manager: &KernelManager, sysroot: &Path, cargo_home: Option<&Path>) -> anyhow::Result<()> {
     let library = sysroot.join("lib/rustlib/src/rust/library/Cargo.toml");
     if !library.is_file() {
         manager.set_preparing(
@@ -341,7 +364,7 @@ async fn std_sources(manager: &KernelManager, sysroot: &Path) -> anyhow::Result<
             added.err().map_or_else(|| "rustup added nothing".to_owned(), |e| format!("{e:#}"))
         );
     }
-    fetch(manager, &library, "the Rust standard library's dependencies", true).await;
+    fetch(manager, &library, "the Rust standard library's dependencies", true, cargo_home).await;
     Ok(())
 }
 
@@ -351,10 +374,14 @@ async fn std_sources(manager: &KernelManager, sysroot: &Path) -> anyhow::Result<
 /// packages only other platforms build (wasm's `bumpalo`) included — which
 /// `cargo build` here never downloads. Offline first (milliseconds when all
 /// is there), then online; a failure (no network) is logged, not fatal.
-async fn fetch(manager: &KernelManager, manifest: &Path, what: &str, bootstrap: bool) {
+/// Into `cargo_home` where one is configured, else cargo's own.
+async fn fetch(manager: &KernelManager, manifest: &Path, what: &str, bootstrap: bool, cargo_home: Option<&Path>) {
     let run = |offline: bool| {
         let mut cargo = tokio::process::Command::new("cargo");
         cargo.args(["fetch", "--quiet", "--manifest-path"]).arg(manifest);
+        if let Some(home) = cargo_home {
+            cargo.env("CARGO_HOME", home);
+        }
         if bootstrap {
             cargo.env("RUSTC_BOOTSTRAP", "1");
         }

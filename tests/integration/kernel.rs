@@ -246,17 +246,43 @@ async fn floods_and_oversize_cells_get_clear_answers() {
     assert_eq!(view["executions"], 1, "refused cells were not recorded");
 }
 
+/// A cell that forks with a raw system call (cells cannot start programs,
+/// but a hostile one can still fork): the fork names itself `name` and both
+/// loop until stopped.
+#[cfg(target_arch = "x86_64")]
+fn forking_cell(name: &str) -> String {
+    format!(
+        "let pid: i64;\nunsafe {{ std::arch::asm!(\"syscall\", inlateout(\"rax\") 57i64 => pid, lateout(\"rcx\") _, lateout(\"r11\") _, options(nostack)); }}\n\
+         if pid == 0 {{\n    let name = b\"{name}\\0\";\n    unsafe {{ std::arch::asm!(\"syscall\", inlateout(\"rax\") 157i64 => _, in(\"rdi\") 15i64, in(\"rsi\") name.as_ptr(), lateout(\"rcx\") _, lateout(\"r11\") _, options(nostack)); }}\n}}\n\
+         loop {{ std::thread::sleep(std::time::Duration::from_millis(10)); }}"
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
 #[tokio::test]
 async fn a_cell_past_the_time_limit_is_stopped_and_says_so() {
-    let app = spawn_app_with(|c| c.kernel_cell_time_limit_secs = 5).await;
+    let app = spawn_app_with(|c| c.kernel_cell_time_limit_secs = 8).await;
     let (token, s) = session(&app, "ada@example.org").await;
-    // A process the cell started goes with it (left running, it also kept
+    // The first compile of a session is the slow one: not inside the limit.
+    assert_eq!(result_text(&run(&app, &token, &s, "1 + 1").await), Some("2"));
+    // A process the cell forked goes with it (left running, it also kept
     // evcxr waiting for the end of the cell's stderr).
-    let code = "std::process::Command::new(\"sleep\").arg(\"298.5\").spawn().unwrap();\nloop { std::thread::sleep(std::time::Duration::from_millis(10)); }";
-    let e = run(&app, &token, &s, code).await;
+    let id = execute(&app, &token, &s, &forking_cell("forked-298")).await;
+    let path = format!("/api/v1/sessions/{s}/executions/{id}");
+    let mut forked = 0;
+    loop {
+        forked = forked.max(tasks_named("forked-298"));
+        let (_, _, e) = app.api().call(Method::GET, &path, None, Some(&token)).await;
+        if !matches!(e["status"].as_str(), Some("queued" | "running")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let e = finished(&app, &token, &s, id).await;
+    assert_eq!(forked, 1, "the cell forked: {e}");
     assert_eq!(e["status"], "interrupted");
-    assert!(e.to_string().contains("time limit of 5 s"), "{e}");
-    assert_eq!(sleepers("298.5"), 0, "the cell's background process was stopped");
+    assert!(e.to_string().contains("time limit of 8 s"), "{e}");
+    assert_eq!(tasks_left("forked-298").await, 0, "the cell's fork was stopped");
     assert_eq!(result_text(&run(&app, &token, &s, "3 * 3").await), Some("9"), "the session stays usable");
 }
 
@@ -289,7 +315,9 @@ async fn the_sandbox_refuses_host_files_the_network_and_unbounded_memory() {
     assert!(k["sandbox"].as_str().is_some_and(|t| t.starts_with("Landlock fully enforced")), "{k}");
 
     let db_file = app.config.database_url.trim_start_matches("sqlite://").to_owned();
-    for path in ["/etc/passwd", db_file.as_str(), "/proc/1/environ"] {
+    let server = std::process::id();
+    let (environ, cmdline) = (format!("/proc/{server}/environ"), format!("/proc/{server}/cmdline"));
+    for path in ["/etc/passwd", "/etc/shadow", db_file.as_str(), "/proc/1/environ", &environ, &cmdline] {
         if path.starts_with("postgres") {
             continue;
         }
@@ -308,6 +336,17 @@ async fn the_sandbox_refuses_host_files_the_network_and_unbounded_memory() {
     );
     let e = run(&app, &token, &s, &code).await;
     assert!(e["outputs"][0]["text"].as_str().unwrap_or_default().starts_with("refused: Permission denied"), "{e}");
+    let e = run(&app, &token, &s, "std::net::UdpSocket::bind(\"127.0.0.1:0\").map(|_| ()).map_err(|e| e.to_string())")
+        .await;
+    assert!(result_text(&e).is_some_and(|t| t.contains("Permission denied")), "{e}");
+
+    // At compile time too: the compiler runs inside the same sandbox.
+    let e = run(&app, &token, &s, "include_str!(\"/etc/shadow\").len()").await;
+    assert_eq!(e["status"], "error", "{e}");
+    assert!(first_error(&e)["evalue"].as_str().unwrap_or_default().contains("Permission denied"), "{e}");
+    // Nor are other sessions' directories listed.
+    let e = run(&app, &token, &s, "std::fs::read_dir(\"..\").map(|_| ()).map_err(|e| e.to_string())").await;
+    assert!(result_text(&e).is_some_and(|t| t.contains("Permission denied")), "{e}");
 
     let e = run(&app, &token, &s, "match std::env::var(\"FLYWHEEL_DATABASE_URL\") { Ok(v) => println!(\"LEAKED {v}\"), Err(_) => println!(\"clean\") }").await;
     assert_eq!(e["outputs"][0]["text"], "clean\n", "{e}");
@@ -324,12 +363,29 @@ async fn the_sandbox_refuses_host_files_the_network_and_unbounded_memory() {
     assert_eq!(result_text(&run(&app, &token, &s, "1 + 1").await), Some("2"), "the session recovers");
 }
 
-/// Processes still running `sleep` with this argument (the fork bomb's).
-fn sleepers(arg: &str) -> usize {
+/// Live threads (and processes) on this machine named `name` (`comm`);
+/// zombies, which have ended and wait to be reaped, do not count.
+fn tasks_named(name: &str) -> usize {
     let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    let live = |task: &std::path::Path| {
+        std::fs::read_to_string(task.join("status"))
+            .is_ok_and(|s| s.lines().any(|l| l.starts_with("State:") && !l.contains("zombie") && !l.contains("dead")))
+    };
     dir.filter_map(Result::ok)
-        .filter(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == format!("sleep\0{arg}\0").as_bytes()))
+        .filter_map(|process| std::fs::read_dir(process.path().join("task")).ok())
+        .flat_map(|tasks| tasks.filter_map(Result::ok))
+        .filter(|task| std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.trim_end() == name))
+        .filter(|task| live(&task.path()))
         .count()
+}
+
+/// Waits up to 10 s for the tasks named `name` to end; how many are left.
+async fn tasks_left(name: &str) -> usize {
+    let until = Instant::now() + Duration::from_secs(10);
+    while tasks_named(name) > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tasks_named(name)
 }
 
 #[tokio::test]
@@ -350,8 +406,10 @@ async fn a_fork_bomb_ends_its_own_kernel_and_nothing_else() {
     }
     assert!(sandbox.ends_with("processes and threads ≤ 128 (pids cgroup)"), "{k}");
 
-    // Starts sleepers until a fork fails, then keeps trying, as a fork bomb does.
-    let bomb = "let mut n = 0u32;\nloop {\n    match std::process::Command::new(\"sleep\").arg(\"299.5\").spawn() {\n        Ok(c) => { std::mem::forget(c); n += 1; }\n        Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),\n    }\n}";
+    // Starts threads until one fails to start, then keeps trying, as a fork
+    // bomb does (cells cannot start programs; threads count against the
+    // same bound as processes).
+    let bomb = "let mut n = 0u32;\nloop {\n    let sleeper = || std::thread::sleep(std::time::Duration::from_secs(299));\n    match std::thread::Builder::new().name(\"bomb-299\".into()).spawn(sleeper) {\n        Ok(_) => n += 1,\n        Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),\n    }\n}";
     let started = Instant::now();
     let e = run(&app, &token, &s, bomb).await;
     assert_eq!(e["status"], "error", "{e}");
@@ -367,11 +425,7 @@ async fn a_fork_bomb_ends_its_own_kernel_and_nothing_else() {
 
     // Everything the cell started is gone, the server answers, the other
     // session kept its variables, and this one starts a new kernel.
-    let until = Instant::now() + Duration::from_secs(10);
-    while sleepers("299.5") > 0 && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(sleepers("299.5"), 0, "the bomb's processes were stopped");
+    assert_eq!(tasks_left("bomb-299").await, 0, "the bomb's threads were stopped");
     let health = reqwest::get(format!("{}/healthz", app.base)).await.expect("healthz");
     assert_eq!(health.status(), 200);
     assert_eq!(result_text(&run(&app, &bob, &other, "mine + 1").await), Some("6"), "the other session is untouched");
@@ -391,4 +445,113 @@ async fn kernels_run_with_the_data_directory_inside_the_repository() {
     assert_eq!(result_text(&e), Some("21"), "{e}");
     drop(app);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A raw `kill(pid, signal)` from a cell, as a hostile participant would
+/// write it (the standard library has no way to signal a process it did
+/// not start): its return value, -1 when refused.
+#[cfg(target_arch = "x86_64")]
+fn raw_kill(pid: u32, signal: i32) -> String {
+    format!(
+        "let r: i64;\nunsafe {{ std::arch::asm!(\"syscall\", inlateout(\"rax\") 62i64 => r, in(\"rdi\") {pid}i64, in(\"rsi\") {signal}i64, lateout(\"rcx\") _, lateout(\"r11\") _, options(nostack)); }}\nr"
+    )
+}
+
+/// What a cell printed or answered, all together.
+fn all_text(e: &Value) -> String {
+    e["outputs"].to_string()
+}
+
+/// The holes a hostile participant found (issue: a cell stopped the server,
+/// read the operator's registry token and reached Unix sockets), each tried
+/// again: every one is refused with a clear message, and the server and
+/// another participant's session are unaffected.
+#[cfg(target_arch = "x86_64")]
+#[tokio::test]
+async fn a_hostile_cell_cannot_signal_read_credentials_reach_unix_sockets_or_start_programs() {
+    // An operator's Cargo home with a registry token in it, and the real
+    // registry beside it (kernels compile against that).
+    let home = tempfile::tempdir().expect("temporary cargo home");
+    let real = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")))
+        .expect("a cargo home");
+    std::os::unix::fs::symlink(real.join("registry"), home.path().join("registry")).expect("link the registry");
+    let credentials = home.path().join("credentials.toml");
+    std::fs::write(&credentials, "[registry]\ntoken = \"cio-planted-secret-token\"\n").expect("plant credentials");
+    std::fs::write(home.path().join("config.toml"), "# cio-planted-config\n").expect("plant config");
+    let cargo_home = home.path().to_path_buf();
+    let app = spawn_app_with(move |c| c.kernel_cargo_home = cargo_home).await;
+    let (token, s) = session(&app, "ada@example.org").await;
+    let (bob, other) = session(&app, "bob@example.org").await;
+    assert_eq!(result_text(&run(&app, &bob, &other, "let mine = 5;\nmine").await), Some("5"));
+
+    let (_, _, k) = app.api().call(Method::GET, "/api/v1/kernels", None, Some(&token)).await;
+    let sandbox = k["sandbox"].as_str().unwrap_or_default();
+    assert!(sandbox.contains("signals and abstract Unix sockets scoped to the kernel"), "{k}");
+    assert!(
+        sandbox.contains("user code may not start programs, open Unix sockets or signal outside its kernel"),
+        "{k}"
+    );
+
+    // Signals: a process outside the kernel, and the server itself.
+    let mut victim = std::process::Command::new("sleep").arg("297.5").spawn().expect("start a process to protect");
+    let code = format!("std::process::Command::new(\"kill\").arg(\"-TERM\").arg(\"{}\").status()", victim.id());
+    let e = run(&app, &token, &s, &code).await;
+    assert!(result_text(&e).is_some_and(|t| t.contains("Operation not permitted")), "{e}");
+    assert!(all_text(&e).contains("sandbox refused an operation"), "the cell says why: {e}");
+    let e = run(&app, &token, &s, &raw_kill(victim.id(), 15)).await;
+    assert_eq!(result_text(&e), Some("-1"), "kill(2) refused with EPERM: {e}");
+    // Signal 0 runs the same permission checks and delivers nothing.
+    let e = run(&app, &token, &s, &raw_kill(std::process::id(), 0)).await;
+    assert_eq!(result_text(&e), Some("-1"), "the server cannot be signalled: {e}");
+    assert!(victim.try_wait().expect("victim status").is_none(), "the process outside the kernel still runs");
+    let _ = victim.kill();
+    let _ = victim.wait();
+
+    // Credentials and configuration of the operator's Cargo home.
+    for file in ["credentials.toml", "config.toml"] {
+        let path = home.path().join(file);
+        let code = format!("std::fs::read_to_string({path:?}).map_err(|e| e.to_string())");
+        let e = run(&app, &token, &s, &code).await;
+        assert!(result_text(&e).is_some_and(|t| t.contains("Permission denied")), "{file}: {e}");
+        assert!(!all_text(&e).contains("cio-planted"), "{file}: {e}");
+    }
+    let e = run(&app, &token, &s, &format!("include_str!({credentials:?}).len()")).await;
+    assert_eq!(e["status"], "error", "{e}");
+    assert!(first_error(&e)["evalue"].as_str().unwrap_or_default().contains("Permission denied"), "{e}");
+    assert!(!all_text(&e).contains("cio-planted"), "{e}");
+
+    // Unix sockets: one the test listens on, and an unbound one.
+    let socket = home.path().join("listening.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("listen on a Unix socket");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let code = format!("std::os::unix::net::UnixStream::connect({socket:?}).map(|_| ()).map_err(|e| e.to_string())");
+    let e = run(&app, &token, &s, &code).await;
+    assert!(result_text(&e).is_some_and(|t| t.contains("Operation not permitted")), "{e}");
+    assert!(listener.accept().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock), "nothing connected");
+    let code = "std::os::unix::net::UnixDatagram::unbound().map(|_| ()).map_err(|e| e.to_string())";
+    let e = run(&app, &token, &s, code).await;
+    assert!(result_text(&e).is_some_and(|t| t.contains("Operation not permitted")), "{e}");
+
+    // Programs: a shell through the standard library, and a `!` line.
+    let code = "std::process::Command::new(\"/bin/sh\").arg(\"-c\").arg(\"echo escaped\").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).map_err(|e| e.to_string())";
+    let e = run(&app, &token, &s, code).await;
+    assert!(result_text(&e).is_some_and(|t| t.contains("Operation not permitted")), "{e}");
+    assert!(!all_text(&e).contains("escaped\\n"), "{e}");
+    let e = run(&app, &token, &s, "!echo escaped").await;
+    assert_eq!(first_error(&e)["ename"], "Refused", "{e}");
+    assert!(first_error(&e)["evalue"].as_str().unwrap_or_default().contains("cannot start programs"), "{e}");
+
+    // Root's capabilities are gone: changing a file's owner is refused
+    // (where the server runs as root, only a capability would allow it).
+    let code = "std::fs::write(\"mine.txt\", \"x\").unwrap();\nstd::os::unix::fs::chown(\"mine.txt\", Some(65534), Some(65534)).map_err(|e| e.to_string())";
+    let e = run(&app, &token, &s, code).await;
+    assert!(result_text(&e).is_some_and(|t| t.contains("Operation not permitted")), "{e}");
+
+    // Nothing else was touched: the server answers, both sessions work.
+    let health = reqwest::get(format!("{}/healthz", app.base)).await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    assert_eq!(result_text(&run(&app, &token, &s, "40 + 2").await), Some("42"), "this session still runs cells");
+    assert_eq!(result_text(&run(&app, &bob, &other, "mine + 1").await), Some("6"), "the other session is untouched");
 }

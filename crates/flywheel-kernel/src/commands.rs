@@ -1,14 +1,25 @@
-//! Which evcxr `:` commands a cell may use. Everything that reaches the
-//! host or changes how code is built is refused with a reason; the rest are
-//! harmless inspection commands.
+//! Which evcxr `:` commands a cell may use, and its `!` shell lines (never).
+//! Everything that reaches the host or changes how code is built is
+//! refused with a reason; the rest are harmless inspection commands.
 
 /// Commands a participant may use.
 /// Not `:clear`: it also drops the prelude's `use flywheel_ml::prelude::*;`
 /// (restart the kernel to start clean).
 const ALLOWED: &[&str] = &[":vars", ":types", ":help", ":timing", ":last_error_json", ":explain"];
 
+/// Why a `!` shell line is refused; cells may not start programs either
+/// (`std::process::Command` fails with "Operation not permitted").
+const SHELL_REFUSED: &str = "Shell commands (`!…`) are not available: cells cannot start programs in Flywheel's \
+                             sandbox. Use Rust in the cell instead (e.g. `std::fs::read_dir(\"data\")` to list \
+                             your files).";
+
 /// Why a cell is refused, if it is.
 pub(crate) fn refusal(code: &str) -> Option<String> {
+    // evcxr runs a line that starts with `!` with `sh -c` in the worker
+    // itself, outside the layer that keeps cells from starting programs.
+    if code.lines().any(|line| line.starts_with('!')) {
+        return Some(SHELL_REFUSED.to_owned());
+    }
     for line in code.lines().map(str::trim_start) {
         if let Some(rest) = line.strip_prefix(':') {
             let name = format!(":{}", rest.split_whitespace().next().unwrap_or(""));
@@ -51,5 +62,8 @@ mod tests {
             assert!(refusal(cmd).unwrap().contains("is not available"), "{cmd}");
         }
         assert!(refusal("let s = \"a:b\";").is_none(), "a colon inside code is not a command");
+        assert!(refusal("!ls").unwrap().contains("cannot start programs"));
+        assert!(refusal("let x = 1;\n!kill -TERM 1").unwrap().contains("Shell commands"));
+        assert!(refusal("let t = !true;\n  !t").is_none(), "a `!` inside code is not a shell line");
     }
 }

@@ -234,7 +234,12 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                     over_bound.store(true, Ordering::SeqCst);
                 }
                 let seen = watch.lock().map(|mut w| std::mem::take(&mut *w)).unwrap_or_default();
-                match (seen, result) {
+                let refused = seen.refused
+                    || match &result {
+                        Ok(outputs) => outputs.content_by_mime_type.values().any(|t| mentions_refusal(t)),
+                        Err(e) => mentions_refusal(&e.to_string()),
+                    };
+                let status = match (seen, result) {
                     _ if over_bound.load(Ordering::SeqCst) => {
                         let max = bound.as_ref().map_or("its bound", processes::ProcessBound::max);
                         let why = format!(
@@ -270,7 +275,11 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                         Status::Error
                     }
                     (_, result) => report(&sink, id, result, interrupted.load(Ordering::SeqCst), rewritten.as_ref()),
+                };
+                if refused {
+                    sink.output(id, Output::Stream { name: StreamName::Stderr, text: SANDBOX_NOTE.to_owned() });
                 }
+                status
             }
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -284,6 +293,18 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Said after a cell whose output shows the sandbox refusing something, so
+/// that "Operation not permitted" is not a riddle.
+const SANDBOX_NOTE: &str = "[Flywheel] The kernel's sandbox refused an operation of this cell. Cells may read \
+the algorithm library and the files of their session, and write only there; they cannot start programs, open \
+network or Unix sockets, signal processes outside their kernel, or read the server's or other sessions' files.\n";
+
+/// Whether a text shows the operating system refusing an operation, as the
+/// sandbox's layers do (`EPERM`, `EACCES`; Rust's `io::Error` wording).
+fn mentions_refusal(text: &str) -> bool {
+    text.contains("Operation not permitted") || text.contains("Permission denied")
 }
 
 /// What the current cell's output said about how it ended: a panic (Rust
@@ -300,6 +321,8 @@ struct CellWatch {
     /// The cell's stderr, up to [`CellWatch::STDERR_KEPT`] bytes: the
     /// message of a `?` error.
     stderr: String,
+    /// A line showed the sandbox refusing an operation ([`mentions_refusal`]).
+    refused: bool,
 }
 
 impl CellWatch {
@@ -333,6 +356,7 @@ fn forward(
 ) {
     let emit = |name, line: String| {
         if let Ok(mut w) = watch.lock() {
+            w.refused |= mentions_refusal(&line);
             if name == StreamName::Stdout && line == runtime::CELL_ERROR_MARKER {
                 w.returned_error = true;
                 return;

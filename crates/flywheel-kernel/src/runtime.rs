@@ -17,7 +17,9 @@
 //!   before. A pipe keeps what was written after its writer dies, so a
 //!   crashing cell's last lines still arrive.
 //! - the **runtime** runs evcxr's loop and the user's code, with its memory
-//!   bounded and `PR_SET_PDEATHSIG`, so that it dies with the relay.
+//!   bounded and `PR_SET_PDEATHSIG`, so that it dies with the relay; inside
+//!   the worker's sandbox it adds the user-code seccomp layer
+//!   ([`crate::sandbox::confine_user_code`]) before the first cell.
 //!
 //! The relay leads its own process group, so that stopping a cell
 //! ([`stop_user_code`]) also stops the processes the cell started.
@@ -60,6 +62,14 @@ pub fn enter(memory_bytes: Option<u64>) -> std::io::Result<()> {
             }
             if let Some(bytes) = memory_bytes {
                 crate::sandbox::limit_memory(bytes)?;
+            }
+            if crate::sandbox::inside_sandbox() {
+                let group = rustix::process::getpgrp().as_raw_nonzero().get();
+                if let Err(e) = crate::sandbox::confine_user_code(group) {
+                    // User code never runs outside its layer: the cell fails instead.
+                    eprintln!("flywheel-kernel: cannot confine the cell's code ({e:#}); the kernel stops");
+                    std::process::exit(1);
+                }
             }
             Ok(())
         }
