@@ -89,7 +89,10 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let kernels = self.state.kernels.clone();
-        let provisioning = tokio::spawn(crate::kernels::provision(kernels.clone(), self.state.config.clone()));
+        let provisioning = tokio::spawn(flywheel_app::kernels::provision(
+            kernels.clone(),
+            Arc::new(self.state.config.kernel_settings()),
+        ));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();

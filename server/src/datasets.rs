@@ -46,7 +46,7 @@ pub async fn upload(
         return Err(AppError::unprocessable(bad_rows_message(&name, &report)));
     }
     let record = DatasetRecord {
-        id: DatasetId::new(),
+        id: DatasetId(uuid::Uuid::new_v4()),
         owner: user.id,
         name,
         size_bytes: content.len() as u64,

@@ -14,7 +14,6 @@ pub mod config;
 pub mod curriculum;
 pub mod datasets;
 pub mod error;
-pub mod kernels;
 pub mod labs;
 pub mod metrics;
 pub mod notebooks;

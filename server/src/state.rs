@@ -41,7 +41,7 @@ impl AppState {
     pub fn new(db: Arc<dyn Database>, config: Config) -> Self {
         let login_limits =
             LoginLimits::new(config.login_attempts_per_account_per_minute, config.login_attempts_per_ip_per_minute);
-        let kernels = crate::kernels::manager(&config);
+        let kernels = flywheel_app::kernels::manager(&config.kernel_settings());
         let labs = Arc::new(Labs::load(&config.labs_dir));
         let curriculum = Arc::new(Curriculum::load(&config.content_dir));
         Self {

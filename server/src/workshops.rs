@@ -177,7 +177,7 @@ pub async fn create(state: &AppState, user: &User, input: WorkshopInput) -> Resu
     let closes_at = input.closes_at.map_or_else(|| end_of(days[2]), Timestamp);
     let now = crate::now();
     let mut w = Workshop {
-        id: WorkshopId::new(),
+        id: WorkshopId(uuid::Uuid::new_v4()),
         owner: user.id,
         title,
         days,
@@ -331,7 +331,7 @@ pub async fn create_team(state: &AppState, viewer: &Viewer, user: &User, name: &
     if !viewer.staff && !viewer.workshop.self_formed_teams {
         return Err(AppError::forbidden("In this workshop the instructors form the teams."));
     }
-    let team = Team { id: TeamId::new(), workshop: viewer.workshop.id, name, created_at: crate::now() };
+    let team = Team { id: TeamId(uuid::Uuid::new_v4()), workshop: viewer.workshop.id, name, created_at: crate::now() };
     state.db.create_team(&team).await.map_err(|e| match e {
         StoreError::Conflict(_) => AppError::conflict(format!("There is already a team named \"{}\".", team.name)),
         other => other.into(),
@@ -450,7 +450,7 @@ pub async fn submit(
         }
     };
     let submission = Submission {
-        id: SubmissionId::new(),
+        id: SubmissionId(uuid::Uuid::new_v4()),
         workshop: w.id,
         team,
         kind: new.kind,

@@ -175,3 +175,41 @@ fn notebook_check_names_the_file_and_line_of_the_first_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("old.ipynb:1: this is an nbformat 3 notebook"), "{}", text(&out.stderr));
 }
+
+/// `flywheel kernels prepare` runs the server's first-start steps in the
+/// foreground and says each one (here without the library, which the labs
+/// suite compiles: with it, the first run takes minutes).
+#[test]
+fn kernels_prepare_says_what_it_did_or_why_it_could_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let worker = flywheel_tests::kernel_worker();
+    assert!(worker.is_file(), "build the worker first: cargo build -p flywheel-kernel");
+    let out = Command::new(env!("CARGO_BIN_EXE_flywheel"))
+        .args(["kernels", "prepare", "--data-dir", data.to_str().unwrap()])
+        .env("FLYWHEEL_KERNEL_PROGRAM", &worker)
+        .env("FLYWHEEL_KERNEL_PRELUDE", "false")
+        .output()
+        .expect("run flywheel");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.starts_with("Preparing notebook kernels in "), "{said}");
+    assert!(said.contains("Kernels are ready (") && said.contains(&worker.display().to_string()), "{said}");
+    assert!(said.contains("No algorithm library"), "{said}");
+    assert!(data.join("kernels/cargo-home/registry").exists(), "the kernels' Cargo home was made");
+    assert!(!data.join("kernels/cargo-home/credentials.toml").exists());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_flywheel"))
+        .args(["kernels", "prepare", "--data-dir", data.to_str().unwrap()])
+        .env("FLYWHEEL_KERNEL_PROGRAM", "/nonexistent/flywheel-kernel")
+        .output()
+        .expect("run flywheel");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.lines().any(|l| l.starts_with(
+            "error: kernels could not be prepared: the kernel worker /nonexistent/flywheel-kernel does not exist"
+        )),
+        "{err}"
+    );
+}

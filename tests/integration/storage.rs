@@ -184,7 +184,7 @@ async fn datasets_are_unique_by_name_per_owner_and_keep_their_content() {
     let ada = db.create_user(&new_user("ada@example.org"), Timestamp(1)).await.unwrap();
     let bob = db.create_user(&new_user("bob@example.org"), Timestamp(1)).await.unwrap();
     let record = |owner, name: &str| DatasetRecord {
-        id: DatasetId::new(),
+        id: DatasetId(uuid::Uuid::new_v4()),
         owner,
         name: DatasetName::parse(name).unwrap(),
         size_bytes: 8,
@@ -224,7 +224,7 @@ async fn workshops_teams_submissions_and_grades_round_trip() {
     let day = Date::parse("2099-03-02").unwrap();
     let rubric = Rubric::parse_lines("Question | 4 | one sentence").unwrap();
     let w = Workshop {
-        id: WorkshopId::new(),
+        id: WorkshopId(uuid::Uuid::new_v4()),
         owner: ins.id,
         title: "ML week".into(),
         days: [day; 3],
@@ -243,7 +243,7 @@ async fn workshops_teams_submissions_and_grades_round_trip() {
     db.create_workshop(&w).await.unwrap();
     assert_eq!(db.workshop(w.id).await.unwrap().as_ref(), Some(&w), "every field, the seed's top bit too");
     assert_eq!(db.workshop_by_code(&w.join_code).await.unwrap().map(|x| x.id), Some(w.id));
-    let clash = Workshop { id: WorkshopId::new(), ..w.clone() };
+    let clash = Workshop { id: WorkshopId(uuid::Uuid::new_v4()), ..w.clone() };
     assert!(matches!(db.create_workshop(&clash).await, Err(StoreError::Conflict("join code"))));
     assert_eq!(db.member(w.id, ins.id).await.unwrap().map(|m| m.role), Some(MemberRole::Instructor));
 
@@ -252,9 +252,10 @@ async fn workshops_teams_submissions_and_grades_round_trip() {
     assert!(db.add_member(w.id, bob.id, MemberRole::Participant, Timestamp(22)).await.unwrap());
     assert_eq!(db.member_workshops(ada.id).await.unwrap().len(), 1);
 
-    let team = Team { id: TeamId::new(), workshop: w.id, name: "Kestrel".into(), created_at: Timestamp(30) };
+    let team =
+        Team { id: TeamId(uuid::Uuid::new_v4()), workshop: w.id, name: "Kestrel".into(), created_at: Timestamp(30) };
     db.create_team(&team).await.unwrap();
-    let twin = Team { id: TeamId::new(), ..team.clone() };
+    let twin = Team { id: TeamId(uuid::Uuid::new_v4()), ..team.clone() };
     assert!(matches!(db.create_team(&twin).await, Err(StoreError::Conflict("team name"))));
     assert!(db.set_team(w.id, ada.id, Some(team.id), Some(1)).await.unwrap());
     assert!(db.set_team(w.id, ada.id, Some(team.id), Some(1)).await.unwrap(), "moving into one's own team");
@@ -264,7 +265,7 @@ async fn workshops_teams_submissions_and_grades_round_trip() {
     assert_eq!(members.iter().filter(|m| m.team == Some(team.id)).count(), 2);
 
     let model = Submission {
-        id: SubmissionId::new(),
+        id: SubmissionId(uuid::Uuid::new_v4()),
         workshop: w.id,
         team: team.id,
         kind: SubmissionKind::Model,
@@ -277,7 +278,7 @@ async fn workshops_teams_submissions_and_grades_round_trip() {
     };
     // A write-up (no scores) first: a NULL score must not spoil the next insert's float.
     let essay = Submission {
-        id: SubmissionId::new(),
+        id: SubmissionId(uuid::Uuid::new_v4()),
         kind: SubmissionKind::ProblemStatement,
         lab: None,
         public_score: None,
@@ -287,7 +288,7 @@ async fn workshops_teams_submissions_and_grades_round_trip() {
     };
     db.create_submission(&essay, "## Question", None).await.unwrap();
     assert_eq!(db.create_submission(&model, "{\"m\"}", Some("k1")).await.unwrap(), (model.clone(), true));
-    let retry = Submission { id: SubmissionId::new(), submitted_at: Timestamp(102), ..model.clone() };
+    let retry = Submission { id: SubmissionId(uuid::Uuid::new_v4()), submitted_at: Timestamp(102), ..model.clone() };
     assert_eq!(db.create_submission(&retry, "{\"m\"}", Some("k1")).await.unwrap(), (model.clone(), false));
     assert_eq!(db.submission_by_key(team.id, "k1").await.unwrap(), Some(model.clone()));
     assert_eq!(db.submissions(w.id).await.unwrap(), [model.clone(), essay.clone()]);

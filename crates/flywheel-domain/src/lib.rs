@@ -10,26 +10,14 @@
 
 /// Declares a UUID identifier type: `Display` as the hyphenated UUID,
 /// `FromStr` with a [`ValidationError`] naming the kind of id, serialised as
-/// the bare UUID, and `new()` for a random one.
+/// the bare UUID. New ids are made by the caller (`WorkshopId(Uuid::new_v4())`
+/// in the server or the store): randomness is I/O, which this crate does not do.
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub uuid::Uuid);
-
-        impl $name {
-            /// A new random id.
-            pub fn new() -> Self {
-                Self(uuid::Uuid::new_v4())
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::new()
-            }
-        }
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

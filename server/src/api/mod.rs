@@ -225,7 +225,7 @@ impl Modify for BearerAuth {
 /// The OpenAPI document of `/api/v1`.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Flywheel API", description = "Hands-on machine-learning workshops: accounts, tokens and (later) labs, notebooks, kernels and workshops."),
+    info(title = "Flywheel API", description = "Hands-on machine-learning workshops: accounts and tokens, labs and notebooks, notebook sessions on Rust kernels, datasets, and workshops (teams, submissions, leaderboards, grading)."),
     paths(create_user, list_users, create_token, list_tokens, revoke_token, me),
     modifiers(&BearerAuth),
     tags(

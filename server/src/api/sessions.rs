@@ -152,7 +152,7 @@ async fn kernel_status(State(state): State<AppState>, ApiUser(_user): ApiUser) -
         .unwrap_or_default();
     Json(KernelStatusBody {
         state: state_name,
-        message: crate::kernels::describe(&availability),
+        message: flywheel_app::kernels::describe(&availability),
         pooled: state.kernels.pooled(),
         sandbox: state.kernels.sandbox(),
     })

@@ -1,10 +1,11 @@
-//! Puts notebook kernels within reach of the server: builds the
-//! [`KernelManager`] from the configuration, then, in the background,
-//! finds the kernel worker (building it on first start when Flywheel runs
-//! from its source tree), finds the Rust toolchain, and compiles the
-//! algorithm library once into a template session directory that every new
-//! session copies. Until that is done, sessions answer 503 with what is
-//! happening.
+//! Puts notebook kernels within reach: builds the [`KernelManager`] from
+//! [`KernelSettings`], then finds the kernel worker (building it when
+//! Flywheel runs from its source tree), finds the Rust toolchain, and
+//! compiles the algorithm library once into a template session directory
+//! that every new session copies. The web server runs [`provision`] in the
+//! background at start (sessions answer 503 with what is happening until it
+//! is done); an operator runs the same steps ahead of the event with
+//! `flywheel kernels prepare` ([`prepare`], progress printed).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,27 +18,65 @@ use flywheel_kernel_manager::{
 };
 use flywheel_kernel_protocol::Request;
 
-use crate::config::Config;
-
 /// The worker's file name.
 const WORKER: &str = "flywheel-kernel";
 
+/// How kernels are run: the `kernel_*` keys of the server's configuration
+/// (`server/flywheel.example.toml` says what each does).
+#[derive(Debug, Clone)]
+pub struct KernelSettings {
+    /// Flywheel's data directory; kernels live in `<data_dir>/kernels`.
+    pub data_dir: PathBuf,
+    /// The worker executable; empty: beside this binary, on `PATH`, or built.
+    pub program: PathBuf,
+    /// Whether sessions start with the algorithm library loaded.
+    pub prelude: bool,
+    /// Pre-started kernels kept ready.
+    pub pool_size: usize,
+    /// Cells compiling or running at once (0: cores − 1).
+    pub max_concurrent_cells: usize,
+    /// A cell running longer is interrupted.
+    pub cell_time_limit: Duration,
+    /// An idle kernel is stopped after this long.
+    pub idle_timeout: Duration,
+    /// Open sessions one user may have.
+    pub max_sessions_per_user: usize,
+    /// Printed text kept per cell, in bytes.
+    pub max_output_bytes: usize,
+    /// Run kernels in their sandbox.
+    pub sandbox: bool,
+    /// Refuse kernels where Landlock does not fully guard files.
+    pub require_sandbox: bool,
+    /// Memory of the process running a session's code, in MiB.
+    pub memory_limit_mb: u64,
+    /// Processes and threads a kernel's user code may have (0: no bound).
+    pub max_processes: u32,
+    /// The Cargo home kernels compile against; empty: `$CARGO_HOME`, else `~/.cargo`.
+    pub cargo_home: PathBuf,
+}
+
+/// Why kernels cannot be prepared, in words for the operator (the steps
+/// that failed and their causes).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ProvisionError(String);
+
 /// The manager, not yet started: see [`provision`].
-pub fn manager(config: &Config) -> KernelManager {
-    let mut m = ManagerConfig::new(kernels_dir(config).join("sessions"));
-    if config.kernel_max_concurrent_cells > 0 {
-        m.max_concurrent_cells = config.kernel_max_concurrent_cells;
+pub fn manager(settings: &KernelSettings) -> KernelManager {
+    let mut m = ManagerConfig::new(kernels_dir(settings).join("sessions"));
+    if settings.max_concurrent_cells > 0 {
+        m.max_concurrent_cells = settings.max_concurrent_cells;
     }
-    m.cell_time_limit = Duration::from_secs(config.kernel_cell_time_limit_secs.max(1));
-    m.idle_timeout = Duration::from_secs(config.kernel_idle_minutes.max(1) * 60);
-    m.pool_size = config.kernel_pool_size;
-    m.max_sessions_per_user = config.kernel_max_sessions_per_user.max(1);
-    m.limits = Limits { max_text_bytes: config.kernel_max_output_bytes, ..m.limits };
+    m.cell_time_limit = settings.cell_time_limit.max(Duration::from_secs(1));
+    m.idle_timeout = settings.idle_timeout.max(Duration::from_secs(60));
+    m.pool_size = settings.pool_size;
+    m.max_sessions_per_user = settings.max_sessions_per_user.max(1);
+    m.limits = Limits { max_text_bytes: settings.max_output_bytes, ..m.limits };
     KernelManager::new(m)
 }
 
-fn kernels_dir(config: &Config) -> PathBuf {
-    let dir = absolute(&config.data_dir);
+fn kernels_dir(settings: &KernelSettings) -> PathBuf {
+    let dir = absolute(&settings.data_dir);
     // Normalised (no `..`), so that paths under it compare as cargo sees them.
     std::fs::create_dir_all(&dir).ok();
     dir.canonicalize().unwrap_or(dir).join("kernels")
@@ -47,22 +86,29 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// The workspace Flywheel was built from (its `Cargo.lock` is there when
+/// Flywheel runs from a source tree).
+fn source_tree() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
 /// The algorithm library's source, when Flywheel runs from its source tree.
 fn prelude_source() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/flywheel-ml"));
+    let p = source_tree().join("crates/flywheel-ml");
     p.join("Cargo.toml").is_file().then(|| p.canonicalize().ok()).flatten()
 }
 
 /// Starts the manager and makes kernels available; runs until that is done
 /// (minutes on a first start), saying what it does through
 /// [`KernelManager::availability`].
-pub async fn provision(manager: KernelManager, config: Arc<Config>) {
+pub async fn provision(manager: KernelManager, settings: Arc<KernelSettings>) {
     if let Err(e) = manager.start() {
         manager.set_unavailable(format!("Kernels are not available: cannot prepare the sessions directory ({e})."));
         tracing::error!(error = %e, "kernels are not available");
         return;
     }
-    match prepare(&manager, &config).await {
+    let progress = |what: &str| manager.set_preparing(what);
+    match prepare(&manager, &settings, &progress).await {
         Ok(spawner) => {
             manager.set_spawner(Arc::new(spawner));
             tracing::info!("notebook kernels are ready");
@@ -75,12 +121,37 @@ pub async fn provision(manager: KernelManager, config: Arc<Config>) {
     }
 }
 
-async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<ProcessSpawner> {
+/// Says what a long step is doing (the server shows it to people who open a
+/// session meanwhile; `flywheel kernels prepare` prints it).
+pub type Progress<'a> = dyn Fn(&str) + Send + Sync + 'a;
+
+/// Everything a kernel needs before the first session: the worker (built
+/// when Flywheel runs from its source tree), the toolchain and the standard
+/// library's source, the crates the kernels resolve offline, and the
+/// template with the algorithm library compiled (minutes the first time;
+/// later runs find it fresh). Returns the spawner sessions start with.
+///
+/// # Errors
+/// What could not be prepared and why (no toolchain, a worker that does not
+/// build or start, a library that does not compile).
+pub async fn prepare(
+    manager: &KernelManager,
+    settings: &KernelSettings,
+    progress: &Progress<'_>,
+) -> Result<ProcessSpawner, ProvisionError> {
+    prepare_steps(manager, settings, progress).await.map_err(|e| ProvisionError(format!("{e:#}")))
+}
+
+async fn prepare_steps(
+    manager: &KernelManager,
+    config: &KernelSettings,
+    progress: &Progress<'_>,
+) -> anyhow::Result<ProcessSpawner> {
     // `manager()` resolved it once: `<data_dir>/kernels/sessions`.
     let kernels = manager.config().sessions_dir.parent().map(Path::to_path_buf).context("no kernels directory")?;
     let program = match locate_worker(config) {
         Some(p) => p,
-        None => build_worker(manager).await?,
+        None => build_worker(progress).await?,
     };
     anyhow::ensure!(
         program.is_file(),
@@ -96,12 +167,12 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
         None => None,
     };
     let sysroot = PathBuf::from(sysroot.trim());
-    std_sources(manager, &sysroot, cargo_home.as_deref()).await?;
-    let prelude = if config.kernel_prelude { prelude_source() } else { None };
-    if config.kernel_prelude && prelude.is_none() {
+    std_sources(progress, &sysroot, cargo_home.as_deref()).await?;
+    let prelude = if config.prelude { prelude_source() } else { None };
+    if config.prelude && prelude.is_none() {
         tracing::warn!("the algorithm library's source is not here; kernels start without the prelude");
     }
-    let sandbox = config.kernel_sandbox.then(|| SandboxSpec {
+    let sandbox = config.sandbox.then(|| SandboxSpec {
         read: sandbox_reads(
             &program,
             &sysroot,
@@ -110,9 +181,9 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
             prelude.as_deref(),
             &kernels,
         ),
-        require: config.kernel_require_sandbox,
+        require: config.require_sandbox,
     });
-    if !config.kernel_sandbox {
+    if !config.sandbox {
         tracing::warn!(
             "kernels run WITHOUT their sandbox (kernel_sandbox = false): user code can read this server's files"
         );
@@ -124,16 +195,16 @@ async fn prepare(manager: &KernelManager, config: &Config) -> anyhow::Result<Pro
         cargo_home: kernel_cargo_home,
         template: None,
         sandbox,
-        memory_bytes: Some(config.kernel_memory_limit_mb.max(256) * 1024 * 1024),
-        pids: process_bound(config.kernel_max_processes),
+        memory_bytes: Some(config.memory_limit_mb.max(256) * 1024 * 1024),
+        pids: process_bound(config.max_processes),
     };
     if let Some(source) = prelude {
         if let Some(workspace) = source.parent().and_then(Path::parent) {
             let manifest = workspace.join("Cargo.toml");
-            fetch(manager, &manifest, "the algorithm library's dependencies", false, cargo_home.as_deref()).await;
+            fetch(progress, &manifest, "the algorithm library's dependencies", false, cargo_home.as_deref()).await;
         }
         spawner.args = vec!["--prelude".to_owned(), source.display().to_string()];
-        spawner.template = Some(template(manager, &kernels, &spawner, &source).await?);
+        spawner.template = Some(template(progress, &kernels, &spawner, &source).await?);
     }
     Ok(spawner)
 }
@@ -153,9 +224,9 @@ fn process_bound(max: u32) -> Option<std::sync::Arc<PidsCgroups>> {
 
 /// The Cargo home whose crates kernels compile against: `kernel_cargo_home`,
 /// else `$CARGO_HOME`, else `~/.cargo`.
-fn operator_cargo_home(config: &Config) -> Option<PathBuf> {
-    if !config.kernel_cargo_home.as_os_str().is_empty() {
-        return Some(absolute(&config.kernel_cargo_home));
+fn operator_cargo_home(config: &KernelSettings) -> Option<PathBuf> {
+    if !config.cargo_home.as_os_str().is_empty() {
+        return Some(absolute(&config.cargo_home));
     }
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
@@ -230,9 +301,9 @@ fn kernel_cargo_home(kernels_dir: &Path, real: &Path) -> anyhow::Result<PathBuf>
 }
 
 /// The configured worker, or `flywheel-kernel` beside this binary or on `PATH`.
-fn locate_worker(config: &Config) -> Option<PathBuf> {
-    if !config.kernel_program.as_os_str().is_empty() {
-        return Some(config.kernel_program.clone());
+fn locate_worker(config: &KernelSettings) -> Option<PathBuf> {
+    if !config.program.as_os_str().is_empty() {
+        return Some(config.program.clone());
     }
     // (A configured program that does not exist is reported by `prepare`.)
     let beside = std::env::current_exe().ok()?.parent()?.join(WORKER);
@@ -248,14 +319,14 @@ fn locate_worker(config: &Config) -> Option<PathBuf> {
 
 /// Builds the worker with cargo when Flywheel runs from its source tree
 /// (the README's `cargo run --release`), in the same profile as this binary.
-async fn build_worker(manager: &KernelManager) -> anyhow::Result<PathBuf> {
-    let workspace = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+async fn build_worker(progress: &Progress<'_>) -> anyhow::Result<PathBuf> {
+    let workspace = source_tree();
     let here = std::env::current_exe().context("cannot find this executable")?;
     let Some(target_profile_dir) = here.parent().filter(|_| workspace.join("Cargo.lock").is_file()) else {
         anyhow::bail!("`{WORKER}` was not found beside `flywheel` or on PATH; set `kernel_program`");
     };
     let release = !cfg!(debug_assertions);
-    manager.set_preparing(format!(
+    progress(&format!(
         "Building the kernel worker `{WORKER}` (first start only; about 10 minutes on 2 cores). Notebooks can run cells once it is done."
     ));
     tracing::info!("building the kernel worker: cargo build -p {WORKER}{}", if release { " --release" } else { "" });
@@ -281,7 +352,7 @@ async fn build_worker(manager: &KernelManager) -> anyhow::Result<PathBuf> {
 /// (built once; rebuilt when the worker or the library changes). Each new
 /// session copies it, so its `:dep` finds everything fresh.
 async fn template(
-    manager: &KernelManager,
+    progress: &Progress<'_>,
     kernels: &Path,
     spawner: &ProcessSpawner,
     source: &Path,
@@ -292,7 +363,7 @@ async fn template(
     if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
         return Ok(dir);
     }
-    manager.set_preparing(
+    progress(
         "Compiling the algorithm library for notebooks (first start only; a few minutes). \
          Notebooks can run cells once it is done.",
     );
@@ -349,12 +420,10 @@ fn freshness_stamp(program: &Path, source: &Path) -> String {
 /// library's own workspace depends on, which rust-analyzer reads with
 /// `cargo metadata` ([`fetch`]; `RUSTC_BOOTSTRAP=1`: that workspace uses
 /// unstable cargo features).
-async fn std_sources(manager: &KernelManager, sysroot: &Path, cargo_home: Option<&Path>) -> anyhow::Result<()> {
+async fn std_sources(progress: &Progress<'_>, sysroot: &Path, cargo_home: Option<&Path>) -> anyhow::Result<()> {
     let library = sysroot.join("lib/rustlib/src/rust/library/Cargo.toml");
     if !library.is_file() {
-        manager.set_preparing(
-            "Preparing kernels: adding the Rust standard library's source (rustup component add rust-src)…",
-        );
+        progress("Preparing kernels: adding the Rust standard library's source (rustup component add rust-src)…");
         tracing::info!("adding the rust-src component, which the kernels' type inference reads");
         let added = run_text("rustup", &["component", "add", "rust-src"]).await;
         anyhow::ensure!(
@@ -364,7 +433,7 @@ async fn std_sources(manager: &KernelManager, sysroot: &Path, cargo_home: Option
             added.err().map_or_else(|| "rustup added nothing".to_owned(), |e| format!("{e:#}"))
         );
     }
-    fetch(manager, &library, "the Rust standard library's dependencies", true, cargo_home).await;
+    fetch(progress, &library, "the Rust standard library's dependencies", true, cargo_home).await;
     Ok(())
 }
 
@@ -375,7 +444,7 @@ async fn std_sources(manager: &KernelManager, sysroot: &Path, cargo_home: Option
 /// `cargo build` here never downloads. Offline first (milliseconds when all
 /// is there), then online; a failure (no network) is logged, not fatal.
 /// Into `cargo_home` where one is configured, else cargo's own.
-async fn fetch(manager: &KernelManager, manifest: &Path, what: &str, bootstrap: bool, cargo_home: Option<&Path>) {
+async fn fetch(progress: &Progress<'_>, manifest: &Path, what: &str, bootstrap: bool, cargo_home: Option<&Path>) {
     let run = |offline: bool| {
         let mut cargo = tokio::process::Command::new("cargo");
         cargo.args(["fetch", "--quiet", "--manifest-path"]).arg(manifest);
@@ -393,7 +462,7 @@ async fn fetch(manager: &KernelManager, manifest: &Path, what: &str, bootstrap: 
     if matches!(run(true).await, Ok(Ok(out)) if out.status.success()) {
         return;
     }
-    manager.set_preparing(format!("Preparing kernels: fetching {what}…"));
+    progress(&format!("Preparing kernels: fetching {what}…"));
     let why = match run(false).await {
         Ok(Ok(out)) if out.status.success() => return,
         Ok(Ok(out)) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),

@@ -1,0 +1,160 @@
+//! The architecture invariants of `ARCHITECTURE.md`, checked rather than
+//! only written down (rust-analyzer's `xtask/src/tidy.rs` habit): the
+//! workspace's declared dependencies, read from `cargo metadata`, the
+//! configuration keys against `server/flywheel.example.toml`, and the API's
+//! routes against its OpenAPI document. Fast (no server, no kernel), so it
+//! runs with every suite.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root").to_path_buf()
+}
+
+/// Each workspace package's normal (non-dev) dependencies, with the
+/// features it asks of each, as `cargo metadata` reports them (workspace
+/// inheritance resolved).
+fn dependencies() -> BTreeMap<String, BTreeMap<String, BTreeSet<String>>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline", "--manifest-path"])
+        .arg(workspace_root().join("Cargo.toml"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
+    let metadata: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata's JSON");
+    let mut packages = BTreeMap::new();
+    for package in metadata["packages"].as_array().expect("packages") {
+        let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for dep in package["dependencies"].as_array().expect("dependencies") {
+            if dep["kind"].as_str() == Some("dev") {
+                continue;
+            }
+            let features = dep["features"].as_array().into_iter().flatten().filter_map(Value::as_str);
+            deps.entry(dep["name"].as_str().expect("name").to_owned()).or_default().extend(features.map(str::to_owned));
+        }
+        packages.insert(package["name"].as_str().expect("name").to_owned(), deps);
+    }
+    packages
+}
+
+/// The packages (other than `allowed`) that depend on any of `crates`.
+fn dependents_besides(
+    packages: &BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    crates: &[&str],
+    allowed: &[&str],
+) -> Vec<String> {
+    packages
+        .iter()
+        .filter(|(name, _)| !allowed.contains(&name.as_str()))
+        .flat_map(|(name, deps)| {
+            crates.iter().filter(|c| deps.contains_key(**c)).map(move |c| format!("{name} depends on {c}"))
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_server_knows_the_web_framework() {
+    let web = ["axum", "axum-htmx", "askama", "utoipa", "tower-http", "tower-sessions"];
+    let offenders = dependents_besides(&dependencies(), &web, &["flywheel"]);
+    assert!(offenders.is_empty(), "only `server` (package flywheel) may know the web layer: {offenders:?}");
+}
+
+#[test]
+fn only_the_kernel_links_evcxr() {
+    let offenders = dependents_besides(&dependencies(), &["evcxr", "ra_ap_syntax"], &["flywheel-kernel"]);
+    assert!(offenders.is_empty(), "only flywheel-kernel may link evcxr: {offenders:?}");
+}
+
+#[test]
+fn the_domain_crate_does_no_io() {
+    let packages = dependencies();
+    let domain = packages.get("flywheel-domain").expect("flywheel-domain is a member");
+    let io = ["tokio", "sqlx", "reqwest", "getrandom", "rand", "tempfile", "walkdir", "flywheel-store"];
+    let found: Vec<_> = io.iter().filter(|c| domain.contains_key(**c)).collect();
+    assert!(found.is_empty(), "flywheel-domain does no I/O, yet depends on {found:?}");
+    let uuid = domain.get("uuid").cloned().unwrap_or_default();
+    assert!(
+        !uuid.iter().any(|f| matches!(f.as_str(), "v4" | "v7" | "fast-rng")),
+        "flywheel-domain makes no random ids (uuid features {uuid:?}): ids are made by the caller"
+    );
+}
+
+#[test]
+fn the_library_crates_never_depend_on_the_server() {
+    let offenders = dependents_besides(&dependencies(), &["flywheel"], &["flywheel-tests"]);
+    assert!(offenders.is_empty(), "{offenders:?}");
+}
+
+#[test]
+fn every_configuration_key_is_in_the_example_file() {
+    let example = std::fs::read_to_string(workspace_root().join("server/flywheel.example.toml")).expect("example");
+    let defaults = serde_json::to_value(flywheel::Config::default()).expect("the configuration serialises");
+    let keys: Vec<&String> = defaults.as_object().expect("an object").keys().collect();
+    assert!(keys.len() > 20, "{keys:?}");
+    let missing: Vec<_> = keys.iter().filter(|k| !example.contains(&format!("\n# {k} = "))).collect();
+    assert!(missing.is_empty(), "keys missing from server/flywheel.example.toml: {missing:?}");
+}
+
+/// The `(method, path)` pairs of every `.route("…", get(…).post(…))` in
+/// `server/src/api/`, with `/api/v1` in front.
+fn declared_routes() -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    let dir = workspace_root().join("server/src/api");
+    for file in std::fs::read_dir(&dir).expect("server/src/api") {
+        let source = std::fs::read_to_string(file.expect("entry").path()).expect("source");
+        let mut rest = source.as_str();
+        while let Some(start) = rest.find(".route(") {
+            rest = &rest[start + ".route(".len()..];
+            // The call's arguments: up to the parenthesis that closes it.
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let call = &rest[..end];
+            let path = call.split('"').nth(1).expect("a route's path literal");
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let named = call
+                    .match_indices(&format!("{method}("))
+                    .any(|(i, _)| !call[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+                if named {
+                    routes.insert((method.to_owned(), format!("/api/v1{path}")));
+                }
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_api_route_is_in_the_openapi_document() {
+    let document = serde_json::to_value(flywheel::api::openapi()).expect("the document serialises");
+    let documented: BTreeSet<(String, String)> = document["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object().into_iter().flatten().map(move |(method, _)| (method.clone(), path.clone()))
+        })
+        .collect();
+    let declared = declared_routes();
+    assert!(declared.len() > 40, "the route scan found too few routes: {declared:?}");
+    // `/openapi.json` serves the document itself, outside `/api/v1`.
+    let missing: Vec<_> = declared
+        .iter()
+        .filter(|(_, path)| path != "/api/v1/openapi.json")
+        .filter(|r| !documented.contains(*r))
+        .collect();
+    assert!(missing.is_empty(), "API routes without an OpenAPI entry: {missing:?}");
+}
