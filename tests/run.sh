@@ -67,12 +67,13 @@ summary+=("SQLite:     cargo test --workspace --locked                  ok ($((S
 
 header "PostgreSQL"
 start=$SECONDS
-# The same package selection as the SQLite stage (--workspace), narrowed to
-# the database-backed test targets: selecting packages with -p unifies
-# their dependencies' features differently and rebuilt what the SQLite
-# stage had built.
-FLYWHEEL_TEST_DATABASE=postgres cargo test --workspace --locked --test integration --test cli
-summary+=("PostgreSQL: cargo test --workspace --test integration --test cli ok ($((SECONDS - start))s)")
+# The database-backed test targets, selected so that cargo resolves the
+# same features as the SQLite stage and rebuilds nothing: --workspace (with
+# -p, features unify over fewer packages) and --lib (every package's unit
+# tests, so that every package's dev-dependency features, e.g. tokio's
+# test-util, stay on; without it tokio and all above it were rebuilt).
+FLYWHEEL_TEST_DATABASE=postgres cargo test --workspace --locked --lib --test integration --test cli
+summary+=("PostgreSQL: cargo test --workspace --lib --test integration --test cli ok ($((SECONDS - start))s)")
 
 stage="summary"
 echo
