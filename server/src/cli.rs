@@ -155,7 +155,7 @@ fn check_notebook(file: &std::path::Path) -> anyhow::Result<()> {
     let is_ipynb = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("ipynb"));
     let (notebook, kind) = if is_ipynb {
         (ipynb::read(&text, "notebook").map_err(located)?, "Jupyter notebook".to_owned())
-    } else if file.file_name().is_some_and(|n| n == crate::labs::NOTEBOOK_FILE)
+    } else if file.file_name().is_some_and(|n| n == flywheel_app::labs::NOTEBOOK_FILE)
         && let Some(slug) =
             file.canonicalize().ok().and_then(|p| p.parent()?.file_name().map(|s| s.to_string_lossy().into_owned()))
     {

@@ -204,6 +204,17 @@ impl Config {
         "kernel_cargo_home",
     ];
 
+    /// The keys the application services obey.
+    pub fn app_settings(&self) -> flywheel_app::Settings {
+        flywheel_app::Settings {
+            labs_dir: self.labs_dir.clone(),
+            content_dir: self.content_dir.clone(),
+            signup_enabled: self.signup_enabled,
+            max_dataset_bytes: self.max_dataset_bytes,
+            kernels: self.kernel_settings(),
+        }
+    }
+
     /// The `kernel_*` keys, as the kernel services take them.
     pub fn kernel_settings(&self) -> flywheel_app::kernels::KernelSettings {
         flywheel_app::kernels::KernelSettings {

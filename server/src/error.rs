@@ -187,6 +187,21 @@ impl From<flywheel_domain::NotebookError> for AppError {
     }
 }
 
+impl From<flywheel_app::datasets::DatasetError> for AppError {
+    fn from(e: flywheel_app::datasets::DatasetError) -> Self {
+        use flywheel_app::datasets::DatasetError as E;
+        let message = e.to_string();
+        match e {
+            E::TooLarge { .. } => AppError::with_status(StatusCode::PAYLOAD_TOO_LARGE, message),
+            E::Invalid(_) => AppError::unprocessable(message),
+            E::NameTaken(_) => AppError::conflict(message),
+            E::NotFound => AppError::not_found(message),
+            E::TemplateUnavailable => AppError::unavailable(message),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()

@@ -174,7 +174,7 @@ async fn session_for(state: &AppState, user: &User, notebook: NotebookId) -> Res
         }
         other => other?,
     };
-    crate::datasets::share_with(state, user, &session).await;
+    flywheel_app::datasets::share_with(state, user, &session).await;
     state.notebook_sessions.set((notebook, user.id), session.id.clone());
     Ok(session)
 }

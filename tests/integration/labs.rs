@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use flywheel::labs::Labs;
+use flywheel_app::labs::Labs;
 use flywheel_domain::{CellType, Lab, Role, check_passed};
 use flywheel_tests::{TestApp, backend_is_postgres, kernel_worker, spawn_app_with};
 use reqwest::Method;

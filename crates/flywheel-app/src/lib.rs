@@ -8,5 +8,87 @@
 //! `thiserror` enum, and the server maps those to responses (checked by
 //! `tests/tidy.rs`). The services of `server/src` move here one by one
 //! (see `ARCHITECTURE.md`).
+//!
+//! Every service takes an [`App`]: the store, the kernels, the labs and the
+//! curriculum, and the [`Settings`] the services obey.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use flywheel_domain::Timestamp;
+use flywheel_kernel_manager::KernelManager;
+use flywheel_store::Database;
+
+pub mod curriculum;
+pub mod datasets;
 pub mod kernels;
+pub mod labs;
+
+use curriculum::Curriculum;
+use labs::Labs;
+
+/// What every service reaches: storage, kernels, the labs and the
+/// curriculum, and the settings in force. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    /// Storage.
+    pub db: Arc<dyn Database>,
+    /// Kernel sessions.
+    pub kernels: KernelManager,
+    /// The labs on offer.
+    pub labs: Arc<Labs>,
+    /// The curriculum's pages.
+    pub curriculum: Arc<Curriculum>,
+    /// The settings the services obey.
+    pub settings: Arc<Settings>,
+}
+
+/// The configuration the services obey (the server's `Config` makes it).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The labs' directory (`<labs_dir>/<slug>/notebook.md`, and the project templates).
+    pub labs_dir: PathBuf,
+    /// The curriculum's directory (`<content_dir>/*.md`).
+    pub content_dir: PathBuf,
+    /// Whether anyone may sign up without a workshop's join code.
+    pub signup_enabled: bool,
+    /// The largest dataset upload accepted, in bytes.
+    pub max_dataset_bytes: usize,
+    /// How kernels run.
+    pub kernels: kernels::KernelSettings,
+}
+
+impl App {
+    /// The services over `db`: reads the labs and the curriculum from their
+    /// directories and makes the kernel manager (starting no kernel).
+    pub fn new(db: Arc<dyn Database>, settings: Settings) -> Self {
+        let kernels = kernels::manager(&settings.kernels);
+        let labs = Arc::new(Labs::load(&settings.labs_dir));
+        let curriculum = Arc::new(Curriculum::load(&settings.content_dir));
+        Self { db, kernels, labs, curriculum, settings: Arc::new(settings) }
+    }
+}
+
+/// The current time.
+pub fn now() -> Timestamp {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `N` bytes from the operating system's random source.
+///
+/// # Errors
+/// When the random source fails.
+pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+    Ok(buf)
+}
+
+/// `N` random bytes as lower-case hex.
+///
+/// # Errors
+/// When the random source fails.
+pub fn random_hex<const N: usize>() -> anyhow::Result<String> {
+    random_bytes::<N>().map(hex::encode)
+}

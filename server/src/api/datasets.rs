@@ -15,9 +15,9 @@ use utoipa::ToSchema;
 use crate::api::ApiJson;
 use crate::api::notebooks::NotebookBody;
 use crate::auth::extract::ApiUser;
-use crate::datasets::{self, Task};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
+use flywheel_app::datasets::{self, Task};
 
 /// A column of a dataset.
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,7 +123,26 @@ pub struct ProjectRequest {
     /// The column to predict.
     pub target: String,
     /// `classification` or `regression`.
-    pub task: Task,
+    pub task: TaskBody,
+}
+
+/// What a project predicts.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskBody {
+    /// A class: text, or a few distinct numbers.
+    Classification,
+    /// A number.
+    Regression,
+}
+
+impl From<TaskBody> for Task {
+    fn from(t: TaskBody) -> Self {
+        match t {
+            TaskBody::Classification => Task::Classification,
+            TaskBody::Regression => Task::Regression,
+        }
+    }
 }
 
 /// The caller's datasets, by name.
@@ -222,7 +241,7 @@ async fn project_notebook(
     ApiJson(req): ApiJson<ProjectRequest>,
 ) -> Result<Response, AppError> {
     let record = datasets::owned(&state, &user, &id).await?;
-    let notebook = datasets::project_notebook(&state, &user, &record, &req.target, req.task).await?;
+    let notebook = datasets::project_notebook(&state, &user, &record, &req.target, req.task.into()).await?;
     Ok((StatusCode::CREATED, Json(NotebookBody::new(&state, &user, &notebook))).into_response())
 }
 

@@ -16,10 +16,10 @@ use utoipa::ToSchema;
 use crate::api::ApiJson;
 use crate::api::sessions::{ExecutionBody, SessionBody};
 use crate::auth::extract::ApiUser;
-use crate::curriculum::{LabProgress, StepProgress};
 use crate::error::{AppError, ErrorBody};
 use crate::notebooks::{self, owned, reachable};
 use crate::state::AppState;
+use flywheel_app::curriculum::{LabProgress, StepProgress};
 
 /// A lab of the curriculum.
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,7 +40,50 @@ pub struct LabBody {
     /// The caller's copy of it, if they opened it already.
     pub notebook: Option<String>,
     /// The steps (check cells), with whether the caller passed each.
-    pub steps: Vec<StepProgress>,
+    pub steps: Vec<StepProgressBody>,
+}
+
+/// One lab's progress for the caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LabProgressBody {
+    /// The lab's slug.
+    pub lab: String,
+    /// Its title.
+    pub title: String,
+    /// Its day (1–3).
+    pub day: u8,
+    /// Its steps, in order, each with whether (and when) it was passed.
+    pub steps: Vec<StepProgressBody>,
+    /// How many steps are done.
+    pub done: usize,
+    /// How many steps the lab has.
+    pub total: usize,
+}
+
+impl From<LabProgress> for LabProgressBody {
+    fn from(p: LabProgress) -> Self {
+        let steps = p.steps.into_iter().map(StepProgressBody::from).collect();
+        Self { lab: p.lab, title: p.title, day: p.day, steps, done: p.done, total: p.total }
+    }
+}
+
+/// One step of a lab, for the caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepProgressBody {
+    /// The check cell's id.
+    pub id: String,
+    /// What the step is.
+    pub title: String,
+    /// Whether its check has passed.
+    pub done: bool,
+    /// When it first passed (milliseconds since the epoch).
+    pub passed_at: Option<i64>,
+}
+
+impl From<StepProgress> for StepProgressBody {
+    fn from(s: StepProgress) -> Self {
+        Self { id: s.id, title: s.title, done: s.done, passed_at: s.passed_at }
+    }
 }
 
 /// A cell.
@@ -256,7 +299,7 @@ async fn list_labs(State(state): State<AppState>, ApiUser(user): ApiUser) -> Res
             summary: l.summary.clone(),
             target: l.target.clone(),
             notebook: mine.iter().find(|n| n.lab.as_deref() == Some(&l.slug)).map(|n| n.id.to_string()),
-            steps: progress.steps,
+            steps: progress.steps.into_iter().map(StepProgressBody::from).collect(),
         })
         .collect();
     Ok(Json(labs))
@@ -265,9 +308,13 @@ async fn list_labs(State(state): State<AppState>, ApiUser(user): ApiUser) -> Res
 /// The caller's progress: every lab's steps, done or not. A step is done
 /// when its check cell, run in the caller's copy of the lab, passed.
 #[utoipa::path(get, path = "/api/v1/progress", tag = "notebooks", security(("bearer" = [])),
-    responses((status = 200, body = [LabProgress]), (status = 401, body = ErrorBody)))]
-async fn progress(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<LabProgress>>, AppError> {
-    Ok(Json(LabProgress::all(&state.labs, &state.db.progress(user.id).await?)))
+    responses((status = 200, body = [LabProgressBody]), (status = 401, body = ErrorBody)))]
+async fn progress(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+) -> Result<Json<Vec<LabProgressBody>>, AppError> {
+    let progress = LabProgress::all(&state.labs, &state.db.progress(user.id).await?);
+    Ok(Json(progress.into_iter().map(LabProgressBody::from).collect()))
 }
 
 /// The caller's copy of a lab: made from the lab on the first call (201), the same one after (200).

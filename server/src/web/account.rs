@@ -17,9 +17,9 @@ use crate::accounts::{self, SignUp};
 use crate::auth::csrf::session_error;
 use crate::auth::extract::{AdminUser, CurrentUser};
 use crate::auth::sessions::keys;
-use crate::curriculum::LabProgress;
 use crate::error::AppError;
 use crate::state::AppState;
+use flywheel_app::curriculum::LabProgress;
 
 /// A URL-encoded form whose rejections are [`AppError`]s.
 #[derive(FromRequest)]

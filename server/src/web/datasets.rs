@@ -13,9 +13,9 @@ use serde::Deserialize;
 
 use super::{Layout, Page, format_time, see_other};
 use crate::auth::extract::CurrentUser;
-use crate::datasets::{self, Task};
 use crate::error::AppError;
 use crate::state::AppState;
+use flywheel_app::datasets::{self, Task};
 
 /// A dataset as the page lists it.
 struct Row {

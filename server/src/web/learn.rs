@@ -5,10 +5,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use flywheel_domain::curriculum::Page as CurriculumPage;
+use flywheel_app::curriculum::{LabProgress, StepProgress};
+use flywheel_domain::curriculum::{LinkTarget, Page as CurriculumPage};
+use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use crate::auth::extract::CurrentUser;
-use crate::curriculum::{LabProgress, StepProgress, to_html};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::notebooks::{LabItem, lab_items};
@@ -115,4 +116,84 @@ pub(super) async fn progress(
 
 fn short(s: &str) -> String {
     s.chars().take(64).collect()
+}
+
+/// A page's Markdown as HTML: links rewritten to the app's addresses
+/// ([`LinkTarget::href`]), `id`s on headings for anchors, raw HTML dropped
+/// (the pages are ours, but nothing in them needs it), and the `# Title`
+/// left out (the page template shows it).
+fn to_html(page: &CurriculumPage) -> String {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_MATH;
+    let mut events: Vec<Event<'_>> = Vec::new();
+    let mut heading: Option<(HeadingLevel, Vec<Event<'_>>)> = None;
+    for event in Parser::new_ext(&page.markdown, options) {
+        match event {
+            Event::Html(_) | Event::InlineHtml(_) => {}
+            Event::Start(Tag::Heading { level, .. }) => heading = Some((level, Vec::new())),
+            Event::End(TagEnd::Heading(level)) => {
+                let inner = heading.take().map(|h| h.1).unwrap_or_default();
+                if level == HeadingLevel::H1 {
+                    continue;
+                }
+                let text: String = inner
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::Text(t) | Event::Code(t) => Some(t.as_ref()),
+                        _ => None,
+                    })
+                    .collect();
+                events.push(Event::Html(CowStr::from(format!("<{level} id=\"{}\">", anchor(&text)))));
+                events.extend(inner);
+                events.push(Event::Html(CowStr::from(format!("</{level}>\n"))));
+            }
+            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+                let dest_url = CowStr::from(LinkTarget::parse(&dest_url).href());
+                push(&mut heading, &mut events, Event::Start(Tag::Link { link_type, dest_url, title, id }));
+            }
+            // Maths is shown as written (KaTeX runs only in notebooks).
+            Event::InlineMath(m) => push(&mut heading, &mut events, Event::Code(CowStr::from(format!("${m}$")))),
+            Event::DisplayMath(m) => push(&mut heading, &mut events, Event::Code(CowStr::from(format!("$${m}$$")))),
+            other => push(&mut heading, &mut events, other),
+        }
+    }
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    html
+}
+
+fn push<'a>(heading: &mut Option<(HeadingLevel, Vec<Event<'a>>)>, events: &mut Vec<Event<'a>>, e: Event<'a>) {
+    match heading {
+        Some((_, inner)) => inner.push(e),
+        None => events.push(e),
+    }
+}
+
+/// A heading's anchor, as GitHub makes them: lower case, spaces to `-`,
+/// punctuation dropped (`1. Read the primer` → `1-read-the-primer`).
+fn anchor(text: &str) -> String {
+    text.trim()
+        .chars()
+        .filter_map(|c| match c {
+            c if c.is_alphanumeric() => Some(c.to_lowercase().next().unwrap_or(c)),
+            ' ' | '-' => Some('-'),
+            '_' => Some('_'),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_render_with_app_links_and_anchors_and_no_raw_html() {
+        let text = "<!-- flywheel:page {\"order\": 1, \"nav\": \"D\"} -->\n# Title\n\n## 1. Read *this*\n\nSee [day 2](day-2.md#goals), [the lab](../labs/intro/notebook.md) and <script>x()</script> $a+b$.\n";
+        let html = to_html(&CurriculumPage::parse("d", text).unwrap());
+        assert!(!html.contains("<h1") && !html.contains("Title"), "{html}");
+        assert!(html.contains("<h2 id=\"1-read-this\">1. Read <em>this</em></h2>"), "{html}");
+        assert!(html.contains("href=\"/learn/day-2#goals\"") && html.contains("href=\"/labs#lab-intro\""), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("<code>$a+b$</code>"), "{html}");
+    }
 }

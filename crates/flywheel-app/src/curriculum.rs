@@ -1,13 +1,12 @@
-//! The curriculum's pages (`CONTENT_DIR/*.md`, read once at start), their
-//! HTML, and each participant's progress through the labs.
+//! The curriculum's pages (`CONTENT_DIR/*.md`, read once at start) and each
+//! participant's progress through the labs. The pages' HTML is the web
+//! layer's (`server/src/web/learn.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use flywheel_domain::curriculum::{LinkTarget, Page};
+use flywheel_domain::curriculum::Page;
 use flywheel_domain::{Lab, StepDone, Timestamp};
-use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
-use serde::Serialize;
 
 use crate::labs::{Labs, load_dir};
 
@@ -48,72 +47,8 @@ impl Curriculum {
     }
 }
 
-/// A page's Markdown as HTML: links rewritten to the app's addresses
-/// ([`LinkTarget::href`]), `id`s on headings for anchors, raw HTML dropped
-/// (the pages are ours, but nothing in them needs it), and the `# Title`
-/// left out (the page template shows it).
-pub fn to_html(page: &Page) -> String {
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_MATH;
-    let mut events: Vec<Event<'_>> = Vec::new();
-    let mut heading: Option<(HeadingLevel, Vec<Event<'_>>)> = None;
-    for event in Parser::new_ext(&page.markdown, options) {
-        match event {
-            Event::Html(_) | Event::InlineHtml(_) => {}
-            Event::Start(Tag::Heading { level, .. }) => heading = Some((level, Vec::new())),
-            Event::End(TagEnd::Heading(level)) => {
-                let inner = heading.take().map(|h| h.1).unwrap_or_default();
-                if level == HeadingLevel::H1 {
-                    continue;
-                }
-                let text: String = inner
-                    .iter()
-                    .filter_map(|e| match e {
-                        Event::Text(t) | Event::Code(t) => Some(t.as_ref()),
-                        _ => None,
-                    })
-                    .collect();
-                events.push(Event::Html(CowStr::from(format!("<{level} id=\"{}\">", anchor(&text)))));
-                events.extend(inner);
-                events.push(Event::Html(CowStr::from(format!("</{level}>\n"))));
-            }
-            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-                let dest_url = CowStr::from(LinkTarget::parse(&dest_url).href());
-                push(&mut heading, &mut events, Event::Start(Tag::Link { link_type, dest_url, title, id }));
-            }
-            // Maths is shown as written (KaTeX runs only in notebooks).
-            Event::InlineMath(m) => push(&mut heading, &mut events, Event::Code(CowStr::from(format!("${m}$")))),
-            Event::DisplayMath(m) => push(&mut heading, &mut events, Event::Code(CowStr::from(format!("$${m}$$")))),
-            other => push(&mut heading, &mut events, other),
-        }
-    }
-    let mut html = String::new();
-    pulldown_cmark::html::push_html(&mut html, events.into_iter());
-    html
-}
-
-fn push<'a>(heading: &mut Option<(HeadingLevel, Vec<Event<'a>>)>, events: &mut Vec<Event<'a>>, e: Event<'a>) {
-    match heading {
-        Some((_, inner)) => inner.push(e),
-        None => events.push(e),
-    }
-}
-
-/// A heading's anchor, as GitHub makes them: lower case, spaces to `-`,
-/// punctuation dropped (`1. Read the primer` → `1-read-the-primer`).
-pub fn anchor(text: &str) -> String {
-    text.trim()
-        .chars()
-        .filter_map(|c| match c {
-            c if c.is_alphanumeric() => Some(c.to_lowercase().next().unwrap_or(c)),
-            ' ' | '-' => Some('-'),
-            '_' => Some('_'),
-            _ => None,
-        })
-        .collect()
-}
-
 /// One lab's progress for one participant.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct LabProgress {
     /// The lab's slug.
     pub lab: String,
@@ -130,7 +65,7 @@ pub struct LabProgress {
 }
 
 /// One step of a lab, for one participant.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct StepProgress {
     /// The check cell's id.
     pub id: String,
@@ -173,9 +108,10 @@ impl LabProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flywheel_domain::curriculum::LinkTarget;
 
     fn repo(dir: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir)
     }
 
     /// Every page of `content/` parses (the server would leave it out), and
@@ -206,16 +142,5 @@ mod tests {
                 .any(|p| p.links().iter().any(|d| LinkTarget::parse(d) == LinkTarget::Lab(lab.slug.clone())));
             assert!(linked, "no page links to the lab `{}`", lab.slug);
         }
-    }
-
-    #[test]
-    fn pages_render_with_app_links_and_anchors_and_no_raw_html() {
-        let text = "<!-- flywheel:page {\"order\": 1, \"nav\": \"D\"} -->\n# Title\n\n## 1. Read *this*\n\nSee [day 2](day-2.md#goals), [the lab](../labs/intro/notebook.md) and <script>x()</script> $a+b$.\n";
-        let html = to_html(&Page::parse("d", text).unwrap());
-        assert!(!html.contains("<h1") && !html.contains("Title"), "{html}");
-        assert!(html.contains("<h2 id=\"1-read-this\">1. Read <em>this</em></h2>"), "{html}");
-        assert!(html.contains("href=\"/learn/day-2#goals\"") && html.contains("href=\"/labs#lab-intro\""), "{html}");
-        assert!(!html.contains("<script>"), "{html}");
-        assert!(html.contains("<code>$a+b$</code>"), "{html}");
     }
 }

@@ -77,7 +77,7 @@ mod tests {
     /// Every lab in the repository parses (the server would leave it out).
     #[test]
     fn every_bundled_lab_parses() {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../labs"));
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../labs"));
         let mut found = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path().join(NOTEBOOK_FILE);

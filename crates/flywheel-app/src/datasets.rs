@@ -14,36 +14,64 @@ use flywheel_domain::{DatasetId, DatasetName, DatasetRecord, Notebook, NotebookR
 use flywheel_kernel_manager::Session;
 use flywheel_store::StoreError;
 
-use crate::error::AppError;
-use crate::state::AppState;
+use crate::App;
+
+/// Why a dataset operation did not happen. Nothing is stored on any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// The upload is over `max_dataset_bytes`.
+    #[error("The file is {size} bytes; the largest dataset accepted is {limit} bytes.")]
+    TooLarge {
+        /// The upload's size, in bytes.
+        size: usize,
+        /// The largest accepted, in bytes.
+        limit: usize,
+    },
+    /// The file name, the file, its rows or the project's target column
+    /// cannot be used; the message says why and what to do.
+    #[error("{0}")]
+    Invalid(String),
+    /// The owner already has a dataset of this name.
+    #[error("You already have a dataset named {0}. Delete it first, or rename the file.")]
+    NameTaken(DatasetName),
+    /// No such dataset, or not the caller's (the same answer, so that
+    /// others' datasets are not even confirmed to exist).
+    #[error("There is no such dataset.")]
+    NotFound,
+    /// The project template is missing or does not parse on this server
+    /// (logged with its path).
+    #[error("The project template is missing or broken on this server.")]
+    TemplateUnavailable,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Checks and stores an upload, and puts it into the owner's open kernel
 /// sessions. With `drop_bad_rows`, rows that do not read are left out (the
 /// report says which); without, any bad row refuses the upload.
 ///
 /// # Errors
-/// 413 over `max_dataset_bytes`; 422 for a name that is not a CSV file
-/// name, a file that is not a table, or bad rows (listed by line); 409 when
-/// the owner has a dataset of that name. Nothing is stored on any error.
+/// [`DatasetError::TooLarge`] over `max_dataset_bytes`;
+/// [`DatasetError::Invalid`] for a name that is not a CSV file name, a file
+/// that is not a table, or bad rows (listed by line);
+/// [`DatasetError::NameTaken`]. Nothing is stored on any error.
 pub async fn upload(
-    state: &AppState,
+    app: &App,
     user: &User,
     file_name: &str,
     bytes: &[u8],
     drop_bad_rows: bool,
-) -> Result<(DatasetRecord, CsvReport), AppError> {
-    let limit = state.config.max_dataset_bytes;
+) -> Result<(DatasetRecord, CsvReport), DatasetError> {
+    let limit = app.settings.max_dataset_bytes;
     if bytes.len() > limit {
-        return Err(AppError::with_status(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The file is {} bytes; the largest dataset accepted is {limit} bytes.", bytes.len()),
-        ));
+        return Err(DatasetError::TooLarge { size: bytes.len(), limit });
     }
     let name = DatasetName::from_file_name(file_name)
-        .map_err(|e| AppError::unprocessable(format!("The file name {file_name:?} {}.", e.message)))?;
-    let (report, content) = check_csv(bytes).map_err(|e| AppError::unprocessable(format!("{name}: {e}.")))?;
+        .map_err(|e| DatasetError::Invalid(format!("The file name {file_name:?} {}.", e.message)))?;
+    let (report, content) = check_csv(bytes).map_err(|e| DatasetError::Invalid(format!("{name}: {e}.")))?;
     if report.bad_row_count > 0 && !drop_bad_rows {
-        return Err(AppError::unprocessable(bad_rows_message(&name, &report)));
+        return Err(DatasetError::Invalid(bad_rows_message(&name, &report)));
     }
     let record = DatasetRecord {
         id: DatasetId(uuid::Uuid::new_v4()),
@@ -54,15 +82,12 @@ pub async fn upload(
         columns: report.columns.clone(),
         created_at: crate::now(),
     };
-    state.db.create_dataset(&record, &content).await.map_err(|e| match e {
-        StoreError::Conflict(_) => AppError::conflict(format!(
-            "You already have a dataset named {}. Delete it first, or rename the file.",
-            record.name
-        )),
+    app.db.create_dataset(&record, &content).await.map_err(|e| match e {
+        StoreError::Conflict(_) => DatasetError::NameTaken(record.name.clone()),
         other => other.into(),
     })?;
     let content: Arc<str> = Arc::from(content);
-    for session in state.kernels.sessions(user.id) {
+    for session in app.kernels.sessions(user.id) {
         session.put_file(record.name.as_str(), content.clone());
     }
     tracing::info!(user = %user.id, dataset = %record.id, name = %record.name, rows = record.rows, bad_rows = report.bad_row_count, "dataset uploaded");
@@ -86,16 +111,16 @@ fn bad_rows_message(name: &DatasetName, report: &CsvReport) -> String {
     )
 }
 
-/// The caller's dataset `id`; 404 for a malformed, unknown or foreign id.
+/// The caller's dataset `id`.
 ///
 /// # Errors
-/// 404; storage failures.
-pub async fn owned(state: &AppState, user: &User, id: &str) -> Result<DatasetRecord, AppError> {
-    let not_found = || AppError::not_found("There is no such dataset.");
-    let id = DatasetId::from_str(id).map_err(|_| not_found())?;
-    match state.db.dataset(id).await? {
+/// [`DatasetError::NotFound`] for a malformed, unknown or foreign id;
+/// storage failures.
+pub async fn owned(app: &App, user: &User, id: &str) -> Result<DatasetRecord, DatasetError> {
+    let id = DatasetId::from_str(id).map_err(|_| DatasetError::NotFound)?;
+    match app.db.dataset(id).await? {
         Some(record) if record.owner == user.id => Ok(record),
-        _ => Err(not_found()),
+        _ => Err(DatasetError::NotFound),
     }
 }
 
@@ -103,17 +128,17 @@ pub async fn owned(state: &AppState, user: &User, id: &str) -> Result<DatasetRec
 ///
 /// # Errors
 /// As [`owned`].
-pub async fn content(state: &AppState, record: &DatasetRecord) -> Result<String, AppError> {
-    state.db.dataset_content(record.id).await?.ok_or_else(|| AppError::not_found("There is no such dataset."))
+pub async fn content(app: &App, record: &DatasetRecord) -> Result<String, DatasetError> {
+    app.db.dataset_content(record.id).await?.ok_or(DatasetError::NotFound)
 }
 
 /// Deletes a dataset the caller owns and takes it out of their sessions.
 ///
 /// # Errors
 /// Storage failures.
-pub async fn delete(state: &AppState, user: &User, record: &DatasetRecord) -> Result<(), AppError> {
-    state.db.delete_dataset(record.id).await?;
-    for session in state.kernels.sessions(user.id) {
+pub async fn delete(app: &App, user: &User, record: &DatasetRecord) -> Result<(), DatasetError> {
+    app.db.delete_dataset(record.id).await?;
+    for session in app.kernels.sessions(user.id) {
         session.remove_file(record.name.as_str());
     }
     Ok(())
@@ -122,13 +147,13 @@ pub async fn delete(state: &AppState, user: &User, record: &DatasetRecord) -> Re
 /// Puts every dataset of `user` into a new session's `data/` folder.
 /// Called before the session's first cell is queued; a storage failure is
 /// logged (the cell that opens a file then says it is missing).
-pub async fn share_with(state: &AppState, user: &User, session: &Session) {
-    let datasets = match state.db.datasets(user.id).await {
+pub async fn share_with(app: &App, user: &User, session: &Session) {
+    let datasets = match app.db.datasets(user.id).await {
         Ok(d) => d,
         Err(e) => return tracing::error!(user = %user.id, error = %e, "could not list datasets for a session"),
     };
     for record in datasets {
-        match state.db.dataset_content(record.id).await {
+        match app.db.dataset_content(record.id).await {
             Ok(Some(content)) => session.put_file(record.name.as_str(), Arc::from(content)),
             Ok(None) => {}
             Err(e) => tracing::error!(dataset = %record.id, error = %e, "could not read a dataset for a session"),
@@ -137,7 +162,7 @@ pub async fn share_with(state: &AppState, user: &User, session: &Session) {
 }
 
 /// What a project predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
     /// A class: text, or a few distinct numbers.
@@ -159,42 +184,44 @@ impl Task {
 /// from the project template (`<labs_dir>/project/<task>.md`).
 ///
 /// # Errors
-/// 422 for a target that is not a column, or a numeric task on a text
-/// column; 503 when the template is missing; storage failures.
+/// [`DatasetError::Invalid`] for a target that is not a column, or a
+/// numeric task on a text column; [`DatasetError::TemplateUnavailable`];
+/// storage failures.
 pub async fn project_notebook(
-    state: &AppState,
+    app: &App,
     user: &User,
     record: &DatasetRecord,
     target: &str,
     task: Task,
-) -> Result<NotebookRecord, AppError> {
+) -> Result<NotebookRecord, DatasetError> {
     let column = record.columns.iter().find(|c| c.name == target).ok_or_else(|| {
         let names: Vec<&str> = record.columns.iter().map(|c| c.name.as_str()).collect();
-        AppError::unprocessable(format!(
+        DatasetError::Invalid(format!(
             "{} has no column {target:?}; its columns are {}.",
             record.name,
             names.join(", ")
         ))
     })?;
     if target.chars().any(char::is_control) {
-        return Err(AppError::unprocessable(
-            "The target column's name holds a line break or another control character; rename it in the file.",
+        return Err(DatasetError::Invalid(
+            "The target column's name holds a line break or another control character; rename it in the file."
+                .to_owned(),
         ));
     }
     if task == Task::Regression && column.kind != ColumnKind::Number {
-        return Err(AppError::unprocessable(format!(
+        return Err(DatasetError::Invalid(format!(
             "Column {target:?} holds text: a regression predicts a number. Choose classification, or another column."
         )));
     }
-    let notebook = project_template(state, task, record, target)?;
-    Ok(state.db.create_notebook(user.id, None, &notebook, crate::now()).await?)
+    let notebook = project_template(app, task, record, target)?;
+    Ok(app.db.create_notebook(user.id, None, &notebook, crate::now()).await?)
 }
 
-fn project_template(state: &AppState, task: Task, record: &DatasetRecord, target: &str) -> Result<Notebook, AppError> {
-    let path = state.config.labs_dir.join("project").join(task.template());
+fn project_template(app: &App, task: Task, record: &DatasetRecord, target: &str) -> Result<Notebook, DatasetError> {
+    let path = app.settings.labs_dir.join("project").join(task.template());
     let text = std::fs::read_to_string(&path).map_err(|e| {
         tracing::error!(path = %path.display(), error = %e, "project template missing");
-        AppError::unavailable("The project template is missing on this server.")
+        DatasetError::TemplateUnavailable
     })?;
     // The target is a CSV header: it may hold quotes or backslashes, which
     // the template writes inside a Rust string literal.
@@ -203,7 +230,7 @@ fn project_template(state: &AppState, task: Task, record: &DatasetRecord, target
     let mut notebook = markdown::parse(&filled)
         .map_err(|e| {
             tracing::error!(path = %path.display(), error = %e, "project template does not parse");
-            AppError::unavailable("The project template on this server is broken.")
+            DatasetError::TemplateUnavailable
         })?
         .notebook;
     notebook.title = format!("Project: {target} from {}", record.name).chars().take(200).collect();
