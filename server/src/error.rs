@@ -202,6 +202,33 @@ impl From<flywheel_app::datasets::DatasetError> for AppError {
     }
 }
 
+impl From<flywheel_kernel_manager::KernelError> for AppError {
+    fn from(e: flywheel_kernel_manager::KernelError) -> Self {
+        use flywheel_kernel_manager::KernelError;
+        let message = e.to_string();
+        match e {
+            KernelError::NotFound => AppError::not_found(message),
+            KernelError::TooManySessions { .. } => AppError::conflict(message),
+            KernelError::CellTooLarge { .. } => AppError::with_status(StatusCode::PAYLOAD_TOO_LARGE, message),
+            KernelError::Unavailable(_) => AppError::unavailable(message),
+        }
+    }
+}
+
+impl From<flywheel_app::notebooks::NotebookServiceError> for AppError {
+    fn from(e: flywheel_app::notebooks::NotebookServiceError) -> Self {
+        use flywheel_app::notebooks::NotebookServiceError as E;
+        let message = e.to_string();
+        match e {
+            E::NotFound | E::NoSuchCell(_) | E::NoSuchTeam | E::NoSuchLab(_) => AppError::not_found(message),
+            E::OwnerOnly => AppError::forbidden(message),
+            E::MarkdownCell(_) => AppError::unprocessable(message),
+            E::Kernel(e) => e.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()

@@ -13,7 +13,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod metrics;
-pub mod notebooks;
 pub mod state;
 pub mod web;
 pub mod workshops;

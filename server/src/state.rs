@@ -9,7 +9,6 @@ use flywheel_store::Database;
 use crate::auth::limits::LoginLimits;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::notebooks::NotebookSessions;
 use crate::workshops::HiddenTests;
 
 /// Shared by all handlers; cheap to clone. It derefs to the application
@@ -25,8 +24,6 @@ pub struct AppState {
     pub login_limits: Arc<LoginLimits>,
     /// Request metrics for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// Which kernel session each notebook runs on.
-    pub notebook_sessions: Arc<NotebookSessions>,
     /// Hidden test sets drawn for scoring submitted models.
     pub hidden_tests: Arc<HiddenTests>,
 }
@@ -48,7 +45,6 @@ impl AppState {
             config: Arc::new(config),
             login_limits: Arc::new(login_limits),
             metrics: Arc::new(Metrics::new()),
-            notebook_sessions: Arc::default(),
             hidden_tests: Arc::default(),
         }
     }

@@ -23,12 +23,15 @@ pub mod curriculum;
 pub mod datasets;
 pub mod kernels;
 pub mod labs;
+pub mod notebooks;
 
 use curriculum::Curriculum;
 use labs::Labs;
+use notebooks::NotebookSessions;
 
 /// What every service reaches: storage, kernels, the labs and the
-/// curriculum, and the settings in force. Cheap to clone.
+/// curriculum, which kernel session each notebook runs on, and the settings
+/// in force. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     /// Storage.
@@ -39,6 +42,8 @@ pub struct App {
     pub labs: Arc<Labs>,
     /// The curriculum's pages.
     pub curriculum: Arc<Curriculum>,
+    /// Which kernel session each notebook runs on.
+    pub notebook_sessions: Arc<NotebookSessions>,
     /// The settings the services obey.
     pub settings: Arc<Settings>,
 }
@@ -65,7 +70,7 @@ impl App {
         let kernels = kernels::manager(&settings.kernels);
         let labs = Arc::new(Labs::load(&settings.labs_dir));
         let curriculum = Arc::new(Curriculum::load(&settings.content_dir));
-        Self { db, kernels, labs, curriculum, settings: Arc::new(settings) }
+        Self { db, kernels, labs, curriculum, notebook_sessions: Arc::default(), settings: Arc::new(settings) }
     }
 }
 

@@ -9,7 +9,9 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flywheel_domain::notebook::{ipynb, markdown};
-use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookRecord, NotebookSummary};
+use std::str::FromStr;
+
+use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookRecord, NotebookSummary, TeamId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -17,9 +19,9 @@ use crate::api::ApiJson;
 use crate::api::sessions::{ExecutionBody, SessionBody};
 use crate::auth::extract::ApiUser;
 use crate::error::{AppError, ErrorBody};
-use crate::notebooks::{self, owned, reachable};
 use crate::state::AppState;
 use flywheel_app::curriculum::{LabProgress, StepProgress};
+use flywheel_app::notebooks::{self, NotebookServiceError, owned, reachable};
 
 /// A lab of the curriculum.
 #[derive(Debug, Serialize, ToSchema)]
@@ -390,7 +392,9 @@ async fn share_notebook(
     ApiJson(req): ApiJson<ShareRequest>,
 ) -> Result<Json<NotebookBody>, AppError> {
     let mut record = owned(&state, &user, &id).await?;
-    record.team = notebooks::share(&state, &user, &record, req.team.as_deref()).await?;
+    // A team id that does not parse is no team the caller is in.
+    let team = req.team.map(|t| TeamId::from_str(&t).map_err(|_| NotebookServiceError::NoSuchTeam)).transpose()?;
+    record.team = notebooks::share(&state, &user, &record, team).await?;
     Ok(Json(NotebookBody::new(&state, &user, &record)))
 }
 

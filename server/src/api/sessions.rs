@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use flywheel_kernel_manager::{Execution, KernelError, Session, SessionEvent, SessionView};
+use flywheel_kernel_manager::{Execution, Session, SessionEvent, SessionView};
 use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
 use serde::{Deserialize, Serialize};
@@ -23,18 +23,6 @@ use crate::api::ApiJson;
 use crate::auth::extract::ApiUser;
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
-
-impl From<KernelError> for AppError {
-    fn from(e: KernelError) -> Self {
-        let message = e.to_string();
-        match e {
-            KernelError::NotFound => AppError::not_found(message),
-            KernelError::TooManySessions { .. } => AppError::conflict(message),
-            KernelError::CellTooLarge { .. } => AppError::with_status(StatusCode::PAYLOAD_TOO_LARGE, message),
-            KernelError::Unavailable(_) => AppError::unavailable(message),
-        }
-    }
-}
 
 /// A notebook session.
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,10 +12,10 @@ use flywheel_domain::{Lab, NotebookSummary, User};
 use crate::api::notebooks::NotebookBody;
 use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
-use crate::notebooks;
 use crate::state::AppState;
 use crate::web::{Layout, Page, format_time, see_other};
 use flywheel_app::curriculum::LabProgress;
+use flywheel_app::notebooks;
 
 /// A lab as the lists show it (`partials/lab_card.html`).
 pub struct LabItem {

@@ -802,8 +802,9 @@ pub(super) async fn share_notebook(
     let op = async {
         let team =
             viewer.team().ok_or_else(|| AppError::forbidden("Join a team first: notebooks are shared with a team."))?;
-        let record = crate::notebooks::owned(&state, &user, &form.notebook).await?;
-        crate::notebooks::share(&state, &user, &record, Some(&team.to_string())).await.map(|_| ())
+        let record = flywheel_app::notebooks::owned(&state, &user, &form.notebook).await?;
+        flywheel_app::notebooks::share(&state, &user, &record, Some(team)).await?;
+        Ok(())
     };
     then_back(&state, &user, &viewer, layout, hx, None, op).await
 }

@@ -14,11 +14,41 @@ use std::sync::{Arc, Mutex};
 
 use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, TeamId, User, UserId};
 use flywheel_kernel_manager::{Execution, KernelError, KernelState, Session, SessionEvent};
-use flywheel_store::Database;
+use flywheel_store::{Database, StoreError};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::error::AppError;
-use crate::state::AppState;
+use crate::App;
+
+/// Why a notebook operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum NotebookServiceError {
+    /// No such notebook, or one neither the caller's nor shared with their
+    /// team (the same answer, so that others' notebooks are not even
+    /// confirmed to exist).
+    #[error("There is no notebook with this id (or it is not yours).")]
+    NotFound,
+    /// A team member asked for what only the owner may do (delete, reset, share).
+    #[error("Only the notebook's owner can do this (it is shared with your team).")]
+    OwnerOnly,
+    /// The notebook has no cell with this id (shown cut to 64 characters).
+    #[error("This notebook has no cell `{0}`.")]
+    NoSuchCell(String),
+    /// Only code cells run.
+    #[error("Cell `{0}` is Markdown; only code cells run.")]
+    MarkdownCell(CellId),
+    /// The caller is in no such team.
+    #[error("You are in no such team.")]
+    NoSuchTeam,
+    /// No lab has this slug.
+    #[error("There is no lab `{0}`.")]
+    NoSuchLab(String),
+    /// The kernel refused (preparing, at the session limit, …).
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Which kernel session each notebook runs on for each person (a team
 /// notebook runs on each member's own kernel), and which of its cells have
@@ -80,38 +110,40 @@ impl NotebookSessions {
     }
 }
 
-fn not_found() -> AppError {
-    AppError::not_found("There is no notebook with this id (or it is not yours).")
-}
-
 /// The notebook `id` if `user` owns it or it is shared with their
 /// workshop team; 404 otherwise, so that others' notebooks are not even
 /// confirmed to exist.
 ///
 /// # Errors
-/// 404 for a malformed, unknown or foreign id; storage failures.
-pub async fn reachable(state: &AppState, user: &User, id: &str) -> Result<NotebookRecord, AppError> {
-    let id = NotebookId::from_str(id).map_err(|_| not_found())?;
-    let record = state.db.notebook(id).await?.ok_or_else(not_found)?;
-    if record.owner == user.id || in_team(state, user, record.team).await? { Ok(record) } else { Err(not_found()) }
+/// [`NotebookServiceError::NotFound`] for a malformed, unknown or foreign
+/// id; storage failures.
+pub async fn reachable(app: &App, user: &User, id: &str) -> Result<NotebookRecord, NotebookServiceError> {
+    let id = NotebookId::from_str(id).map_err(|_| NotebookServiceError::NotFound)?;
+    let record = app.db.notebook(id).await?.ok_or(NotebookServiceError::NotFound)?;
+    if record.owner == user.id || in_team(app, user, record.team).await? {
+        Ok(record)
+    } else {
+        Err(NotebookServiceError::NotFound)
+    }
 }
 
 /// Whether `user` is in `team` now.
-async fn in_team(state: &AppState, user: &User, team: Option<TeamId>) -> Result<bool, AppError> {
+async fn in_team(app: &App, user: &User, team: Option<TeamId>) -> Result<bool, NotebookServiceError> {
     let Some(team) = team else { return Ok(false) };
-    let Some(t) = state.db.team(team).await? else { return Ok(false) };
-    Ok(state.db.member(t.workshop, user.id).await?.is_some_and(|m| m.team == Some(team)))
+    let Some(t) = app.db.team(team).await? else { return Ok(false) };
+    Ok(app.db.member(t.workshop, user.id).await?.is_some_and(|m| m.team == Some(team)))
 }
 
 /// The notebook `id` if `user` owns it: deleting, resetting and sharing
 /// are the owner's.
 ///
 /// # Errors
-/// As [`reachable`]; 403 for a team member who is not the owner.
-pub async fn owned(state: &AppState, user: &User, id: &str) -> Result<NotebookRecord, AppError> {
-    let record = reachable(state, user, id).await?;
+/// As [`reachable`]; [`NotebookServiceError::OwnerOnly`] for a team member
+/// who is not the owner.
+pub async fn owned(app: &App, user: &User, id: &str) -> Result<NotebookRecord, NotebookServiceError> {
+    let record = reachable(app, user, id).await?;
     if record.owner != user.id {
-        return Err(AppError::forbidden("Only the notebook's owner can do this (it is shared with your team)."));
+        return Err(NotebookServiceError::OwnerOnly);
     }
     Ok(record)
 }
@@ -120,12 +152,15 @@ pub async fn owned(state: &AppState, user: &User, id: &str) -> Result<NotebookRe
 ///
 /// # Errors
 /// Storage failures.
-pub async fn shared_with(state: &AppState, user: &User) -> Result<Vec<flywheel_domain::NotebookSummary>, AppError> {
+pub async fn shared_with(
+    app: &App,
+    user: &User,
+) -> Result<Vec<flywheel_domain::NotebookSummary>, NotebookServiceError> {
     let mut out = Vec::new();
-    let mine = state.db.notebooks(user.id).await?;
-    for (w, _) in state.db.member_workshops(user.id).await? {
-        if let Some(team) = state.db.member(w.id, user.id).await?.and_then(|m| m.team) {
-            let theirs = state.db.team_notebooks(team).await?;
+    let mine = app.db.notebooks(user.id).await?;
+    for (w, _) in app.db.member_workshops(user.id).await? {
+        if let Some(team) = app.db.member(w.id, user.id).await?.and_then(|m| m.team) {
+            let theirs = app.db.team_notebooks(team).await?;
             out.extend(theirs.into_iter().filter(|n| !mine.iter().any(|m| m.id == n.id)));
         }
     }
@@ -136,54 +171,45 @@ pub async fn shared_with(state: &AppState, user: &User) -> Result<Vec<flywheel_d
 /// with `None`, stops sharing it).
 ///
 /// # Errors
-/// As [`owned`]; 404 for a team the owner is not in.
+/// As [`owned`]; [`NotebookServiceError::NoSuchTeam`] for a team the owner
+/// is not in.
 pub async fn share(
-    state: &AppState,
+    app: &App,
     user: &User,
     record: &NotebookRecord,
-    team: Option<&str>,
-) -> Result<Option<TeamId>, AppError> {
-    let team = match team {
-        None => None,
-        Some(t) => {
-            let missing = || AppError::not_found("You are in no such team.");
-            let t = TeamId::from_str(t).map_err(|_| missing())?;
-            if !in_team(state, user, Some(t)).await? {
-                return Err(missing());
-            }
-            Some(t)
-        }
-    };
-    state.db.set_notebook_team(record.id, team).await?;
+    team: Option<TeamId>,
+) -> Result<Option<TeamId>, NotebookServiceError> {
+    if team.is_some() && !in_team(app, user, team).await? {
+        return Err(NotebookServiceError::NoSuchTeam);
+    }
+    app.db.set_notebook_team(record.id, team).await?;
     Ok(team)
 }
 
 /// The session the notebook's cells ran on, if it is still open.
-pub fn existing_session(state: &AppState, user: &User, notebook: NotebookId) -> Option<Arc<Session>> {
-    let id = state.notebook_sessions.get((notebook, user.id))?;
-    state.kernels.session(user.id, &id).ok()
+pub fn existing_session(app: &App, user: &User, notebook: NotebookId) -> Option<Arc<Session>> {
+    let id = app.notebook_sessions.get((notebook, user.id))?;
+    app.kernels.session(user.id, &id).ok()
 }
 
-async fn session_for(state: &AppState, user: &User, notebook: NotebookId) -> Result<Arc<Session>, KernelError> {
-    if let Some(session) = existing_session(state, user, notebook) {
+async fn session_for(app: &App, user: &User, notebook: NotebookId) -> Result<Arc<Session>, KernelError> {
+    if let Some(session) = existing_session(app, user, notebook) {
         return Ok(session);
     }
-    let session = match state.kernels.create_session(user.id) {
-        Err(KernelError::TooManySessions { .. }) if reclaim(state, user) > 0 => {
-            state.kernels.create_session(user.id)?
-        }
+    let session = match app.kernels.create_session(user.id) {
+        Err(KernelError::TooManySessions { .. }) if reclaim(app, user) > 0 => app.kernels.create_session(user.id)?,
         other => other?,
     };
-    flywheel_app::datasets::share_with(state, user, &session).await;
-    state.notebook_sessions.set((notebook, user.id), session.id.clone());
+    crate::datasets::share_with(app, user, &session).await;
+    app.notebook_sessions.set((notebook, user.id), session.id.clone());
     Ok(session)
 }
 
 /// Closes the user's sessions whose kernel is already gone (culled when
 /// idle, or dead): they hold no variables, only a place in the per-user
 /// limit, and their notebooks keep every output. Returns how many.
-fn reclaim(state: &AppState, user: &User) -> usize {
-    let gone: Vec<String> = state
+fn reclaim(app: &App, user: &User) -> usize {
+    let gone: Vec<String> = app
         .kernels
         .sessions(user.id)
         .iter()
@@ -192,17 +218,17 @@ fn reclaim(state: &AppState, user: &User) -> usize {
         .map(|v| v.id)
         .collect();
     for id in &gone {
-        let _ = state.kernels.close(user.id, id);
+        let _ = app.kernels.close(user.id, id);
     }
-    state.notebook_sessions.forget_sessions(&gone);
+    app.notebook_sessions.forget_sessions(&gone);
     gone.len()
 }
 
 /// Closes the notebook's sessions, every team member's, if open (when the
 /// notebook is deleted or reset).
-pub fn close_sessions(state: &AppState, notebook: NotebookId) {
-    for (user, id) in state.notebook_sessions.remove_all(notebook) {
-        let _ = state.kernels.close(user, &id);
+pub fn close_sessions(app: &App, notebook: NotebookId) {
+    for (user, id) in app.notebook_sessions.remove_all(notebook) {
+        let _ = app.kernels.close(user, &id);
     }
 }
 
@@ -210,29 +236,29 @@ pub fn close_sessions(state: &AppState, notebook: NotebookId) {
 /// and has its outputs written to the notebook when it finishes.
 ///
 /// # Errors
-/// 404 for an unknown cell, 422 for a Markdown cell, the kernel's refusals
-/// (503 while kernels are preparing, 409 at the session limit).
+/// [`NotebookServiceError::NoSuchCell`], [`NotebookServiceError::MarkdownCell`],
+/// and the kernel's refusals ([`KernelError`]: preparing, at the session
+/// limit, …).
 pub async fn run_cell(
-    state: &AppState,
+    app: &App,
     user: &User,
     record: &NotebookRecord,
     cell: &str,
-) -> Result<(Arc<Session>, Execution), AppError> {
-    let cell = record.notebook.cell(cell).ok_or_else(|| {
-        AppError::not_found(format!("This notebook has no cell `{}`.", cell.chars().take(64).collect::<String>()))
-    })?;
+) -> Result<(Arc<Session>, Execution), NotebookServiceError> {
+    let cell =
+        record.notebook.cell(cell).ok_or_else(|| NotebookServiceError::NoSuchCell(cell.chars().take(64).collect()))?;
     if cell.cell_type != CellType::Code {
-        return Err(AppError::unprocessable(format!("Cell `{}` is Markdown; only code cells run.", cell.id)));
+        return Err(NotebookServiceError::MarkdownCell(cell.id.clone()));
     }
-    let session = session_for(state, user, record.id).await?;
+    let session = session_for(app, user, record.id).await?;
     let execution = session.execute(cell.source.clone())?;
-    state.notebook_sessions.started((record.id, user.id), cell.id.clone(), execution.id);
-    let sessions = state.notebook_sessions.clone();
+    app.notebook_sessions.started((record.id, user.id), cell.id.clone(), execution.id);
+    let sessions = app.notebook_sessions.clone();
     let step =
-        record.lab.as_ref().filter(|slug| state.labs.get(slug).is_some_and(|lab| lab.step(cell.id.as_str()).is_some()));
+        record.lab.as_ref().filter(|slug| app.labs.get(slug).is_some_and(|lab| lab.step(cell.id.as_str()).is_some()));
     let step = step.map(|slug| (user.id, slug.clone()));
     let (db, session2, notebook, cell_id, eid) =
-        (state.db.clone(), session.clone(), record.id, cell.id.clone(), execution.id);
+        (app.db.clone(), session.clone(), record.id, cell.id.clone(), execution.id);
     let key = (notebook, user.id);
     tokio::spawn(async move {
         if let Some(outputs) = keep_outputs(&db, session2, notebook, &cell_id, eid).await
@@ -293,18 +319,18 @@ pub fn blank(title: &str) -> Notebook {
 /// The `bool` says whether it was made now.
 ///
 /// # Errors
-/// 404 for an unknown lab; storage failures.
-pub async fn lab_copy(state: &AppState, user: &User, slug: &str) -> Result<(NotebookRecord, bool), AppError> {
-    let lab = state.labs.get(slug).ok_or_else(|| AppError::not_found(format!("There is no lab `{slug}`.")))?;
-    if let Some(existing) = state.db.lab_notebook(user.id, slug).await? {
+/// [`NotebookServiceError::NoSuchLab`]; storage failures.
+pub async fn lab_copy(app: &App, user: &User, slug: &str) -> Result<(NotebookRecord, bool), NotebookServiceError> {
+    let lab = app.labs.get(slug).ok_or_else(|| NotebookServiceError::NoSuchLab(slug.to_owned()))?;
+    if let Some(existing) = app.db.lab_notebook(user.id, slug).await? {
         return Ok((existing, false));
     }
-    match state.db.create_notebook(user.id, Some(slug), &lab.notebook, crate::now()).await {
+    match app.db.create_notebook(user.id, Some(slug), &lab.notebook, crate::now()).await {
         Ok(created) => Ok((created, true)),
         // Two tabs opened the lab at once: the other made the copy.
-        Err(flywheel_store::StoreError::Conflict(_)) => {
-            let existing = state.db.lab_notebook(user.id, slug).await?;
-            existing.map(|n| (n, false)).ok_or_else(not_found)
+        Err(StoreError::Conflict(_)) => {
+            let existing = app.db.lab_notebook(user.id, slug).await?;
+            existing.map(|n| (n, false)).ok_or(NotebookServiceError::NotFound)
         }
         Err(e) => Err(e.into()),
     }
