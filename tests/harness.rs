@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flywheel::Config;
-use flywheel::accounts::{SignUp, create_account};
+use flywheel_app::accounts::{SignUp, create_account};
 use flywheel_domain::{Role, User};
 use flywheel_store::{Database, SqlDatabase};
 use reqwest::redirect::Policy;

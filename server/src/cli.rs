@@ -12,9 +12,9 @@ use flywheel_domain::Role;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::accounts::{self, SignUp};
 use crate::app::{Application, open_database};
 use crate::config::{Config, LogFormat, Overrides};
+use flywheel_app::accounts::{self, SignUp};
 
 /// Flywheel: hands-on machine-learning workshops in Rust.
 #[derive(Debug, Parser)]

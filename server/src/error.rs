@@ -229,6 +229,38 @@ impl From<flywheel_app::notebooks::NotebookServiceError> for AppError {
     }
 }
 
+impl From<flywheel_app::workshops::WorkshopError> for AppError {
+    fn from(e: flywheel_app::workshops::WorkshopError) -> Self {
+        use flywheel_app::workshops::WorkshopError as E;
+        let message = e.to_string();
+        match e {
+            E::NotFound | E::Missing(_) => AppError::not_found(message),
+            E::StaffOnly | E::NotAllowed(_) => AppError::forbidden(message),
+            E::Invalid(_) => AppError::unprocessable(message),
+            E::Conflict(_) | E::TeamFull { .. } | E::Closed { .. } => AppError::conflict(message),
+            E::TooLarge { .. } => AppError::with_status(StatusCode::PAYLOAD_TOO_LARGE, message),
+            E::DailyLimit { retry_after, .. } => AppError::too_many_requests(message, retry_after),
+            E::Store(e) => e.into(),
+            E::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<flywheel_app::accounts::AccountError> for AppError {
+    fn from(e: flywheel_app::accounts::AccountError) -> Self {
+        use flywheel_app::accounts::AccountError as E;
+        let message = e.to_string();
+        match e {
+            E::WrongCredentials => AppError::unauthorized(message),
+            E::SignUpClosed | E::Disabled => AppError::forbidden(message),
+            E::Invalid(e) => e.into(),
+            E::Workshop(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()

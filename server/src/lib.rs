@@ -5,7 +5,6 @@
 //! Architecture invariant: this is the only crate that knows axum, askama
 //! and htmx.
 
-pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -15,7 +14,6 @@ pub mod error;
 pub mod metrics;
 pub mod state;
 pub mod web;
-pub mod workshops;
 
 pub use app::Application;
 pub use config::Config;

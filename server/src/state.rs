@@ -9,7 +9,6 @@ use flywheel_store::Database;
 use crate::auth::limits::LoginLimits;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::workshops::HiddenTests;
 
 /// Shared by all handlers; cheap to clone. It derefs to the application
 /// services' [`App`] (`state.db`, `state.kernels`, `state.labs`, …), so a
@@ -24,8 +23,6 @@ pub struct AppState {
     pub login_limits: Arc<LoginLimits>,
     /// Request metrics for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// Hidden test sets drawn for scoring submitted models.
-    pub hidden_tests: Arc<HiddenTests>,
 }
 
 impl Deref for AppState {
@@ -45,7 +42,6 @@ impl AppState {
             config: Arc::new(config),
             login_limits: Arc::new(login_limits),
             metrics: Arc::new(Metrics::new()),
-            hidden_tests: Arc::default(),
         }
     }
 }

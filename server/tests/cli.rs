@@ -51,7 +51,7 @@ async fn user_create_makes_an_account_that_can_log_in() {
     let (user, hash) = store.user_credentials("ian@example.org").await.unwrap().expect("stored");
     assert_eq!(user.role, flywheel_domain::Role::Instructor);
     assert!(
-        flywheel::auth::password::verify(Some(hash), "a long passphrase").await.unwrap(),
+        flywheel_app::password::verify(Some(hash), "a long passphrase").await.unwrap(),
         "newline is not part of it"
     );
 

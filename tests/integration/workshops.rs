@@ -406,7 +406,7 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
     assert_eq!((status, error_message(&body).contains("today's 1 model")), (429, true), "{body}");
 
     // An oversize model is refused before it is read (the daily limit is not reached by refusals).
-    let huge = "x".repeat(flywheel::workshops::MAX_MODEL_BYTES + 1);
+    let huge = "x".repeat(flywheel_app::workshops::MAX_MODEL_BYTES + 1);
     let (status, body) = submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": huge}), None).await;
     assert_eq!(status, 413, "{body}");
 

@@ -1,6 +1,6 @@
 //! "Your own data": CSV files a participant uploads into their workspace.
 //! An upload is checked (`flywheel_domain::dataset::check_csv`) before
-//! anything is stored; it is private to its owner (anyone else gets 404),
+//! anything is stored; it is private to its owner (anyone else is told it does not exist),
 //! and copied into each of the owner's kernel sessions as `data/<name>`,
 //! where `Table::read_csv("data/<name>")` opens it. A project notebook made
 //! from a template (`labs/project/`) walks the three days on it.

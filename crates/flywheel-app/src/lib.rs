@@ -19,19 +19,23 @@ use flywheel_domain::Timestamp;
 use flywheel_kernel_manager::KernelManager;
 use flywheel_store::Database;
 
+pub mod accounts;
 pub mod curriculum;
 pub mod datasets;
 pub mod kernels;
 pub mod labs;
 pub mod notebooks;
+pub mod password;
+pub mod workshops;
 
 use curriculum::Curriculum;
 use labs::Labs;
 use notebooks::NotebookSessions;
+use workshops::HiddenTests;
 
 /// What every service reaches: storage, kernels, the labs and the
-/// curriculum, which kernel session each notebook runs on, and the settings
-/// in force. Cheap to clone.
+/// curriculum, which kernel session each notebook runs on, the hidden test
+/// sets drawn so far, and the settings in force. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     /// Storage.
@@ -44,6 +48,8 @@ pub struct App {
     pub curriculum: Arc<Curriculum>,
     /// Which kernel session each notebook runs on.
     pub notebook_sessions: Arc<NotebookSessions>,
+    /// Hidden test sets drawn for scoring submitted models.
+    pub hidden_tests: Arc<HiddenTests>,
     /// The settings the services obey.
     pub settings: Arc<Settings>,
 }
@@ -70,7 +76,15 @@ impl App {
         let kernels = kernels::manager(&settings.kernels);
         let labs = Arc::new(Labs::load(&settings.labs_dir));
         let curriculum = Arc::new(Curriculum::load(&settings.content_dir));
-        Self { db, kernels, labs, curriculum, notebook_sessions: Arc::default(), settings: Arc::new(settings) }
+        Self {
+            db,
+            kernels,
+            labs,
+            curriculum,
+            notebook_sessions: Arc::default(),
+            hidden_tests: Arc::default(),
+            settings: Arc::new(settings),
+        }
     }
 }
 
@@ -96,4 +110,12 @@ pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
 /// When the random source fails.
 pub fn random_hex<const N: usize>() -> anyhow::Result<String> {
     random_bytes::<N>().map(hex::encode)
+}
+
+/// A time as `2026-11-22 14:05 UTC` (`?` outside the calendar's range).
+pub fn format_time(t: Timestamp) -> String {
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(t.millis().div_euclid(1000)) else {
+        return String::from("?");
+    };
+    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute())
 }

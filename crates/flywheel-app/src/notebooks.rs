@@ -111,7 +111,7 @@ impl NotebookSessions {
 }
 
 /// The notebook `id` if `user` owns it or it is shared with their
-/// workshop team; 404 otherwise, so that others' notebooks are not even
+/// workshop team; `NotFound` otherwise, so that others' notebooks are not even
 /// confirmed to exist.
 ///
 /// # Errors

@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::accounts::{self, SignUp};
 use crate::auth::extract::{ApiAdmin, ApiUser};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
+use flywheel_app::accounts::{self, SignUp};
 
 pub mod datasets;
 pub mod notebooks;
@@ -171,7 +171,7 @@ async fn create_token(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> Result<Response, AppError> {
-    let user = accounts::log_in(&state, &req.email, &req.password, peer.ip()).await?;
+    let user = crate::auth::log_in(&state, &req.email, &req.password, peer.ip()).await?;
     let (token, secret) = accounts::issue_token(&state, &user, &req.name).await?;
     let body = NewTokenBody { token: secret.expose().to_owned(), id: token.id.to_string(), name: token.name };
     Ok((StatusCode::CREATED, Json(body)).into_response())

@@ -1,7 +1,7 @@
 //! `/api/v1/workshops`: workshops, joining with a code, teams,
 //! submissions (write-ups and models), the leaderboard, rubric grades and
 //! the gradebook. Membership and roles are checked in
-//! [`crate::workshops`]: a workshop you are not in is 404, instructor
+//! [`flywheel_app::workshops`]: a workshop you are not in is 404, instructor
 //! operations are 403 for participants, another team's submission is 404.
 
 use axum::Json;
@@ -16,7 +16,7 @@ use crate::api::ApiJson;
 use crate::auth::extract::ApiUser;
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
-use crate::workshops::{self, NewSubmission, Standing, Viewer, WorkshopInput};
+use flywheel_app::workshops::{self, NewSubmission, RoomAccount, Standing, Viewer, WorkshopInput};
 
 /// A workshop as the caller sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,7 +90,7 @@ impl WorkshopBody {
             title: w.title.clone(),
             days: w.days.iter().map(ToString::to_string).collect(),
             labs: w.labs.clone(),
-            scored_labs: w.labs.iter().filter(|l| flywheel_ml::scoring::LABS.contains(&l.as_str())).cloned().collect(),
+            scored_labs: workshops::scored_labs(w),
             team_size: w.team_size,
             self_formed_teams: w.self_formed_teams,
             closes_at: w.closes_at.millis(),
@@ -233,6 +233,108 @@ impl From<&Grade> for GradeBody {
     }
 }
 
+/// What an instructor fills in to create a workshop.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct WorkshopRequest {
+    /// Title, 1–120 characters.
+    #[schema(example = "ML week, Rotterdam")]
+    pub title: String,
+    /// Day 1, Day 2 and Day 3 as `YYYY-MM-DD`, in order.
+    #[schema(example = json!(["2026-12-07", "2026-12-08", "2026-12-09"]))]
+    pub days: [String; 3],
+    /// Lab slugs (default: every lab).
+    #[serde(default)]
+    pub labs: Vec<String>,
+    /// Most members per team (default 4).
+    #[serde(default = "default_team_size")]
+    pub team_size: u32,
+    /// Whether participants form and join teams themselves (default true).
+    #[serde(default = "yes")]
+    pub self_formed_teams: bool,
+    /// Submissions close (Unix ms; default: the end of Day 3, UTC).
+    pub closes_at: Option<i64>,
+    /// Most model submissions per team per UTC day (default 5).
+    #[serde(default = "default_daily")]
+    pub daily_model_submissions: u32,
+}
+
+fn default_team_size() -> u32 {
+    workshops::DEFAULT_TEAM_SIZE
+}
+fn yes() -> bool {
+    true
+}
+fn default_daily() -> u32 {
+    workshops::DEFAULT_DAILY_MODEL_SUBMISSIONS
+}
+
+impl From<WorkshopRequest> for WorkshopInput {
+    fn from(r: WorkshopRequest) -> Self {
+        Self {
+            title: r.title,
+            days: r.days,
+            labs: r.labs,
+            team_size: r.team_size,
+            self_formed_teams: r.self_formed_teams,
+            closes_at: r.closes_at,
+            daily_model_submissions: r.daily_model_submissions,
+        }
+    }
+}
+
+/// A team's place on a lab's leaderboard.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StandingBody {
+    /// 1 for the best.
+    pub rank: usize,
+    /// The team's id.
+    pub team_id: String,
+    /// The team's name.
+    pub team: String,
+    /// The score shown: public while the workshop is open, private after.
+    pub score: f64,
+    /// The public score (staff always see both).
+    pub public_score: Option<f64>,
+    /// The private score: after the close, or for staff.
+    pub private_score: Option<f64>,
+    /// Model submissions the team made for this lab.
+    pub entries: usize,
+    /// When the counting (latest) model was submitted, Unix ms.
+    pub submitted_at: i64,
+}
+
+impl From<Standing> for StandingBody {
+    fn from(s: Standing) -> Self {
+        Self {
+            rank: s.rank,
+            team_id: s.team_id,
+            team: s.team,
+            score: s.score,
+            public_score: s.public_score,
+            private_score: s.private_score,
+            entries: s.entries,
+            submitted_at: s.submitted_at,
+        }
+    }
+}
+
+/// A room account just made, with its password (shown this once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomAccountBody {
+    /// E.g. `scientist-7`.
+    pub label: String,
+    /// What to log in with.
+    pub email: String,
+    /// The generated password: not stored, not shown again.
+    pub password: String,
+}
+
+impl From<RoomAccount> for RoomAccountBody {
+    fn from(a: RoomAccount) -> Self {
+        Self { label: a.label, email: a.email, password: a.password }
+    }
+}
+
 /// Joining with a code.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct JoinRequest {
@@ -334,7 +436,7 @@ async fn list_workshops(
 /// Creates a workshop (instructors and admins), with a join code and
 /// rubrics made from the write-up templates' sections.
 #[utoipa::path(post, path = "/api/v1/workshops", tag = "workshops", security(("bearer" = [])),
-    request_body = WorkshopInput,
+    request_body = WorkshopRequest,
     responses(
         (status = 201, body = WorkshopBody),
         (status = 403, description = "Participants cannot create workshops", body = ErrorBody),
@@ -343,9 +445,9 @@ async fn list_workshops(
 async fn create_workshop(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    ApiJson(input): ApiJson<WorkshopInput>,
+    ApiJson(input): ApiJson<WorkshopRequest>,
 ) -> Result<Response, AppError> {
-    let w = workshops::create(&state, &user, input).await?;
+    let w = workshops::create(&state, &user, input.into()).await?;
     Ok((StatusCode::CREATED, Json(WorkshopBody::new(&w, None, Some("instructor")))).into_response())
 }
 
@@ -377,7 +479,7 @@ async fn join_workshop(
     ApiJson(req): ApiJson<JoinRequest>,
 ) -> Result<Json<WorkshopBody>, AppError> {
     let w = workshops::join(&state, &user, &req.code).await?;
-    Ok(Json(WorkshopBody::of(&workshops::visible(&state, &user, &w.id.to_string()).await?)))
+    Ok(Json(WorkshopBody::of(&workshops::viewer(&state, &user, w).await?)))
 }
 
 /// Makes a new join code; the old one stops working (instructors).
@@ -638,14 +740,15 @@ async fn set_rubric(
 /// the workshop is open and by the private score after it closes.
 #[utoipa::path(get, path = "/api/v1/workshops/{id}/leaderboard/{lab}", tag = "workshops", security(("bearer" = [])),
     params(("id" = String, Path, description = "Workshop id"), ("lab" = String, Path, description = "A scored lab, e.g. `fraud`")),
-    responses((status = 200, body = Vec<Standing>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<StandingBody>), (status = 404, body = ErrorBody)))]
 async fn leaderboard(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
     Path((id, lab)): Path<(String, String)>,
-) -> Result<Json<Vec<Standing>>, AppError> {
+) -> Result<Json<Vec<StandingBody>>, AppError> {
     let viewer = workshops::visible(&state, &user, &id).await?;
-    Ok(Json(workshops::leaderboard(&state, &viewer, &lab).await?))
+    let board = workshops::leaderboard(&state, &viewer, &lab).await?;
+    Ok(Json(board.into_iter().map(StandingBody::from).collect()))
 }
 
 /// The gradebook as CSV: a row per participant with team, rubric points and
@@ -719,7 +822,7 @@ pub struct RoomAccountsRequest {
 #[utoipa::path(post, path = "/api/v1/workshops/{id}/accounts", tag = "workshops", security(("bearer" = [])),
     params(("id" = String, Path, description = "Workshop id")), request_body = RoomAccountsRequest,
     responses(
-        (status = 201, body = Vec<workshops::RoomAccount>),
+        (status = 201, body = Vec<RoomAccountBody>),
         (status = 403, body = ErrorBody),
         (status = 422, description = "A count outside 1–200, a bad prefix", body = ErrorBody),
     ))]
@@ -731,6 +834,7 @@ async fn room_accounts(
 ) -> Result<Response, AppError> {
     let viewer = workshops::visible(&state, &user, &id).await?;
     let made = workshops::provision(&state, &viewer, req.count, req.prefix.as_deref().unwrap_or("scientist")).await?;
+    let made: Vec<RoomAccountBody> = made.into_iter().map(RoomAccountBody::from).collect();
     Ok((StatusCode::CREATED, Json(made)).into_response())
 }
 

@@ -13,12 +13,12 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{Layout, Page, format_time, see_other};
-use crate::accounts::{self, SignUp};
 use crate::auth::csrf::session_error;
 use crate::auth::extract::{AdminUser, CurrentUser};
 use crate::auth::sessions::keys;
 use crate::error::AppError;
 use crate::state::AppState;
+use flywheel_app::accounts::{self, SignUp};
 use flywheel_app::curriculum::LabProgress;
 
 /// A URL-encoded form whose rejections are [`AppError`]s.
@@ -137,7 +137,7 @@ pub(super) async fn login(
     WebForm(form): WebForm<LoginForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(&form.next).to_owned();
-    match accounts::log_in(&state, &form.email, &form.password, peer.ip()).await {
+    match crate::auth::log_in(&state, &form.email, &form.password, peer.ip()).await {
         Ok(user) => {
             start_session(&session, &user).await?;
             Ok(see_other(hx, &next))
@@ -220,7 +220,7 @@ pub(super) async fn signup(
             return page(layout, StatusCode::UNPROCESSABLE_ENTITY, summary, errors);
         }
     };
-    match accounts::sign_up(&state, checked, Some(&form.code)).await {
+    match accounts::sign_up(&state, checked, Some(&form.code)).await.map_err(AppError::from) {
         Ok((user, workshop)) => {
             start_session(&session, &user).await?;
             Ok(see_other(hx, &workshop.map_or_else(|| "/dashboard".to_owned(), |w| format!("/workshops/{}", w.id))))

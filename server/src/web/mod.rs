@@ -19,7 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_htmx::HxLocation;
-use flywheel_domain::{Timestamp, User};
+use flywheel_domain::User;
 use tower_sessions::Session;
 
 use crate::auth::extract::MaybeUser;
@@ -65,13 +65,7 @@ pub fn see_other(htmx: bool, to: &str) -> Response {
     if htmx { (HxLocation::from_str(to), StatusCode::OK).into_response() } else { Redirect::to(to).into_response() }
 }
 
-/// A time as `2026-11-22 14:05 UTC`.
-pub fn format_time(t: Timestamp) -> String {
-    let Ok(at) = time::OffsetDateTime::from_unix_timestamp(t.millis().div_euclid(1000)) else {
-        return String::from("?");
-    };
-    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", at.year(), u8::from(at.month()), at.day(), at.hour(), at.minute())
-}
+pub use flywheel_app::format_time;
 
 #[derive(askama::Template)]
 #[template(path = "landing.html")]

@@ -3,7 +3,7 @@
 //! leaderboards; for instructors the join code, roster placement, live
 //! progress, grade release and the gradebook), and a submission's page with
 //! the rubric grading form. Every operation goes through
-//! [`crate::workshops`], which checks membership and role.
+//! [`flywheel_app::workshops`], which checks membership and role.
 
 use std::collections::HashMap;
 
@@ -23,7 +23,7 @@ use crate::api::workshops::gradebook_response;
 use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::workshops::{self as ws, NewSubmission, Standing, Viewer, WorkshopInput};
+use flywheel_app::workshops::{self as ws, NewSubmission, Standing, Viewer, WorkshopInput};
 
 /// Minutes without a passed step, during a workshop day, after which a
 /// participant shows as stuck on the progress dashboard.
@@ -95,7 +95,7 @@ pub(super) async fn join(
     layout: Layout,
     WebForm(form): WebForm<JoinForm>,
 ) -> Result<Response, AppError> {
-    match ws::join(&state, &user, &form.code).await {
+    match ws::join(&state, &user, &form.code).await.map_err(AppError::from) {
         Ok(w) => Ok(see_other(hx, &format!("/workshops/{}", w.id))),
         Err(AppError::Client { status, message, .. }) => {
             list_page(&state, &user, layout, status, Some(message), form.code).await
@@ -150,7 +150,7 @@ pub(super) async fn create(
         closes_at: None,
         daily_model_submissions: form.daily_model_submissions,
     };
-    match ws::create(&state, &user, input).await {
+    match ws::create(&state, &user, input).await.map_err(AppError::from) {
         Ok(w) => Ok(see_other(hx, &format!("/workshops/{}", w.id))),
         Err(AppError::Client { status, message, .. }) => {
             list_page(&state, &user, layout, status, Some(message), String::new()).await
@@ -316,8 +316,7 @@ async fn workshop_page(
             }
         })
         .collect();
-    let scored_labs: Vec<String> =
-        w.labs.iter().filter(|l| flywheel_ml::scoring::LABS.contains(&l.as_str())).cloned().collect();
+    let scored_labs = ws::scored_labs(w);
     let mut boards = Vec::new();
     for lab in &scored_labs {
         boards.push(Board { lab: lab.clone(), rows: ws::leaderboard(state, viewer, lab).await?, closed });
@@ -436,7 +435,7 @@ pub(super) async fn show(
 
 /// Runs `op`; on success goes back to the workshop page, on a refusal shows
 /// the page with the message (and the draft, so nothing typed is lost).
-async fn then_back<F: std::future::Future<Output = Result<(), AppError>>>(
+async fn then_back<E: Into<AppError>, F: std::future::Future<Output = Result<(), E>>>(
     state: &AppState,
     user: &User,
     viewer: &Viewer,
@@ -445,10 +444,10 @@ async fn then_back<F: std::future::Future<Output = Result<(), AppError>>>(
     draft: Option<(SubmissionKind, String)>,
     op: F,
 ) -> Result<Response, AppError> {
-    match op.await {
+    match op.await.map_err(Into::into) {
         Ok(()) => Ok(see_other(hx, &format!("/workshops/{}", viewer.workshop.id))),
         Err(AppError::Client { status, message, .. }) => {
-            let fresh = ws::visible(state, user, &viewer.workshop.id.to_string()).await?;
+            let fresh = ws::visible_by_id(state, user, viewer.workshop.id).await?;
             workshop_page(state, &fresh, layout, status, Some(message), draft).await
         }
         Err(e) => Err(e),
@@ -773,7 +772,7 @@ pub(super) async fn grade(
     }
     let result = match unreadable {
         Some(message) => Err(AppError::unprocessable(message)),
-        None => ws::grade(&state, &viewer, &user, &sid, scores.clone()).await.map(|_| ()),
+        None => ws::grade(&state, &viewer, &user, &sid, scores.clone()).await.map(|_| ()).map_err(AppError::from),
     };
     match result {
         Ok(()) => Ok(see_other(hx, &format!("/workshops/{id}/submissions/{sid}"))),
@@ -804,7 +803,7 @@ pub(super) async fn share_notebook(
             viewer.team().ok_or_else(|| AppError::forbidden("Join a team first: notebooks are shared with a team."))?;
         let record = flywheel_app::notebooks::owned(&state, &user, &form.notebook).await?;
         flywheel_app::notebooks::share(&state, &user, &record, Some(team)).await?;
-        Ok(())
+        Ok::<(), AppError>(())
     };
     then_back(&state, &user, &viewer, layout, hx, None, op).await
 }
@@ -838,7 +837,7 @@ pub(super) async fn room_accounts(
 ) -> Result<Response, AppError> {
     let viewer = ws::visible(&state, &user, &id).await?;
     viewer.require_staff()?;
-    let made = match ws::provision(&state, &viewer, form.count, &form.prefix).await {
+    let made = match ws::provision(&state, &viewer, form.count, &form.prefix).await.map_err(AppError::from) {
         Ok(made) => made,
         Err(e @ AppError::Client { .. }) => {
             return then_back(&state, &user, &viewer, layout, hx, None, async { Err(e) }).await;

@@ -1,16 +1,41 @@
 //! Account operations shared by the web pages, the API and the command line:
-//! sign up, log in, issue API tokens. Each checks its input through the
-//! domain types and answers with an [`AppError`] a person can act on.
-
-use std::net::IpAddr;
+//! sign up, check credentials, issue API tokens. Each checks its input
+//! through the domain types and answers with an [`AccountError`] a person
+//! can act on. (Log-in rate limits are the web layer's: `server/src/auth`.)
 
 use flywheel_domain::workshop::Workshop;
 use flywheel_domain::{ApiToken, DisplayName, Email, NewUser, Password, Role, TokenSecret, User, ValidationError};
-use flywheel_store::Database;
+use flywheel_store::{Database, StoreError};
 
-use crate::auth::password;
-use crate::error::AppError;
-use crate::state::AppState;
+use crate::App;
+use crate::password;
+use crate::workshops::WorkshopError;
+
+/// Why an account operation did not happen. Nothing is written on any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// Sign-up without a join code while the configuration does not allow it.
+    #[error("{}", SIGNUP_CLOSED)]
+    SignUpClosed,
+    /// An unknown email or a wrong password (the same answer for both).
+    #[error("Wrong email or password.")]
+    WrongCredentials,
+    /// The account is disabled.
+    #[error("This account is disabled. Ask your administrator.")]
+    Disabled,
+    /// A field does not validate.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The join code given at sign-up does not let anyone in.
+    #[error(transparent)]
+    Workshop(#[from] WorkshopError),
+    /// Storage failed, or the email is taken ([`StoreError::Conflict`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing or the random source failed; logged, not shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
 
 /// A checked sign-up request.
 #[derive(Debug)]
@@ -41,8 +66,9 @@ impl SignUp {
 /// Creates an account with `role`, hashing the password.
 ///
 /// # Errors
-/// 409 when the email (ignoring case) is taken; internal errors otherwise.
-pub async fn create_account(db: &dyn Database, sign_up: SignUp, role: Role) -> Result<User, AppError> {
+/// [`StoreError::Conflict`] when the email (ignoring case) is taken;
+/// internal errors otherwise.
+pub async fn create_account(db: &dyn Database, sign_up: SignUp, role: Role) -> Result<User, AccountError> {
     let password_hash = password::hash(&sign_up.password).await?;
     let new = NewUser { email: sign_up.email, name: sign_up.name, role, password_hash };
     Ok(db.create_user(&new, crate::now()).await?)
@@ -55,23 +81,23 @@ pub async fn create_account(db: &dyn Database, sign_up: SignUp, role: Role) -> R
 /// written.
 ///
 /// # Errors
-/// 403 when sign-up is off and no code is given, or the code has expired;
-/// 404/422 for a code no workshop has or that cannot be one; as
-/// [`create_account`] otherwise.
+/// [`AccountError::SignUpClosed`] when sign-up is off and no code is given;
+/// [`AccountError::Workshop`] for a code no workshop has, that cannot be
+/// one or that has expired; as [`create_account`] otherwise.
 pub async fn sign_up(
-    state: &AppState,
+    app: &App,
     sign_up: SignUp,
     join_code: Option<&str>,
-) -> Result<(User, Option<Workshop>), AppError> {
+) -> Result<(User, Option<Workshop>), AccountError> {
     let join_code = join_code.map(str::trim).filter(|c| !c.is_empty());
     let workshop = match join_code {
-        Some(code) => Some(crate::workshops::joinable(state, code).await?),
-        None if !state.config.signup_enabled => return Err(AppError::forbidden(SIGNUP_CLOSED)),
+        Some(code) => Some(crate::workshops::joinable(app, code).await?),
+        None if !app.settings.signup_enabled => return Err(AccountError::SignUpClosed),
         None => None,
     };
-    let user = create_account(state.db.as_ref(), sign_up, Role::Participant).await?;
+    let user = create_account(app.db.as_ref(), sign_up, Role::Participant).await?;
     if let Some(w) = &workshop {
-        state.db.add_member(w.id, user.id, flywheel_domain::workshop::MemberRole::Participant, crate::now()).await?;
+        app.db.add_member(w.id, user.id, flywheel_domain::workshop::MemberRole::Participant, crate::now()).await?;
         tracing::info!(workshop = %w.id, user = %user.id, "signed up with a join code");
     }
     Ok((user, workshop))
@@ -80,26 +106,24 @@ pub async fn sign_up(
 /// What a person reads when sign-up is switched off.
 pub const SIGNUP_CLOSED: &str = "Sign-up is closed on this server. Sign up with your workshop's join code, or ask your instructor or administrator for an account.";
 
-/// Checks an email and password, counting the attempt against the rate limits.
+/// The active account whose email and password these are. Callers count
+/// the attempt against their rate limits first.
 ///
 /// # Errors
-/// 429 past the limits; 401 "Wrong email or password." for an unknown email
-/// or a wrong password alike; 403 for a disabled account.
-pub async fn log_in(state: &AppState, email: &str, password: &str, ip: IpAddr) -> Result<User, AppError> {
-    let wrong = || AppError::unauthorized("Wrong email or password.");
-    let key = email.trim().to_lowercase();
-    state.login_limits.check(&key, ip)?;
-    let found = state.db.user_credentials(&key).await?;
+/// [`AccountError::WrongCredentials`] for an unknown email or a wrong
+/// password alike; [`AccountError::Disabled`] for a disabled account.
+pub async fn check_credentials(app: &App, email: &str, password: &str) -> Result<User, AccountError> {
+    let found = app.db.user_credentials(&email.trim().to_lowercase()).await?;
     let (user, stored) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
     if !password::verify(stored, password).await? {
-        return Err(wrong());
+        return Err(AccountError::WrongCredentials);
     }
-    let user = user.ok_or_else(wrong)?;
+    let user = user.ok_or(AccountError::WrongCredentials)?;
     if !user.is_active() {
-        return Err(AppError::forbidden("This account is disabled. Ask your administrator."));
+        return Err(AccountError::Disabled);
     }
     Ok(user)
 }
@@ -108,11 +132,11 @@ pub async fn log_in(state: &AppState, email: &str, password: &str, ip: IpAddr) -
 /// its digest is stored.
 ///
 /// # Errors
-/// 422 for a bad label; internal errors otherwise.
-pub async fn issue_token(state: &AppState, user: &User, name: &str) -> Result<(ApiToken, TokenSecret), AppError> {
+/// [`AccountError::Invalid`] for a bad label; internal errors otherwise.
+pub async fn issue_token(app: &App, user: &User, name: &str) -> Result<(ApiToken, TokenSecret), AccountError> {
     let name = ApiToken::parse_name(name)?;
     let secret = TokenSecret::from_random_bytes(crate::random_bytes()?);
-    let token = state.db.create_api_token(user.id, &name, &secret.digest(), crate::now()).await?;
+    let token = app.db.create_api_token(user.id, &name, &secret.digest(), crate::now()).await?;
     Ok((token, secret))
 }
 

@@ -2,11 +2,12 @@
 //! API and the pages. Every operation starts from a [`Viewer`] — the
 //! workshop as the caller may see it — so the membership and role checks
 //! happen in one place: a workshop the caller is not in does not exist for
-//! them (404), staff-only operations are 403 for participants, and a
-//! participant reaches only their own team's submissions and grades
-//! (another team's are 404).
+//! them (`NotFound`), staff-only operations are `StaffOnly` for
+//! participants, and a participant reaches only their own team's
+//! submissions and grades (another team's are `Missing`). Each refusal is a
+//! [`WorkshopError`].
 //!
-//! Models are scored here, on the server, on the lab's hidden test set
+//! Models are scored here, in the server's process, on the lab's hidden test set
 //! (`flywheel_ml::scoring`), in a blocking task; hidden test sets are drawn
 //! once per workshop and lab and kept in memory.
 
@@ -17,12 +18,81 @@ use std::sync::{Arc, Mutex};
 use flywheel_domain::workshop::{
     self, Date, Grade, JoinCode, Member, MemberRole, Rubric, Rubrics, Score, Submission, SubmissionKind, Team, Workshop,
 };
-use flywheel_domain::{SubmissionId, TeamId, Timestamp, User, UserId, WorkshopId};
+use flywheel_domain::{SubmissionId, TeamId, Timestamp, User, UserId, ValidationError, WorkshopId};
 use flywheel_ml::scoring::{HiddenTest, SubmittedModel};
 use flywheel_store::StoreError;
 
-use crate::error::AppError;
-use crate::state::AppState;
+use crate::App;
+
+/// Why a workshop operation did not happen. Nothing is written on any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkshopError {
+    /// No such workshop, or one the caller is not in (the same answer, so
+    /// that others' workshops are not even confirmed to exist).
+    #[error("There is no such workshop (or you are not in it).")]
+    NotFound,
+    /// Only the workshop's instructors (and admins) may do this.
+    #[error("Only the workshop's instructors can do this.")]
+    StaffOnly,
+    /// The caller's role or the workshop's settings do not allow this; the
+    /// message says which.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// No such team, participant, submission, join code or leaderboard in
+    /// this workshop (as the caller may see it).
+    #[error("{0}")]
+    Missing(String),
+    /// The input cannot be used; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// It conflicts with what exists (already a member, a name taken).
+    #[error("{0}")]
+    Conflict(String),
+    /// The team has as many members as the workshop allows.
+    #[error("Team \"{team}\" is full ({size} members).")]
+    TeamFull {
+        /// The team's name.
+        team: String,
+        /// The workshop's team size.
+        size: u32,
+    },
+    /// Submissions are closed.
+    #[error("Submissions closed at {}; the workshop is over.", crate::format_time(*closes_at))]
+    Closed {
+        /// When they closed.
+        closes_at: Timestamp,
+    },
+    /// A write-up or model over its size limit.
+    #[error("{what} is {size} bytes; the most accepted is {max}.")]
+    TooLarge {
+        /// What was too large (`The write-up`, `The model`, a file name).
+        what: String,
+        /// Its size, in bytes.
+        size: u64,
+        /// The limit, in bytes.
+        max: u64,
+    },
+    /// The team used today's model submissions.
+    #[error("Your team has used today's {limit} model submissions; more from 00:00 UTC.")]
+    DailyLimit {
+        /// Model submissions per team per UTC day.
+        limit: u32,
+        /// Seconds until the next UTC day.
+        retry_after: u64,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something else failed (the random source, a scoring task); logged, not shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<ValidationError> for WorkshopError {
+    fn from(e: ValidationError) -> Self {
+        WorkshopError::Invalid(e.to_string())
+    }
+}
 
 /// Largest write-up accepted, bytes.
 pub const MAX_WRITE_UP_BYTES: usize = 200 * 1024;
@@ -69,12 +139,12 @@ impl Viewer {
         self.member.as_ref().and_then(|m| m.team)
     }
 
-    /// 403 unless the caller runs this workshop.
+    /// Whether the caller runs this workshop.
     ///
     /// # Errors
-    /// 403 for participants.
-    pub fn require_staff(&self) -> Result<(), AppError> {
-        if self.staff { Ok(()) } else { Err(AppError::forbidden("Only the workshop's instructors can do this.")) }
+    /// [`WorkshopError::StaffOnly`] for participants.
+    pub fn require_staff(&self) -> Result<(), WorkshopError> {
+        if self.staff { Ok(()) } else { Err(WorkshopError::StaffOnly) }
     }
 
     /// Whether the caller may see what `team` has handed in.
@@ -83,59 +153,60 @@ impl Viewer {
     }
 }
 
-fn not_found() -> AppError {
-    AppError::not_found("There is no such workshop (or you are not in it).")
-}
-
 /// The workshop `id` as `user` may see it: members and admins only.
 ///
 /// # Errors
-/// 404 for a malformed or unknown id and for workshops `user` is not in.
-pub async fn visible(state: &AppState, user: &User, id: &str) -> Result<Viewer, AppError> {
-    let id = WorkshopId::from_str(id).map_err(|_| not_found())?;
-    let workshop = state.db.workshop(id).await?.ok_or_else(not_found)?;
-    let member = state.db.member(id, user.id).await?;
+/// [`WorkshopError::NotFound`] for a malformed or unknown id and for
+/// workshops `user` is not in.
+pub async fn visible(app: &App, user: &User, id: &str) -> Result<Viewer, WorkshopError> {
+    visible_by_id(app, user, WorkshopId::from_str(id).map_err(|_| WorkshopError::NotFound)?).await
+}
+
+/// The workshop `id` as `user` may see it now, as [`visible`].
+///
+/// # Errors
+/// As [`visible`].
+pub async fn visible_by_id(app: &App, user: &User, id: WorkshopId) -> Result<Viewer, WorkshopError> {
+    let workshop = app.db.workshop(id).await?.ok_or(WorkshopError::NotFound)?;
+    viewer(app, user, workshop).await
+}
+
+/// `workshop` as `user` may see it: members and admins only.
+///
+/// # Errors
+/// [`WorkshopError::NotFound`] for a workshop `user` is not in.
+pub async fn viewer(app: &App, user: &User, workshop: Workshop) -> Result<Viewer, WorkshopError> {
+    let member = app.db.member(workshop.id, user.id).await?;
     let admin = user.role.is_admin();
     if member.is_none() && !admin {
-        return Err(not_found());
+        return Err(WorkshopError::NotFound);
     }
     let staff = admin || member.as_ref().is_some_and(|m| m.role == MemberRole::Instructor);
     Ok(Viewer { workshop, member, staff })
 }
 
+/// Most members per team, unless the instructor says otherwise.
+pub const DEFAULT_TEAM_SIZE: u32 = 4;
+/// Model submissions per team per UTC day, unless the instructor says otherwise.
+pub const DEFAULT_DAILY_MODEL_SUBMISSIONS: u32 = 5;
+
 /// What an instructor fills in to create a workshop.
-#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct WorkshopInput {
     /// Title, 1–120 characters.
-    #[schema(example = "ML week, Rotterdam")]
     pub title: String,
     /// Day 1, Day 2 and Day 3 as `YYYY-MM-DD`, in order.
-    #[schema(example = json!(["2026-12-07", "2026-12-08", "2026-12-09"]))]
     pub days: [String; 3],
-    /// Lab slugs (default: every lab).
-    #[serde(default)]
+    /// Lab slugs (empty: every lab).
     pub labs: Vec<String>,
-    /// Most members per team (default 4).
-    #[serde(default = "default_team_size")]
+    /// Most members per team (1–50).
     pub team_size: u32,
-    /// Whether participants form and join teams themselves (default true).
-    #[serde(default = "yes")]
+    /// Whether participants form and join teams themselves.
     pub self_formed_teams: bool,
-    /// Submissions close (Unix ms; default: the end of Day 3, UTC).
+    /// Submissions close (Unix ms; `None`: the end of Day 3, UTC).
     pub closes_at: Option<i64>,
-    /// Most model submissions per team per UTC day (default 5).
-    #[serde(default = "default_daily")]
+    /// Most model submissions per team per UTC day (1–100).
     pub daily_model_submissions: u32,
-}
-
-fn default_team_size() -> u32 {
-    4
-}
-fn yes() -> bool {
-    true
-}
-fn default_daily() -> u32 {
-    5
 }
 
 fn end_of(day: Date) -> Timestamp {
@@ -147,10 +218,10 @@ fn end_of(day: Date) -> Timestamp {
 /// templates' sections.
 ///
 /// # Errors
-/// 403 for participants; 422 for a bad title, dates, lab or limit.
-pub async fn create(state: &AppState, user: &User, input: WorkshopInput) -> Result<Workshop, AppError> {
+/// `NotAllowed` for participants; `Invalid` for a bad title, dates, lab or limit.
+pub async fn create(app: &App, user: &User, input: WorkshopInput) -> Result<Workshop, WorkshopError> {
     if !(user.role.is_admin() || user.role == flywheel_domain::Role::Instructor) {
-        return Err(AppError::forbidden("Only instructors and administrators can create workshops."));
+        return Err(WorkshopError::NotAllowed("Only instructors and administrators can create workshops.".to_owned()));
     }
     let title = workshop::parse_name("title", &input.title)?;
     let days = workshop::check_days([
@@ -159,20 +230,20 @@ pub async fn create(state: &AppState, user: &User, input: WorkshopInput) -> Resu
         Date::parse(&input.days[2])?,
     ])?;
     let labs = if input.labs.is_empty() {
-        state.labs.all().iter().map(|l| l.slug.clone()).collect()
+        app.labs.all().iter().map(|l| l.slug.clone()).collect()
     } else {
         for slug in &input.labs {
-            if state.labs.get(slug).is_none() {
-                return Err(AppError::unprocessable(format!("There is no lab `{slug}`.")));
+            if app.labs.get(slug).is_none() {
+                return Err(WorkshopError::Invalid(format!("There is no lab `{slug}`.")));
             }
         }
         input.labs
     };
     if !(1..=50).contains(&input.team_size) {
-        return Err(AppError::unprocessable("team_size: give 1 to 50 members per team."));
+        return Err(WorkshopError::Invalid("team_size: give 1 to 50 members per team.".to_owned()));
     }
     if !(1..=100).contains(&input.daily_model_submissions) {
-        return Err(AppError::unprocessable("daily_model_submissions: give 1 to 100 per day."));
+        return Err(WorkshopError::Invalid("daily_model_submissions: give 1 to 100 per day.".to_owned()));
     }
     let closes_at = input.closes_at.map_or_else(|| end_of(days[2]), Timestamp);
     let now = crate::now();
@@ -189,13 +260,13 @@ pub async fn create(state: &AppState, user: &User, input: WorkshopInput) -> Resu
         closes_at,
         daily_model_submissions: input.daily_model_submissions,
         scoring_seed: u64::from_le_bytes(crate::random_bytes()?),
-        rubrics: default_rubrics(state),
+        rubrics: default_rubrics(app),
         grades_released_at: None,
         created_at: now,
     };
     // 10¹² codes: a clash is rare, but it must not fail the request.
     for _ in 0..3 {
-        match state.db.create_workshop(&w).await {
+        match app.db.create_workshop(&w).await {
             Err(StoreError::Conflict(_)) => w.join_code = JoinCode::from_random(crate::random_bytes()?),
             other => {
                 other?;
@@ -204,15 +275,15 @@ pub async fn create(state: &AppState, user: &User, input: WorkshopInput) -> Resu
             }
         }
     }
-    Err(AppError::Internal(anyhow::anyhow!("three join codes in a row were taken")))
+    Err(WorkshopError::Internal(anyhow::anyhow!("three join codes in a row were taken")))
 }
 
 /// One criterion per `## ` section of each write-up's template page.
-fn default_rubrics(state: &AppState) -> Rubrics {
+fn default_rubrics(app: &App) -> Rubrics {
     let rubric = |kind: SubmissionKind| {
         let sections = kind
             .template()
-            .and_then(|slug| state.curriculum.get(slug))
+            .and_then(|slug| app.curriculum.get(slug))
             .map(|page| workshop::sections(&page.markdown))
             .unwrap_or_default();
         if sections.is_empty() {
@@ -231,24 +302,25 @@ fn default_rubrics(state: &AppState) -> Rubrics {
 ///
 /// # Errors
 /// Storage failures.
-pub async fn list(state: &AppState, user: &User) -> Result<Vec<(Workshop, Option<MemberRole>)>, AppError> {
-    let mine = state.db.member_workshops(user.id).await?;
+pub async fn list(app: &App, user: &User) -> Result<Vec<(Workshop, Option<MemberRole>)>, WorkshopError> {
+    let mine = app.db.member_workshops(user.id).await?;
     if !user.role.is_admin() {
         return Ok(mine.into_iter().map(|(w, r)| (w, Some(r))).collect());
     }
     let roles: HashMap<WorkshopId, MemberRole> = mine.into_iter().map(|(w, r)| (w.id, r)).collect();
-    Ok(state.db.all_workshops().await?.into_iter().map(|w| (w.clone(), roles.get(&w.id).copied())).collect())
+    Ok(app.db.all_workshops().await?.into_iter().map(|w| (w.clone(), roles.get(&w.id).copied())).collect())
 }
 
 /// Joins `user` to the workshop whose join code `code` is, as a participant.
 ///
 /// # Errors
-/// 422 for a code that cannot be one; 404 for a code no workshop has; 403
-/// when the code has expired; 409 when `user` is already in it.
-pub async fn join(state: &AppState, user: &User, code: &str) -> Result<Workshop, AppError> {
-    let w = joinable(state, code).await?;
-    if !state.db.add_member(w.id, user.id, MemberRole::Participant, crate::now()).await? {
-        return Err(AppError::conflict(format!("You are already in \"{}\".", w.title)));
+/// `Invalid` for a code that cannot be one; `Missing` for a code no
+/// workshop has; `NotAllowed` when the code has expired; `Conflict` when
+/// `user` is already in it.
+pub async fn join(app: &App, user: &User, code: &str) -> Result<Workshop, WorkshopError> {
+    let w = joinable(app, code).await?;
+    if !app.db.add_member(w.id, user.id, MemberRole::Participant, crate::now()).await? {
+        return Err(WorkshopError::Conflict(format!("You are already in \"{}\".", w.title)));
     }
     tracing::info!(workshop = %w.id, user = %user.id, "joined a workshop");
     Ok(w)
@@ -257,15 +329,15 @@ pub async fn join(state: &AppState, user: &User, code: &str) -> Result<Workshop,
 /// The workshop a join code lets people into now.
 ///
 /// # Errors
-/// 422 for a code that cannot be one; 404 for a code no workshop has; 403
-/// when it has expired.
-pub async fn joinable(state: &AppState, code: &str) -> Result<Workshop, AppError> {
+/// `Invalid` for a code that cannot be one; `Missing` for a code no
+/// workshop has; `NotAllowed` when it has expired.
+pub async fn joinable(app: &App, code: &str) -> Result<Workshop, WorkshopError> {
     let code = JoinCode::parse(code)?;
-    let w = state.db.workshop_by_code(&code).await?.ok_or_else(|| {
-        AppError::not_found(format!("No workshop has the join code {code}. Check it with your instructor."))
+    let w = app.db.workshop_by_code(&code).await?.ok_or_else(|| {
+        WorkshopError::Missing(format!("No workshop has the join code {code}. Check it with your instructor."))
     })?;
     if !w.code_works(crate::now()) {
-        return Err(AppError::forbidden(format!(
+        return Err(WorkshopError::NotAllowed(format!(
             "The join code {code} of \"{}\" has expired. Ask your instructor for the new one.",
             w.title
         )));
@@ -277,14 +349,14 @@ pub async fn joinable(state: &AppState, code: &str) -> Result<Workshop, AppError
 /// `expires_at` (default: when the workshop closes).
 ///
 /// # Errors
-/// 403 for participants.
-pub async fn new_code(state: &AppState, viewer: &Viewer, expires_at: Option<i64>) -> Result<Workshop, AppError> {
+/// [`WorkshopError::StaffOnly`] for participants.
+pub async fn new_code(app: &App, viewer: &Viewer, expires_at: Option<i64>) -> Result<Workshop, WorkshopError> {
     viewer.require_staff()?;
     let mut w = viewer.workshop.clone();
     w.join_code_expires_at = expires_at.map_or(w.closes_at, Timestamp);
     for _ in 0..3 {
         w.join_code = JoinCode::from_random(crate::random_bytes()?);
-        match state.db.update_workshop(&w).await {
+        match app.db.update_workshop(&w).await {
             Err(StoreError::Conflict(_)) => {}
             other => {
                 other?;
@@ -292,52 +364,52 @@ pub async fn new_code(state: &AppState, viewer: &Viewer, expires_at: Option<i64>
             }
         }
     }
-    Err(AppError::Internal(anyhow::anyhow!("three join codes in a row were taken")))
+    Err(WorkshopError::Internal(anyhow::anyhow!("three join codes in a row were taken")))
 }
 
 /// Adds a co-instructor: an instructor's or admin's account, by email. They
 /// then see and run the workshop as its owner does.
 ///
 /// # Errors
-/// 403 for participants; 422 for an address that is not an instructor's or
-/// admin's account; 409 for someone already in the workshop.
-pub async fn add_instructor(state: &AppState, viewer: &Viewer, email: &str) -> Result<Member, AppError> {
+/// `StaffOnly`; `Invalid` for an address that is not an instructor's or
+/// admin's account; `Conflict` for someone already in the workshop.
+pub async fn add_instructor(app: &App, viewer: &Viewer, email: &str) -> Result<Member, WorkshopError> {
     viewer.require_staff()?;
     let key = flywheel_domain::Email::parse(email)?.key();
-    let user = state.db.user_credentials(&key).await?.map(|(u, _)| u).filter(|u| {
+    let user = app.db.user_credentials(&key).await?.map(|(u, _)| u).filter(|u| {
         u.is_active() && matches!(u.role, flywheel_domain::Role::Instructor | flywheel_domain::Role::Admin)
     });
     let user =
-        user.ok_or_else(|| AppError::unprocessable(format!("{email} is not an instructor's account on this server.")))?;
+        user.ok_or_else(|| WorkshopError::Invalid(format!("{email} is not an instructor's account on this server.")))?;
     let w = &viewer.workshop;
-    if !state.db.add_member(w.id, user.id, MemberRole::Instructor, crate::now()).await? {
-        return Err(AppError::conflict(format!("{email} is already in \"{}\".", w.title)));
+    if !app.db.add_member(w.id, user.id, MemberRole::Instructor, crate::now()).await? {
+        return Err(WorkshopError::Conflict(format!("{email} is already in \"{}\".", w.title)));
     }
-    state
-        .db
+    app.db
         .member(w.id, user.id)
         .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("member just added is missing")))
+        .ok_or_else(|| WorkshopError::Internal(anyhow::anyhow!("member just added is missing")))
 }
 
 /// Forms a team. Staff may always; a participant only when the workshop
 /// lets teams form themselves, and then joins it.
 ///
 /// # Errors
-/// 422 for a bad name; 403 when participants may not form teams; 409 for a
+/// `Invalid` for a bad name; `NotAllowed` when participants may not form
+/// teams; `Conflict` for a
 /// name taken in the workshop.
-pub async fn create_team(state: &AppState, viewer: &Viewer, user: &User, name: &str) -> Result<Team, AppError> {
+pub async fn create_team(app: &App, viewer: &Viewer, user: &User, name: &str) -> Result<Team, WorkshopError> {
     let name = workshop::parse_name("name", name)?;
     if !viewer.staff && !viewer.workshop.self_formed_teams {
-        return Err(AppError::forbidden("In this workshop the instructors form the teams."));
+        return Err(WorkshopError::NotAllowed("In this workshop the instructors form the teams.".to_owned()));
     }
     let team = Team { id: TeamId(uuid::Uuid::new_v4()), workshop: viewer.workshop.id, name, created_at: crate::now() };
-    state.db.create_team(&team).await.map_err(|e| match e {
-        StoreError::Conflict(_) => AppError::conflict(format!("There is already a team named \"{}\".", team.name)),
+    app.db.create_team(&team).await.map_err(|e| match e {
+        StoreError::Conflict(_) => WorkshopError::Conflict(format!("There is already a team named \"{}\".", team.name)),
         other => other.into(),
     })?;
     if !viewer.staff {
-        state.db.set_team(team.workshop, user.id, Some(team.id), None).await?;
+        app.db.set_team(team.workshop, user.id, Some(team.id), None).await?;
     }
     Ok(team)
 }
@@ -345,31 +417,33 @@ pub async fn create_team(state: &AppState, viewer: &Viewer, user: &User, name: &
 /// The workshop's team `id`.
 ///
 /// # Errors
-/// 404 when the workshop has no such team.
-pub async fn team(state: &AppState, viewer: &Viewer, id: &str) -> Result<Team, AppError> {
-    let missing = || AppError::not_found("This workshop has no such team.");
+/// `Missing` when the workshop has no such team.
+pub async fn team(app: &App, viewer: &Viewer, id: &str) -> Result<Team, WorkshopError> {
+    let missing = || WorkshopError::Missing("This workshop has no such team.".to_owned());
     let id = TeamId::from_str(id).map_err(|_| missing())?;
-    state.db.teams(viewer.workshop.id).await?.into_iter().find(|t| t.id == id).ok_or_else(missing)
+    app.db.teams(viewer.workshop.id).await?.into_iter().find(|t| t.id == id).ok_or_else(missing)
 }
 
 /// A participant joins `team` (leaving the one they were in).
 ///
 /// # Errors
-/// 403 for staff (they place people instead) and when teams are formed by
-/// the instructors; 409 when the team is full.
-pub async fn join_team(state: &AppState, viewer: &Viewer, user: &User, team: &Team) -> Result<(), AppError> {
+/// `NotAllowed` for staff (they place people instead) and when teams are
+/// formed by the instructors; `TeamFull`.
+pub async fn join_team(app: &App, viewer: &Viewer, user: &User, team: &Team) -> Result<(), WorkshopError> {
     if viewer.member.as_ref().is_none_or(|m| m.role != MemberRole::Participant) {
-        return Err(AppError::forbidden("Only participants join teams; instructors place people in them."));
+        return Err(WorkshopError::NotAllowed(
+            "Only participants join teams; instructors place people in them.".to_owned(),
+        ));
     }
     if !viewer.workshop.self_formed_teams {
-        return Err(AppError::forbidden("In this workshop the instructors form the teams."));
+        return Err(WorkshopError::NotAllowed("In this workshop the instructors form the teams.".to_owned()));
     }
     if viewer.team() == Some(team.id) {
         return Ok(());
     }
     let limit = viewer.workshop.team_size;
-    if !state.db.set_team(viewer.workshop.id, user.id, Some(team.id), Some(limit)).await? {
-        return Err(AppError::conflict(format!("Team \"{}\" is full ({limit} members).", team.name)));
+    if !app.db.set_team(viewer.workshop.id, user.id, Some(team.id), Some(limit)).await? {
+        return Err(WorkshopError::TeamFull { team: team.name.clone(), size: limit });
     }
     Ok(())
 }
@@ -377,16 +451,16 @@ pub async fn join_team(state: &AppState, viewer: &Viewer, user: &User, team: &Te
 /// Staff put a participant into a team (or into none), whatever its size.
 ///
 /// # Errors
-/// 403 for participants; 404 when `member` is not a participant of the workshop.
-pub async fn place(state: &AppState, viewer: &Viewer, member: &str, team: Option<&Team>) -> Result<(), AppError> {
+/// `StaffOnly`; `Missing` when `member` is not a participant of the workshop.
+pub async fn place(app: &App, viewer: &Viewer, member: &str, team: Option<&Team>) -> Result<(), WorkshopError> {
     viewer.require_staff()?;
-    let missing = || AppError::not_found("This workshop has no such participant.");
+    let missing = || WorkshopError::Missing("This workshop has no such participant.".to_owned());
     let user = UserId::from_str(member).map_err(|_| missing())?;
-    let m = state.db.member(viewer.workshop.id, user).await?.ok_or_else(missing)?;
+    let m = app.db.member(viewer.workshop.id, user).await?.ok_or_else(missing)?;
     if m.role != MemberRole::Participant {
         return Err(missing());
     }
-    state.db.set_team(viewer.workshop.id, user, team.map(|t| t.id), None).await?;
+    app.db.set_team(viewer.workshop.id, user, team.map(|t| t.id), None).await?;
     Ok(())
 }
 
@@ -408,44 +482,41 @@ pub struct NewSubmission {
 /// is stored and the first submission comes back (`false`).
 ///
 /// # Errors
-/// 403 for callers in no team; 409 after the workshop closed; 413 over the
-/// size limits; 422 for a write-up without the template's sections (listed),
+/// `NotAllowed` for callers in no team; `Closed`; `TooLarge` over the
+/// size limits; `Invalid` for a write-up without the template's sections (listed),
 /// a lab that takes no models, a model that cannot be read or scored (the
 /// reason: wrong features, wrong classes, a type without probabilities);
-/// 429 past the daily model limit.
+/// `DailyLimit`.
 pub async fn submit(
-    state: &AppState,
+    app: &App,
     viewer: &Viewer,
     user: &User,
     new: NewSubmission,
-) -> Result<(Submission, bool), AppError> {
+) -> Result<(Submission, bool), WorkshopError> {
     let w = &viewer.workshop;
     let team = viewer
         .team()
         .filter(|_| viewer.member.as_ref().is_some_and(|m| m.role == MemberRole::Participant))
-        .ok_or_else(|| AppError::forbidden("Join a team first: submissions are made by teams."))?;
+        .ok_or_else(|| WorkshopError::NotAllowed("Join a team first: submissions are made by teams.".to_owned()))?;
     if let Some(key) = &new.idempotency_key {
         if key.is_empty() || key.len() > 200 {
-            return Err(AppError::unprocessable("Idempotency-Key: give 1 to 200 characters."));
+            return Err(WorkshopError::Invalid("Idempotency-Key: give 1 to 200 characters.".to_owned()));
         }
-        if let Some(first) = state.db.submission_by_key(team, key).await? {
+        if let Some(first) = app.db.submission_by_key(team, key).await? {
             return Ok((first, false));
         }
     }
     let now = crate::now();
     if !w.is_open(now) {
-        return Err(AppError::conflict(format!(
-            "Submissions closed at {}; the workshop is over.",
-            crate::web::format_time(w.closes_at)
-        )));
+        return Err(WorkshopError::Closed { closes_at: w.closes_at });
     }
     let (lab, scores) = match new.kind {
         SubmissionKind::Model => {
-            let (lab, score) = score_model(state, viewer, team, new.lab.as_deref(), &new.content, now).await?;
+            let (lab, score) = score_model(app, viewer, team, new.lab.as_deref(), &new.content, now).await?;
             (Some(lab), Some(score))
         }
         kind => {
-            check_write_up(state, kind, &new.content)?;
+            check_write_up(app, kind, &new.content)?;
             (None, None)
         }
     };
@@ -461,8 +532,7 @@ pub async fn submit(
         public_score: scores.map(|s| s.public),
         private_score: scores.map(|s| s.private),
     };
-    let (stored, created) =
-        state.db.create_submission(&submission, &new.content, new.idempotency_key.as_deref()).await?;
+    let (stored, created) = app.db.create_submission(&submission, &new.content, new.idempotency_key.as_deref()).await?;
     tracing::info!(workshop = %w.id, %team, kind = stored.kind.as_str(), created, "submission");
     Ok((stored, created))
 }
@@ -472,26 +542,24 @@ pub async fn submit(
 /// participant submits a model without downloading it.
 ///
 /// # Errors
-/// 422 when no open kernel of theirs has the file (the message says why:
-/// none open, not saved yet, not a plain name), 413 over [`MAX_MODEL_BYTES`].
-pub async fn kernel_file(state: &AppState, user: &User, name: &str) -> Result<String, AppError> {
+/// `Invalid` when no open kernel of theirs has the file (the message says
+/// why: none open, not saved yet, not a plain name), `TooLarge` over
+/// [`MAX_MODEL_BYTES`].
+pub async fn kernel_file(app: &App, user: &User, name: &str) -> Result<String, WorkshopError> {
     use flywheel_kernel_manager::FileError;
-    let mut sessions = state.kernels.sessions(user.id);
+    let mut sessions = app.kernels.sessions(user.id);
     sessions.reverse();
     let mut why = FileError::NoKernel;
     for session in sessions {
         match session.read_file(name.trim(), MAX_MODEL_BYTES as u64).await {
             Ok(bytes) => {
                 return String::from_utf8(bytes)
-                    .map_err(|_| AppError::unprocessable(format!("{name} is not a text (JSON) file.")));
+                    .map_err(|_| WorkshopError::Invalid(format!("{name} is not a text (JSON) file.")));
             }
             Err(FileError::TooLarge { size, max }) => {
-                return Err(AppError::with_status(
-                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("{name} is {size} bytes; the most accepted is {max}."),
-                ));
+                return Err(WorkshopError::TooLarge { what: name.to_owned(), size, max });
             }
-            Err(e @ FileError::BadName(_)) => return Err(AppError::unprocessable(format!("The file name: {e}."))),
+            Err(e @ FileError::BadName(_)) => return Err(WorkshopError::Invalid(format!("The file name: {e}."))),
             Err(e) => {
                 if matches!(why, FileError::NoKernel) {
                     why = e;
@@ -499,7 +567,7 @@ pub async fn kernel_file(state: &AppState, user: &User, name: &str) -> Result<St
             }
         }
     }
-    Err(AppError::unprocessable(match why {
+    Err(WorkshopError::Invalid(match why {
         FileError::NoKernel => format!(
             "You have no notebook kernel running, so there is no {name} to submit. Open your lab notebook and run the cell that saves the model."
         ),
@@ -507,14 +575,15 @@ pub async fn kernel_file(state: &AppState, user: &User, name: &str) -> Result<St
     }))
 }
 
-fn check_write_up(state: &AppState, kind: SubmissionKind, text: &str) -> Result<(), AppError> {
+fn check_write_up(app: &App, kind: SubmissionKind, text: &str) -> Result<(), WorkshopError> {
     if text.len() > MAX_WRITE_UP_BYTES {
-        return Err(AppError::with_status(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The write-up is {} bytes; the most accepted is {MAX_WRITE_UP_BYTES}.", text.len()),
-        ));
+        return Err(WorkshopError::TooLarge {
+            what: "The write-up".to_owned(),
+            size: text.len() as u64,
+            max: MAX_WRITE_UP_BYTES as u64,
+        });
     }
-    let template = kind.template().and_then(|slug| state.curriculum.get(slug));
+    let template = kind.template().and_then(|slug| app.curriculum.get(slug));
     let sections = template.map(|p| workshop::sections(&p.markdown)).unwrap_or_default();
     let missing = workshop::missing_sections(&sections, text);
     let quoted = |list: &[String]| list.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
@@ -532,65 +601,62 @@ fn check_write_up(state: &AppState, kind: SubmissionKind, text: &str) -> Result<
     if problems.is_empty() {
         return Ok(());
     }
-    Err(AppError::unprocessable(format!("The {} {}.", kind.title().to_lowercase(), problems.join("; and it "))))
+    Err(WorkshopError::Invalid(format!("The {} {}.", kind.title().to_lowercase(), problems.join("; and it "))))
 }
 
 async fn score_model(
-    state: &AppState,
+    app: &App,
     viewer: &Viewer,
     team: TeamId,
     lab: Option<&str>,
     json: &str,
     now: Timestamp,
-) -> Result<(String, flywheel_ml::scoring::HiddenScore), AppError> {
+) -> Result<(String, flywheel_ml::scoring::HiddenScore), WorkshopError> {
     let w = &viewer.workshop;
-    let takes: Vec<&str> =
-        w.labs.iter().map(String::as_str).filter(|l| flywheel_ml::scoring::LABS.contains(l)).collect();
+    let takes = scored_labs(w);
     let lab = match lab {
-        Some(l) if takes.contains(&l) => l.to_owned(),
+        Some(l) if takes.iter().any(|t| t == l) => l.to_owned(),
         _ => {
-            return Err(AppError::unprocessable(format!(
+            return Err(WorkshopError::Invalid(format!(
                 "Name the lab the model is for: this workshop scores models for {}.",
                 if takes.is_empty() { "no lab".to_owned() } else { takes.join(", ") }
             )));
         }
     };
     if json.len() > MAX_MODEL_BYTES {
-        return Err(AppError::with_status(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The model is {} bytes; the most accepted is {MAX_MODEL_BYTES}.", json.len()),
-        ));
+        return Err(WorkshopError::TooLarge {
+            what: "The model".to_owned(),
+            size: json.len() as u64,
+            max: MAX_MODEL_BYTES as u64,
+        });
     }
-    let used = state.db.count_submissions_since(team, SubmissionKind::Model, workshop::day_start(now)).await?;
+    let used = app.db.count_submissions_since(team, SubmissionKind::Model, workshop::day_start(now)).await?;
     if used >= w.daily_model_submissions {
         let next_day = workshop::day_start(now).millis() + workshop::DAY_MILLIS;
         let wait = u64::try_from((next_day - now.millis()) / 1000).unwrap_or(1).max(1);
-        return Err(AppError::too_many_requests(
-            format!("Your team has used today's {} model submissions; more from 00:00 UTC.", w.daily_model_submissions),
-            wait,
-        ));
+        return Err(WorkshopError::DailyLimit { limit: w.daily_model_submissions, retry_after: wait });
     }
-    let (tests, seed, json_owned, lab2) = (state.hidden_tests.clone(), w.scoring_seed, json.to_owned(), lab.clone());
+    let (tests, seed, json_owned, lab2) = (app.hidden_tests.clone(), w.scoring_seed, json.to_owned(), lab.clone());
     let scored = tokio::task::spawn_blocking(move || {
         let model = SubmittedModel::from_json(&json_owned)?;
         let hidden = tests.get(seed, &lab2).expect("the lab takes models")?;
         hidden.score(&model)
     })
     .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("scoring task: {e}")))?;
-    let score = scored.map_err(|e| AppError::unprocessable(format!("This model cannot be scored: {e}.")))?;
+    .map_err(|e| WorkshopError::Internal(anyhow::anyhow!("scoring task: {e}")))?;
+    let score = scored.map_err(|e| WorkshopError::Invalid(format!("This model cannot be scored: {e}.")))?;
     Ok((lab, score))
 }
 
 /// A submission of the workshop with its content, if the caller may see it.
 ///
 /// # Errors
-/// 404 for a malformed or unknown id, another workshop's, or another
+/// `Missing` for a malformed or unknown id, another workshop's, or another
 /// team's for a participant.
-pub async fn submission(state: &AppState, viewer: &Viewer, id: &str) -> Result<(Submission, String), AppError> {
-    let missing = || AppError::not_found("There is no such submission (or it is not your team's).");
+pub async fn submission(app: &App, viewer: &Viewer, id: &str) -> Result<(Submission, String), WorkshopError> {
+    let missing = || WorkshopError::Missing("There is no such submission (or it is not your team's).".to_owned());
     let id = SubmissionId::from_str(id).map_err(|_| missing())?;
-    match state.db.submission(id).await? {
+    match app.db.submission(id).await? {
         Some((s, content)) if s.workshop == viewer.workshop.id && viewer.sees_team(s.team) => Ok((s, content)),
         _ => Err(missing()),
     }
@@ -600,34 +666,33 @@ pub async fn submission(state: &AppState, viewer: &Viewer, id: &str) -> Result<(
 ///
 /// # Errors
 /// Storage failures.
-pub async fn submissions(state: &AppState, viewer: &Viewer) -> Result<Vec<Submission>, AppError> {
-    let all = state.db.submissions(viewer.workshop.id).await?;
+pub async fn submissions(app: &App, viewer: &Viewer) -> Result<Vec<Submission>, WorkshopError> {
+    let all = app.db.submissions(viewer.workshop.id).await?;
     Ok(all.into_iter().filter(|s| viewer.sees_team(s.team)).collect())
 }
 
 /// Grades the latest-counting write-up `submission` against its rubric.
 ///
 /// # Errors
-/// 403 for participants; 404 for another workshop's submission; 422 for a
+/// `StaffOnly`; `Missing` for another workshop's submission; `Invalid` for a
 /// model (scored, not graded) or scores that do not fit the rubric.
 pub async fn grade(
-    state: &AppState,
+    app: &App,
     viewer: &Viewer,
     user: &User,
     submission_id: &str,
     scores: Vec<Score>,
-) -> Result<Grade, AppError> {
+) -> Result<Grade, WorkshopError> {
     viewer.require_staff()?;
-    let (s, _) = submission(state, viewer, submission_id).await?;
-    let rubric = viewer
-        .workshop
-        .rubrics
-        .of(s.kind)
-        .ok_or_else(|| AppError::unprocessable("A model is scored on the hidden test set, not graded."))?;
+    let (s, _) = submission(app, viewer, submission_id).await?;
+    let rubric =
+        viewer.workshop.rubrics.of(s.kind).ok_or_else(|| {
+            WorkshopError::Invalid("A model is scored on the hidden test set, not graded.".to_owned())
+        })?;
     rubric.check_scores(&scores)?;
     let scores = scores.into_iter().map(|s| Score { comment: s.comment.trim().to_owned(), ..s }).collect();
     let grade = Grade { submission: s.id, scores, graded_by: user.id, graded_at: crate::now() };
-    state.db.set_grade(&grade).await?;
+    app.db.set_grade(&grade).await?;
     Ok(grade)
 }
 
@@ -636,12 +701,12 @@ pub async fn grade(
 ///
 /// # Errors
 /// Storage failures.
-pub async fn grades(state: &AppState, viewer: &Viewer) -> Result<HashMap<SubmissionId, Grade>, AppError> {
+pub async fn grades(app: &App, viewer: &Viewer) -> Result<HashMap<SubmissionId, Grade>, WorkshopError> {
     if !viewer.staff && viewer.workshop.grades_released_at.is_none() {
         return Ok(HashMap::new());
     }
-    let visible: Vec<SubmissionId> = submissions(state, viewer).await?.iter().map(|s| s.id).collect();
-    Ok(state
+    let visible: Vec<SubmissionId> = submissions(app, viewer).await?.iter().map(|s| s.id).collect();
+    Ok(app
         .db
         .grades(viewer.workshop.id)
         .await?
@@ -654,34 +719,41 @@ pub async fn grades(state: &AppState, viewer: &Viewer) -> Result<HashMap<Submiss
 /// Replaces a write-up's rubric. Grades already given stay as they were.
 ///
 /// # Errors
-/// 403 for participants; 422 for a model.
+/// `StaffOnly`; `Invalid` for a model.
 pub async fn set_rubric(
-    state: &AppState,
+    app: &App,
     viewer: &Viewer,
     kind: SubmissionKind,
     rubric: Rubric,
-) -> Result<Workshop, AppError> {
+) -> Result<Workshop, WorkshopError> {
     viewer.require_staff()?;
     let mut w = viewer.workshop.clone();
-    *w.rubrics.of_mut(kind).ok_or_else(|| AppError::unprocessable("Models have no rubric: they are scored."))? = rubric;
-    state.db.update_workshop(&w).await?;
+    *w.rubrics
+        .of_mut(kind)
+        .ok_or_else(|| WorkshopError::Invalid("Models have no rubric: they are scored.".to_owned()))? = rubric;
+    app.db.update_workshop(&w).await?;
     Ok(w)
 }
 
 /// Shows teams their grades and comments (or, `release = false`, hides them again).
 ///
 /// # Errors
-/// 403 for participants.
-pub async fn release_grades(state: &AppState, viewer: &Viewer, release: bool) -> Result<Workshop, AppError> {
+/// [`WorkshopError::StaffOnly`] for participants.
+pub async fn release_grades(app: &App, viewer: &Viewer, release: bool) -> Result<Workshop, WorkshopError> {
     viewer.require_staff()?;
     let mut w = viewer.workshop.clone();
     w.grades_released_at = release.then(crate::now);
-    state.db.update_workshop(&w).await?;
+    app.db.update_workshop(&w).await?;
     Ok(w)
 }
 
+/// The workshop's labs that score submitted models (each has a leaderboard).
+pub fn scored_labs(w: &Workshop) -> Vec<String> {
+    w.labs.iter().filter(|l| flywheel_ml::scoring::LABS.contains(&l.as_str())).cloned().collect()
+}
+
 /// A team's place on a lab's leaderboard.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Standing {
     /// 1 for the best.
     pub rank: usize,
@@ -705,16 +777,16 @@ pub struct Standing {
 /// score while the workshop is open and by the private one after it closes.
 ///
 /// # Errors
-/// 404 for a lab the workshop scores no models for.
-pub async fn leaderboard(state: &AppState, viewer: &Viewer, lab: &str) -> Result<Vec<Standing>, AppError> {
+/// `Missing` for a lab the workshop scores no models for.
+pub async fn leaderboard(app: &App, viewer: &Viewer, lab: &str) -> Result<Vec<Standing>, WorkshopError> {
     let w = &viewer.workshop;
-    if !w.labs.iter().any(|l| l == lab) || !flywheel_ml::scoring::LABS.contains(&lab) {
-        return Err(AppError::not_found(format!("This workshop has no leaderboard for `{lab}`.")));
+    if !scored_labs(w).iter().any(|l| l == lab) {
+        return Err(WorkshopError::Missing(format!("This workshop has no leaderboard for `{lab}`.")));
     }
     let closed = !w.is_open(crate::now());
-    let teams: HashMap<TeamId, String> = state.db.teams(w.id).await?.into_iter().map(|t| (t.id, t.name)).collect();
+    let teams: HashMap<TeamId, String> = app.db.teams(w.id).await?.into_iter().map(|t| (t.id, t.name)).collect();
     let mut latest: HashMap<TeamId, (Submission, usize)> = HashMap::new();
-    for s in state.db.submissions(w.id).await? {
+    for s in app.db.submissions(w.id).await? {
         if s.kind == SubmissionKind::Model && s.lab.as_deref() == Some(lab) {
             let entries = latest.get(&s.team).map_or(0, |(_, n)| *n) + 1;
             latest.insert(s.team, (s, entries));
@@ -748,16 +820,15 @@ pub async fn leaderboard(state: &AppState, viewer: &Viewer, lab: &str) -> Result
 /// latest model's public and private score per scored lab.
 ///
 /// # Errors
-/// 403 for participants.
-pub async fn gradebook_csv(state: &AppState, viewer: &Viewer) -> Result<String, AppError> {
+/// [`WorkshopError::StaffOnly`] for participants.
+pub async fn gradebook_csv(app: &App, viewer: &Viewer) -> Result<String, WorkshopError> {
     viewer.require_staff()?;
     let w = &viewer.workshop;
-    let teams: HashMap<TeamId, String> = state.db.teams(w.id).await?.into_iter().map(|t| (t.id, t.name)).collect();
-    let submissions = state.db.submissions(w.id).await?;
+    let teams: HashMap<TeamId, String> = app.db.teams(w.id).await?.into_iter().map(|t| (t.id, t.name)).collect();
+    let submissions = app.db.submissions(w.id).await?;
     let grades: HashMap<SubmissionId, Grade> =
-        state.db.grades(w.id).await?.into_iter().map(|g| (g.submission, g)).collect();
-    let scored_labs: Vec<&String> =
-        w.labs.iter().filter(|l| flywheel_ml::scoring::LABS.contains(&l.as_str())).collect();
+        app.db.grades(w.id).await?.into_iter().map(|g| (g.submission, g)).collect();
+    let scored_labs = scored_labs(w);
 
     let mut header = vec!["team".to_owned(), "name".to_owned(), "email".to_owned()];
     for kind in [SubmissionKind::ProblemStatement, SubmissionKind::Architecture] {
@@ -774,7 +845,7 @@ pub async fn gradebook_csv(state: &AppState, viewer: &Viewer) -> Result<String, 
     let latest = |team: TeamId, kind: SubmissionKind, lab: Option<&str>| {
         submissions.iter().rev().find(|s| s.team == team && s.kind == kind && s.lab.as_deref() == lab)
     };
-    for m in state.db.members(w.id).await?.into_iter().filter(|m| m.role == MemberRole::Participant) {
+    for m in app.db.members(w.id).await?.into_iter().filter(|m| m.role == MemberRole::Participant) {
         let mut row = vec![m.team.and_then(|t| teams.get(&t).cloned()).unwrap_or_default(), m.name, m.email];
         for kind in [SubmissionKind::ProblemStatement, SubmissionKind::Architecture] {
             let rubric = w.rubrics.of(kind).expect("write-ups have rubrics");
@@ -792,16 +863,16 @@ pub async fn gradebook_csv(state: &AppState, viewer: &Viewer) -> Result<String, 
         }
         out.write_record(&row).map_err(csv_error)?;
     }
-    let bytes = out.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("gradebook CSV: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("gradebook CSV: {e}")))
+    let bytes = out.into_inner().map_err(|e| WorkshopError::Internal(anyhow::anyhow!("gradebook CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| WorkshopError::Internal(anyhow::anyhow!("gradebook CSV: {e}")))
 }
 
-fn csv_error(e: csv::Error) -> AppError {
-    AppError::Internal(anyhow::anyhow!("gradebook CSV: {e}"))
+fn csv_error(e: csv::Error) -> WorkshopError {
+    WorkshopError::Internal(anyhow::anyhow!("gradebook CSV: {e}"))
 }
 
 /// A room account just made, with its password (shown this once).
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct RoomAccount {
     /// E.g. `scientist-7`.
     pub label: String,
@@ -820,29 +891,29 @@ pub const MAX_ROOM_ACCOUNTS: u32 = 200;
 /// closes. The passwords are in the answer only.
 ///
 /// # Errors
-/// 403 for participants; 422 for a count outside 1–[`MAX_ROOM_ACCOUNTS`] or
+/// `StaffOnly`; `Invalid` for a count outside 1–[`MAX_ROOM_ACCOUNTS`] or
 /// a prefix that is not 1–20 lower-case letters, digits or `-`.
 pub async fn provision(
-    state: &AppState,
+    app: &App,
     viewer: &Viewer,
     count: u32,
     prefix: &str,
-) -> Result<Vec<RoomAccount>, AppError> {
+) -> Result<Vec<RoomAccount>, WorkshopError> {
     viewer.require_staff()?;
     if !(1..=MAX_ROOM_ACCOUNTS).contains(&count) {
-        return Err(AppError::unprocessable(format!("Make 1 to {MAX_ROOM_ACCOUNTS} accounts at a time.")));
+        return Err(WorkshopError::Invalid(format!("Make 1 to {MAX_ROOM_ACCOUNTS} accounts at a time.")));
     }
     let prefix = prefix.trim();
     if prefix.is_empty()
         || prefix.len() > 20
         || !prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
-        return Err(AppError::unprocessable(
-            "The name prefix is 1 to 20 lower-case letters, digits or '-', like scientist.",
+        return Err(WorkshopError::Invalid(
+            "The name prefix is 1 to 20 lower-case letters, digits or '-', like scientist.".to_owned(),
         ));
     }
     let w = &viewer.workshop;
-    let taken = state.db.workshop_accounts(w.id).await?;
+    let taken = app.db.workshop_accounts(w.id).await?;
     let first = taken
         .iter()
         .filter_map(|(label, _)| label.strip_prefix(prefix)?.strip_prefix('-')?.parse::<u32>().ok())
@@ -857,11 +928,15 @@ pub async fn provision(
         let email = format!("{label}.{tag}@flywheel.invalid");
         let password = room_password(crate::random_bytes()?);
         let sign_up = crate::accounts::SignUp::parse(&email, &label, &password)
-            .map_err(|errs| AppError::Internal(anyhow::anyhow!("a room account does not validate: {errs:?}")))?;
-        let user =
-            crate::accounts::create_account(state.db.as_ref(), sign_up, flywheel_domain::Role::Participant).await?;
-        state.db.add_member(w.id, user.id, MemberRole::Participant, crate::now()).await?;
-        state.db.add_workshop_account(w.id, user.id, &label).await?;
+            .map_err(|errs| WorkshopError::Internal(anyhow::anyhow!("a room account does not validate: {errs:?}")))?;
+        let user = crate::accounts::create_account(app.db.as_ref(), sign_up, flywheel_domain::Role::Participant)
+            .await
+            .map_err(|e| match e {
+                crate::accounts::AccountError::Store(e) => WorkshopError::Store(e),
+                other => WorkshopError::Internal(other.into()),
+            })?;
+        app.db.add_member(w.id, user.id, MemberRole::Participant, crate::now()).await?;
+        app.db.add_workshop_account(w.id, user.id, &label).await?;
         made.push(RoomAccount { label, email, password });
     }
     tracing::info!(workshop = %w.id, count, first, "room accounts made");
