@@ -450,6 +450,38 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
 }
 
 /// The location a page's `303 See Other` sends the browser to.
+/// The route's workshop is found before any handler code runs: a malformed
+/// workshop id is 404 on the API and the pages (even with a body that does
+/// not parse), and a staff-only route is 403 for a participant before its
+/// body is read.
+#[tokio::test]
+async fn a_malformed_workshop_id_is_404_and_staff_routes_refuse_participants_before_the_body() {
+    let app = app().await;
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let new = json!({"title": "Ids", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
+    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (ws, code) = (w["id"].as_str().unwrap().to_owned(), w["join_code"].as_str().unwrap().to_owned());
+    assert_eq!(app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await.0, 200);
+
+    for (method, path, body) in [
+        (Method::GET, "/api/v1/workshops/not-a-uuid", None),
+        (Method::GET, "/api/v1/workshops/not-a-uuid/teams", None),
+        (Method::POST, "/api/v1/workshops/not-a-uuid/code", Some(json!("not an object"))),
+        (Method::PUT, "/api/v1/workshops/12345/members/x/team", Some(json!(42))),
+    ] {
+        let (status, body) = app.api().json(method, path, body, &ins).await;
+        assert_eq!((status, error_message(&body).contains("no such workshop")), (404, true), "{path}: {body}");
+    }
+    let place = format!("/api/v1/workshops/{ws}/members/x/team");
+    let (status, body) = app.api().json(Method::PUT, &place, Some(json!(42)), &ada).await;
+    assert_eq!((status, error_message(&body).contains("instructors")), (403, true), "{body}");
+
+    let b = app.browser();
+    assert_eq!(b.log_in("ins@example.org", PW).await.status, 303);
+    assert_eq!(b.get("/workshops/not-a-uuid").await.status, 404);
+}
+
 fn location(page: &flywheel_tests::Page) -> String {
     assert_eq!(page.status, 303, "expected a redirect");
     page.headers["location"].to_str().unwrap().to_owned()

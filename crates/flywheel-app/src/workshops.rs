@@ -153,20 +153,14 @@ impl Viewer {
     }
 }
 
-/// The workshop `id` as `user` may see it: members and admins only.
+/// The workshop `id` as `user` may see it: members and admins only. (The
+/// server parses the id from the path, and calls this from its
+/// `InWorkshop` extractor.)
 ///
 /// # Errors
-/// [`WorkshopError::NotFound`] for a malformed or unknown id and for
-/// workshops `user` is not in.
-pub async fn visible(app: &App, user: &User, id: &str) -> Result<Viewer, WorkshopError> {
-    visible_by_id(app, user, WorkshopId::from_str(id).map_err(|_| WorkshopError::NotFound)?).await
-}
-
-/// The workshop `id` as `user` may see it now, as [`visible`].
-///
-/// # Errors
-/// As [`visible`].
-pub async fn visible_by_id(app: &App, user: &User, id: WorkshopId) -> Result<Viewer, WorkshopError> {
+/// [`WorkshopError::NotFound`] for an unknown id and for workshops `user`
+/// is not in.
+pub async fn visible(app: &App, user: &User, id: WorkshopId) -> Result<Viewer, WorkshopError> {
     let workshop = app.db.workshop(id).await?.ok_or(WorkshopError::NotFound)?;
     viewer(app, user, workshop).await
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::ApiJson;
-use crate::auth::extract::ApiUser;
+use crate::auth::extract::{ApiUser, InWorkshop, WorkshopStaff};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 use flywheel_app::workshops::{self, NewSubmission, RoomAccount, Standing, Viewer, WorkshopInput};
@@ -455,12 +455,8 @@ async fn create_workshop(
 #[utoipa::path(get, path = "/api/v1/workshops/{id}", tag = "workshops", security(("bearer" = [])),
     params(("id" = String, Path, description = "Workshop id")),
     responses((status = 200, body = WorkshopBody), (status = 404, description = "No such workshop, or not yours", body = ErrorBody)))]
-async fn get_workshop(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
-) -> Result<Json<WorkshopBody>, AppError> {
-    Ok(Json(WorkshopBody::of(&workshops::visible(&state, &user, &id).await?)))
+async fn get_workshop(InWorkshop { viewer, .. }: InWorkshop<ApiUser>) -> Json<WorkshopBody> {
+    Json(WorkshopBody::of(&viewer))
 }
 
 /// Joins a workshop with its join code, as a participant.
@@ -488,11 +484,9 @@ async fn join_workshop(
     responses((status = 200, body = WorkshopBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn new_code(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> Result<Json<WorkshopBody>, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let w = workshops::new_code(&state, &viewer, req.expires_at).await?;
     Ok(Json(WorkshopBody::of(&Viewer { workshop: w, ..viewer })))
 }
@@ -503,10 +497,8 @@ async fn new_code(
     responses((status = 200, body = RosterBody), (status = 404, body = ErrorBody)))]
 async fn roster(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
 ) -> Result<Json<RosterBody>, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     Ok(Json(roster_body(&state, &viewer).await?))
 }
 
@@ -546,11 +538,9 @@ async fn roster_body(state: &AppState, viewer: &Viewer) -> Result<RosterBody, Ap
     ))]
 async fn create_team(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    InWorkshop { caller: ApiUser(user), viewer }: InWorkshop<ApiUser>,
     ApiJson(req): ApiJson<TeamRequest>,
 ) -> Result<Response, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let team = workshops::create_team(&state, &viewer, &user, &req.name).await?;
     let members = state.db.members(viewer.workshop.id).await?;
     let members = members.iter().filter(|m| m.team == Some(team.id)).map(|m| member_body(m, viewer.staff)).collect();
@@ -569,10 +559,9 @@ async fn create_team(
     ))]
 async fn join_team(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((id, team)): Path<(String, String)>,
+    InWorkshop { caller: ApiUser(user), viewer }: InWorkshop<ApiUser>,
+    Path((_workshop, team)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let team = workshops::team(&state, &viewer, &team).await?;
     workshops::join_team(&state, &viewer, &user, &team).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -585,12 +574,10 @@ async fn join_team(
     responses((status = 204, description = "Placed"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn place_member(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((id, member)): Path<(String, String)>,
+    WorkshopStaff { viewer, .. }: WorkshopStaff<ApiUser>,
+    Path((_workshop, member)): Path<(String, String)>,
     ApiJson(req): ApiJson<PlaceRequest>,
 ) -> Result<StatusCode, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
-    viewer.require_staff()?;
     let team = match &req.team {
         Some(t) => Some(workshops::team(&state, &viewer, t).await?),
         None => None,
@@ -617,12 +604,10 @@ async fn place_member(
     ))]
 async fn submit(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    InWorkshop { caller: ApiUser(user), viewer }: InWorkshop<ApiUser>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<SubmitRequest>,
 ) -> Result<Response, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let kind = SubmissionKind::parse(&req.kind)?;
     let key = headers
         .get("idempotency-key")
@@ -648,10 +633,8 @@ async fn submit(
     responses((status = 200, body = Vec<SubmissionBody>), (status = 404, body = ErrorBody)))]
 async fn list_submissions(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
 ) -> Result<Json<Vec<SubmissionBody>>, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let grades = workshops::grades(&state, &viewer).await?;
     let list = workshops::submissions(&state, &viewer).await?;
     Ok(Json(list.iter().map(|s| SubmissionBody::new(s, &viewer, grades.get(&s.id), None)).collect()))
@@ -663,10 +646,9 @@ async fn list_submissions(
     responses((status = 200, body = SubmissionBody), (status = 404, description = "No such submission, or another team's", body = ErrorBody)))]
 async fn get_submission(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((id, submission)): Path<(String, String)>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
+    Path((_workshop, submission)): Path<(String, String)>,
 ) -> Result<Json<SubmissionBody>, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let (s, content) = workshops::submission(&state, &viewer, &submission).await?;
     let grades = workshops::grades(&state, &viewer).await?;
     Ok(Json(SubmissionBody::new(&s, &viewer, grades.get(&s.id), Some(content))))
@@ -684,11 +666,10 @@ async fn get_submission(
     ))]
 async fn grade(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((id, submission)): Path<(String, String)>,
+    InWorkshop { caller: ApiUser(user), viewer }: InWorkshop<ApiUser>,
+    Path((_workshop, submission)): Path<(String, String)>,
     ApiJson(req): ApiJson<GradeRequest>,
 ) -> Result<Json<GradeBody>, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let scores = req
         .scores
         .into_iter()
@@ -704,11 +685,9 @@ async fn grade(
     responses((status = 200, body = WorkshopBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn release(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
     ApiJson(req): ApiJson<ReleaseRequest>,
 ) -> Result<Json<WorkshopBody>, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let w = workshops::release_grades(&state, &viewer, req.released).await?;
     Ok(Json(WorkshopBody::of(&Viewer { workshop: w, ..viewer })))
 }
@@ -720,11 +699,10 @@ async fn release(
     responses((status = 200, body = WorkshopBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_rubric(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((id, kind)): Path<(String, String)>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
+    Path((_workshop, kind)): Path<(String, String)>,
     ApiJson(req): ApiJson<RubricRequest>,
 ) -> Result<Json<WorkshopBody>, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let kind = SubmissionKind::parse(&kind)?;
     let rubric = Rubric::new(
         req.criteria
@@ -743,10 +721,9 @@ async fn set_rubric(
     responses((status = 200, body = Vec<StandingBody>), (status = 404, body = ErrorBody)))]
 async fn leaderboard(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path((id, lab)): Path<(String, String)>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
+    Path((_workshop, lab)): Path<(String, String)>,
 ) -> Result<Json<Vec<StandingBody>>, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let board = workshops::leaderboard(&state, &viewer, &lab).await?;
     Ok(Json(board.into_iter().map(StandingBody::from).collect()))
 }
@@ -758,10 +735,8 @@ async fn leaderboard(
     responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn gradebook(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
 ) -> Result<Response, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     gradebook_response(&state, &viewer).await
 }
 
@@ -797,11 +772,9 @@ pub struct InstructorRequest {
     ))]
 async fn add_instructor(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
     ApiJson(req): ApiJson<InstructorRequest>,
 ) -> Result<Response, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let member = workshops::add_instructor(&state, &viewer, &req.email).await?;
     Ok((StatusCode::CREATED, Json(member_body(&member, true))).into_response())
 }
@@ -828,11 +801,9 @@ pub struct RoomAccountsRequest {
     ))]
 async fn room_accounts(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
     ApiJson(req): ApiJson<RoomAccountsRequest>,
 ) -> Result<Response, AppError> {
-    let viewer = workshops::visible(&state, &user, &id).await?;
     let made = workshops::provision(&state, &viewer, req.count, req.prefix.as_deref().unwrap_or("scientist")).await?;
     let made: Vec<RoomAccountBody> = made.into_iter().map(RoomAccountBody::from).collect();
     Ok((StatusCode::CREATED, Json(made)).into_response())

@@ -4,14 +4,20 @@
 //! the API, for bearer tokens or (from Flywheel's own pages) the session
 //! cookie plus the CSRF header. Refusals: pages redirect to the log-in page (or
 //! answer 403); the API answers 401/403 JSON.
+//!
+//! [`InWorkshop`] and [`WorkshopStaff`] add the workshop of the route's
+//! `{id}` as the caller may see it (`flywheel_app::workshops::Viewer`): a
+//! malformed id, an unknown workshop and one the caller is not in are 404
+//! before any handler code runs; `WorkshopStaff` is 403 for participants.
 
-use axum::extract::{FromRequestParts, OriginalUri};
+use axum::extract::{FromRequestParts, OriginalUri, RawPathParams};
 use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
-use flywheel_domain::{TokenSecret, User, UserId};
+use flywheel_app::workshops::{self, Viewer, WorkshopError};
+use flywheel_domain::{TokenSecret, User, UserId, WorkshopId};
 use tower_sessions::Session;
 
 use crate::auth::csrf::{self, session_error};
@@ -127,5 +133,62 @@ impl FromRequestParts<AppState> for ApiAdmin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let ApiUser(user) = ApiUser::from_request_parts(parts, state).await?;
         require_admin(user).map(ApiAdmin)
+    }
+}
+
+/// Who is asking: the user an authentication extractor found.
+pub trait Caller: FromRequestParts<AppState, Rejection: IntoResponse> {
+    /// The account.
+    fn user(&self) -> &User;
+}
+
+impl Caller for CurrentUser {
+    fn user(&self) -> &User {
+        &self.0
+    }
+}
+
+impl Caller for ApiUser {
+    fn user(&self) -> &User {
+        &self.0
+    }
+}
+
+/// The workshop of the route's `{id}` as the caller `C` may see it.
+pub struct InWorkshop<C> {
+    /// Who is asking ([`CurrentUser`] on pages, [`ApiUser`] on the API).
+    pub caller: C,
+    /// The workshop, the caller's membership and whether they run it.
+    pub viewer: Viewer,
+}
+
+/// As [`InWorkshop`], for a caller who runs the workshop (an instructor of
+/// it, or an admin).
+pub struct WorkshopStaff<C> {
+    /// Who is asking.
+    pub caller: C,
+    /// The workshop, as its staff see it.
+    pub viewer: Viewer,
+}
+
+impl<C: Caller + Send> FromRequestParts<AppState> for InWorkshop<C> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let caller = C::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let id = params.iter().find(|(name, _)| *name == "id").map(|(_, value)| value.parse::<WorkshopId>());
+        let Some(Ok(id)) = id else { return Err(AppError::from(WorkshopError::NotFound).into_response()) };
+        let viewer =
+            workshops::visible(state, caller.user(), id).await.map_err(|e| AppError::from(e).into_response())?;
+        Ok(InWorkshop { caller, viewer })
+    }
+}
+
+impl<C: Caller + Send> FromRequestParts<AppState> for WorkshopStaff<C> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let InWorkshop { caller, viewer } = InWorkshop::<C>::from_request_parts(parts, state).await?;
+        viewer.require_staff().map_err(|e| AppError::from(e).into_response())?;
+        Ok(WorkshopStaff { caller, viewer })
     }
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::account::WebForm;
 use super::{Layout, Page, format_time, see_other};
 use crate::api::workshops::gradebook_response;
-use crate::auth::extract::CurrentUser;
+use crate::auth::extract::{CurrentUser, InWorkshop, WorkshopStaff};
 use crate::error::AppError;
 use crate::state::AppState;
 use flywheel_app::workshops::{self as ws, NewSubmission, Standing, Viewer, WorkshopInput};
@@ -425,11 +425,9 @@ async fn progress(
 
 pub(super) async fn show(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    InWorkshop { viewer, .. }: InWorkshop<CurrentUser>,
     layout: Layout,
-    Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     workshop_page(&state, &viewer, layout, StatusCode::OK, None, None).await
 }
 
@@ -447,7 +445,7 @@ async fn then_back<E: Into<AppError>, F: std::future::Future<Output = Result<(),
     match op.await.map_err(Into::into) {
         Ok(()) => Ok(see_other(hx, &format!("/workshops/{}", viewer.workshop.id))),
         Err(AppError::Client { status, message, .. }) => {
-            let fresh = ws::visible_by_id(state, user, viewer.workshop.id).await?;
+            let fresh = ws::visible(state, user, viewer.workshop.id).await?;
             workshop_page(state, &fresh, layout, status, Some(message), draft).await
         }
         Err(e) => Err(e),
@@ -461,25 +459,22 @@ pub(super) struct NameForm {
 
 pub(super) async fn create_team(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    InWorkshop { caller: CurrentUser(user), viewer }: InWorkshop<CurrentUser>,
     HxRequest(hx): HxRequest,
     layout: Layout,
-    Path(id): Path<String>,
     WebForm(form): WebForm<NameForm>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     let op = async { ws::create_team(&state, &viewer, &user, &form.name).await.map(|_| ()) };
     then_back(&state, &user, &viewer, layout, hx, None, op).await
 }
 
 pub(super) async fn join_team(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    InWorkshop { caller: CurrentUser(user), viewer }: InWorkshop<CurrentUser>,
     HxRequest(hx): HxRequest,
     layout: Layout,
-    Path((id, team)): Path<(String, String)>,
+    Path((_workshop, team)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     let op = async {
         let team = ws::team(&state, &viewer, &team).await?;
         ws::join_team(&state, &viewer, &user, &team).await
@@ -494,14 +489,12 @@ pub(super) struct PlaceForm {
 
 pub(super) async fn place(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    WorkshopStaff { caller: CurrentUser(user), viewer }: WorkshopStaff<CurrentUser>,
     HxRequest(hx): HxRequest,
     layout: Layout,
-    Path((id, member)): Path<(String, String)>,
+    Path((_workshop, member)): Path<(String, String)>,
     WebForm(form): WebForm<PlaceForm>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
-    viewer.require_staff()?;
     let op = async {
         let team = if form.team.is_empty() { None } else { Some(ws::team(&state, &viewer, &form.team).await?) };
         ws::place(&state, &viewer, &member, team.as_ref()).await
@@ -511,13 +504,11 @@ pub(super) async fn place(
 
 pub(super) async fn new_code(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    InWorkshop { viewer, .. }: InWorkshop<CurrentUser>,
     HxRequest(hx): HxRequest,
-    Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     ws::new_code(&state, &viewer, None).await?;
-    Ok(see_other(hx, &format!("/workshops/{id}")))
+    Ok(see_other(hx, &format!("/workshops/{}", viewer.workshop.id)))
 }
 
 #[derive(Deserialize)]
@@ -527,14 +518,12 @@ pub(super) struct ReleaseForm {
 
 pub(super) async fn release(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    InWorkshop { viewer, .. }: InWorkshop<CurrentUser>,
     HxRequest(hx): HxRequest,
-    Path(id): Path<String>,
     WebForm(form): WebForm<ReleaseForm>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     ws::release_grades(&state, &viewer, form.released).await?;
-    Ok(see_other(hx, &format!("/workshops/{id}")))
+    Ok(see_other(hx, &format!("/workshops/{}", viewer.workshop.id)))
 }
 
 #[derive(Deserialize)]
@@ -555,13 +544,11 @@ pub(super) struct SubmitForm {
 /// submits once.
 pub(super) async fn submit(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    InWorkshop { caller: CurrentUser(user), viewer }: InWorkshop<CurrentUser>,
     HxRequest(hx): HxRequest,
     layout: Layout,
-    Path(id): Path<String>,
     WebForm(form): WebForm<SubmitForm>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     let kind = SubmissionKind::parse(&form.kind)?;
     let draft = (kind != SubmissionKind::Model).then(|| (kind, form.content.clone()));
     let op = async {
@@ -580,13 +567,12 @@ pub(super) async fn submit(
 /// `GET /workshops/{id}/leaderboard/{lab}`: the board alone, for htmx polling.
 pub(super) async fn leaderboard(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path((id, lab)): Path<(String, String)>,
+    InWorkshop { viewer, .. }: InWorkshop<CurrentUser>,
+    Path((_workshop, lab)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     let rows = ws::leaderboard(&state, &viewer, &lab).await?;
     let board = Board { lab, rows, closed: !viewer.workshop.is_open(crate::now()) };
-    Ok(Page(StatusCode::OK, BoardPartial { id, board }).into_response())
+    Ok(Page(StatusCode::OK, BoardPartial { id: viewer.workshop.id.to_string(), board }).into_response())
 }
 
 #[derive(askama::Template)]
@@ -598,10 +584,8 @@ struct BoardPartial {
 
 pub(super) async fn gradebook(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    InWorkshop { viewer, .. }: InWorkshop<CurrentUser>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     gradebook_response(&state, &viewer).await
 }
 
@@ -733,11 +717,10 @@ pub fn untrusted_markdown(text: &str) -> String {
 
 pub(super) async fn show_submission(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    InWorkshop { viewer, .. }: InWorkshop<CurrentUser>,
     layout: Layout,
-    Path((id, sid)): Path<(String, String)>,
+    Path((_workshop, sid)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     submission_page(&state, &viewer, layout, &sid, StatusCode::OK, None, None).await
 }
 
@@ -745,14 +728,12 @@ pub(super) async fn show_submission(
 /// `comment:<criterion>` fields); a refusal shows the form again as typed.
 pub(super) async fn grade(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    WorkshopStaff { caller: CurrentUser(user), viewer }: WorkshopStaff<CurrentUser>,
     HxRequest(hx): HxRequest,
     layout: Layout,
-    Path((id, sid)): Path<(String, String)>,
+    Path((_workshop, sid)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
-    viewer.require_staff()?;
     let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let mut scores: Vec<Score> = Vec::new();
     let mut unreadable = None;
@@ -775,7 +756,7 @@ pub(super) async fn grade(
         None => ws::grade(&state, &viewer, &user, &sid, scores.clone()).await.map(|_| ()).map_err(AppError::from),
     };
     match result {
-        Ok(()) => Ok(see_other(hx, &format!("/workshops/{id}/submissions/{sid}"))),
+        Ok(()) => Ok(see_other(hx, &format!("/workshops/{}/submissions/{sid}", viewer.workshop.id))),
         Err(AppError::Client { status, message, .. }) => {
             submission_page(&state, &viewer, layout, &sid, status, Some(message), Some(scores)).await
         }
@@ -791,13 +772,11 @@ pub(super) struct ShareForm {
 /// Shares one of the participant's notebooks with their team.
 pub(super) async fn share_notebook(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    InWorkshop { caller: CurrentUser(user), viewer }: InWorkshop<CurrentUser>,
     HxRequest(hx): HxRequest,
     layout: Layout,
-    Path(id): Path<String>,
     WebForm(form): WebForm<ShareForm>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
     let op = async {
         let team =
             viewer.team().ok_or_else(|| AppError::forbidden("Join a team first: notebooks are shared with a team."))?;
@@ -829,14 +808,11 @@ struct RoomSheet {
 /// Makes room accounts and shows them once, as a sheet to print and cut.
 pub(super) async fn room_accounts(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    WorkshopStaff { caller: CurrentUser(user), viewer }: WorkshopStaff<CurrentUser>,
     HxRequest(hx): HxRequest,
     layout: Layout,
-    Path(id): Path<String>,
     WebForm(form): WebForm<RoomForm>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
-    viewer.require_staff()?;
     let made = match ws::provision(&state, &viewer, form.count, &form.prefix).await.map_err(AppError::from) {
         Ok(made) => made,
         Err(e @ AppError::Client { .. }) => {
@@ -865,14 +841,11 @@ pub(super) struct InstructorForm {
 /// Adds a co-instructor by email.
 pub(super) async fn add_instructor(
     State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
+    WorkshopStaff { caller: CurrentUser(user), viewer }: WorkshopStaff<CurrentUser>,
     HxRequest(hx): HxRequest,
     layout: Layout,
-    Path(id): Path<String>,
     WebForm(form): WebForm<InstructorForm>,
 ) -> Result<Response, AppError> {
-    let viewer = ws::visible(&state, &user, &id).await?;
-    viewer.require_staff()?;
     let op = async { ws::add_instructor(&state, &viewer, &form.email).await.map(|_| ()) };
     then_back(&state, &user, &viewer, layout, hx, None, op).await
 }
