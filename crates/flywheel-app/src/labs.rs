@@ -1,15 +1,42 @@
-//! The lab catalogue: every `LABS_DIR/<slug>/notebook.md`, read once at start.
+//! The lab catalogue: every `LABS_DIR/<slug>/notebook.md`, read once at
+//! start, with the lab's hidden test set when it scores submitted models
+//! (`<slug>/scoring.json`, a `flywheel_ml::scoring::HiddenTestSpec`: a new
+//! scored lab is two files, not an edit of the library).
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use flywheel_domain::Lab;
+use flywheel_ml::scoring::HiddenTestSpec;
 
-/// The labs this server offers, in agenda order (day, then slug).
+/// The labs this server offers, in agenda order (day, then slug), and how
+/// the scored ones score submitted models.
 #[derive(Debug, Default)]
-pub struct Labs(Vec<Lab>);
+pub struct Labs {
+    labs: Vec<Lab>,
+    scoring: HashMap<String, HiddenTestSpec>,
+}
 
 /// The file each lab directory holds its notebook in.
 pub const NOTEBOOK_FILE: &str = "notebook.md";
+
+/// The file a scored lab declares its hidden test set in, beside its notebook.
+pub const SCORING_FILE: &str = "scoring.json";
+
+/// A lab and, if it scores models, its hidden test set.
+type Loaded = (Lab, Option<HiddenTestSpec>);
+
+/// Reads a lab directory's scoring declaration, if it has one.
+fn scoring(dir: &Path) -> Result<Option<HiddenTestSpec>, String> {
+    let file = dir.join(SCORING_FILE);
+    if !file.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let spec: HiddenTestSpec = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    spec.check().map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(Some(spec))
+}
 
 impl Labs {
     /// Reads every lab under `dir`. A lab that does not parse is left out
@@ -21,20 +48,31 @@ impl Labs {
             let slug = entry.file_name()?.to_string_lossy().into_owned();
             file.is_file().then_some((slug, file))
         };
-        let mut labs = load_dir(dir, "lab", "labs_dir", lab_file, Lab::from_markdown);
-        labs.sort_by(|a, b| (a.day, &a.slug).cmp(&(b.day, &b.slug)));
+        let parse = |slug: &str, text: &str| -> Result<Loaded, String> {
+            let lab = Lab::from_markdown(slug, text).map_err(|e| e.to_string())?;
+            Ok((lab, scoring(&dir.join(slug))?))
+        };
+        let mut loaded = load_dir(dir, "lab", "labs_dir", lab_file, parse);
+        loaded.sort_by(|(a, _), (b, _)| (a.day, &a.slug).cmp(&(b.day, &b.slug)));
+        let scoring = loaded.iter().filter_map(|(lab, spec)| Some((lab.slug.clone(), spec.clone()?))).collect();
+        let labs: Vec<Lab> = loaded.into_iter().map(|(lab, _)| lab).collect();
         tracing::info!(count = labs.len(), dir = %dir.display(), "labs loaded");
-        Self(labs)
+        Self { labs, scoring }
     }
 
     /// All labs, in agenda order.
     pub fn all(&self) -> &[Lab] {
-        &self.0
+        &self.labs
     }
 
     /// The lab with this slug.
     pub fn get(&self, slug: &str) -> Option<&Lab> {
-        self.0.iter().find(|l| l.slug == slug)
+        self.labs.iter().find(|l| l.slug == slug)
+    }
+
+    /// How lab `slug` scores submitted models; `None` when it takes none.
+    pub fn scoring(&self, slug: &str) -> Option<&HiddenTestSpec> {
+        self.scoring.get(slug)
     }
 }
 
@@ -89,6 +127,34 @@ mod tests {
             }
         }
         assert!(found >= 1, "labs/ holds at least the intro lab");
-        assert_eq!(Labs::load(dir).all().len(), found);
+        let labs = Labs::load(dir);
+        assert_eq!(labs.all().len(), found);
+        assert_eq!(labs.scoring("fraud").map(|s| s.generator.as_str()), Some("credit_card_fraud"));
+        assert!(labs.scoring("intro").is_none());
+    }
+
+    /// A scoring declaration that names no generator or metric of the
+    /// library leaves its lab out (and the log says which file and why),
+    /// as a notebook that does not parse does.
+    #[test]
+    fn a_lab_with_a_bad_scoring_declaration_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let notebook = "<!-- flywheel:notebook {\"day\": 1, \"minutes\": 5, \"summary\": \"S.\"} -->\n# T\n";
+        for (slug, scoring) in [
+            ("good", r#"{"generator": "ai4i_2020", "rows": 100, "target": "Machine failure", "metric": "roc_auc"}"#),
+            ("bad", r#"{"generator": "mnist", "rows": 100, "target": "y", "metric": "roc_auc"}"#),
+            ("plain", ""),
+        ] {
+            std::fs::create_dir(dir.path().join(slug)).unwrap();
+            std::fs::write(dir.path().join(slug).join(NOTEBOOK_FILE), notebook).unwrap();
+            if !scoring.is_empty() {
+                std::fs::write(dir.path().join(slug).join(SCORING_FILE), scoring).unwrap();
+            }
+        }
+        let labs = Labs::load(dir.path());
+        let slugs: Vec<&str> = labs.all().iter().map(|l| l.slug.as_str()).collect();
+        assert_eq!(slugs, ["good", "plain"]);
+        assert_eq!(labs.scoring("good").map(|s| s.metric.as_str()), Some("roc_auc"));
+        assert!(labs.scoring("plain").is_none());
     }
 }

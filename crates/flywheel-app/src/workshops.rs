@@ -19,7 +19,7 @@ use flywheel_domain::workshop::{
     self, Date, Grade, JoinCode, Member, MemberRole, Rubric, Rubrics, Score, Submission, SubmissionKind, Team, Workshop,
 };
 use flywheel_domain::{SubmissionId, TeamId, Timestamp, User, UserId, ValidationError, WorkshopId};
-use flywheel_ml::scoring::{HiddenTest, SubmittedModel};
+use flywheel_ml::scoring::{HiddenTest, HiddenTestSpec, SubmittedModel};
 use flywheel_store::StoreError;
 
 use crate::App;
@@ -106,19 +106,17 @@ pub const DEFAULT_POINTS: u32 = 4;
 pub struct HiddenTests(Mutex<HashMap<(u64, String), Arc<HiddenTest>>>);
 
 impl HiddenTests {
-    /// The hidden test set of `lab` for the workshop seeded `seed`, drawn
-    /// on first use (a blocking call: run it off the async threads).
-    fn get(&self, seed: u64, lab: &str) -> Option<Result<Arc<HiddenTest>, flywheel_ml::MlError>> {
+    /// The hidden test set of `lab` (declared by `spec`) for the workshop
+    /// seeded `seed`, drawn on first use (a blocking call: run it off the
+    /// async threads).
+    fn get(&self, seed: u64, lab: &str, spec: &HiddenTestSpec) -> Result<Arc<HiddenTest>, flywheel_ml::MlError> {
         let key = (seed, lab.to_owned());
         if let Some(found) = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
-            return Some(Ok(found.clone()));
+            return Ok(found.clone());
         }
-        let drawn = match HiddenTest::for_lab(lab, seed)? {
-            Ok(t) => Arc::new(t),
-            Err(e) => return Some(Err(e)),
-        };
+        let drawn = Arc::new(HiddenTest::draw(lab, spec, seed)?);
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, drawn.clone());
-        Some(Ok(drawn))
+        Ok(drawn)
     }
 }
 
@@ -607,9 +605,9 @@ async fn score_model(
     now: Timestamp,
 ) -> Result<(String, flywheel_ml::scoring::HiddenScore), WorkshopError> {
     let w = &viewer.workshop;
-    let takes = scored_labs(w);
-    let lab = match lab {
-        Some(l) if takes.iter().any(|t| t == l) => l.to_owned(),
+    let takes = scored_labs(app, w);
+    let (lab, spec) = match lab.and_then(|l| Some((l, app.labs.scoring(l)?))) {
+        Some((l, spec)) if takes.iter().any(|t| t == l) => (l.to_owned(), spec.clone()),
         _ => {
             return Err(WorkshopError::Invalid(format!(
                 "Name the lab the model is for: this workshop scores models for {}.",
@@ -633,8 +631,7 @@ async fn score_model(
     let (tests, seed, json_owned, lab2) = (app.hidden_tests.clone(), w.scoring_seed, json.to_owned(), lab.clone());
     let scored = tokio::task::spawn_blocking(move || {
         let model = SubmittedModel::from_json(&json_owned)?;
-        let hidden = tests.get(seed, &lab2).expect("the lab takes models")?;
-        hidden.score(&model)
+        tests.get(seed, &lab2, &spec)?.score(&model)
     })
     .await
     .map_err(|e| WorkshopError::Internal(anyhow::anyhow!("scoring task: {e}")))?;
@@ -741,9 +738,10 @@ pub async fn release_grades(app: &App, viewer: &Viewer, release: bool) -> Result
     Ok(w)
 }
 
-/// The workshop's labs that score submitted models (each has a leaderboard).
-pub fn scored_labs(w: &Workshop) -> Vec<String> {
-    w.labs.iter().filter(|l| flywheel_ml::scoring::LABS.contains(&l.as_str())).cloned().collect()
+/// The workshop's labs that score submitted models (each declares a hidden
+/// test set, and has a leaderboard).
+pub fn scored_labs(app: &App, w: &Workshop) -> Vec<String> {
+    w.labs.iter().filter(|l| app.labs.scoring(l).is_some()).cloned().collect()
 }
 
 /// A team's place on a lab's leaderboard.
@@ -774,7 +772,7 @@ pub struct Standing {
 /// `Missing` for a lab the workshop scores no models for.
 pub async fn leaderboard(app: &App, viewer: &Viewer, lab: &str) -> Result<Vec<Standing>, WorkshopError> {
     let w = &viewer.workshop;
-    if !scored_labs(w).iter().any(|l| l == lab) {
+    if !scored_labs(app, w).iter().any(|l| l == lab) {
         return Err(WorkshopError::Missing(format!("This workshop has no leaderboard for `{lab}`.")));
     }
     let closed = !w.is_open(crate::now());
@@ -822,7 +820,7 @@ pub async fn gradebook_csv(app: &App, viewer: &Viewer) -> Result<String, Worksho
     let submissions = app.db.submissions(w.id).await?;
     let grades: HashMap<SubmissionId, Grade> =
         app.db.grades(w.id).await?.into_iter().map(|g| (g.submission, g)).collect();
-    let scored_labs = scored_labs(w);
+    let scored_labs = scored_labs(app, w);
 
     let mut header = vec!["team".to_owned(), "name".to_owned(), "email".to_owned()];
     for kind in [SubmissionKind::ProblemStatement, SubmissionKind::Architecture] {

@@ -7,22 +7,112 @@
 //!
 //! A hidden test set is a fresh draw of the lab's data generator with a
 //! seed only the server knows (one per workshop): the same distribution as
-//! the lab's data, none of its rows.
-//!
-//! | lab | data | metric |
-//! |---|---|---|
-//! | `fraud` | [`datasets::credit_card_fraud_with`]`(100_000, seed)`, the 30 columns of the lab's `fraud.classification("Class")` | PR AUC (average precision) of the fraud score |
+//! the lab's data, none of its rows. What a lab is scored on is data, not
+//! code: the lab declares a [`HiddenTestSpec`] (a generator of
+//! [`GENERATORS`], a size, the target, the feature columns and a
+//! [`Metric`]) in its notebook's marker, e.g. the fraud lab's
+//! `{"generator": "credit_card_fraud", "rows": 100000, "target": "Class",
+//! "metric": "average_precision"}`: [`datasets::credit_card_fraud_with`]`(100_000, seed)`,
+//! the 30 columns of `fraud.classification("Class")`, PR AUC of the fraud
+//! score.
 
+use crate::Table;
 use crate::data::{Dataset, Labels, Matrix, Vector};
 use crate::error::{MlError, Result};
 use crate::models::{GradientBoostedTreesModel, KnnClassifier, LinearClassifier, NaiveBayesModel, RandomForestModel};
 use crate::{datasets, metrics, stratified_split};
 
-/// Rows in the `fraud` lab's hidden test set (about 173 frauds).
-pub const FRAUD_HIDDEN_ROWS: usize = 100_000;
+/// A seeded data generator: `(rows, seed)` → the same table every time.
+pub type Generator = fn(usize, u64) -> Result<Table>;
 
-/// The labs that have a hidden test set, i.e. take model submissions.
-pub const LABS: &[&str] = &["fraud"];
+/// The data generators a hidden test set can be drawn from, by the name a
+/// lab gives: `credit_card_fraud` ([`datasets::credit_card_fraud_with`])
+/// and `ai4i_2020` ([`datasets::ai4i_2020_with`]).
+pub const GENERATORS: &[(&str, Generator)] =
+    &[("credit_card_fraud", datasets::credit_card_fraud_with), ("ai4i_2020", datasets::ai4i_2020_with)];
+
+/// Most rows a hidden test set may have.
+pub const MAX_HIDDEN_ROWS: usize = 1_000_000;
+
+/// What ranks submitted models: a metric of the positive class's
+/// probability (higher is better).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// `average_precision`: PR AUC ([`metrics::average_precision`]), for rare positives.
+    AveragePrecision,
+    /// `roc_auc`: ROC AUC ([`metrics::roc_auc`]).
+    RocAuc,
+}
+
+impl Metric {
+    /// The metric a lab names (`average_precision`, `roc_auc`).
+    ///
+    /// # Errors
+    /// [`MlError::InvalidParams`] for another name, listing the known ones.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "average_precision" => Ok(Self::AveragePrecision),
+            "roc_auc" => Ok(Self::RocAuc),
+            other => Err(MlError::InvalidParams(format!(
+                "no scoring metric `{other}`: use `average_precision` or `roc_auc`"
+            ))),
+        }
+    }
+
+    /// The metric, as people say it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::AveragePrecision => "PR AUC (average precision)",
+            Self::RocAuc => "ROC AUC",
+        }
+    }
+
+    fn score(self, truth: &Labels, scores: &Vector) -> Result<f64> {
+        match self {
+            Self::AveragePrecision => metrics::average_precision(truth, scores),
+            Self::RocAuc => metrics::roc_auc(truth, scores),
+        }
+    }
+}
+
+/// How a lab's hidden test set is drawn and scored, as the lab declares it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct HiddenTestSpec {
+    /// A name of [`GENERATORS`].
+    pub generator: String,
+    /// Rows drawn (2 to [`MAX_HIDDEN_ROWS`]); split in stratified halves.
+    pub rows: usize,
+    /// The class column.
+    pub target: String,
+    /// The feature columns a model takes, in order; empty: every numeric
+    /// column but the target.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// A [`Metric`] by name.
+    pub metric: String,
+}
+
+impl HiddenTestSpec {
+    /// The generator and metric, checked.
+    ///
+    /// # Errors
+    /// [`MlError::InvalidParams`] for an unknown generator or metric, or a
+    /// size outside 2–[`MAX_HIDDEN_ROWS`].
+    pub fn check(&self) -> Result<(Generator, Metric)> {
+        let generator = GENERATORS.iter().find(|(name, _)| *name == self.generator).map(|(_, g)| *g);
+        let generator = generator.ok_or_else(|| {
+            let known: Vec<&str> = GENERATORS.iter().map(|(name, _)| *name).collect();
+            MlError::InvalidParams(format!("no data generator `{}`: use one of {}", self.generator, known.join(", ")))
+        })?;
+        if !(2..=MAX_HIDDEN_ROWS).contains(&self.rows) {
+            return Err(MlError::InvalidParams(format!(
+                "a hidden test set has 2 to {MAX_HIDDEN_ROWS} rows, not {}",
+                self.rows
+            )));
+        }
+        Ok((generator, Metric::parse(&self.metric)?))
+    }
+}
 
 /// A classifier a team submitted: any saved model of the library that
 /// gives a probability for the positive class.
@@ -126,38 +216,39 @@ pub struct HiddenScore {
 /// (stratified, so each holds half the positives, give or take a row).
 #[derive(Debug, Clone)]
 pub struct HiddenTest {
-    lab: &'static str,
+    lab: String,
+    metric: Metric,
     public: Dataset,
     private: Dataset,
 }
 
 impl HiddenTest {
-    /// The hidden test set of `lab` drawn with `seed`; `None` when the lab
-    /// has none (see [`LABS`]). Deterministic: the same seed, the same rows.
+    /// The hidden test set of `lab` as `spec` declares it, drawn with
+    /// `seed`. Deterministic: the same seed, the same rows.
     ///
     /// # Errors
-    /// As the lab's data generator (never for the built-in sizes).
-    pub fn for_lab(lab: &str, seed: u64) -> Option<Result<Self>> {
-        match lab {
-            "fraud" => Some(Self::fraud(seed)),
-            _ => None,
-        }
-    }
-
-    fn fraud(seed: u64) -> Result<Self> {
-        let data = datasets::credit_card_fraud_with(FRAUD_HIDDEN_ROWS, seed)?.classification("Class")?;
+    /// As [`HiddenTestSpec::check`]; a target or column the generator's
+    /// table does not have.
+    pub fn draw(lab: &str, spec: &HiddenTestSpec, seed: u64) -> Result<Self> {
+        let (generator, metric) = spec.check()?;
+        let table = generator(spec.rows, seed)?;
+        let data = if spec.columns.is_empty() {
+            table.classification(&spec.target)?
+        } else {
+            Dataset::classification(table.matrix(&spec.columns)?, table.labels(&spec.target)?)?
+        };
         let (public, private) = stratified_split(&data, 0.5, seed)?;
-        Ok(Self { lab: "fraud", public, private })
+        Ok(Self { lab: lab.to_owned(), metric, public, private })
     }
 
     /// The lab it belongs to.
-    pub fn lab(&self) -> &'static str {
-        self.lab
+    pub fn lab(&self) -> &str {
+        &self.lab
     }
 
     /// The metric, as people say it.
     pub fn metric(&self) -> &'static str {
-        "PR AUC (average precision)"
+        self.metric.title()
     }
 
     /// The feature columns a model must take, in order.
@@ -196,7 +287,7 @@ impl HiddenTest {
                     truth.classes()
                 )));
             }
-            metrics::average_precision(truth, &model.predict_proba(part.features())?)
+            self.metric.score(truth, &model.predict_proba(part.features())?)
         };
         Ok(HiddenScore { public: one(&self.public)?, private: one(&self.private)? })
     }
@@ -207,15 +298,25 @@ mod tests {
     use super::*;
     use crate::models::{DecisionTree, GradientBoostedTrees, LinearLearner};
 
+    /// The fraud lab's declaration (`labs/fraud/notebook.md`).
+    fn fraud() -> HiddenTestSpec {
+        HiddenTestSpec {
+            generator: "credit_card_fraud".into(),
+            rows: 100_000,
+            target: "Class".into(),
+            columns: Vec::new(),
+            metric: "average_precision".into(),
+        }
+    }
+
     #[test]
     fn a_fraud_model_is_scored_on_rows_it_never_saw() {
-        let hidden = HiddenTest::for_lab("fraud", 11).unwrap().unwrap();
+        let hidden = HiddenTest::draw("fraud", &fraud(), 11).unwrap();
         let (public, private) = hidden.sizes();
-        assert!(public + private == FRAUD_HIDDEN_ROWS && public.abs_diff(private) <= 2, "{public} + {private}");
+        assert!(public + private == 100_000 && public.abs_diff(private) <= 2, "{public} + {private}");
         assert_eq!(hidden.columns().len(), 30);
-        let again = HiddenTest::for_lab("fraud", 11).unwrap().unwrap();
+        let again = HiddenTest::draw("fraud", &fraud(), 11).unwrap();
         assert_eq!(again.public.features().array(), hidden.public.features().array());
-        assert!(HiddenTest::for_lab("intro", 11).is_none());
 
         let train = datasets::credit_card_fraud_with(20_000, 1).unwrap().classification("Class").unwrap();
         let gbt = GradientBoostedTrees::params().iterations(30).max_depth(3).seed(1).fit(&train).unwrap();
@@ -235,8 +336,43 @@ mod tests {
     }
 
     #[test]
+    fn a_declaration_names_a_known_generator_metric_size_and_columns() {
+        let bad = |f: fn(&mut HiddenTestSpec)| {
+            let mut spec = fraud();
+            f(&mut spec);
+            HiddenTest::draw("fraud", &spec, 1).unwrap_err().to_string()
+        };
+        assert!(bad(|s| s.generator = "mnist".into()).contains("credit_card_fraud, ai4i_2020"));
+        assert!(bad(|s| s.metric = "accuracy".into()).contains("`average_precision` or `roc_auc`"));
+        assert!(bad(|s| s.rows = 1).contains("2 to 1000000 rows"));
+        assert!(bad(|s| s.target = "Fraud".into()).contains("Fraud"));
+        assert!(bad(|s| s.columns = vec!["V1".into(), "V99".into()]).contains("V99"));
+
+        // Machines: named columns leave out the failure modes and the ids; ROC AUC.
+        let columns = ["Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]"];
+        let spec = HiddenTestSpec {
+            generator: "ai4i_2020".into(),
+            rows: 4_000,
+            target: "Machine failure".into(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            metric: "roc_auc".into(),
+        };
+        let hidden = HiddenTest::draw("maintenance", &spec, 5).unwrap();
+        assert_eq!((hidden.columns().len(), hidden.metric(), hidden.lab()), (4, "ROC AUC", "maintenance"));
+        let train = datasets::ai4i_2020_with(4_000, 6).unwrap();
+        let train =
+            Dataset::classification(train.matrix(&columns).unwrap(), train.labels("Machine failure").unwrap()).unwrap();
+        let gbt = GradientBoostedTrees::params().iterations(20).max_depth(3).seed(1).fit(&train).unwrap();
+        let score = hidden.score(&SubmittedModel::from_json(&gbt.to_json().unwrap()).unwrap()).unwrap();
+        let by_hand =
+            |d: &Dataset| metrics::roc_auc(d.labels().unwrap(), &gbt.predict_proba(d.features()).unwrap()).unwrap();
+        assert_eq!((score.public, score.private), (by_hand(&hidden.public), by_hand(&hidden.private)));
+        assert!(score.public > 0.7, "{score:?}");
+    }
+
+    #[test]
     fn models_that_cannot_be_scored_are_refused_with_the_reason() {
-        let hidden = HiddenTest::for_lab("fraud", 3).unwrap().unwrap();
+        let hidden = HiddenTest::draw("fraud", &fraud(), 3).unwrap();
         let train = datasets::credit_card_fraud_with(5_000, 1).unwrap().classification("Class").unwrap();
         let narrow = Dataset::classification(
             train.features().select_columns(&["V1".to_owned(), "V2".to_owned()]).unwrap(),

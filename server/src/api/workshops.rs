@@ -16,6 +16,7 @@ use crate::api::ApiJson;
 use crate::auth::extract::{ApiUser, InWorkshop, WorkshopStaff};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
+use flywheel_app::App;
 use flywheel_app::workshops::{self, NewSubmission, RoomAccount, Standing, Viewer, WorkshopInput};
 
 /// A workshop as the caller sees it.
@@ -83,14 +84,14 @@ fn criteria(rubric: &Rubric) -> Vec<CriterionBody> {
 }
 
 impl WorkshopBody {
-    fn new(w: &Workshop, viewer: Option<&Viewer>, role: Option<&str>) -> Self {
+    fn new(app: &App, w: &Workshop, viewer: Option<&Viewer>, role: Option<&str>) -> Self {
         let staff = viewer.is_none_or(|v| v.staff);
         Self {
             id: w.id.to_string(),
             title: w.title.clone(),
             days: w.days.iter().map(ToString::to_string).collect(),
             labs: w.labs.clone(),
-            scored_labs: workshops::scored_labs(w),
+            scored_labs: workshops::scored_labs(app, w),
             team_size: w.team_size,
             self_formed_teams: w.self_formed_teams,
             closes_at: w.closes_at.millis(),
@@ -107,8 +108,8 @@ impl WorkshopBody {
         }
     }
 
-    fn of(viewer: &Viewer) -> Self {
-        Self::new(&viewer.workshop, Some(viewer), viewer.member.as_ref().map(|m| m.role.as_str()))
+    fn of(app: &App, viewer: &Viewer) -> Self {
+        Self::new(app, &viewer.workshop, Some(viewer), viewer.member.as_ref().map(|m| m.role.as_str()))
     }
 }
 
@@ -423,7 +424,7 @@ async fn list_workshops(
         list.iter()
             .map(|(w, role)| {
                 let staff = user.role.is_admin() || *role == Some(flywheel_domain::workshop::MemberRole::Instructor);
-                let mut body = WorkshopBody::new(w, None, role.map(|r| r.as_str()));
+                let mut body = WorkshopBody::new(&state, w, None, role.map(|r| r.as_str()));
                 if !staff {
                     (body.join_code, body.join_code_expires_at) = (None, None);
                 }
@@ -448,15 +449,18 @@ async fn create_workshop(
     ApiJson(input): ApiJson<WorkshopRequest>,
 ) -> Result<Response, AppError> {
     let w = workshops::create(&state, &user, input.into()).await?;
-    Ok((StatusCode::CREATED, Json(WorkshopBody::new(&w, None, Some("instructor")))).into_response())
+    Ok((StatusCode::CREATED, Json(WorkshopBody::new(&state, &w, None, Some("instructor")))).into_response())
 }
 
 /// One workshop.
 #[utoipa::path(get, path = "/api/v1/workshops/{id}", tag = "workshops", security(("bearer" = [])),
     params(("id" = String, Path, description = "Workshop id")),
     responses((status = 200, body = WorkshopBody), (status = 404, description = "No such workshop, or not yours", body = ErrorBody)))]
-async fn get_workshop(InWorkshop { viewer, .. }: InWorkshop<ApiUser>) -> Json<WorkshopBody> {
-    Json(WorkshopBody::of(&viewer))
+async fn get_workshop(
+    State(state): State<AppState>,
+    InWorkshop { viewer, .. }: InWorkshop<ApiUser>,
+) -> Json<WorkshopBody> {
+    Json(WorkshopBody::of(&state, &viewer))
 }
 
 /// Joins a workshop with its join code, as a participant.
@@ -475,7 +479,7 @@ async fn join_workshop(
     ApiJson(req): ApiJson<JoinRequest>,
 ) -> Result<Json<WorkshopBody>, AppError> {
     let w = workshops::join(&state, &user, &req.code).await?;
-    Ok(Json(WorkshopBody::of(&workshops::viewer(&state, &user, w).await?)))
+    Ok(Json(WorkshopBody::of(&state, &workshops::viewer(&state, &user, w).await?)))
 }
 
 /// Makes a new join code; the old one stops working (instructors).
@@ -488,7 +492,7 @@ async fn new_code(
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> Result<Json<WorkshopBody>, AppError> {
     let w = workshops::new_code(&state, &viewer, req.expires_at).await?;
-    Ok(Json(WorkshopBody::of(&Viewer { workshop: w, ..viewer })))
+    Ok(Json(WorkshopBody::of(&state, &Viewer { workshop: w, ..viewer })))
 }
 
 /// The roster: teams with their members, participants in no team, instructors.
@@ -689,7 +693,7 @@ async fn release(
     ApiJson(req): ApiJson<ReleaseRequest>,
 ) -> Result<Json<WorkshopBody>, AppError> {
     let w = workshops::release_grades(&state, &viewer, req.released).await?;
-    Ok(Json(WorkshopBody::of(&Viewer { workshop: w, ..viewer })))
+    Ok(Json(WorkshopBody::of(&state, &Viewer { workshop: w, ..viewer })))
 }
 
 /// Replaces a write-up's rubric (instructors).
@@ -711,7 +715,7 @@ async fn set_rubric(
             .collect(),
     )?;
     let w = workshops::set_rubric(&state, &viewer, kind, rubric).await?;
-    Ok(Json(WorkshopBody::of(&Viewer { workshop: w, ..viewer })))
+    Ok(Json(WorkshopBody::of(&state, &Viewer { workshop: w, ..viewer })))
 }
 
 /// A lab's leaderboard: each team's latest model, by the public score while

@@ -316,7 +316,7 @@ async fn workshop_page(
             }
         })
         .collect();
-    let scored_labs = ws::scored_labs(w);
+    let scored_labs = ws::scored_labs(state, w);
     let mut boards = Vec::new();
     for lab in &scored_labs {
         boards.push(Board { lab: lab.clone(), rows: ws::leaderboard(state, viewer, lab).await?, closed });
