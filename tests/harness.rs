@@ -12,7 +12,7 @@ use std::time::Duration;
 use flywheel::Config;
 use flywheel_app::accounts::{SignUp, create_account};
 use flywheel_domain::{Role, User};
-use flywheel_store::{Database, SqlDatabase};
+use flywheel_store::{AccountStore, Database, SqlDatabase};
 use reqwest::redirect::Policy;
 use scraper::{Html, Selector};
 use tokio::net::TcpListener;
@@ -145,7 +145,7 @@ impl TestApp {
 
     /// An HTTP client with no cookies, for the API.
     pub fn api(&self) -> Api {
-        Api { client: reqwest::Client::new(), base: self.base.clone() }
+        Api::new(&self.base)
     }
 
     /// Makes an account with [`PASSWORD`] and `role` (as `flywheel user
@@ -328,6 +328,11 @@ pub struct Api {
 }
 
 impl Api {
+    /// An API client for the server at `base` (`http://127.0.0.1:PORT`).
+    pub fn new(base: &str) -> Self {
+        Api { client: reqwest::Client::new(), base: base.to_owned() }
+    }
+
     /// Sends `method path` with an optional JSON body and bearer token;
     /// returns the status, headers and the body parsed as JSON (`Null` when empty).
     pub async fn call(

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use flywheel_store::{Database, SqlDatabase};
+use flywheel_store::{AccountStore, SqlDatabase};
 use flywheel_tests::test_database;
 
 fn flywheel(args: &[&str], stdin: &str) -> Output {

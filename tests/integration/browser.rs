@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 
 use flywheel_domain::Role;
-use flywheel_store::Database;
+use flywheel_store::WorkshopStore;
 use flywheel_tests::{kernel_worker, spawn_app};
 
 use crate::notebooks::jupyter_validates;

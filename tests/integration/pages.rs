@@ -2,7 +2,7 @@
 //! roles, CSRF, sessions and the bad inputs of each.
 
 use flywheel_domain::Role;
-use flywheel_store::Database;
+use flywheel_store::AccountStore;
 use flywheel_tests::{spawn_app, spawn_app_with};
 
 const PW: &str = "correct horse battery";

@@ -2,7 +2,10 @@
 //! this run uses (SQLite, or PostgreSQL in CI).
 
 use flywheel_domain::{Cell, CellId, CellType, DisplayName, Email, NewUser, Notebook, NotebookId, Role, Timestamp};
-use flywheel_store::{Backend, Database, StoreError};
+use flywheel_store::{
+    AccountStore, Backend, Database, DatasetStore, LoginSessionStore, NotebookStore, ProgressStore, StoreError,
+    WorkshopStore,
+};
 use flywheel_tests::{backend_is_postgres, fresh_store};
 
 fn new_user(email: &str) -> NewUser {

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use flywheel_domain::{Role, WorkshopId};
 use flywheel_ml::prelude::*;
-use flywheel_store::Database;
+use flywheel_store::WorkshopStore;
 use flywheel_tests::{PASSWORD as PW, TestApp, error_message, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};

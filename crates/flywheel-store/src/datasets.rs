@@ -1,5 +1,4 @@
-//! Dataset queries, called by [`crate::SqlDatabase`]'s [`crate::Database`]
-//! methods (see the `datasets` migration).
+//! Datasets: [`DatasetStore`] on [`SqlDatabase`] (see the `datasets` migration).
 
 use std::str::FromStr;
 
@@ -8,7 +7,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::sql::conflict_on;
+use crate::{DatasetStore, SqlDatabase};
 use crate::{StoreError, corrupt};
+use async_trait::async_trait;
 
 const COLUMNS: &str = "id, owner_id, name, size_bytes, row_count, columns, created_at";
 
@@ -73,4 +74,27 @@ pub(crate) async fn content(pool: &AnyPool, id: DatasetId) -> Result<Option<Stri
 pub(crate) async fn delete(pool: &AnyPool, id: DatasetId) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM datasets WHERE id = $1").bind(id.to_string()).execute(pool).await?;
     Ok(done.rows_affected() == 1)
+}
+
+#[async_trait]
+impl DatasetStore for SqlDatabase {
+    async fn create_dataset(&self, record: &DatasetRecord, content: &str) -> Result<(), StoreError> {
+        create(&self.pool, record, content).await
+    }
+
+    async fn dataset(&self, id: DatasetId) -> Result<Option<DatasetRecord>, StoreError> {
+        get(&self.pool, id).await
+    }
+
+    async fn datasets(&self, owner: UserId) -> Result<Vec<DatasetRecord>, StoreError> {
+        list(&self.pool, owner).await
+    }
+
+    async fn dataset_content(&self, id: DatasetId) -> Result<Option<String>, StoreError> {
+        content(&self.pool, id).await
+    }
+
+    async fn delete_dataset(&self, id: DatasetId) -> Result<bool, StoreError> {
+        delete(&self.pool, id).await
+    }
 }

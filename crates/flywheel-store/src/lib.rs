@@ -8,12 +8,20 @@
 //! per-backend business logic to keep in step; migrations are embedded in the
 //! binary and applied on start.
 //!
-//! The trait is also the seam where tests put a failing double.
+//! [`Database`] is one trait per area ([`AccountStore`], [`LoginSessionStore`],
+//! [`NotebookStore`], [`ProgressStore`], [`DatasetStore`], [`WorkshopStore`]),
+//! each implemented in its area's module. It is also the seam where tests
+//! put a fault double: [`testing::Faulty`] (the `testing` feature) fails or
+//! slows the areas a test names and passes the rest to a real database.
 
+mod accounts;
 mod datasets;
+mod login_sessions;
 mod notebooks;
 mod progress;
 mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod workshops;
 
 use async_trait::async_trait;
@@ -92,17 +100,24 @@ pub enum StoreError {
     Query(#[from] sqlx::Error),
 }
 
-/// Everything Flywheel stores, behind one trait.
+/// Everything Flywheel stores: one trait per area, all implemented by
+/// [`SqlDatabase`]; the rest of Flywheel holds an `Arc<dyn Database>`.
 ///
 /// Times are passed in by the caller (`now`), so behaviour over time is testable.
 #[async_trait]
-pub trait Database: Send + Sync + 'static {
+pub trait Database:
+    AccountStore + LoginSessionStore + NotebookStore + ProgressStore + DatasetStore + WorkshopStore + 'static
+{
     /// The engine behind this store.
     fn backend(&self) -> Backend;
 
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+}
 
+/// Accounts and API tokens.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// Creates an account.
     ///
     /// # Errors
@@ -137,7 +152,11 @@ pub trait Database: Send + Sync + 'static {
     /// Revokes token `id` of `user`. Returns `false` (and changes nothing)
     /// when `user` has no such unrevoked token.
     async fn revoke_api_token(&self, user: UserId, id: ApiTokenId, now: Timestamp) -> Result<bool, StoreError>;
+}
 
+/// Login sessions: the server-side state behind the login cookie (tower-sessions).
+#[async_trait]
+pub trait LoginSessionStore: Send + Sync {
     /// Stores a new session. Returns `false` (and changes nothing) when the id is taken.
     async fn create_session(&self, id: &str, data: &str, expires_at: Timestamp) -> Result<bool, StoreError>;
 
@@ -152,6 +171,11 @@ pub trait Database: Send + Sync + 'static {
 
     /// Deletes every session that expired before `now`; returns how many.
     async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Notebooks: their cells, outputs, revisions and team sharing.
+#[async_trait]
+pub trait NotebookStore: Send + Sync {
     /// Stores a new notebook (revision 1) with the outputs its cells hold.
     ///
     /// # Errors
@@ -215,14 +239,22 @@ pub trait Database: Send + Sync + 'static {
 
     /// Deletes a notebook and its outputs; `false` when there was none.
     async fn delete_notebook(&self, id: NotebookId) -> Result<bool, StoreError>;
+}
 
+/// Progress: the lab steps each user passed.
+#[async_trait]
+pub trait ProgressStore: Send + Sync {
     /// Records that `user` passed step `step` (a check cell's id) of lab
     /// `lab`; `false` when it was already recorded (the first pass stays).
     async fn record_step(&self, user: UserId, lab: &str, step: &str, now: Timestamp) -> Result<bool, StoreError>;
 
     /// The steps `user` has passed, oldest first.
     async fn progress(&self, user: UserId) -> Result<Vec<StepDone>, StoreError>;
+}
 
+/// Datasets: the CSV files users upload.
+#[async_trait]
+pub trait DatasetStore: Send + Sync {
     /// Stores a checked dataset (see `flywheel_domain::dataset`) with its CSV text.
     ///
     /// # Errors
@@ -241,7 +273,11 @@ pub trait Database: Send + Sync + 'static {
 
     /// Deletes a dataset; `false` when there was none.
     async fn delete_dataset(&self, id: DatasetId) -> Result<bool, StoreError>;
+}
 
+/// Workshops: members, teams, submissions, grades and room accounts.
+#[async_trait]
+pub trait WorkshopStore: Send + Sync {
     /// Stores a new workshop and makes its owner an instructor member of it.
     ///
     /// # Errors

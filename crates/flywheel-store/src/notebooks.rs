@@ -1,5 +1,4 @@
-//! Notebook queries, called by [`crate::SqlDatabase`]'s [`crate::Database`]
-//! methods. Cells are one JSON document per notebook, under a revision
+//! Notebooks: [`NotebookStore`] on [`SqlDatabase`]. Cells are one JSON document per notebook, under a revision
 //! number; outputs are rows per cell (see the migration).
 
 use std::collections::HashMap;
@@ -14,7 +13,9 @@ use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
 use crate::sql::conflict_on;
+use crate::{NotebookStore, SqlDatabase};
 use crate::{StoreError, corrupt};
+use async_trait::async_trait;
 
 /// A cell as stored in `notebooks.cells`: everything but its outputs.
 #[derive(Serialize, Deserialize)]
@@ -302,4 +303,71 @@ async fn upsert_outputs(
 pub(crate) async fn delete(pool: &AnyPool, id: NotebookId) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM notebooks WHERE id = $1").bind(id.to_string()).execute(pool).await?;
     Ok(done.rows_affected() == 1)
+}
+
+#[async_trait]
+impl NotebookStore for SqlDatabase {
+    async fn create_notebook(
+        &self,
+        owner: UserId,
+        lab: Option<&str>,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<NotebookRecord, StoreError> {
+        create(&self.pool, owner, lab, notebook, now).await
+    }
+
+    async fn notebook(&self, id: NotebookId) -> Result<Option<NotebookRecord>, StoreError> {
+        get(&self.pool, id).await
+    }
+
+    async fn lab_notebook(&self, owner: UserId, lab: &str) -> Result<Option<NotebookRecord>, StoreError> {
+        for_lab(&self.pool, owner, lab).await
+    }
+
+    async fn notebooks(&self, owner: UserId) -> Result<Vec<NotebookSummary>, StoreError> {
+        list(&self.pool, owner).await
+    }
+
+    async fn team_notebooks(&self, team: TeamId) -> Result<Vec<NotebookSummary>, StoreError> {
+        of_team(&self.pool, team).await
+    }
+
+    async fn set_notebook_team(&self, id: NotebookId, team: Option<TeamId>) -> Result<bool, StoreError> {
+        set_team(&self.pool, id, team).await
+    }
+
+    async fn update_notebook(
+        &self,
+        id: NotebookId,
+        revision: i64,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError> {
+        save(&self.pool, id, Save::Edit { revision }, notebook, now).await
+    }
+
+    async fn replace_notebook(
+        &self,
+        id: NotebookId,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError> {
+        save(&self.pool, id, Save::Replace, notebook, now).await
+    }
+
+    async fn set_cell_outputs(
+        &self,
+        id: NotebookId,
+        cell: &CellId,
+        execution_count: Option<u64>,
+        outputs: &[serde_json::Value],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        set_outputs(&self.pool, id, cell, execution_count, outputs, now).await
+    }
+
+    async fn delete_notebook(&self, id: NotebookId) -> Result<bool, StoreError> {
+        delete(&self.pool, id).await
+    }
 }

@@ -1,10 +1,11 @@
-//! Lab progress queries, called by [`crate::SqlDatabase`]'s
-//! [`crate::Database`] methods (see the `lab_progress` migration).
+//! Lab progress: [`ProgressStore`] on [`SqlDatabase`] (see the `lab_progress` migration).
 
 use flywheel_domain::{StepDone, Timestamp, UserId};
 use sqlx::{AnyPool, Row};
 
 use crate::StoreError;
+use crate::{ProgressStore, SqlDatabase};
+use async_trait::async_trait;
 
 pub(crate) async fn record(
     pool: &AnyPool,
@@ -42,4 +43,15 @@ pub(crate) async fn list(pool: &AnyPool, user: UserId) -> Result<Vec<StepDone>, 
             })
         })
         .collect()
+}
+
+#[async_trait]
+impl ProgressStore for SqlDatabase {
+    async fn record_step(&self, user: UserId, lab: &str, step: &str, now: Timestamp) -> Result<bool, StoreError> {
+        record(&self.pool, user, lab, step, now).await
+    }
+
+    async fn progress(&self, user: UserId) -> Result<Vec<StepDone>, StoreError> {
+        list(&self.pool, user).await
+    }
 }

@@ -1,5 +1,4 @@
-//! Workshop queries, called by [`crate::SqlDatabase`]'s [`crate::Database`]
-//! methods (see the `workshops` migration): workshops, members and teams,
+//! Workshops: [`WorkshopStore`] on [`SqlDatabase`] (see the `workshops` migration): workshops, members and teams,
 //! submissions and grades.
 
 use std::str::FromStr;
@@ -12,7 +11,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::sql::conflict_on;
+use crate::{SqlDatabase, WorkshopStore};
 use crate::{StoreError, corrupt};
+use async_trait::async_trait;
 
 const WORKSHOP_COLUMNS: &str = "w.id, w.owner_id, w.title, w.days, w.labs, w.join_code, w.join_code_expires_at, \
      w.team_size, w.self_formed_teams, w.closes_at, w.daily_model_submissions, w.scoring_seed, w.rubrics, \
@@ -481,4 +482,121 @@ pub(crate) async fn disable_ended_accounts(pool: &AnyPool, now: Timestamp) -> Re
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
+}
+
+#[async_trait]
+impl WorkshopStore for SqlDatabase {
+    async fn create_workshop(&self, workshop: &Workshop) -> Result<(), StoreError> {
+        create(&self.pool, workshop).await
+    }
+
+    async fn update_workshop(&self, workshop: &Workshop) -> Result<bool, StoreError> {
+        update(&self.pool, workshop).await
+    }
+
+    async fn workshop(&self, id: WorkshopId) -> Result<Option<Workshop>, StoreError> {
+        get(&self.pool, id).await
+    }
+
+    async fn workshop_by_code(&self, code: &JoinCode) -> Result<Option<Workshop>, StoreError> {
+        by_code(&self.pool, code).await
+    }
+
+    async fn member_workshops(&self, user: UserId) -> Result<Vec<(Workshop, MemberRole)>, StoreError> {
+        of_member(&self.pool, user).await
+    }
+
+    async fn all_workshops(&self) -> Result<Vec<Workshop>, StoreError> {
+        all(&self.pool).await
+    }
+
+    async fn add_member(
+        &self,
+        workshop: WorkshopId,
+        user: UserId,
+        role: MemberRole,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        add_member(&self.pool, workshop, user, role, now).await
+    }
+
+    async fn members(&self, workshop: WorkshopId) -> Result<Vec<Member>, StoreError> {
+        members(&self.pool, workshop).await
+    }
+
+    async fn member(&self, workshop: WorkshopId, user: UserId) -> Result<Option<Member>, StoreError> {
+        get_member(&self.pool, workshop, user).await
+    }
+
+    async fn create_team(&self, team: &Team) -> Result<(), StoreError> {
+        create_team(&self.pool, team).await
+    }
+
+    async fn teams(&self, workshop: WorkshopId) -> Result<Vec<Team>, StoreError> {
+        teams(&self.pool, workshop).await
+    }
+
+    async fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError> {
+        team(&self.pool, id).await
+    }
+
+    async fn set_team(
+        &self,
+        workshop: WorkshopId,
+        user: UserId,
+        team: Option<TeamId>,
+        limit: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        set_team(&self.pool, workshop, user, team, limit).await
+    }
+
+    async fn create_submission(
+        &self,
+        submission: &Submission,
+        content: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Submission, bool), StoreError> {
+        create_submission(&self.pool, submission, content, idempotency_key).await
+    }
+
+    async fn submission_by_key(&self, team: TeamId, key: &str) -> Result<Option<Submission>, StoreError> {
+        submission_by_key(&self.pool, team, key).await
+    }
+
+    async fn submissions(&self, workshop: WorkshopId) -> Result<Vec<Submission>, StoreError> {
+        submissions(&self.pool, workshop).await
+    }
+
+    async fn submission(&self, id: SubmissionId) -> Result<Option<(Submission, String)>, StoreError> {
+        get_submission(&self.pool, id).await
+    }
+
+    async fn count_submissions_since(
+        &self,
+        team: TeamId,
+        kind: SubmissionKind,
+        since: Timestamp,
+    ) -> Result<u32, StoreError> {
+        count_since(&self.pool, team, kind, since).await
+    }
+
+    async fn add_workshop_account(&self, workshop: WorkshopId, user: UserId, label: &str) -> Result<(), StoreError> {
+        add_account(&self.pool, workshop, user, label).await
+    }
+
+    async fn workshop_accounts(&self, workshop: WorkshopId) -> Result<Vec<(String, UserId)>, StoreError> {
+        accounts(&self.pool, workshop).await
+    }
+
+    async fn disable_ended_workshop_accounts(&self, now: Timestamp) -> Result<u64, StoreError> {
+        disable_ended_accounts(&self.pool, now).await
+    }
+
+    async fn set_grade(&self, grade: &Grade) -> Result<(), StoreError> {
+        set_grade(&self.pool, grade).await
+    }
+
+    async fn grades(&self, workshop: WorkshopId) -> Result<Vec<Grade>, StoreError> {
+        grades(&self.pool, workshop).await
+    }
 }

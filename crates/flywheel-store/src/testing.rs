@@ -1,0 +1,337 @@
+//! Fault doubles at the storage seam, for tests (the `testing` feature).
+//!
+//! [`Faulty`] stands in for a [`Database`]: the calls of the [`Area`]s a
+//! test names fail as they do when the database is down (a pool time-out),
+//! or wait first; every other call goes to the real database inside, so a
+//! test overrides only what it needs. [`Faulty::down`] has no database
+//! inside: every call fails, `ping` included.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission, SubmissionKind, Team, Workshop};
+use flywheel_domain::{
+    ApiToken, ApiTokenId, CellId, DatasetId, DatasetRecord, NewUser, Notebook, NotebookId, NotebookRecord,
+    NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, User, UserId, WorkshopId,
+};
+
+use crate::{
+    AccountStore, Backend, Database, DatasetStore, LoginSessionStore, NotebookStore, ProgressStore, StoreError,
+    WorkshopStore,
+};
+
+/// An area of the store: one of the traits [`Database`] is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Area {
+    /// [`AccountStore`].
+    Accounts,
+    /// [`LoginSessionStore`].
+    LoginSessions,
+    /// [`NotebookStore`].
+    Notebooks,
+    /// [`ProgressStore`].
+    Progress,
+    /// [`DatasetStore`].
+    Datasets,
+    /// [`WorkshopStore`].
+    Workshops,
+}
+
+/// A [`Database`] whose chosen areas fail or are slow (see the module docs).
+pub struct Faulty {
+    inner: Option<Arc<dyn Database>>,
+    failing: Mutex<HashSet<Area>>,
+    slow: Mutex<HashMap<Area, Duration>>,
+}
+
+/// The error a call gets when its area fails: what a database that does
+/// not answer gives.
+pub fn down_error() -> StoreError {
+    StoreError::Query(sqlx::Error::PoolTimedOut)
+}
+
+impl Faulty {
+    /// A database that is down: every call fails.
+    pub fn down() -> Self {
+        Self { inner: None, failing: Mutex::default(), slow: Mutex::default() }
+    }
+
+    /// `inner`, with no fault yet.
+    pub fn over(inner: Arc<dyn Database>) -> Self {
+        Self { inner: Some(inner), failing: Mutex::default(), slow: Mutex::default() }
+    }
+
+    /// Makes every call of `area` fail (`true`) or reach the database again (`false`).
+    pub fn set_failing(&self, area: Area, failing: bool) {
+        let mut set = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        if failing {
+            set.insert(area);
+        } else {
+            set.remove(&area);
+        }
+    }
+
+    /// Makes every call of `area` wait `delay` first (`Duration::ZERO`: no wait).
+    pub fn set_slow(&self, area: Area, delay: Duration) {
+        self.slow.lock().unwrap_or_else(PoisonError::into_inner).insert(area, delay);
+    }
+
+    /// The database a call of `area` goes to, after its fault.
+    async fn enter(&self, area: Area) -> Result<&dyn Database, StoreError> {
+        let delay = self.slow.lock().unwrap_or_else(PoisonError::into_inner).get(&area).copied();
+        if let Some(delay) = delay.filter(|d| !d.is_zero()) {
+            tokio::time::sleep(delay).await;
+        }
+        if self.failing.lock().unwrap_or_else(PoisonError::into_inner).contains(&area) {
+            return Err(down_error());
+        }
+        self.inner.as_deref().ok_or_else(down_error)
+    }
+}
+
+#[async_trait]
+impl Database for Faulty {
+    fn backend(&self) -> Backend {
+        self.inner.as_ref().map_or(Backend::Postgres, |d| d.backend())
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.as_ref().ok_or_else(down_error)?.ping().await
+    }
+}
+
+#[async_trait]
+impl AccountStore for Faulty {
+    async fn create_user(&self, user: &NewUser, now: Timestamp) -> Result<User, StoreError> {
+        self.enter(Area::Accounts).await?.create_user(user, now).await
+    }
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.enter(Area::Accounts).await?.user(id).await
+    }
+    async fn user_credentials(&self, email_key: &str) -> Result<Option<(User, String)>, StoreError> {
+        self.enter(Area::Accounts).await?.user_credentials(email_key).await
+    }
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.enter(Area::Accounts).await?.users().await
+    }
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        name: &str,
+        digest: &str,
+        now: Timestamp,
+    ) -> Result<ApiToken, StoreError> {
+        self.enter(Area::Accounts).await?.create_api_token(user, name, digest, now).await
+    }
+    async fn authenticate_api_token(&self, digest: &str, now: Timestamp) -> Result<Option<User>, StoreError> {
+        self.enter(Area::Accounts).await?.authenticate_api_token(digest, now).await
+    }
+    async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError> {
+        self.enter(Area::Accounts).await?.api_tokens(user).await
+    }
+    async fn revoke_api_token(&self, user: UserId, id: ApiTokenId, now: Timestamp) -> Result<bool, StoreError> {
+        self.enter(Area::Accounts).await?.revoke_api_token(user, id, now).await
+    }
+}
+
+#[async_trait]
+impl LoginSessionStore for Faulty {
+    async fn create_session(&self, id: &str, data: &str, expires_at: Timestamp) -> Result<bool, StoreError> {
+        self.enter(Area::LoginSessions).await?.create_session(id, data, expires_at).await
+    }
+    async fn save_session(&self, id: &str, data: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.enter(Area::LoginSessions).await?.save_session(id, data, expires_at).await
+    }
+    async fn load_session(&self, id: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
+        self.enter(Area::LoginSessions).await?.load_session(id, now).await
+    }
+    async fn delete_session(&self, id: &str) -> Result<(), StoreError> {
+        self.enter(Area::LoginSessions).await?.delete_session(id).await
+    }
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.enter(Area::LoginSessions).await?.delete_expired_sessions(now).await
+    }
+}
+
+#[async_trait]
+impl NotebookStore for Faulty {
+    async fn create_notebook(
+        &self,
+        owner: UserId,
+        lab: Option<&str>,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<NotebookRecord, StoreError> {
+        self.enter(Area::Notebooks).await?.create_notebook(owner, lab, notebook, now).await
+    }
+    async fn notebook(&self, id: NotebookId) -> Result<Option<NotebookRecord>, StoreError> {
+        self.enter(Area::Notebooks).await?.notebook(id).await
+    }
+    async fn lab_notebook(&self, owner: UserId, lab: &str) -> Result<Option<NotebookRecord>, StoreError> {
+        self.enter(Area::Notebooks).await?.lab_notebook(owner, lab).await
+    }
+    async fn notebooks(&self, owner: UserId) -> Result<Vec<NotebookSummary>, StoreError> {
+        self.enter(Area::Notebooks).await?.notebooks(owner).await
+    }
+    async fn team_notebooks(&self, team: TeamId) -> Result<Vec<NotebookSummary>, StoreError> {
+        self.enter(Area::Notebooks).await?.team_notebooks(team).await
+    }
+    async fn set_notebook_team(&self, id: NotebookId, team: Option<TeamId>) -> Result<bool, StoreError> {
+        self.enter(Area::Notebooks).await?.set_notebook_team(id, team).await
+    }
+    async fn update_notebook(
+        &self,
+        id: NotebookId,
+        revision: i64,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError> {
+        self.enter(Area::Notebooks).await?.update_notebook(id, revision, notebook, now).await
+    }
+    async fn replace_notebook(
+        &self,
+        id: NotebookId,
+        notebook: &Notebook,
+        now: Timestamp,
+    ) -> Result<Option<NotebookRecord>, StoreError> {
+        self.enter(Area::Notebooks).await?.replace_notebook(id, notebook, now).await
+    }
+    async fn set_cell_outputs(
+        &self,
+        id: NotebookId,
+        cell: &CellId,
+        execution_count: Option<u64>,
+        outputs: &[serde_json::Value],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.enter(Area::Notebooks).await?.set_cell_outputs(id, cell, execution_count, outputs, now).await
+    }
+    async fn delete_notebook(&self, id: NotebookId) -> Result<bool, StoreError> {
+        self.enter(Area::Notebooks).await?.delete_notebook(id).await
+    }
+}
+
+#[async_trait]
+impl ProgressStore for Faulty {
+    async fn record_step(&self, user: UserId, lab: &str, step: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.enter(Area::Progress).await?.record_step(user, lab, step, now).await
+    }
+    async fn progress(&self, user: UserId) -> Result<Vec<StepDone>, StoreError> {
+        self.enter(Area::Progress).await?.progress(user).await
+    }
+}
+
+#[async_trait]
+impl DatasetStore for Faulty {
+    async fn create_dataset(&self, record: &DatasetRecord, content: &str) -> Result<(), StoreError> {
+        self.enter(Area::Datasets).await?.create_dataset(record, content).await
+    }
+    async fn dataset(&self, id: DatasetId) -> Result<Option<DatasetRecord>, StoreError> {
+        self.enter(Area::Datasets).await?.dataset(id).await
+    }
+    async fn datasets(&self, owner: UserId) -> Result<Vec<DatasetRecord>, StoreError> {
+        self.enter(Area::Datasets).await?.datasets(owner).await
+    }
+    async fn dataset_content(&self, id: DatasetId) -> Result<Option<String>, StoreError> {
+        self.enter(Area::Datasets).await?.dataset_content(id).await
+    }
+    async fn delete_dataset(&self, id: DatasetId) -> Result<bool, StoreError> {
+        self.enter(Area::Datasets).await?.delete_dataset(id).await
+    }
+}
+
+#[async_trait]
+impl WorkshopStore for Faulty {
+    async fn create_workshop(&self, workshop: &Workshop) -> Result<(), StoreError> {
+        self.enter(Area::Workshops).await?.create_workshop(workshop).await
+    }
+    async fn update_workshop(&self, workshop: &Workshop) -> Result<bool, StoreError> {
+        self.enter(Area::Workshops).await?.update_workshop(workshop).await
+    }
+    async fn workshop(&self, id: WorkshopId) -> Result<Option<Workshop>, StoreError> {
+        self.enter(Area::Workshops).await?.workshop(id).await
+    }
+    async fn workshop_by_code(&self, code: &JoinCode) -> Result<Option<Workshop>, StoreError> {
+        self.enter(Area::Workshops).await?.workshop_by_code(code).await
+    }
+    async fn member_workshops(&self, user: UserId) -> Result<Vec<(Workshop, MemberRole)>, StoreError> {
+        self.enter(Area::Workshops).await?.member_workshops(user).await
+    }
+    async fn all_workshops(&self) -> Result<Vec<Workshop>, StoreError> {
+        self.enter(Area::Workshops).await?.all_workshops().await
+    }
+    async fn add_member(
+        &self,
+        workshop: WorkshopId,
+        user: UserId,
+        role: MemberRole,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.enter(Area::Workshops).await?.add_member(workshop, user, role, now).await
+    }
+    async fn members(&self, workshop: WorkshopId) -> Result<Vec<Member>, StoreError> {
+        self.enter(Area::Workshops).await?.members(workshop).await
+    }
+    async fn member(&self, workshop: WorkshopId, user: UserId) -> Result<Option<Member>, StoreError> {
+        self.enter(Area::Workshops).await?.member(workshop, user).await
+    }
+    async fn create_team(&self, team: &Team) -> Result<(), StoreError> {
+        self.enter(Area::Workshops).await?.create_team(team).await
+    }
+    async fn teams(&self, workshop: WorkshopId) -> Result<Vec<Team>, StoreError> {
+        self.enter(Area::Workshops).await?.teams(workshop).await
+    }
+    async fn team(&self, id: TeamId) -> Result<Option<Team>, StoreError> {
+        self.enter(Area::Workshops).await?.team(id).await
+    }
+    async fn set_team(
+        &self,
+        workshop: WorkshopId,
+        user: UserId,
+        team: Option<TeamId>,
+        limit: Option<u32>,
+    ) -> Result<bool, StoreError> {
+        self.enter(Area::Workshops).await?.set_team(workshop, user, team, limit).await
+    }
+    async fn create_submission(
+        &self,
+        submission: &Submission,
+        content: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<(Submission, bool), StoreError> {
+        self.enter(Area::Workshops).await?.create_submission(submission, content, idempotency_key).await
+    }
+    async fn submission_by_key(&self, team: TeamId, key: &str) -> Result<Option<Submission>, StoreError> {
+        self.enter(Area::Workshops).await?.submission_by_key(team, key).await
+    }
+    async fn submissions(&self, workshop: WorkshopId) -> Result<Vec<Submission>, StoreError> {
+        self.enter(Area::Workshops).await?.submissions(workshop).await
+    }
+    async fn submission(&self, id: SubmissionId) -> Result<Option<(Submission, String)>, StoreError> {
+        self.enter(Area::Workshops).await?.submission(id).await
+    }
+    async fn count_submissions_since(
+        &self,
+        team: TeamId,
+        kind: SubmissionKind,
+        since: Timestamp,
+    ) -> Result<u32, StoreError> {
+        self.enter(Area::Workshops).await?.count_submissions_since(team, kind, since).await
+    }
+    async fn add_workshop_account(&self, workshop: WorkshopId, user: UserId, label: &str) -> Result<(), StoreError> {
+        self.enter(Area::Workshops).await?.add_workshop_account(workshop, user, label).await
+    }
+    async fn workshop_accounts(&self, workshop: WorkshopId) -> Result<Vec<(String, UserId)>, StoreError> {
+        self.enter(Area::Workshops).await?.workshop_accounts(workshop).await
+    }
+    async fn disable_ended_workshop_accounts(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.enter(Area::Workshops).await?.disable_ended_workshop_accounts(now).await
+    }
+    async fn set_grade(&self, grade: &Grade) -> Result<(), StoreError> {
+        self.enter(Area::Workshops).await?.set_grade(grade).await
+    }
+    async fn grades(&self, workshop: WorkshopId) -> Result<Vec<Grade>, StoreError> {
+        self.enter(Area::Workshops).await?.grades(workshop).await
+    }
+}
