@@ -11,7 +11,7 @@ use std::sync::Arc;
 use flywheel_domain::dataset::{BAD_ROWS_LISTED, ColumnKind, CsvReport, check_csv};
 use flywheel_domain::notebook::markdown;
 use flywheel_domain::{DatasetId, DatasetName, DatasetRecord, Notebook, NotebookRecord, User};
-use flywheel_kernel_manager::Session;
+use flywheel_kernel_manager::KernelSession;
 use flywheel_store::StoreError;
 
 use crate::App;
@@ -147,7 +147,7 @@ pub async fn delete(app: &App, user: &User, record: &DatasetRecord) -> Result<()
 /// Puts every dataset of `user` into a new session's `data/` folder.
 /// Called before the session's first cell is queued; a storage failure is
 /// logged (the cell that opens a file then says it is missing).
-pub async fn share_with(app: &App, user: &User, session: &Session) {
+pub async fn share_with(app: &App, user: &User, session: &KernelSession) {
     let datasets = match app.db.datasets(user.id).await {
         Ok(d) => d,
         Err(e) => return tracing::error!(user = %user.id, error = %e, "could not list datasets for a session"),

@@ -30,7 +30,7 @@ pub mod workshops;
 
 use curriculum::Curriculum;
 use labs::Labs;
-use notebooks::NotebookSessions;
+use notebooks::NotebookKernels;
 use workshops::HiddenTests;
 
 /// What every service reaches: storage, kernels, the labs and the
@@ -47,7 +47,7 @@ pub struct App {
     /// The curriculum's pages.
     pub curriculum: Arc<Curriculum>,
     /// Which kernel session each notebook runs on.
-    pub notebook_sessions: Arc<NotebookSessions>,
+    pub notebook_kernels: Arc<NotebookKernels>,
     /// Hidden test sets drawn for scoring submitted models.
     pub hidden_tests: Arc<HiddenTests>,
     /// The settings the services obey.
@@ -81,7 +81,7 @@ impl App {
             kernels,
             labs,
             curriculum,
-            notebook_sessions: Arc::default(),
+            notebook_kernels: Arc::default(),
             hidden_tests: Arc::default(),
             settings: Arc::new(settings),
         }

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, TeamId, User, UserId};
-use flywheel_kernel_manager::{Execution, KernelError, KernelState, Session, SessionEvent};
+use flywheel_kernel_manager::{Execution, KernelError, KernelSession, KernelState, SessionEvent};
 use flywheel_store::{Database, StoreError};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -54,7 +54,7 @@ pub enum NotebookServiceError {
 /// notebook runs on each member's own kernel), and which of its cells have
 /// a run in flight there (in memory, as the sessions are).
 #[derive(Default)]
-pub struct NotebookSessions(Mutex<HashMap<(NotebookId, UserId), Attached>>);
+pub struct NotebookKernels(Mutex<HashMap<(NotebookId, UserId), Attached>>);
 
 type Key = (NotebookId, UserId);
 
@@ -64,7 +64,7 @@ struct Attached {
     running: HashMap<CellId, u64>,
 }
 
-impl NotebookSessions {
+impl NotebookKernels {
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<Key, Attached>) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
@@ -187,12 +187,12 @@ pub async fn share(
 }
 
 /// The session the notebook's cells ran on, if it is still open.
-pub fn existing_session(app: &App, user: &User, notebook: NotebookId) -> Option<Arc<Session>> {
-    let id = app.notebook_sessions.get((notebook, user.id))?;
+pub fn existing_session(app: &App, user: &User, notebook: NotebookId) -> Option<Arc<KernelSession>> {
+    let id = app.notebook_kernels.get((notebook, user.id))?;
     app.kernels.session(user.id, &id).ok()
 }
 
-async fn session_for(app: &App, user: &User, notebook: NotebookId) -> Result<Arc<Session>, KernelError> {
+async fn session_for(app: &App, user: &User, notebook: NotebookId) -> Result<Arc<KernelSession>, KernelError> {
     if let Some(session) = existing_session(app, user, notebook) {
         return Ok(session);
     }
@@ -201,7 +201,7 @@ async fn session_for(app: &App, user: &User, notebook: NotebookId) -> Result<Arc
         other => other?,
     };
     crate::datasets::share_with(app, user, &session).await;
-    app.notebook_sessions.set((notebook, user.id), session.id.clone());
+    app.notebook_kernels.set((notebook, user.id), session.id.clone());
     Ok(session)
 }
 
@@ -220,14 +220,14 @@ fn reclaim(app: &App, user: &User) -> usize {
     for id in &gone {
         let _ = app.kernels.close(user.id, id);
     }
-    app.notebook_sessions.forget_sessions(&gone);
+    app.notebook_kernels.forget_sessions(&gone);
     gone.len()
 }
 
 /// Closes the notebook's sessions, every team member's, if open (when the
 /// notebook is deleted or reset).
 pub fn close_sessions(app: &App, notebook: NotebookId) {
-    for (user, id) in app.notebook_sessions.remove_all(notebook) {
+    for (user, id) in app.notebook_kernels.remove_all(notebook) {
         let _ = app.kernels.close(user, &id);
     }
 }
@@ -244,7 +244,7 @@ pub async fn run_cell(
     user: &User,
     record: &NotebookRecord,
     cell: &str,
-) -> Result<(Arc<Session>, Execution), NotebookServiceError> {
+) -> Result<(Arc<KernelSession>, Execution), NotebookServiceError> {
     let cell =
         record.notebook.cell(cell).ok_or_else(|| NotebookServiceError::NoSuchCell(cell.chars().take(64).collect()))?;
     if cell.cell_type != CellType::Code {
@@ -252,8 +252,8 @@ pub async fn run_cell(
     }
     let session = session_for(app, user, record.id).await?;
     let execution = session.execute(cell.source.clone())?;
-    app.notebook_sessions.started((record.id, user.id), cell.id.clone(), execution.id);
-    let sessions = app.notebook_sessions.clone();
+    app.notebook_kernels.started((record.id, user.id), cell.id.clone(), execution.id);
+    let sessions = app.notebook_kernels.clone();
     let step =
         record.lab.as_ref().filter(|slug| app.labs.get(slug).is_some_and(|lab| lab.step(cell.id.as_str()).is_some()));
     let step = step.map(|slug| (user.id, slug.clone()));
@@ -279,7 +279,7 @@ pub async fn run_cell(
 /// returns them once written.
 async fn keep_outputs(
     db: &Arc<dyn Database>,
-    session: Arc<Session>,
+    session: Arc<KernelSession>,
     notebook: NotebookId,
     cell: &CellId,
     eid: u64,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use flywheel_domain::UserId;
 use flywheel_kernel_manager::{
-    Execution, ExecutionStatus, KernelManager, ManagerConfig, ProcessSpawner, SandboxSpec, Session, Spawner,
+    Execution, ExecutionStatus, KernelManager, KernelSession, ManagerConfig, ProcessSpawner, SandboxSpec, Spawner,
     WorkerEvent,
 };
 use flywheel_kernel_protocol::{Event, Output, Request};
@@ -133,7 +133,7 @@ fn phase_medians(lines: &[String]) -> Vec<(String, Duration)> {
     phases.into_iter().map(|(n, ds)| (n, percentile(ds, 0.5))).collect()
 }
 
-async fn run(session: &Session, code: &str) -> (Duration, Execution) {
+async fn run(session: &KernelSession, code: &str) -> (Duration, Execution) {
     let t = Instant::now();
     let e = session.execute(code.to_owned()).expect("execute");
     loop {

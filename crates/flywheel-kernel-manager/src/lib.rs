@@ -4,7 +4,7 @@
 //! - **Spawn** through the [`Spawner`] seam ([`ProcessSpawner`] starts the
 //!   real worker with an empty environment); a small pool of pre-started,
 //!   warmed-up workers means opening a session does not wait for evcxr.
-//! - **Route**: each [`Session`] has one task (its actor) that owns the worker,
+//! - **Route**: each [`KernelSession`] has one task (its actor) that owns the worker,
 //!   queues cells, and records what each printed as an [`Execution`] in
 //!   nbformat's output shapes; changes are broadcast as [`SessionEvent`]s.
 //! - **Limit**: at most `max_concurrent_cells` cells compile or run at once
@@ -35,7 +35,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 pub use output::{Execution, ExecutionStatus, Limits, human_bytes};
 use session::Started;
-pub use session::{DATA_DIR, FileError, KernelState, Session, SessionEvent, SessionView};
+pub use session::{DATA_DIR, FileError, KernelSession, KernelState, SessionEvent, SessionView};
 pub use worker::{CARGO_LOCK_FILES, ProcessSpawner, SandboxSpec, Spawner, WorkerEvent, WorkerIo};
 
 /// How sessions are run and bounded.
@@ -162,7 +162,7 @@ pub(crate) struct Inner {
     source: RwLock<Source>,
     pool: Mutex<Vec<Started>>,
     pool_changed: Notify,
-    sessions: Mutex<HashMap<String, Arc<Session>>>,
+    sessions: Mutex<HashMap<String, Arc<KernelSession>>>,
     closed: std::sync::atomic::AtomicBool,
     sandbox: Mutex<Option<String>>,
 }
@@ -313,13 +313,13 @@ impl KernelManager {
     ///
     /// # Errors
     /// [`KernelError::TooManySessions`], or [`KernelError::Unavailable`].
-    pub fn create_session(&self, owner: UserId) -> Result<Arc<Session>, KernelError> {
+    pub fn create_session(&self, owner: UserId) -> Result<Arc<KernelSession>, KernelError> {
         let limit = self.inner.config.max_sessions_per_user;
         if self.sessions(owner).len() >= limit {
             return Err(KernelError::TooManySessions { limit });
         }
         let worker = self.inner.obtain_worker()?;
-        let session = Session::start(owner, self.inner.clone(), worker);
+        let session = KernelSession::start(owner, self.inner.clone(), worker);
         lock(&self.inner.sessions).insert(session.id.clone(), session.clone());
         Ok(session)
     }
@@ -328,12 +328,12 @@ impl KernelManager {
     ///
     /// # Errors
     /// [`KernelError::NotFound`] when it does not exist or is someone else's.
-    pub fn session(&self, owner: UserId, id: &str) -> Result<Arc<Session>, KernelError> {
+    pub fn session(&self, owner: UserId, id: &str) -> Result<Arc<KernelSession>, KernelError> {
         lock(&self.inner.sessions).get(id).filter(|s| s.owner == owner).cloned().ok_or(KernelError::NotFound)
     }
 
     /// `owner`'s sessions, oldest first.
-    pub fn sessions(&self, owner: UserId) -> Vec<Arc<Session>> {
+    pub fn sessions(&self, owner: UserId) -> Vec<Arc<KernelSession>> {
         let mut mine: Vec<_> = lock(&self.inner.sessions).values().filter(|s| s.owner == owner).cloned().collect();
         mine.sort_by_key(|s| s.view().created_at);
         mine

@@ -113,7 +113,7 @@ pub(crate) struct Record {
 }
 
 /// One notebook session.
-pub struct Session {
+pub struct KernelSession {
     /// Its id.
     pub id: String,
     /// Who it belongs to.
@@ -168,12 +168,12 @@ pub enum FileError {
     Io(String),
 }
 
-impl Session {
-    pub(crate) fn start(owner: UserId, inner: Arc<Inner>, worker: Started) -> Arc<Session> {
+impl KernelSession {
+    pub(crate) fn start(owner: UserId, inner: Arc<Inner>, worker: Started) -> Arc<KernelSession> {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, _) = broadcast::channel(1024);
         let kernel = if worker.ready { KernelState::Idle } else { KernelState::Starting };
-        let session = Arc::new(Session {
+        let session = Arc::new(KernelSession {
             id: uuid::Uuid::new_v4().to_string(),
             owner,
             created_at: unix_millis(),
@@ -394,7 +394,7 @@ struct Running {
 }
 
 struct Actor {
-    session: Arc<Session>,
+    session: Arc<KernelSession>,
     commands: mpsc::UnboundedReceiver<Command>,
     worker: Option<Started>,
     /// While the worker starts: when it must be ready by.

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use flywheel_domain::UserId;
 use flywheel_kernel_manager::{
-    Execution, ExecutionStatus, KernelError, KernelManager, KernelState, ManagerConfig, Session, SessionEvent, Spawner,
-    WorkerEvent, WorkerIo,
+    Execution, ExecutionStatus, KernelError, KernelManager, KernelSession, KernelState, ManagerConfig, SessionEvent,
+    Spawner, WorkerEvent, WorkerIo,
 };
 use flywheel_kernel_protocol::{Event, Output, PROTOCOL_VERSION, Request, Status, StreamName};
 use tokio::sync::{mpsc, oneshot};
@@ -115,7 +115,7 @@ fn user() -> UserId {
 }
 
 /// Waits until execution `id` finishes.
-async fn finished(session: &Session, id: u64) -> Execution {
+async fn finished(session: &KernelSession, id: u64) -> Execution {
     for _ in 0..1000 {
         let e = session.execution(id).expect("execution exists");
         if e.status.is_finished() {
@@ -126,7 +126,7 @@ async fn finished(session: &Session, id: u64) -> Execution {
     panic!("execution {id} did not finish: {:?}", session.execution(id));
 }
 
-async fn kernel_becomes(session: &Session, state: KernelState) {
+async fn kernel_becomes(session: &KernelSession, state: KernelState) {
     for _ in 0..500 {
         if session.view().kernel == state {
             return;

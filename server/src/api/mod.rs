@@ -270,5 +270,5 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)
         .fallback(api_not_found)
-        .layer(crate::auth::sessions::layer(state.db.clone(), &state.config))
+        .layer(crate::auth::login_sessions::layer(state.db.clone(), &state.config))
 }

@@ -168,7 +168,7 @@ impl NotebookBody {
         if let Some(session) = &open {
             for (body, cell) in cells.iter_mut().zip(&record.notebook.cells) {
                 body.execution = state
-                    .notebook_sessions
+                    .notebook_kernels
                     .running(record.id, user.id, &cell.id)
                     .and_then(|eid| session.execution(eid))
                     .filter(|e| !e.status.is_finished())

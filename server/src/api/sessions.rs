@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use flywheel_kernel_manager::{Execution, Session, SessionEvent, SessionView};
+use flywheel_kernel_manager::{Execution, KernelSession, SessionEvent, SessionView};
 use futures_util::StreamExt;
 use futures_util::stream::{self, Stream};
 use serde::{Deserialize, Serialize};
@@ -146,13 +146,17 @@ async fn kernel_status(State(state): State<AppState>, ApiUser(_user): ApiUser) -
     })
 }
 
-fn session(state: &AppState, user: &flywheel_domain::User, id: &str) -> Result<std::sync::Arc<Session>, AppError> {
+fn session(
+    state: &AppState,
+    user: &flywheel_domain::User,
+    id: &str,
+) -> Result<std::sync::Arc<KernelSession>, AppError> {
     Ok(state.kernels.session(user.id, id)?)
 }
 
 /// One of the caller's sessions.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = String, Path, description = "KernelSession id")),
     responses((status = 200, body = SessionBody), (status = 404, body = ErrorBody)))]
 async fn get_session(
     State(state): State<AppState>,
@@ -164,7 +168,7 @@ async fn get_session(
 
 /// Closes a session: its kernel stops and its executions are forgotten.
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "sessions", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = String, Path, description = "KernelSession id")),
     responses((status = 204, description = "Closed"), (status = 404, body = ErrorBody)))]
 async fn delete_session(
     State(state): State<AppState>,
@@ -177,7 +181,7 @@ async fn delete_session(
 
 /// Queues a cell; answers at once with the execution (usually `queued`).
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/execute", tag = "sessions", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = String, Path, description = "KernelSession id")),
     request_body = ExecuteRequest,
     responses(
         (status = 202, body = ExecutionBody),
@@ -197,7 +201,7 @@ async fn execute(
 
 /// Every execution of the session, oldest first.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/executions", tag = "sessions", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = String, Path, description = "KernelSession id")),
     responses((status = 200, body = [ExecutionBody]), (status = 404, body = ErrorBody)))]
 async fn list_executions(
     State(state): State<AppState>,
@@ -209,7 +213,7 @@ async fn list_executions(
 
 /// One execution: status, queue position and outputs so far.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/executions/{eid}", tag = "sessions", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id"), ("eid" = u64, Path, description = "Execution id")),
+    params(("id" = String, Path, description = "KernelSession id"), ("eid" = u64, Path, description = "Execution id")),
     responses((status = 200, body = ExecutionBody), (status = 404, body = ErrorBody)))]
 async fn get_execution(
     State(state): State<AppState>,
@@ -229,7 +233,7 @@ fn no_execution() -> AppError {
 /// event with everything so far, then `status`, `output` and finally `done`,
 /// after which the stream ends.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/executions/{eid}/events", tag = "sessions", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id"), ("eid" = u64, Path, description = "Execution id")),
+    params(("id" = String, Path, description = "KernelSession id"), ("eid" = u64, Path, description = "Execution id")),
     responses(
         (status = 200, description = "text/event-stream of `execution`, `status`, `output`, `done` events (JSON data)"),
         (status = 404, body = ErrorBody),
@@ -272,7 +276,7 @@ async fn execution_events(
 /// Every change in the session from now on (server-sent events): `kernel`,
 /// `status`, `output`, `done`.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/events", tag = "sessions", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = String, Path, description = "KernelSession id")),
     responses(
         (status = 200, description = "text/event-stream of `kernel`, `status`, `output`, `done` events (JSON data)"),
         (status = 404, body = ErrorBody),
@@ -309,7 +313,7 @@ fn json_event(name: &str, data: &impl Serialize) -> SseEvent {
 
 /// Stops the running cell; cells queued behind it are not run.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/interrupt", tag = "sessions", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = String, Path, description = "KernelSession id")),
     responses((status = 202, description = "Interrupt sent"), (status = 404, body = ErrorBody)))]
 async fn interrupt(
     State(state): State<AppState>,
@@ -322,7 +326,7 @@ async fn interrupt(
 
 /// Stops the kernel and starts a new one; variables are lost.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/restart", tag = "sessions", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Session id")),
+    params(("id" = String, Path, description = "KernelSession id")),
     responses((status = 202, description = "Restarting"), (status = 404, body = ErrorBody)))]
 async fn restart(
     State(state): State<AppState>,

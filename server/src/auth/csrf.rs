@@ -11,9 +11,9 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
-use tower_sessions::Session;
+use tower_sessions::Session as LoginSession;
 
-use crate::auth::sessions::keys;
+use crate::auth::login_sessions::keys;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -26,7 +26,7 @@ pub const HEADER: &str = "x-csrf-token";
 ///
 /// # Errors
 /// When the session store fails.
-pub async fn token(session: &Session) -> Result<String, AppError> {
+pub async fn token(session: &LoginSession) -> Result<String, AppError> {
     if let Some(t) = session.get::<String>(keys::CSRF).await.map_err(session_error)? {
         return Ok(t);
     }
@@ -43,7 +43,7 @@ pub fn session_error(e: tower_sessions::session::Error) -> AppError {
 /// Middleware: refuses a state-changing request whose token is missing or wrong (403).
 pub async fn verify(
     State(state): State<AppState>,
-    session: Session,
+    session: LoginSession,
     request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
@@ -62,7 +62,7 @@ pub async fn verify(
 ///
 /// # Errors
 /// When the session store fails.
-pub async fn matches(session: &Session, presented: Option<&str>) -> Result<bool, AppError> {
+pub async fn matches(session: &LoginSession, presented: Option<&str>) -> Result<bool, AppError> {
     let expected = session.get::<String>(keys::CSRF).await.map_err(session_error)?;
     Ok(match (expected, presented) {
         (Some(e), Some(p)) => bool::from(e.as_bytes().ct_eq(p.as_bytes())),

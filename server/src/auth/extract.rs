@@ -18,10 +18,10 @@ use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
 use flywheel_app::workshops::{self, Viewer, WorkshopError};
 use flywheel_domain::{TokenSecret, User, UserId, WorkshopId};
-use tower_sessions::Session;
+use tower_sessions::Session as LoginSession;
 
 use crate::auth::csrf::{self, session_error};
-use crate::auth::sessions::keys;
+use crate::auth::login_sessions::keys;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::see_other;
@@ -42,7 +42,7 @@ pub struct ApiUser(pub User);
 pub struct ApiAdmin(pub User);
 
 /// The active user whose id the session holds.
-pub async fn session_user(session: &Session, state: &AppState) -> Result<Option<User>, AppError> {
+pub async fn session_user(session: &LoginSession, state: &AppState) -> Result<Option<User>, AppError> {
     let Some(id) = session.get::<UserId>(keys::USER_ID).await.map_err(session_error)? else {
         return Ok(None);
     };
@@ -59,7 +59,7 @@ impl FromRequestParts<AppState> for MaybeUser {
         if let Some(LookedUp(user)) = parts.extensions.get::<LookedUp>() {
             return Ok(MaybeUser(user.clone()));
         }
-        let session = Session::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let session = LoginSession::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         let user = session_user(&session, state).await.map_err(IntoResponse::into_response)?;
         parts.extensions.insert(LookedUp(user.clone()));
         Ok(MaybeUser(user))
@@ -113,7 +113,7 @@ impl FromRequestParts<AppState> for ApiUser {
 /// (the notebook page does). A state-changing call must also carry the
 /// session's CSRF token in `X-CSRF-Token`, as the HTML routes require.
 async fn browser_user(parts: &mut Parts, state: &AppState) -> Result<Option<User>, AppError> {
-    let session = Session::from_request_parts(parts, state)
+    let session = LoginSession::from_request_parts(parts, state)
         .await
         .map_err(|_| AppError::Internal(anyhow::anyhow!("the API router has no session layer")))?;
     let Some(user) = session_user(&session, state).await? else { return Ok(None) };

@@ -1,6 +1,6 @@
 //! Who is making a request, and may they?
 //!
-//! - [`sessions`]: server-side web sessions (tower-sessions) kept in the [`Database`](flywheel_store::Database).
+//! - [`login_sessions`]: server-side web sessions (tower-sessions) kept in the [`Database`](flywheel_store::Database).
 //! - [`csrf`]: the synchronizer token every state-changing web request must carry.
 //! - [`limits`]: log-in rate limits per account and per IP address.
 //! - [`extract`]: extractors that enforce roles on every route.
@@ -20,7 +20,7 @@ use crate::state::AppState;
 pub mod csrf;
 pub mod extract;
 pub mod limits;
-pub mod sessions;
+pub mod login_sessions;
 
 /// Checks an email and password from `ip`, counting the attempt against
 /// the log-in rate limits first.

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
 use flywheel_domain::{ApiTokenId, User};
 use serde::Deserialize;
-use tower_sessions::Session;
+use tower_sessions::Session as LoginSession;
 
 use super::{Layout, Page, format_time, see_other};
 use crate::auth::csrf::session_error;
 use crate::auth::extract::{AdminUser, CurrentUser};
-use crate::auth::sessions::keys;
+use crate::auth::login_sessions::keys;
 use crate::error::AppError;
 use crate::state::AppState;
 use flywheel_app::accounts::{self, SignUp};
@@ -123,7 +123,7 @@ pub(super) struct LoginForm {
 }
 
 /// Logs `user` in on this session, under a fresh session id (no fixation).
-async fn start_session(session: &Session, user: &User) -> Result<(), AppError> {
+async fn start_session(session: &LoginSession, user: &User) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_error)?;
     session.insert(keys::USER_ID, user.id).await.map_err(session_error)
 }
@@ -132,7 +132,7 @@ pub(super) async fn login(
     State(state): State<AppState>,
     HxRequest(hx): HxRequest,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    session: Session,
+    session: LoginSession,
     layout: Layout,
     WebForm(form): WebForm<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -189,7 +189,7 @@ pub(super) struct SignupForm {
 pub(super) async fn signup(
     State(state): State<AppState>,
     HxRequest(hx): HxRequest,
-    session: Session,
+    session: LoginSession,
     layout: Layout,
     WebForm(form): WebForm<SignupForm>,
 ) -> Result<Response, AppError> {
@@ -241,7 +241,7 @@ pub(super) async fn signup(
     }
 }
 
-pub(super) async fn logout(HxRequest(hx): HxRequest, session: Session) -> Result<Response, AppError> {
+pub(super) async fn logout(HxRequest(hx): HxRequest, session: LoginSession) -> Result<Response, AppError> {
     session.flush().await.map_err(session_error)?;
     Ok(see_other(hx, "/"))
 }

@@ -20,10 +20,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_htmx::HxLocation;
 use flywheel_domain::User;
-use tower_sessions::Session;
+use tower_sessions::Session as LoginSession;
 
 use crate::auth::extract::MaybeUser;
-use crate::auth::{csrf, sessions};
+use crate::auth::{csrf, login_sessions};
 use crate::error::{AppError, ErrorInfo, INTERNAL_MESSAGE};
 use crate::state::AppState;
 
@@ -40,7 +40,7 @@ pub struct Layout {
 impl FromRequestParts<AppState> for Layout {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let session = Session::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let session = LoginSession::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
         let csrf = csrf::token(&session).await.map_err(IntoResponse::into_response)?;
         Ok(Layout { user, csrf, signup_enabled: state.config.signup_enabled })
@@ -160,6 +160,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/workshops/{id}/leaderboard/{lab}", get(workshops::leaderboard))
         .route("/workshops/{id}/gradebook.csv", get(workshops::gradebook))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))
-        .layer(sessions::layer(state.db.clone(), &state.config))
+        .layer(login_sessions::layer(state.db.clone(), &state.config))
         .layer(middleware::from_fn(render_error_pages))
 }
