@@ -167,16 +167,16 @@ impl TestApp {
     /// of minutes); until then running a cell is a 503. Panics when they
     /// become unavailable or are not ready within `limit`.
     pub async fn kernels_ready(&self, token: &str, limit: Duration) {
-        let until = std::time::Instant::now() + limit;
-        loop {
-            let (_, _, k) = self.api().call(reqwest::Method::GET, "/api/v1/kernels", None, Some(token)).await;
+        let api = self.api();
+        eventually("kernels are ready", limit, || async {
+            let (_, _, k) = api.call(reqwest::Method::GET, "/api/v1/kernels", None, Some(token)).await;
             match k["state"].as_str() {
-                Some("ready") => return,
+                Some("ready") => Ok(()),
                 Some("unavailable") => panic!("kernels are unavailable: {k}"),
-                _ if std::time::Instant::now() > until => panic!("kernels were not ready within {limit:?}: {k}"),
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                _ => Err(k.to_string()),
             }
-        }
+        })
+        .await;
     }
 
     /// Makes `source` the only cell of notebook `notebook`, runs it on the
@@ -194,20 +194,9 @@ impl TestApp {
         assert_eq!(status, 200, "saving the cell: {body}");
         let (status, _, run) = api.call(Method::POST, &format!("{path}/cells/c/run"), None, Some(token)).await;
         assert_eq!(status, 202, "running the cell: {run}");
-        let execution = format!(
-            "/api/v1/sessions/{}/executions/{}",
-            run["session"]["id"].as_str().unwrap_or_default(),
-            run["execution"]["id"]
-        );
-        let until = std::time::Instant::now() + Duration::from_secs(120);
-        loop {
-            let (_, _, e) = api.call(Method::GET, &execution, None, Some(token)).await;
-            if !matches!(e["status"].as_str(), Some("queued" | "running")) {
-                return e;
-            }
-            assert!(std::time::Instant::now() < until, "the cell did not finish: {e}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let session = run["session"]["id"].as_str().unwrap_or_default();
+        let execution = run["execution"]["id"].as_u64().expect("an execution id");
+        api.wait_for_execution(token, session, execution, Duration::from_secs(120)).await
     }
 
     /// How many accounts exist.
@@ -327,7 +316,44 @@ pub struct Api {
     base: String,
 }
 
+/// Calls `probe` every 50 ms until it gives `Some`, and returns that; panics
+/// naming `what` (and the last value seen, when `probe` gives it as `Err`)
+/// after `limit`. The one poll-until loop of the suites.
+pub async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let until = std::time::Instant::now() + limit;
+    loop {
+        match probe().await {
+            Ok(found) => return found,
+            Err(last) if std::time::Instant::now() > until => panic!("{what}: not within {limit:?}; last: {last}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 impl Api {
+    /// Waits until execution `execution` of kernel session `session` is no
+    /// longer queued or running (at most `limit`); returns it as JSON
+    /// (`status`, `outputs`, …). Panics on a refusal.
+    pub async fn wait_for_execution(
+        &self,
+        token: &str,
+        session: &str,
+        execution: u64,
+        limit: Duration,
+    ) -> serde_json::Value {
+        let path = format!("/api/v1/sessions/{session}/executions/{execution}");
+        eventually(&format!("execution {execution} of session {session} finishes"), limit, || async {
+            let (status, _, e) = self.call(reqwest::Method::GET, &path, None, Some(token)).await;
+            assert_eq!(status, 200, "{path}: {e}");
+            if matches!(e["status"].as_str(), Some("queued" | "running")) { Err(e.to_string()) } else { Ok(e) }
+        })
+        .await
+    }
+
     /// An API client for the server at `base` (`http://127.0.0.1:PORT`).
     pub fn new(base: &str) -> Self {
         Api { client: reqwest::Client::new(), base: base.to_owned() }

@@ -3,10 +3,10 @@
 //! kernel (and only then, and only in the lab's own copy), shown on the
 //! pages and in the API.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use flywheel_domain::Role;
-use flywheel_tests::{TestApp, kernel_worker, spawn_app};
+use flywheel_tests::{TestApp, eventually, kernel_worker, spawn_app};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -24,33 +24,21 @@ async fn progress(app: &TestApp, token: &str, slug: &str) -> Value {
     all.as_array().unwrap().iter().find(|l| l["lab"] == slug).cloned().unwrap_or_else(|| panic!("no lab {slug}: {all}"))
 }
 
-/// Runs `cell` of notebook `path` and waits until its outputs are stored.
+/// Runs `cell` of notebook `path` and waits until its outputs are stored
+/// and its run is over. The server records a passed step in the same task
+/// that stores the outputs, before it marks the run over, so once this
+/// returns the step is recorded — or, for a run that records none, never
+/// will be.
 async fn run_and_wait(app: &TestApp, token: &str, path: &str, cell: &str) -> Value {
     let (status, run) = call(app, Method::POST, &format!("{path}/cells/{cell}/run"), token).await;
     assert_eq!(status, 202, "{run}");
-    let until = Instant::now() + Duration::from_secs(300);
-    while Instant::now() < until {
+    eventually(&format!("cell {cell} of {path} is stored"), Duration::from_secs(300), || async {
         let (_, nb) = call(app, Method::GET, path, token).await;
         let c = nb["cells"].as_array().unwrap().iter().find(|c| c["id"] == cell).unwrap().clone();
-        if c["execution"].is_null() && c["outputs"].as_array().is_some_and(|o| !o.is_empty()) {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cell {cell} of {path} never finished");
-}
-
-/// Polls until `slug`'s progress has `done` steps (the server records a
-/// step right after it stores the outputs).
-async fn wait_for_done(app: &TestApp, token: &str, slug: &str, done: u64) -> Value {
-    let until = Instant::now() + Duration::from_secs(10);
-    loop {
-        let p = progress(app, token, slug).await;
-        if p["done"] == done || Instant::now() > until {
-            return p;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let stored = c["execution"].is_null() && c["outputs"].as_array().is_some_and(|o| !o.is_empty());
+        if stored { Ok(c) } else { Err(c.to_string()) }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -80,7 +68,7 @@ async fn a_passed_check_records_its_step_once_and_a_failed_one_does_not() {
     assert!(failed["outputs"].to_string().contains("not yet"), "{failed}");
     let passed = run_and_wait(&app, &ada, &path, "check-pass").await;
     assert!(passed["outputs"].to_string().contains(r#"\"passed\": true"#), "{passed}");
-    let after = wait_for_done(&app, &ada, "progress-checks", 1).await;
+    let after = progress(&app, &ada, "progress-checks").await;
     let done: Vec<(&str, bool)> =
         after["steps"].as_array().unwrap().iter().map(|s| (s["id"].as_str().unwrap(), s["done"] == true)).collect();
     assert_eq!(done, [("check-pass", true), ("check-fail", false)], "{after}");
@@ -98,7 +86,6 @@ async fn a_passed_check_records_its_step_once_and_a_failed_one_does_not() {
     let imported = app.api().import_notebook(&bob, md, "filename=copy.md").await;
     let upload_path = format!("/api/v1/notebooks/{}", imported["id"].as_str().unwrap());
     run_and_wait(&app, &bob, &upload_path, "check-pass").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(progress(&app, &bob, "progress-checks").await["done"], 0, "an upload records no lab progress");
     assert_eq!(progress(&app, &ada, "progress-checks").await["done"], 1, "bob's run is not ada's progress");
 

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use flywheel_domain::Role;
-use flywheel_tests::{TestApp, kernel_worker, spawn_app, spawn_app_with};
+use flywheel_tests::{TestApp, eventually, kernel_worker, spawn_app, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -31,17 +31,7 @@ async fn execute(app: &TestApp, token: &str, session: &str, code: &str) -> u64 {
 }
 
 async fn finished(app: &TestApp, token: &str, session: &str, id: u64) -> Value {
-    let path = format!("/api/v1/sessions/{session}/executions/{id}");
-    let until = Instant::now() + Duration::from_secs(300);
-    while Instant::now() < until {
-        let (status, _, e) = app.api().call(Method::GET, &path, None, Some(token)).await;
-        assert_eq!(status, 200, "{e}");
-        if !matches!(e["status"].as_str(), Some("queued" | "running")) {
-            return e;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("execution {id} did not finish");
+    app.api().wait_for_execution(token, session, id, Duration::from_secs(300)).await
 }
 
 async fn run(app: &TestApp, token: &str, session: &str, code: &str) -> Value {
@@ -183,13 +173,11 @@ async fn output_streams_while_the_cell_runs_and_an_interrupt_stops_it_within_a_s
     let id = execute(&app, &token, &s, looping).await;
     let queued_behind = execute(&app, &token, &s, "kept + 1").await;
     let path = format!("/api/v1/sessions/{s}/executions/{id}");
-    loop {
+    eventually("the looping cell prints", Duration::from_secs(300), || async {
         let (_, _, e) = app.api().call(Method::GET, &path, None, Some(&token)).await;
-        if e["outputs"].as_array().is_some_and(|o| !o.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        if e["outputs"].as_array().is_some_and(|o| !o.is_empty()) { Ok(()) } else { Err(e.to_string()) }
+    })
+    .await;
     let asked = Instant::now();
     let (status, _, _) =
         app.api().call(Method::POST, &format!("/api/v1/sessions/{s}/interrupt"), None, Some(&token)).await;
@@ -291,16 +279,16 @@ async fn a_missing_worker_is_a_clear_503_not_a_hang() {
     let app = spawn_app_with(|c| c.kernel_program = "/nonexistent/flywheel-kernel".into()).await;
     app.create_user("ada@example.org", PW, Role::Participant).await;
     let token = app.api().token("ada@example.org", PW).await;
-    let mut answer = Value::Null;
-    for _ in 0..100 {
+    let answer = eventually("the 503 names the missing worker", Duration::from_secs(5), || async {
         let (status, _, body) = app.api().call(Method::POST, "/api/v1/sessions", None, Some(&token)).await;
         assert_eq!(status, 503, "{body}");
-        answer = body;
-        if answer["error"]["message"].as_str().unwrap().contains("does not exist") {
-            break;
+        if body["error"]["message"].as_str().unwrap().contains("does not exist") {
+            Ok(body)
+        } else {
+            Err(body.to_string())
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     assert!(answer["error"]["message"].as_str().unwrap().contains("/nonexistent/flywheel-kernel"), "{answer}");
     let (_, _, k) = app.api().call(Method::GET, "/api/v1/kernels", None, Some(&token)).await;
     assert_eq!(k["state"], "unavailable");

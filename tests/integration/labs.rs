@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use flywheel_app::labs::Labs;
 use flywheel_domain::{CellType, Lab, Role, check_passed};
-use flywheel_tests::{TestApp, backend_is_postgres, kernel_worker, spawn_app_with};
+use flywheel_tests::{TestApp, backend_is_postgres, eventually, kernel_worker, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -35,17 +35,8 @@ async fn call(app: &TestApp, method: Method, path: &str, body: Option<Value>, to
 /// Runs cell `cell` of the notebook at `path` and waits for its execution.
 async fn run_cell(app: &TestApp, token: &str, path: &str, cell: &str) -> Value {
     let run = call(app, Method::POST, &format!("{path}/cells/{cell}/run"), None, token).await;
-    let execution =
-        format!("/api/v1/sessions/{}/executions/{}", run["session"]["id"].as_str().unwrap(), run["execution"]["id"]);
-    let until = Instant::now() + Duration::from_secs(900);
-    loop {
-        let e = call(app, Method::GET, &execution, None, token).await;
-        if !matches!(e["status"].as_str(), Some("queued" | "running")) {
-            return e;
-        }
-        assert!(Instant::now() < until, "cell {cell} did not finish: {e}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (session, execution) = (run["session"]["id"].as_str().unwrap(), run["execution"]["id"].as_u64().unwrap());
+    app.api().wait_for_execution(token, session, execution, Duration::from_secs(900)).await
 }
 
 /// Closes the notebook's kernel session, as a participant moving on would
@@ -169,17 +160,14 @@ async fn every_lab_fails_its_checks_as_shipped_and_passes_them_with_the_referenc
         println!("  ({:.0} s for both runs)", started.elapsed().as_secs_f64());
 
         // The participant's progress shows every step.
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
+        let what = format!("{}: progress shows every step", lab.slug);
+        let p = eventually(&what, Duration::from_secs(10), || async {
             let all = call(&app, Method::GET, "/api/v1/progress", None, &token).await;
             let p = all.as_array().unwrap().iter().find(|p| p["lab"] == lab.slug.as_str()).unwrap().clone();
-            if p["done"] == p["total"] {
-                assert_eq!(p["total"].as_u64(), Some(lab.steps.len() as u64));
-                break;
-            }
-            assert!(Instant::now() < until, "{}: progress does not show every step: {p}", lab.slug);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            if p["done"] == p["total"] { Ok(p) } else { Err(p.to_string()) }
+        })
+        .await;
+        assert_eq!(p["total"].as_u64(), Some(lab.steps.len() as u64));
         close_session(&app, &token, &path).await;
     }
     // The "your own data" project templates, on an uploaded CSV (the real

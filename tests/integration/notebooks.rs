@@ -2,10 +2,10 @@
 //! revisions, bad input, `.ipynb` checked by Jupyter's own validator, and a
 //! cell run on the real kernel whose outputs are kept.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use flywheel_domain::Role;
-use flywheel_tests::{PASSWORD as PW, TestApp, kernel_worker, spawn_app};
+use flywheel_tests::{PASSWORD as PW, TestApp, eventually, kernel_worker, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -197,15 +197,15 @@ pub(crate) fn jupyter_validates(text: &str) -> Result<(), String> {
 
 /// Polls the notebook until cell `index` has outputs.
 async fn outputs_of(app: &TestApp, token: &str, path: &str, index: usize) -> Value {
-    let until = Instant::now() + Duration::from_secs(300);
-    while Instant::now() < until {
+    eventually(&format!("cell {index} of {path} gets outputs"), Duration::from_secs(300), || async {
         let (_, nb) = app.api().json(Method::GET, path, None, token).await;
         if nb["cells"][index]["outputs"].as_array().is_some_and(|o| !o.is_empty()) {
-            return nb;
+            Ok(nb)
+        } else {
+            Err(nb.to_string())
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cell {index} of {path} never got outputs");
+    })
+    .await
 }
 
 #[tokio::test]
@@ -357,16 +357,11 @@ async fn a_notebook_whose_kernel_is_gone_gives_up_its_place_in_the_session_limit
     let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).expect("evcxr's child runs");
     let worker = stat.rsplit(") ").next().and_then(|rest| rest.split(' ').nth(1)).expect("its parent");
     assert!(std::process::Command::new("kill").args(["-9", worker]).status().unwrap().success());
-    let until = Instant::now() + Duration::from_secs(30);
-    let mut session = Value::Null;
-    while Instant::now() < until {
-        session = app.api().json(Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await.1;
-        if session["kernel"] == "dead" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(session["kernel"], "dead", "{session}");
+    eventually("the session shows its kernel dead", Duration::from_secs(30), || async {
+        let session = app.api().json(Method::GET, &format!("/api/v1/sessions/{sid}"), None, &ada).await.1;
+        if session["kernel"] == "dead" { Ok(()) } else { Err(session.to_string()) }
+    })
+    .await;
 
     // Notebook two may still run: the dead session is closed to make room.
     let (status, two) = app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &ada).await;
