@@ -1,8 +1,9 @@
 //! The architecture invariants of `ARCHITECTURE.md`, checked rather than
 //! only written down (rust-analyzer's `xtask/src/tidy.rs` habit): the
-//! workspace's declared dependencies, read from `cargo metadata`, the
-//! configuration keys against `server/flywheel.example.toml`, and the API's
-//! routes against its OpenAPI document. Fast (no server, no kernel), so it
+//! workspace's declared dependencies, read from `cargo metadata`, what
+//! `server/src` and `flywheel-app` hold, the configuration keys against
+//! `server/flywheel.example.toml`, and the API's routes against its OpenAPI
+//! document. Fast (no server, no kernel), so it
 //! runs with every suite.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -87,6 +88,52 @@ fn the_domain_crate_does_no_io() {
 fn the_library_crates_never_depend_on_the_server() {
     let offenders = dependents_besides(&dependencies(), &["flywheel"], &["flywheel-tests"]);
     assert!(offenders.is_empty(), "{offenders:?}");
+}
+
+/// The web server is pages, API, auth, CLI, configuration, errors, metrics
+/// and wiring; the rules live in `flywheel-app`. A new module in
+/// `server/src` is a service in the wrong place, or a new kind of web part
+/// that this list (and `ARCHITECTURE.md`) should name.
+#[test]
+fn the_server_holds_only_the_web_layer() {
+    let allowed = [
+        "api",
+        "app.rs",
+        "auth",
+        "cli.rs",
+        "config.rs",
+        "error.rs",
+        "lib.rs",
+        "main.rs",
+        "metrics.rs",
+        "state.rs",
+        "web",
+    ];
+    let entries = std::fs::read_dir(workspace_root().join("server/src")).expect("server/src");
+    let mut extra: Vec<String> = entries
+        .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| !allowed.contains(&name.as_str()))
+        .collect();
+    extra.sort();
+    assert!(extra.is_empty(), "server/src holds {extra:?}: application rules go in crates/flywheel-app");
+}
+
+/// The application services answer in domain terms: no HTTP status in
+/// their sources (the server's `error.rs` decides statuses).
+#[test]
+fn the_application_services_speak_no_http() {
+    let src = workspace_root().join("crates/flywheel-app/src");
+    let mut offenders = Vec::new();
+    for entry in std::fs::read_dir(&src).expect("crates/flywheel-app/src") {
+        let path = entry.expect("an entry").path();
+        let text = std::fs::read_to_string(&path).expect("a source file");
+        for (n, line) in text.lines().enumerate() {
+            if ["StatusCode", "axum::", "http::", "IntoResponse"].iter().any(|w| line.contains(w)) {
+                offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
 }
 
 #[test]
