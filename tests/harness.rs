@@ -5,6 +5,33 @@
 //! a new SQLite file per test; `postgres` gives a new database per test on
 //! the server at `FLYWHEEL_TEST_POSTGRES_URL` (the test command starts one).
 //! Asking for PostgreSQL without a URL fails the test rather than skipping it.
+//!
+//! # Design notes
+//!
+//! `tidy.rs` checks the invariants of this file (rust-analyzer's tidy habit):
+//! each crate's declared dependencies from `cargo metadata`, the configuration
+//! keys against the example file, the API's routes (scanned from
+//! `server/src/api/`) against its OpenAPI document; it needs no server and
+//! runs in a second. `harness.rs` is zero-to-production's `spawn_app`: the real server on an
+//! ephemeral port against a fresh database — a new SQLite file, or a new
+//! PostgreSQL database when `FLYWHEEL_TEST_DATABASE=postgres` — with a
+//! `Browser` (cookie jar, CSS-selector assertions on pages) and an `Api` client.
+//! `integration/` holds the suites: `storage` (the `Database` contract), `pages`, `curriculum` (pages,
+//! navigation, and progress recorded by check cells run on the real kernel),
+//! `api`, `ops`, `kernel` (sessions through the API on the real worker; the
+//! harness points `kernel_program` at this build's `flywheel-kernel` and turns
+//! the prelude and the pool off unless a test asks), `notebooks` (labs and
+//! notebooks through the API and pages; `.ipynb` exports checked by Jupyter's
+//! `nbformat` validator), `workshops` (two teams end to end, every refusal
+//! and IDOR attempt, the leaderboard against scores computed in the test,
+//! team notebooks, room accounts; through the API and the pages), `browser`
+//! (runs `tests/browser/notebook.mjs` and `workshop.mjs`, sharing
+//! `tests/browser/lib.mjs`: Playwright driving Debian's headless Chromium
+//! through a lab notebook, and through an instructor grading a team's
+//! write-up; screenshots in `tests/artifacts/`). The suites' labs and pages are
+//! `tests/fixtures/labs` and `tests/fixtures/content`, not the curriculum's. `server/tests/cli.rs` runs the built binary.
+//! `run.sh` is the project's test command; `postgres.sh` starts a throwaway
+//! PostgreSQL for it; `tools.sh` installs nbformat, Chromium and playwright-core.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -11,6 +11,78 @@
 //!
 //! Every service takes an [`App`]: the store, the kernels, the labs and the
 //! curriculum, and the [`Settings`] the services obey.
+//!
+//! # Design notes
+//!
+//! The application services, in domain terms, shared by every binary (docs.rs'
+//! `crates/lib` under thin `crates/bin`): no HTTP, no templates, no status
+//! codes; each service answers with domain types and its own `thiserror` enum,
+//! and the server maps those to responses (one `From<…Error> for AppError` per
+//! service, in `server/src/error.rs`). Every service takes an `App` (the
+//! store, the kernel manager, the labs, the curriculum, the notebook → kernel
+//! session map and the `Settings` the services obey, which the server's
+//! `Config::app_settings` makes); the server's `AppState` holds one and derefs
+//! to it. The training pool and the endpoints start here.
+//!
+//! - `lib.rs` — `App`, `Settings`, and the clock and randomness every service
+//!   uses (`now`, `random_bytes`, `random_hex`).
+//! - `labs.rs` — the lab catalogue, read once at start from `labs_dir`
+//!   (`<slug>/notebook.md`, and `<slug>/scoring.json` for a lab that scores
+//!   submitted models); a lab that does not parse is left out and logged.
+//! - `curriculum.rs` — the curriculum's pages, read once at start from
+//!   `content_dir` (a page that does not parse is left out and logged), and
+//!   `LabProgress`, a lab's steps against what a participant passed, for the
+//!   pages and the API. A test keeps `content/` parsing and every link in it
+//!   resolving to a page or a lab. The pages' HTML is the web layer's
+//!   (`web/learn.rs`: pulldown-cmark; links rewritten by `LinkTarget::href`,
+//!   anchors on headings, raw HTML dropped).
+//! - `datasets.rs` — "your own data" (`DatasetError`): upload (size limit,
+//!   `check_csv`, bad rows refused or left out on request), ownership (others'
+//!   ids are `NotFound`), copying every dataset of the owner into each new
+//!   session and each upload into the open ones (`KernelSession::put_file`), and the
+//!   project notebook made from `labs/project/<task>.md`. Pages in
+//!   `server/src/web/datasets.rs` (`/data`), API in `api/datasets.rs`.
+//! - `notebooks.rs` — notebooks on kernels (`NotebookServiceError`): access
+//!   (`reachable`: the owner's, or shared with the caller's team; `owned`: the
+//!   owner's, for delete, reset and share; others' ids are `NotFound`), the
+//!   (notebook, person) → session map (in memory, like the sessions: team
+//!   members each run on their own kernel), running a cell (its *saved* source) and the task that writes the outputs to the cell
+//!   when the run ends, independent of any browser — and, for a check cell of
+//!   the notebook's lab whose outputs hold a passed check, records the step;
+//!   a lab's per-user copy.
+//! - `accounts.rs` — sign-up, credential checks, token issuing
+//!   (`AccountError`): the one place these rules live; the pages, the API and
+//!   the CLI all call it. `password.rs`: argon2id hashing on the blocking pool.
+//! - `workshops.rs` — everything done in a workshop (`WorkshopError`), for
+//!   the API and the pages alike, starting from a `Viewer` (the workshop as the
+//!   caller may see it: member or admin, else `NotFound`; staff or participant;
+//!   their team): creating,
+//!   joining by code, teams and placement, room accounts, co-instructors,
+//!   submissions (write-ups checked against the template's sections; models
+//!   read from the participant's kernel and scored in a blocking task on the
+//!   hidden test set, drawn once per workshop and lab and kept in memory),
+//!   grades against the rubric and their release, the leaderboard (public
+//!   score while open, private after the close) and the gradebook CSV. Pages in
+//!   `server/src/web/workshops.rs` (`/workshops…`: the instructor's live progress table and
+//!   the leaderboards refresh themselves with htmx polling), API in
+//!   `api/workshops.rs`.
+//! - `kernels.rs` — kernel provisioning, the one place that builds and
+//!   prepares kernels: `KernelSettings` (the `kernel_*` keys), `manager`
+//!   (the `KernelManager` from them), `prepare` (finds `flywheel-kernel` —
+//!   configured, beside the binary, on PATH, or built with cargo from a source
+//!   tree —, the toolchain and the standard library's source, fetches what the
+//!   kernels resolve offline, and builds the template session directory once:
+//!   a worker that loaded `flywheel-ml`, kept in `data/kernels/template` with a
+//!   stamp of the worker's and the library's modification times, rebuilt when
+//!   either changes), each long step said through a `Progress` callback; and
+//!   `provision`, which the server runs in the background at start (the
+//!   manager's `Preparing` state shows the step to people opening a session).
+//!   `flywheel kernels prepare` runs `prepare` in the foreground and prints
+//!   the steps. Also what a sandboxed kernel may read (`sandbox_reads`: of the
+//!   operator's Cargo home only `registry` and `git`) and the kernels' own
+//!   Cargo home.
+//!
+//! **Invariant:** no HTTP (no axum, askama, utoipa): checked by `tests/tidy.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;

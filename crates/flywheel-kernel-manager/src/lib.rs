@@ -15,6 +15,61 @@
 //!
 //! The server links this crate, never evcxr: everything crosses the
 //! process boundary in `flywheel-kernel-protocol`'s messages.
+//!
+//! # Design notes
+//!
+//! Sessions on kernel workers, with no evcxr and no HTTP (tokio only).
+//!
+//! - `worker.rs` — the `Spawner` seam (JupyterHub's Spawner): `spawn(dir)`
+//!   gives a `WorkerIo` (requests in, events out; dropping it kills the
+//!   worker). `ProcessSpawner` starts `flywheel-kernel` with an empty
+//!   environment (PATH, `CARGO` and `RUSTC` to the toolchain's own `bin`, so
+//!   no rustup proxy; HOME, TMPDIR, `EVCXR_TMPDIR` inside the session
+//!   directory; the shared kernel `CARGO_HOME`; `CARGO_NET_OFFLINE`; the
+//!   memory limit, the pids cgroup), with the sandbox arguments, in its own
+//!   process group (stopping it stops any compiler; evcxr's child dies with
+//!   it, and what the cells started goes with the pids cgroup; without one,
+//!   a process a cell left running in the background can outlive a stopped
+//!   kernel), after copying the template's compiled `evcxr/` directory in
+//!   with `cp -a` (modification times kept, so cargo finds it fresh).
+//! - `session.rs` — `KernelSession`: one task (the actor) owns the worker and the
+//!   cells' code; handlers only read the shared `Record` and send commands.
+//!   Every change happens under the record's lock and is broadcast as a
+//!   `SessionEvent`, so `watch` (snapshot + receiver, taken under the same
+//!   lock) misses nothing. After a cell fails or is interrupted, the cells
+//!   queued behind it are not run (Jupyter's stop-on-error). A worker that
+//!   dies fails its cell with `KernelError`; the next cell starts a new kernel
+//!   and says so; a worker that never starts fails the waiting cells.
+//!   `put_file`/`remove_file` keep a session's data files (a participant's
+//!   datasets): the actor writes them into `data/` of its worker's directory
+//!   — inside what the sandbox lets the worker read — and again into every
+//!   worker that replaces it (restart, cull). Commands are ordered, so a file
+//!   put before a cell is queued is there when the cell runs. `read_file`
+//!   reads a file a cell saved in the working directory (a model to submit),
+//!   up to a size.
+//! - `pids.rs` — `PidsCgroups`: a pids cgroup per worker (cgroup v1's `pids`
+//!   hierarchy or v2), under `flywheel-<server pid>` in the server's own
+//!   cgroup, bounded to `kernel_max_processes`; removed, after killing what
+//!   is left in it, when the worker ends; empty ones of servers that died are
+//!   removed at the next start.
+//! - `output.rs` — `Execution` (nbformat outputs, consecutive stream text
+//!   merged) and the caps: text past `max_text_bytes` and rich items past
+//!   `max_rich_bytes` are dropped with a visible note.
+//! - `lib.rs` — `KernelManager`: sessions by id and owner, the `Limiter` (a
+//!   fair semaphore of `max_concurrent_cells` compile slots with the waiting
+//!   list that gives queue positions), the pool filler (pre-started workers
+//!   that ran a warm-up cell, `let _warmup = ();` — a named `let`, since
+//!   rust-analyzer's first inference cost 10–12 s), the culler, and
+//!   `Availability` (ready / preparing / unavailable, with the reason people
+//!   are shown).
+//!
+//! *Where we chose otherwise than the model:* Livebook's session state changes
+//! through a pure `apply(operation)` reducer. Here the actor is the one writer
+//! and the record is small; a reducer will pay off when notebooks (cells,
+//! edits from several tabs) join the session state in the notebook issue.
+//!
+//! **Invariant:** never links evcxr (the server depends on this crate); knows
+//! no HTTP.
 
 mod output;
 pub mod pids;

@@ -142,7 +142,7 @@ pub(crate) enum Command {
     ReadFile(String, u64, oneshot::Sender<Result<Vec<u8>, FileError>>),
 }
 
-/// Why [`Session::read_file`] found nothing to give.
+/// Why [`KernelSession::read_file`] found nothing to give.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FileError {
     /// The session has no running kernel (it was culled, died or closed):
@@ -210,7 +210,7 @@ impl KernelSession {
     }
 
     /// Changes the record and tells live views, atomically with respect to
-    /// [`Session::watch`].
+    /// [`KernelSession::watch`].
     fn update(&self, change: impl FnOnce(&mut Record) -> Vec<SessionEvent>) {
         let mut record = self.lock();
         for event in change(&mut record) {
@@ -344,7 +344,7 @@ impl KernelSession {
     }
 }
 
-/// The folder of a kernel's working directory that [`Session::put_file`] fills.
+/// The folder of a kernel's working directory that [`KernelSession::put_file`] fills.
 pub const DATA_DIR: &str = "data";
 
 /// A name without a path: no separator, not `.`/`..`, not hidden.
@@ -405,7 +405,7 @@ struct Actor {
     permit: Option<PermitFuture>,
     /// Why the last kernel went away, told to the next cell that starts a new one.
     restarted_because: Option<String>,
-    /// Files every worker of this session gets in `data/` (see [`Session::put_file`]).
+    /// Files every worker of this session gets in `data/` (see [`KernelSession::put_file`]).
     files: std::collections::BTreeMap<String, Arc<str>>,
 }
 

