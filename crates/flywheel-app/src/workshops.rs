@@ -149,6 +149,23 @@ impl Viewer {
     pub fn sees_team(&self, team: TeamId) -> bool {
         self.staff || self.team() == Some(team)
     }
+
+    /// Whether the private scores are shown to the caller at `now`: after
+    /// the workshop closes, or to its staff (the rule of every view of a
+    /// score).
+    pub fn sees_private_scores(&self, now: Timestamp) -> bool {
+        self.staff || !self.workshop.is_open(now)
+    }
+
+    /// `s`'s private score as the caller may see it at `now`.
+    pub fn private_score(&self, s: &Submission, now: Timestamp) -> Option<f64> {
+        s.private_score.filter(|_| self.sees_private_scores(now))
+    }
+
+    /// `m`'s email address as the caller may see it: staff only.
+    pub fn email_of<'m>(&self, m: &'m Member) -> Option<&'m str> {
+        self.staff.then_some(m.email.as_str())
+    }
 }
 
 /// The workshop `id` as `user` may see it: members and admins only. (The
@@ -775,7 +792,8 @@ pub async fn leaderboard(app: &App, viewer: &Viewer, lab: &str) -> Result<Vec<St
     if !scored_labs(app, w).iter().any(|l| l == lab) {
         return Err(WorkshopError::Missing(format!("This workshop has no leaderboard for `{lab}`.")));
     }
-    let closed = !w.is_open(crate::now());
+    let now = crate::now();
+    let closed = !w.is_open(now);
     let teams: HashMap<TeamId, String> = app.db.teams(w.id).await?.into_iter().map(|t| (t.id, t.name)).collect();
     let mut latest: HashMap<TeamId, (Submission, usize)> = HashMap::new();
     for s in app.db.submissions(w.id).await? {
@@ -794,7 +812,7 @@ pub async fn leaderboard(app: &App, viewer: &Viewer, lab: &str) -> Result<Vec<St
                 team: teams.get(&s.team).cloned().unwrap_or_default(),
                 score,
                 public_score: s.public_score,
-                private_score: s.private_score.filter(|_| closed || viewer.staff),
+                private_score: viewer.private_score(&s, now),
                 entries,
                 submitted_at: s.submitted_at.millis(),
             })

@@ -180,7 +180,6 @@ pub struct SubmissionBody {
 
 impl SubmissionBody {
     fn new(s: &Submission, viewer: &Viewer, grade: Option<&Grade>, content: Option<String>) -> Self {
-        let closed = !viewer.workshop.is_open(crate::now());
         Self {
             id: s.id.to_string(),
             team: s.team.to_string(),
@@ -190,7 +189,7 @@ impl SubmissionBody {
             submitted_at: s.submitted_at.millis(),
             size_bytes: s.size_bytes,
             public_score: s.public_score,
-            private_score: s.private_score.filter(|_| closed || viewer.staff),
+            private_score: viewer.private_score(s, crate::now()),
             grade: grade.map(GradeBody::from),
             content,
         }
@@ -402,11 +401,11 @@ pub struct RubricRequest {
     pub criteria: Vec<CriterionBody>,
 }
 
-fn member_body(m: &Member, staff: bool) -> MemberBody {
+fn member_body(m: &Member, viewer: &Viewer) -> MemberBody {
     MemberBody {
         user_id: m.user.to_string(),
         name: m.name.clone(),
-        email: staff.then(|| m.email.clone()),
+        email: viewer.email_of(m).map(str::to_owned),
         role: m.role.as_str().to_owned(),
         team: m.team.map(|t| t.to_string()),
     }
@@ -509,7 +508,7 @@ async fn roster(
 async fn roster_body(state: &AppState, viewer: &Viewer) -> Result<RosterBody, AppError> {
     let members = state.db.members(viewer.workshop.id).await?;
     let teams: Vec<Team> = state.db.teams(viewer.workshop.id).await?;
-    let body = |m: &Member| member_body(m, viewer.staff);
+    let body = |m: &Member| member_body(m, viewer);
     Ok(RosterBody {
         teams: teams
             .iter()
@@ -547,7 +546,7 @@ async fn create_team(
 ) -> Result<Response, AppError> {
     let team = workshops::create_team(&state, &viewer, &user, &req.name).await?;
     let members = state.db.members(viewer.workshop.id).await?;
-    let members = members.iter().filter(|m| m.team == Some(team.id)).map(|m| member_body(m, viewer.staff)).collect();
+    let members = members.iter().filter(|m| m.team == Some(team.id)).map(|m| member_body(m, &viewer)).collect();
     let body = TeamBody { id: team.id.to_string(), name: team.name, members };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -780,7 +779,7 @@ async fn add_instructor(
     ApiJson(req): ApiJson<InstructorRequest>,
 ) -> Result<Response, AppError> {
     let member = workshops::add_instructor(&state, &viewer, &req.email).await?;
-    Ok((StatusCode::CREATED, Json(member_body(&member, true))).into_response())
+    Ok((StatusCode::CREATED, Json(member_body(&member, &viewer))).into_response())
 }
 
 /// How many room accounts to make.

@@ -271,7 +271,7 @@ async fn workshop_page(
     let view = |m: &workshop::Member| MemberView {
         id: m.user.to_string(),
         name: m.name.clone(),
-        email: if viewer.staff { m.email.clone() } else { String::new() },
+        email: viewer.email_of(m).unwrap_or_default().to_owned(),
     };
     let team_views: Vec<TeamView> = teams
         .iter()
@@ -295,8 +295,8 @@ async fn workshop_page(
         .into_iter()
         .rev()
         .map(|s| {
-            let score = match (s.public_score, s.private_score) {
-                (Some(p), Some(q)) if closed || viewer.staff => format!("public {p:.4} · private {q:.4}"),
+            let score = match (s.public_score, viewer.private_score(&s, now)) {
+                (Some(p), Some(q)) => format!("public {p:.4} · private {q:.4}"),
                 (Some(p), _) => format!("public {p:.4}"),
                 _ => String::new(),
             };
@@ -654,7 +654,7 @@ async fn submission_page(
         })
         .unwrap_or_default();
     let is_model = s.kind == SubmissionKind::Model;
-    let closed = !w.is_open(crate::now());
+    let private = viewer.private_score(&s, crate::now());
     let page = SubmissionPage {
         layout,
         workshop_id: w.id.to_string(),
@@ -666,8 +666,8 @@ async fn submission_page(
         by,
         html: if is_model { String::new() } else { untrusted_markdown(&content) },
         model: if is_model { model_summary(&content) } else { String::new() },
-        score: match (s.public_score, s.private_score) {
-            (Some(p), Some(q)) if closed || viewer.staff => format!("public {p:.4} · private {q:.4}"),
+        score: match (s.public_score, private) {
+            (Some(p), Some(q)) => format!("public {p:.4} · private {q:.4}"),
             (Some(p), _) => format!("public {p:.4} (private shown when the workshop closes)"),
             _ => String::new(),
         },
