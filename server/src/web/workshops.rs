@@ -266,56 +266,10 @@ async fn workshop_page(
     let now = crate::now();
     let members = state.db.members(w.id).await?;
     let teams = state.db.teams(w.id).await?;
-    let names: HashMap<String, String> = members.iter().map(|m| (m.user.to_string(), m.name.clone())).collect();
     let team_names: HashMap<String, String> = teams.iter().map(|t| (t.id.to_string(), t.name.clone())).collect();
-    let view = |m: &workshop::Member| MemberView {
-        id: m.user.to_string(),
-        name: m.name.clone(),
-        email: viewer.email_of(m).unwrap_or_default().to_owned(),
-    };
-    let team_views: Vec<TeamView> = teams
-        .iter()
-        .map(|t| {
-            let members: Vec<MemberView> = members.iter().filter(|m| m.team == Some(t.id)).map(view).collect();
-            TeamView {
-                id: t.id.to_string(),
-                name: t.name.clone(),
-                full: members.len() >= w.team_size as usize,
-                mine: viewer.team() == Some(t.id),
-                members,
-            }
-        })
-        .collect();
-    let unassigned =
-        members.iter().filter(|m| m.team.is_none() && m.role == MemberRole::Participant).map(view).collect();
-    let grades = ws::grades(state, viewer).await?;
+    let (team_views, unassigned) = roster(viewer, &members, &teams);
+    let submissions = submission_rows(state, viewer, &members, &team_names, now).await?;
     let closed = !w.is_open(now);
-    let submissions = ws::submissions(state, viewer)
-        .await?
-        .into_iter()
-        .rev()
-        .map(|s| {
-            let score = match (s.public_score, viewer.private_score(&s, now)) {
-                (Some(p), Some(q)) => format!("public {p:.4} · private {q:.4}"),
-                (Some(p), _) => format!("public {p:.4}"),
-                _ => String::new(),
-            };
-            let grade = grades.get(&s.id).map_or(String::new(), |g| {
-                let max = w.rubrics.of(s.kind).map_or(0, Rubric::max_total);
-                format!("{} / {max}", g.total())
-            });
-            SubmissionRow {
-                id: s.id.to_string(),
-                team: team_names.get(&s.team.to_string()).cloned().unwrap_or_default(),
-                kind: s.kind.title(),
-                lab: s.lab.clone().unwrap_or_default(),
-                when: format_time(s.submitted_at),
-                by: names.get(&s.submitted_by.to_string()).cloned().unwrap_or_default(),
-                score,
-                grade,
-            }
-        })
-        .collect();
     let scored_labs = ws::scored_labs(state, w);
     let mut boards = Vec::new();
     for lab in &scored_labs {
@@ -324,17 +278,7 @@ async fn workshop_page(
     let (progress, progress_labs) =
         if viewer.staff { progress(state, w, &members, &team_names, now).await? } else { (Vec::new(), Vec::new()) };
     let (draft_kind, draft) = draft.map_or((String::new(), String::new()), |(k, t)| (k.as_str().to_owned(), t));
-    let (mut team_notebooks, mut shareable) = (Vec::new(), Vec::new());
-    if let (Some(team), Some(member)) = (viewer.team(), &viewer.member) {
-        for n in state.db.team_notebooks(team).await? {
-            team_notebooks.push((n.id.to_string(), n.title, format_time(n.updated_at)));
-        }
-        for n in state.db.notebooks(member.user).await? {
-            if n.team != Some(team) {
-                shareable.push((n.id.to_string(), n.title));
-            }
-        }
-    }
+    let (team_notebooks, shareable) = notebook_lists(state, viewer).await?;
     let page = WorkshopPage {
         layout,
         id: w.id.to_string(),
@@ -375,6 +319,92 @@ async fn workshop_page(
         instructors: members.iter().filter(|m| m.role == MemberRole::Instructor).map(|m| m.name.clone()).collect(),
     };
     Ok(Page(status, page).into_response())
+}
+
+/// The workshop's teams with their members, and the participants in no
+/// team, as the caller may see them (emails for staff only).
+fn roster(viewer: &Viewer, members: &[workshop::Member], teams: &[workshop::Team]) -> (Vec<TeamView>, Vec<MemberView>) {
+    let view = |m: &workshop::Member| MemberView {
+        id: m.user.to_string(),
+        name: m.name.clone(),
+        email: viewer.email_of(m).unwrap_or_default().to_owned(),
+    };
+    let team_views = teams
+        .iter()
+        .map(|t| {
+            let members: Vec<MemberView> = members.iter().filter(|m| m.team == Some(t.id)).map(view).collect();
+            TeamView {
+                id: t.id.to_string(),
+                name: t.name.clone(),
+                full: members.len() >= viewer.workshop.team_size as usize,
+                mine: viewer.team() == Some(t.id),
+                members,
+            }
+        })
+        .collect();
+    let unassigned =
+        members.iter().filter(|m| m.team.is_none() && m.role == MemberRole::Participant).map(view).collect();
+    (team_views, unassigned)
+}
+
+/// The submissions the caller may see, newest first, with scores and grades as they may see them.
+async fn submission_rows(
+    state: &AppState,
+    viewer: &Viewer,
+    members: &[workshop::Member],
+    team_names: &HashMap<String, String>,
+    now: flywheel_domain::Timestamp,
+) -> Result<Vec<SubmissionRow>, AppError> {
+    let w = &viewer.workshop;
+    let names: HashMap<String, String> = members.iter().map(|m| (m.user.to_string(), m.name.clone())).collect();
+    let grades = ws::grades(state, viewer).await?;
+    let rows = ws::submissions(state, viewer)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|s| {
+            let score = match (s.public_score, viewer.private_score(&s, now)) {
+                (Some(p), Some(q)) => format!("public {p:.4} · private {q:.4}"),
+                (Some(p), _) => format!("public {p:.4}"),
+                _ => String::new(),
+            };
+            let grade = grades.get(&s.id).map_or(String::new(), |g| {
+                let max = w.rubrics.of(s.kind).map_or(0, Rubric::max_total);
+                format!("{} / {max}", g.total())
+            });
+            SubmissionRow {
+                id: s.id.to_string(),
+                team: team_names.get(&s.team.to_string()).cloned().unwrap_or_default(),
+                kind: s.kind.title(),
+                lab: s.lab.clone().unwrap_or_default(),
+                when: format_time(s.submitted_at),
+                by: names.get(&s.submitted_by.to_string()).cloned().unwrap_or_default(),
+                score,
+                grade,
+            }
+        })
+        .collect();
+    Ok(rows)
+}
+
+/// The caller's team's notebooks (id, title, last change) and their own
+/// notebooks they could share with it (id, title); empty outside a team.
+async fn notebook_lists(
+    state: &AppState,
+    viewer: &Viewer,
+) -> Result<(Vec<(String, String, String)>, Vec<(String, String)>), AppError> {
+    let (mut team_notebooks, mut shareable) = (Vec::new(), Vec::new());
+    if let (Some(team), Some(member)) = (viewer.team(), &viewer.member) {
+        for n in state.db.team_notebooks(team).await? {
+            team_notebooks.push((n.id.to_string(), n.title, format_time(n.updated_at)));
+        }
+        for n in state.db.notebooks(member.user).await? {
+            if n.team != Some(team) {
+                shareable.push((n.id.to_string(), n.title));
+            }
+        }
+    }
+    Ok((team_notebooks, shareable))
 }
 
 /// The live progress dashboard: each participant's steps per lab, their
