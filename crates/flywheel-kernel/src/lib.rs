@@ -210,17 +210,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         Some(b) => format!("processes and threads ≤ {} (pids cgroup)", b.max()),
         None => "processes not bounded".to_owned(),
     };
-    let sandbox = match &options.sandbox {
-        Some(rules) => {
-            let mut rules = rules.clone();
-            if let Some(b) = &bound {
-                rules.read.push(b.dir().to_path_buf());
-                rules.write.push(b.procs());
-            }
-            Some(format!("{}; {processes}", sandbox::apply(&rules).context("entering the sandbox")?))
-        }
-        None => None,
-    };
+    let sandbox = enter_sandbox(options, bound.as_ref(), &processes)?;
     let (mut context, outputs) = CommandContext::new().map_err(|e| anyhow::anyhow!("{e}")).context("starting evcxr")?;
     if let Some(path) = &options.prelude {
         for cell in prelude_cells(path) {
@@ -242,56 +232,11 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     }
 
     let interrupted = Arc::new(AtomicBool::new(false));
-    let (request_tx, request_rx) = crossbeam_channel::unbounded::<Request>();
-    {
-        let process = context.process_handle();
-        let interrupted = interrupted.clone();
-        std::thread::spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                match from_line::<Request>(&line) {
-                    Ok(Request::Interrupt) => {
-                        interrupted.store(true, Ordering::SeqCst);
-                        if let Ok(mut child) = process.lock() {
-                            runtime::stop_user_code(&mut child);
-                        }
-                    }
-                    Ok(request) => {
-                        if request_tx.send(request).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => eprintln!("flywheel-kernel: ignoring a malformed request: {e}"),
-                }
-            }
-            // Flywheel has gone (its end of the pipe closed): stop user code
-            // now rather than let a running cell outlive the server.
-            if let Ok(mut child) = process.lock() {
-                runtime::stop_user_code(&mut child);
-            }
-            std::process::exit(0);
-        });
-    }
+    let request_rx = read_requests(context.process_handle(), interrupted.clone());
 
-    // Forks failing at the process bound mean a cell is flooding the
-    // kernel with processes: stop it at once, as an interrupt would.
     let over_bound = Arc::new(AtomicBool::new(false));
     if let Some(bound) = bound.clone() {
-        let (process, over_bound) = (context.process_handle(), over_bound.clone());
-        std::thread::spawn(move || {
-            let mut failed = bound.failed_forks();
-            loop {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                let now = bound.failed_forks();
-                if now > failed {
-                    failed = now;
-                    over_bound.store(true, Ordering::SeqCst);
-                    if let Ok(mut child) = process.lock() {
-                        runtime::stop_user_code(&mut child);
-                    }
-                }
-            }
-        });
+        watch_process_bound(bound, context.process_handle(), over_bound.clone());
     }
 
     // With the library loaded, final expressions are shown by its `show!`
@@ -387,6 +332,79 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// evcxr's child (the relay in front of user code), as evcxr shares it.
+type ProcessHandle = Arc<Mutex<std::process::Child>>;
+
+/// Enters the sandbox when `options` ask for it (with the pids cgroup's
+/// files allowed); what is enforced, for the `ready` event.
+fn enter_sandbox(
+    options: &Options,
+    bound: Option<&processes::ProcessBound>,
+    processes: &str,
+) -> anyhow::Result<Option<String>> {
+    let Some(rules) = &options.sandbox else { return Ok(None) };
+    let mut rules = rules.clone();
+    if let Some(b) = bound {
+        rules.read.push(b.dir().to_path_buf());
+        rules.write.push(b.procs());
+    }
+    Ok(Some(format!("{}; {processes}", sandbox::apply(&rules).context("entering the sandbox")?)))
+}
+
+/// Reads requests from stdin on a thread of its own, so that an interrupt
+/// arrives while a cell runs: it stops user code at once (and sets
+/// `interrupted`); other requests come out of the returned channel. When
+/// stdin closes (Flywheel has gone) it stops user code and exits the
+/// process, so a running cell never outlives the server.
+fn read_requests(process: ProcessHandle, interrupted: Arc<AtomicBool>) -> crossbeam_channel::Receiver<Request> {
+    let (request_tx, request_rx) = crossbeam_channel::unbounded::<Request>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            match from_line::<Request>(&line) {
+                Ok(Request::Interrupt) => {
+                    interrupted.store(true, Ordering::SeqCst);
+                    if let Ok(mut child) = process.lock() {
+                        runtime::stop_user_code(&mut child);
+                    }
+                }
+                Ok(request) => {
+                    if request_tx.send(request).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => eprintln!("flywheel-kernel: ignoring a malformed request: {e}"),
+            }
+        }
+        if let Ok(mut child) = process.lock() {
+            runtime::stop_user_code(&mut child);
+        }
+        std::process::exit(0);
+    });
+    request_rx
+}
+
+/// Watches the pids cgroup every 100 ms on a thread of its own: forks
+/// failing at the bound mean a cell is flooding the kernel with processes,
+/// so user code is stopped at once, as an interrupt would, and
+/// `over_bound` set.
+fn watch_process_bound(bound: processes::ProcessBound, process: ProcessHandle, over_bound: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let mut failed = bound.failed_forks();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let now = bound.failed_forks();
+            if now > failed {
+                failed = now;
+                over_bound.store(true, Ordering::SeqCst);
+                if let Ok(mut child) = process.lock() {
+                    runtime::stop_user_code(&mut child);
+                }
+            }
+        }
+    });
 }
 
 /// Said after a cell whose output shows the sandbox refusing something, so
