@@ -422,6 +422,87 @@ impl Api {
         (status.as_u16(), json)
     }
 
+    /// `POST /api/v1/workshops`: the status and the workshop (or error).
+    pub async fn create_workshop(&self, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.json(reqwest::Method::POST, "/api/v1/workshops", Some(body), token).await
+    }
+
+    /// `POST /api/v1/workshops/join` with `code`.
+    pub async fn join_workshop(&self, token: &str, code: &str) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({ "code": code });
+        self.json(reqwest::Method::POST, "/api/v1/workshops/join", Some(body), token).await
+    }
+
+    /// `GET /api/v1/workshops/{ws}`.
+    pub async fn workshop(&self, token: &str, ws: &str) -> (u16, serde_json::Value) {
+        self.json(reqwest::Method::GET, &format!("/api/v1/workshops/{ws}"), None, token).await
+    }
+
+    /// `POST /api/v1/workshops/{ws}/teams` named `name`.
+    pub async fn create_team(&self, token: &str, ws: &str, name: &str) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({ "name": name });
+        self.json(reqwest::Method::POST, &format!("/api/v1/workshops/{ws}/teams"), Some(body), token).await
+    }
+
+    /// `GET /api/v1/workshops/{ws}/teams`: the roster.
+    pub async fn roster(&self, token: &str, ws: &str) -> (u16, serde_json::Value) {
+        self.json(reqwest::Method::GET, &format!("/api/v1/workshops/{ws}/teams"), None, token).await
+    }
+
+    /// `POST /api/v1/workshops/{ws}/teams/{team}/join`.
+    pub async fn join_team(&self, token: &str, ws: &str, team: &str) -> (u16, serde_json::Value) {
+        self.json(reqwest::Method::POST, &format!("/api/v1/workshops/{ws}/teams/{team}/join"), None, token).await
+    }
+
+    /// `PUT /api/v1/workshops/{ws}/members/{user}/team`: puts `user` into `team`.
+    pub async fn place(&self, token: &str, ws: &str, user: &str, team: &str) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({ "team": team });
+        self.json(reqwest::Method::PUT, &format!("/api/v1/workshops/{ws}/members/{user}/team"), Some(body), token).await
+    }
+
+    /// `POST /api/v1/workshops/{ws}/submissions`, with an `Idempotency-Key` when given.
+    pub async fn submit(
+        &self,
+        token: &str,
+        ws: &str,
+        body: serde_json::Value,
+        key: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.client.post(format!("{}/api/v1/workshops/{ws}/submissions", self.base)).bearer_auth(token);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let r = req.json(&body).send().await.expect("submit");
+        (r.status().as_u16(), r.json().await.expect("JSON body"))
+    }
+
+    /// `GET /api/v1/workshops/{ws}/submissions`.
+    pub async fn submissions(&self, token: &str, ws: &str) -> (u16, serde_json::Value) {
+        self.json(reqwest::Method::GET, &format!("/api/v1/workshops/{ws}/submissions"), None, token).await
+    }
+
+    /// `GET /api/v1/workshops/{ws}/submissions/{id}`.
+    pub async fn submission(&self, token: &str, ws: &str, id: &str) -> (u16, serde_json::Value) {
+        self.json(reqwest::Method::GET, &format!("/api/v1/workshops/{ws}/submissions/{id}"), None, token).await
+    }
+
+    /// `PUT /api/v1/workshops/{ws}/submissions/{id}/grade` with `{"scores": …}`.
+    pub async fn grade(&self, token: &str, ws: &str, id: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let path = format!("/api/v1/workshops/{ws}/submissions/{id}/grade");
+        self.json(reqwest::Method::PUT, &path, Some(body), token).await
+    }
+
+    /// `PUT /api/v1/workshops/{ws}/grades/release`.
+    pub async fn release_grades(&self, token: &str, ws: &str, released: bool) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({ "released": released });
+        self.json(reqwest::Method::PUT, &format!("/api/v1/workshops/{ws}/grades/release"), Some(body), token).await
+    }
+
+    /// `GET /api/v1/workshops/{ws}/leaderboard/{lab}`.
+    pub async fn leaderboard(&self, token: &str, ws: &str, lab: &str) -> (u16, serde_json::Value) {
+        self.json(reqwest::Method::GET, &format!("/api/v1/workshops/{ws}/leaderboard/{lab}"), None, token).await
+    }
+
     /// Downloads notebook `id` as `format` (`ipynb` or `md`); panics unless
     /// it is a 200. Returns the `content-disposition` header and the file.
     pub async fn export_notebook(&self, token: &str, id: &str, format: &str) -> (String, String) {

@@ -22,15 +22,6 @@ async fn app() -> TestApp {
     .await
 }
 
-async fn submit(app: &TestApp, token: &str, ws: &str, body: Value, key: Option<&str>) -> (u16, Value) {
-    let mut req = app.api().client.post(format!("{}/api/v1/workshops/{ws}/submissions", app.base)).bearer_auth(token);
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    let r = req.json(&body).send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
 /// A write-up with every `## ` section of a template page.
 fn write_up(template: &str, team: &str) -> String {
     let page = std::fs::read_to_string(format!("{}/../content/{template}.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
@@ -60,127 +51,200 @@ fn expected_scores(model: &GradientBoostedTreesModel, seed: u64) -> (f64, f64) {
     (ap(&public), ap(&private))
 }
 
-#[tokio::test]
-async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
+/// A workshop as most tests here start from it: an instructor; Kestrel
+/// (Ada, who formed it, and Bob) and Osprey (Cy, who found Kestrel full);
+/// team size 2; the intro and fraud labs; closing in 2099.
+struct Room {
+    app: TestApp,
+    ins: String,
+    ada: String,
+    bob: String,
+    cy: String,
+    ws: String,
+    code: String,
+    kestrel: String,
+    osprey: String,
+}
+
+/// The workshop `room` makes, as the instructor fills it in.
+fn ml_week() -> Value {
+    json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["intro", "fraud"], "team_size": 2})
+}
+
+async fn room() -> Room {
     let app = app().await;
     let ins = app.account("ins@example.org", Role::Instructor).await;
     let ada = app.account("ada@example.org", Role::Participant).await;
     let bob = app.account("bob@example.org", Role::Participant).await;
     let cy = app.account("cy@example.org", Role::Participant).await;
+    let api = app.api();
+    let (status, w) = api.create_workshop(&ins, ml_week()).await;
+    assert_eq!(status, 201, "{w}");
+    let (ws, code) = (w["id"].as_str().unwrap().to_owned(), w["join_code"].as_str().unwrap().to_owned());
+    for t in [&ada, &bob, &cy] {
+        assert_eq!(api.join_workshop(t, &code).await.0, 200);
+    }
+    let (status, kestrel) = api.create_team(&ada, &ws, "Kestrel").await;
+    assert_eq!(status, 201, "{kestrel}");
+    let kestrel = kestrel["id"].as_str().unwrap().to_owned();
+    assert_eq!(api.join_team(&bob, &ws, &kestrel).await.0, 204);
+    let (status, osprey) = api.create_team(&cy, &ws, "Osprey").await;
+    assert_eq!(status, 201, "{osprey}");
+    let osprey = osprey["id"].as_str().unwrap().to_owned();
+    Room { app, ins, ada, bob, cy, ws, code, kestrel, osprey }
+}
 
-    // Participants cannot create workshops; bad input is 422 with the reason.
-    let new = json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["intro", "fraud"], "team_size": 2});
-    let (status, body) = app.api().json(Method::POST, "/api/v1/workshops", Some(new.clone()), &ada).await;
-    assert_eq!(status, 403, "{body}");
+impl Room {
+    async fn submit(&self, token: &str, body: Value, key: Option<&str>) -> (u16, Value) {
+        self.app.api().submit(token, &self.ws, body, key).await
+    }
+
+    /// Submits a model for the fraud lab; panics unless it is stored.
+    async fn submit_model(&self, token: &str, json: &str) -> Value {
+        let (status, s) = self.submit(token, json!({"kind": "model", "lab": "fraud", "content": json}), None).await;
+        assert_eq!(status, 201, "{s}");
+        s
+    }
+
+    /// Submits a complete write-up of `kind` from `template`; panics unless it is stored.
+    async fn submit_write_up(&self, token: &str, kind: &str, template: &str, team: &str) -> Value {
+        let (status, s) = self.submit(token, json!({"kind": kind, "content": write_up(template, team)}), None).await;
+        assert_eq!(status, 201, "{s}");
+        s
+    }
+
+    /// The workshop's scoring seed (only the server knows it; the tests read the store).
+    async fn seed(&self) -> u64 {
+        self.app.db.workshop(WorkshopId::from_str(&self.ws).unwrap()).await.unwrap().unwrap().scoring_seed
+    }
+
+    /// `kind`'s rubric as (criterion, most points).
+    async fn rubric(&self, kind: &str) -> Vec<(String, u64)> {
+        let (_, w) = self.app.api().workshop(&self.ins, &self.ws).await;
+        let criteria = w["rubrics"][kind].as_array().unwrap();
+        criteria.iter().map(|c| (c["name"].as_str().unwrap().to_owned(), c["max_points"].as_u64().unwrap())).collect()
+    }
+
+    /// Moves the close into the past.
+    async fn close(&self) {
+        let mut stored = self.app.db.workshop(WorkshopId::from_str(&self.ws).unwrap()).await.unwrap().unwrap();
+        stored.closes_at = flywheel_domain::Timestamp(1);
+        self.app.db.update_workshop(&stored).await.unwrap();
+    }
+}
+
+/// Scores for `rubric`: every criterion's most points, less one on every
+/// other criterion; with `over`, the first criterion one point past its most.
+fn scores_for(rubric: &[(String, u64)], over: bool) -> (Value, u64) {
+    let points = |i: usize, max: u64| if over && i == 0 { max + 1 } else { max - (i as u64 % 2) };
+    let list: Vec<Value> = rubric
+        .iter()
+        .enumerate()
+        .map(
+            |(i, (name, max))| json!({"criterion": name, "points": points(i, *max), "comment": format!("comment {i}")}),
+        )
+        .collect();
+    let total = rubric.iter().enumerate().map(|(i, (_, max))| points(i, *max)).sum();
+    (json!({"scores": list}), total)
+}
+
+#[tokio::test]
+async fn only_instructors_create_workshops_and_bad_input_is_422_with_the_reason() {
+    let app = app().await;
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    assert_eq!(app.api().create_workshop(&ada, ml_week()).await.0, 403);
     for (bad, says) in [
         (json!({"title": " ", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]}), "title"),
         (json!({"title": "x", "days": ["2099-03-04", "2099-03-03", "2099-03-04"]}), "in order"),
         (json!({"title": "x", "days": ["2099-02-30", "2099-03-03", "2099-03-04"]}), "no day 30"),
         (json!({"title": "x", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["nope"]}), "no lab `nope`"),
     ] {
-        let (status, body) = app.api().json(Method::POST, "/api/v1/workshops", Some(bad), &ins).await;
-        assert_eq!(status, 422, "{body}");
-        assert!(error_message(&body).contains(says), "{body}");
+        let (status, body) = app.api().create_workshop(&ins, bad).await;
+        assert_eq!((status, error_message(&body).contains(says)), (422, true), "{says}: {body}");
     }
-    let (status, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
-    assert_eq!(status, 201, "{w}");
-    let ws = w["id"].as_str().unwrap().to_owned();
-    let code = w["join_code"].as_str().unwrap().to_owned();
-    assert_eq!(w["scored_labs"], json!(["fraud"]));
+    let (status, w) = app.api().create_workshop(&ins, ml_week()).await;
+    assert_eq!((status, &w["scored_labs"]), (201, &json!(["fraud"])), "{w}");
     // The rubrics start from the templates' sections.
     let criteria = w["rubrics"]["problem_statement"].as_array().unwrap();
     assert!(criteria.iter().any(|c| c["name"] == "Why must it be solved?"), "{w}");
+}
 
-    // Joining: a typo, a code no workshop has, then the code in lower case.
-    let (status, body) =
-        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": "AB"})), &ada).await;
+#[tokio::test]
+async fn participants_join_with_the_code_in_any_case_once() {
+    let r = room().await;
+    let api = r.app.api();
+    let dee = r.app.account("dee@example.org", Role::Participant).await;
+    let (status, body) = api.join_workshop(&dee, "AB").await;
     assert_eq!((status, error_message(&body).contains("8 letters")), (422, true), "{body}");
-    let (status, body) =
-        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": "2222-2222"})), &ada).await;
-    assert_eq!(status, 404, "{body}");
-    for t in [&ada, &bob, &cy] {
-        let (status, body) =
-            app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code.to_lowercase()})), t).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!((body["role"].as_str(), body["join_code"].is_null()), (Some("participant"), true), "{body}");
-    }
-    let (status, body) =
-        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await;
+    assert_eq!(api.join_workshop(&dee, "2222-2222").await.0, 404);
+    let (status, body) = api.join_workshop(&dee, &r.code.to_lowercase()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["role"].as_str(), body["join_code"].is_null()), (Some("participant"), true), "{body}");
+    let (status, body) = api.join_workshop(&dee, &r.code).await;
     assert_eq!((status, error_message(&body).contains("already")), (409, true), "{body}");
+}
 
-    // Teams: Ada forms Kestrel, Bob joins it; it is full for Cy (size 2), who forms Osprey.
-    let teams = format!("/api/v1/workshops/{ws}/teams");
-    let (status, kestrel) = app.api().json(Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
-    assert_eq!(status, 201, "{kestrel}");
-    let kestrel = kestrel["id"].as_str().unwrap().to_owned();
-    let (status, body) = app.api().json(Method::POST, &teams, Some(json!({"name": "Kestrel"})), &cy).await;
-    assert_eq!(status, 409, "{body}");
-    let join_kestrel = format!("{teams}/{kestrel}/join");
-    assert_eq!(app.api().json(Method::POST, &join_kestrel, None, &bob).await.0, 204);
-    let (status, body) = app.api().json(Method::POST, &join_kestrel, None, &cy).await;
+#[tokio::test]
+async fn teams_fill_up_to_their_size_and_only_instructors_place_people_past_it() {
+    let r = room().await;
+    let api = r.app.api();
+    assert_eq!(api.create_team(&r.cy, &r.ws, "Kestrel").await.0, 409, "a name is taken once");
+    let (status, body) = api.join_team(&r.cy, &r.ws, &r.kestrel).await;
     assert_eq!((status, error_message(&body).contains("full")), (409, true), "{body}");
-    let (status, osprey) = app.api().json(Method::POST, &teams, Some(json!({"name": "Osprey"})), &cy).await;
-    assert_eq!(status, 201, "{osprey}");
-    let osprey = osprey["id"].as_str().unwrap().to_owned();
-    let (_, roster) = app.api().json(Method::GET, &teams, None, &ins).await;
-    let sizes: Vec<(String, usize)> = roster["teams"]
+    let (_, roster) = api.roster(&r.ins, &r.ws).await;
+    let sizes: Vec<(&str, usize)> = roster["teams"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["name"].as_str().unwrap().to_owned(), t["members"].as_array().unwrap().len()))
+        .map(|t| (t["name"].as_str().unwrap(), t["members"].as_array().unwrap().len()))
         .collect();
-    assert_eq!(sizes, [("Kestrel".to_owned(), 2), ("Osprey".to_owned(), 1)]);
-    // A participant cannot place people; the instructor can (past the size limit).
-    let cy_id = roster["teams"][1]["members"][0]["user_id"].as_str().unwrap().to_owned();
-    let place = format!("/api/v1/workshops/{ws}/members/{cy_id}/team");
-    assert_eq!(app.api().json(Method::PUT, &place, Some(json!({"team": kestrel})), &ada).await.0, 403);
-    assert_eq!(app.api().json(Method::PUT, &place, Some(json!({"team": kestrel})), &ins).await.0, 204);
-    assert_eq!(app.api().json(Method::PUT, &place, Some(json!({"team": osprey})), &ins).await.0, 204);
+    assert_eq!(sizes, [("Kestrel", 2), ("Osprey", 1)]);
+    let cy_id = roster["teams"][1]["members"][0]["user_id"].as_str().unwrap();
+    assert_eq!(api.place(&r.ada, &r.ws, cy_id, &r.kestrel).await.0, 403);
+    assert_eq!(api.place(&r.ins, &r.ws, cy_id, &r.kestrel).await.0, 204);
+    let (_, roster) = api.roster(&r.ins, &r.ws).await;
+    assert_eq!(roster["teams"][0]["members"].as_array().unwrap().len(), 3, "{roster}");
+}
 
-    // Day 1 write-up: sections missing is 422 naming them; then complete, twice with one key.
-    let (status, body) =
-        submit(&app, &ada, &ws, json!({"kind": "problem_statement", "content": "# Kestrel\n\n## The business question (one quantifiable sentence)\n\nCut losses 30 %.\n"}), None).await;
+#[tokio::test]
+async fn a_write_up_needs_the_templates_sections_and_a_double_click_submits_once() {
+    let r = room().await;
+    let partial = "# Kestrel\n\n## The business question (one quantifiable sentence)\n\nCut losses 30 %.\n";
+    let (status, body) = r.submit(&r.ada, json!({"kind": "problem_statement", "content": partial}), None).await;
     assert_eq!(status, 422, "{body}");
     assert!(error_message(&body).contains("\"What is the problem?\""), "{body}");
     let statement = json!({"kind": "problem_statement", "content": write_up("problem-statement", "Kestrel")});
-    let (status, first) = submit(&app, &ada, &ws, statement.clone(), Some("click-1")).await;
+    let (status, first) = r.submit(&r.ada, statement.clone(), Some("click-1")).await;
     assert_eq!(status, 201, "{first}");
-    let (status, again) = submit(&app, &bob, &ws, statement, Some("click-1")).await;
+    let (status, again) = r.submit(&r.bob, statement, Some("click-1")).await;
     assert_eq!((status, &again["id"]), (200, &first["id"]), "a double click submits once: {again}");
-    let (status, osprey_statement) = submit(
-        &app,
-        &cy,
-        &ws,
-        json!({"kind": "problem_statement", "content": write_up("problem-statement", "Osprey")}),
-        None,
-    )
-    .await;
-    assert_eq!(status, 201, "{osprey_statement}");
-    let (status, body) = submit(&app, &ins, &ws, json!({"kind": "problem_statement", "content": "x"}), None).await;
+    let (status, body) = r.submit(&r.ins, json!({"kind": "problem_statement", "content": "x"}), None).await;
     assert_eq!(status, 403, "instructors are in no team: {body}");
+    let (status, body) = r
+        .submit(&r.cy, json!({"kind": "architecture", "content": write_up("problem-statement", "Osprey")}), None)
+        .await;
+    assert_eq!((status, error_message(&body).contains("\"Data flow\"")), (422, true), "another template: {body}");
+}
 
-    // Day 2 models: each team's scored on the hidden test set.
+#[tokio::test]
+async fn models_are_scored_on_the_hidden_test_set_and_ranked_by_the_public_score_while_open() {
+    let r = room().await;
     let (weak, weak_json) = fraud_model(1, 2);
     let (strong, strong_json) = fraud_model(2, 30);
-    let (status, body) =
-        submit(&app, &ada, &ws, json!({"kind": "model", "lab": "intro", "content": weak_json}), None).await;
+    let (status, body) = r.submit(&r.ada, json!({"kind": "model", "lab": "intro", "content": weak_json}), None).await;
     assert_eq!((status, error_message(&body).contains("scores models for fraud")), (422, true), "{body}");
-    let (status, k1) =
-        submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": weak_json}), None).await;
-    assert_eq!(status, 201, "{k1}");
-    let (status, o1) =
-        submit(&app, &cy, &ws, json!({"kind": "model", "lab": "fraud", "content": strong_json}), None).await;
-    assert_eq!(status, 201, "{o1}");
+    let k1 = r.submit_model(&r.ada, &weak_json).await;
+    let o1 = r.submit_model(&r.cy, &strong_json).await;
     assert!(o1["private_score"].is_null(), "the private score is hidden while open: {o1}");
 
-    let seed = app.db.workshop(WorkshopId::from_str(&ws).unwrap()).await.unwrap().unwrap().scoring_seed;
-    let (weak_public, weak_private) = expected_scores(&weak, seed);
-    let (strong_public, strong_private) = expected_scores(&strong, seed);
+    let seed = r.seed().await;
+    let (weak_public, _) = expected_scores(&weak, seed);
+    let (strong_public, _) = expected_scores(&strong, seed);
     assert!((k1["public_score"].as_f64().unwrap() - weak_public).abs() < 1e-12, "{k1} vs {weak_public}");
     assert!((o1["public_score"].as_f64().unwrap() - strong_public).abs() < 1e-12, "{o1} vs {strong_public}");
 
-    let board_path = format!("/api/v1/workshops/{ws}/leaderboard/fraud");
-    let (status, board) = app.api().json(Method::GET, &board_path, None, &ada).await;
+    let (status, board) = r.app.api().leaderboard(&r.ada, &r.ws, "fraud").await;
     assert_eq!(status, 200, "{board}");
     let mut expected = vec![("Kestrel", weak_public), ("Osprey", strong_public)];
     expected.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -192,120 +256,86 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
         assert!((score - want).abs() < 1e-12, "{board}");
     }
     assert!(board[0]["private_score"].is_null(), "participants see no private score while open: {board}");
+}
 
-    // Models that cannot be scored: too few features, corrupted, not a model.
+#[tokio::test]
+async fn models_that_cannot_be_scored_are_refused_with_the_reason() {
+    let r = room().await;
+    let (_, strong_json) = fraud_model(2, 30);
     let narrow = {
         let train = datasets::credit_card_fraud_with(2_000, 3).unwrap().classification("Class").unwrap();
         let x = train.features().select_columns(&["V1", "V2"]).unwrap();
         let d = Dataset::classification(x, train.labels().unwrap().clone()).unwrap();
         GradientBoostedTrees::params().iterations(2).fit(&d).unwrap().to_json().unwrap()
     };
+    let kmeans = KMeans::params(2).seed(1).fit(&Dataset::unsupervised(datasets::iris().features().clone())).unwrap();
     for (content, says) in [
         (narrow, "have 30 features"),
         (strong_json[..strong_json.len() / 2].to_owned(), "not JSON"),
-        (
-            KMeans::params(2)
-                .seed(1)
-                .fit(&Dataset::unsupervised(datasets::iris().features().clone()))
-                .unwrap()
-                .to_json()
-                .unwrap(),
-            "KMeansModel cannot be scored",
-        ),
+        (kmeans.to_json().unwrap(), "KMeansModel cannot be scored"),
     ] {
-        let (status, body) =
-            submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": content}), None).await;
-        assert_eq!(status, 422, "{body}");
-        assert!(error_message(&body).contains(says), "{says}: {body}");
+        let (status, body) = r.submit(&r.ada, json!({"kind": "model", "lab": "fraud", "content": content}), None).await;
+        assert_eq!((status, error_message(&body).contains(says)), (422, true), "{says}: {body}");
     }
+}
 
-    // Grading: only the instructor; scores must fit the rubric; teams see it once released.
-    let statement_id = first["id"].as_str().unwrap().to_owned();
-    let grade_path = format!("/api/v1/workshops/{ws}/submissions/{statement_id}/grade");
-    let (_, w) = app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}"), None, &ins).await;
-    let rubric: Vec<(String, u64)> = w["rubrics"]["problem_statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["max_points"].as_u64().unwrap()))
-        .collect();
-    let scores = |over: bool| -> Value {
-        let list: Vec<Value> = rubric
-            .iter()
-            .enumerate()
-            .map(|(i, (name, max))| {
-                let points = if over && i == 0 { max + 1 } else { max - (i as u64 % 2) };
-                json!({"criterion": name, "points": points, "comment": format!("comment {i}")})
-            })
-            .collect();
-        json!({"scores": list})
-    };
-    assert_eq!(app.api().json(Method::PUT, &grade_path, Some(scores(false)), &ada).await.0, 403);
-    let (status, body) = app.api().json(Method::PUT, &grade_path, Some(scores(true)), &ins).await;
+#[tokio::test]
+async fn write_ups_are_graded_on_their_rubric_and_teams_see_grades_once_released() {
+    let r = room().await;
+    let api = r.app.api();
+    let statement = r.submit_write_up(&r.ada, "problem_statement", "problem-statement", "Kestrel").await;
+    let id = statement["id"].as_str().unwrap();
+    let rubric = r.rubric("problem_statement").await;
+    let (fitting, total) = scores_for(&rubric, false);
+    let (over, _) = scores_for(&rubric, true);
+    assert_eq!(api.grade(&r.ada, &r.ws, id, fitting.clone()).await.0, 403);
+    let (status, body) = api.grade(&r.ins, &r.ws, id, over).await;
     assert_eq!((status, error_message(&body).contains("worth at most")), (422, true), "{body}");
-    let (status, grade) = app.api().json(Method::PUT, &grade_path, Some(scores(false)), &ins).await;
-    assert_eq!(status, 200, "{grade}");
-    let total: u64 = rubric.iter().enumerate().map(|(i, (_, max))| max - (i as u64 % 2)).sum();
-    assert_eq!(grade["total"].as_u64(), Some(total));
-    let model_grade = format!("/api/v1/workshops/{ws}/submissions/{}/grade", k1["id"].as_str().unwrap());
-    assert_eq!(app.api().json(Method::PUT, &model_grade, Some(scores(false)), &ins).await.0, 422);
+    let (status, grade) = api.grade(&r.ins, &r.ws, id, fitting.clone()).await;
+    assert_eq!((status, grade["total"].as_u64()), (200, Some(total)), "{grade}");
+    let (_, weak_json) = fraud_model(1, 2);
+    let model = r.submit_model(&r.ada, &weak_json).await;
+    assert_eq!(
+        api.grade(&r.ins, &r.ws, model["id"].as_str().unwrap(), fitting.clone()).await.0,
+        422,
+        "models are scored"
+    );
 
-    let mine = format!("/api/v1/workshops/{ws}/submissions/{statement_id}");
-    let (_, seen) = app.api().json(Method::GET, &mine, None, &bob).await;
+    let (_, seen) = api.submission(&r.bob, &r.ws, id).await;
     assert!(seen["grade"].is_null() && seen["content"].as_str().unwrap().contains("Kestrel"), "{seen}");
-    let release = format!("/api/v1/workshops/{ws}/grades/release");
-    assert_eq!(app.api().json(Method::PUT, &release, Some(json!({"released": true})), &bob).await.0, 403);
-    assert_eq!(app.api().json(Method::PUT, &release, Some(json!({"released": true})), &ins).await.0, 200);
-    let (_, seen) = app.api().json(Method::GET, &mine, None, &bob).await;
+    assert_eq!(api.release_grades(&r.bob, &r.ws, true).await.0, 403);
+    assert_eq!(api.release_grades(&r.ins, &r.ws, true).await.0, 200);
+    let (_, seen) = api.submission(&r.bob, &r.ws, id).await;
     assert_eq!(seen["grade"]["total"].as_u64(), Some(total), "{seen}");
     assert_eq!(seen["grade"]["scores"][0]["comment"], "comment 0");
 
     // Another team's submission is not there for Cy, whatever the id.
-    assert_eq!(app.api().json(Method::GET, &mine, None, &cy).await.0, 404);
-    assert_eq!(app.api().json(Method::PUT, &grade_path, Some(scores(false)), &cy).await.0, 403);
-    let (_, cys) = app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}/submissions"), None, &cy).await;
-    assert!(cys.as_array().unwrap().iter().all(|s| s["team"] == osprey), "{cys}");
+    assert_eq!(api.submission(&r.cy, &r.ws, id).await.0, 404);
+    assert_eq!(api.grade(&r.cy, &r.ws, id, fitting).await.0, 403);
+    let (_, cys) = api.submissions(&r.cy, &r.ws).await;
+    assert!(cys.as_array().unwrap().iter().all(|s| s["team"] == r.osprey.as_str()), "{cys}");
+}
 
-    // Day 3: Osprey's architecture, graded on its own rubric.
-    let (status, body) = submit(
-        &app,
-        &cy,
-        &ws,
-        json!({"kind": "architecture", "content": write_up("problem-statement", "Osprey")}),
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, error_message(&body).contains("\"Data flow\"")),
-        (422, true),
-        "the architecture's template is another: {body}"
-    );
-    let (status, arch) = submit(
-        &app,
-        &cy,
-        &ws,
-        json!({"kind": "architecture", "content": write_up("solution-architecture", "Osprey")}),
-        None,
-    )
-    .await;
-    assert_eq!(status, 201, "{arch}");
-    let (_, w) = app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}"), None, &ins).await;
-    let arch_scores: Vec<Value> = w["rubrics"]["architecture"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| json!({"criterion": c["name"], "points": 2}))
-        .collect();
+#[tokio::test]
+async fn the_gradebook_has_a_row_per_participant_with_points_and_model_scores_for_staff() {
+    let r = room().await;
+    let api = r.app.api();
+    let statement = r.submit_write_up(&r.ada, "problem_statement", "problem-statement", "Kestrel").await;
+    let (scores, total) = scores_for(&r.rubric("problem_statement").await, false);
+    assert_eq!(api.grade(&r.ins, &r.ws, statement["id"].as_str().unwrap(), scores).await.0, 200);
+    let arch = r.submit_write_up(&r.cy, "architecture", "solution-architecture", "Osprey").await;
+    let arch_scores: Vec<Value> =
+        r.rubric("architecture").await.iter().map(|(name, _)| json!({"criterion": name, "points": 2})).collect();
     let arch_total = 2 * arch_scores.len() as u64;
-    let arch_grade = format!("/api/v1/workshops/{ws}/submissions/{}/grade", arch["id"].as_str().unwrap());
-    let (status, body) = app.api().json(Method::PUT, &arch_grade, Some(json!({"scores": arch_scores})), &ins).await;
+    let (status, body) = api.grade(&r.ins, &r.ws, arch["id"].as_str().unwrap(), json!({"scores": arch_scores})).await;
     assert_eq!((status, body["total"].as_u64()), (200, Some(arch_total)), "{body}");
+    let (weak, weak_json) = fraud_model(1, 2);
+    r.submit_model(&r.ada, &weak_json).await;
+    let (weak_public, _) = expected_scores(&weak, r.seed().await);
 
-    // Gradebook: a row per participant, with points and model scores.
-    let (status, body) =
-        app.api().json(Method::GET, &format!("/api/v1/workshops/{ws}/gradebook.csv"), None, &ada).await;
-    assert_eq!(status, 403, "{body}");
-    let (status, csv) = app.api().get_text(&ins, &format!("/api/v1/workshops/{ws}/gradebook.csv")).await;
+    let path = format!("/api/v1/workshops/{}/gradebook.csv", r.ws);
+    assert_eq!(api.get_text(&r.ada, &path).await.0, 403);
+    let (status, csv) = api.get_text(&r.ins, &path).await;
     assert_eq!(status, 200);
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
@@ -318,24 +348,31 @@ async fn an_instructor_runs_a_workshop_for_two_teams_end_to_end() {
     assert_eq!(ada_row[col("problem_statement: total")], total.to_string());
     let public: f64 = ada_row[col("model fraud: public score")].parse().unwrap();
     assert!((public - weak_public).abs() < 1e-6, "{csv}");
+    assert_eq!(ada_row[col("architecture: total")], "");
     let cy_row = rows.iter().find(|r| r[2] == "cy@example.org").unwrap();
     assert_eq!((cy_row[0].as_str(), cy_row[col("problem_statement: total")].as_str()), ("Osprey", ""));
     assert_eq!(cy_row[col("architecture: total")], arch_total.to_string());
-    assert_eq!(ada_row[col("architecture: total")], "");
+}
 
-    // The workshop closes: submissions are refused, the private leaderboard shows.
-    let mut stored = app.db.workshop(WorkshopId::from_str(&ws).unwrap()).await.unwrap().unwrap();
-    stored.closes_at = flywheel_domain::Timestamp(1);
-    app.db.update_workshop(&stored).await.unwrap();
-    let (status, body) =
-        submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": strong_json}), None).await;
+#[tokio::test]
+async fn after_the_close_submissions_are_refused_and_the_private_leaderboard_shows() {
+    let r = room().await;
+    let (weak, weak_json) = fraud_model(1, 2);
+    let (strong, strong_json) = fraud_model(2, 30);
+    r.submit_model(&r.ada, &weak_json).await;
+    r.submit_model(&r.cy, &strong_json).await;
+    r.close().await;
+    let (status, body) = r.submit(&r.ada, json!({"kind": "model", "lab": "fraud", "content": strong_json}), None).await;
     assert_eq!((status, error_message(&body).contains("closed")), (409, true), "{body}");
-    let (_, board) = app.api().json(Method::GET, &board_path, None, &bob).await;
-    let mut expected = vec![("Kestrel", weak_private), ("Osprey", strong_private)];
+    let seed = r.seed().await;
+    let (_, board) = r.app.api().leaderboard(&r.bob, &r.ws, "fraud").await;
+    let mut expected = vec![("Kestrel", expected_scores(&weak, seed).1), ("Osprey", expected_scores(&strong, seed).1)];
     expected.sort_by(|a, b| b.1.total_cmp(&a.1));
+    assert_eq!(board.as_array().unwrap().len(), 2, "{board}");
     for (row, (team, want)) in board.as_array().unwrap().iter().zip(&expected) {
         assert_eq!(row["team"].as_str(), Some(*team), "{board}");
         assert!((row["score"].as_f64().unwrap() - want).abs() < 1e-12, "{board}");
+        assert!((row["private_score"].as_f64().unwrap() - want).abs() < 1e-12, "shown after the close: {board}");
     }
 }
 
@@ -350,10 +387,10 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
 
     let new = json!({"title": "Closed teams", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["fraud"],
                      "self_formed_teams": false, "daily_model_submissions": 1});
-    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (_, w) = app.api().create_workshop(&ins, new).await;
     let ws = w["id"].as_str().unwrap().to_owned();
     let code = w["join_code"].as_str().unwrap().to_owned();
-    assert_eq!(app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await.0, 200);
+    assert_eq!(app.api().join_workshop(&ada, &code).await.0, 200);
 
     // Someone not in it — a participant or another workshop's instructor — finds nothing.
     for t in [&eve, &other_ins] {
@@ -401,13 +438,14 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
     // One model a day here: the second is 429 until midnight UTC.
     let (_, json_model) = fraud_model(4, 2);
     let model = json!({"kind": "model", "lab": "fraud", "content": json_model});
-    assert_eq!(submit(&app, &ada, &ws, model.clone(), None).await.0, 201);
-    let (status, body) = submit(&app, &ada, &ws, model, None).await;
+    assert_eq!(app.api().submit(&ada, &ws, model.clone(), None).await.0, 201);
+    let (status, body) = app.api().submit(&ada, &ws, model, None).await;
     assert_eq!((status, error_message(&body).contains("today's 1 model")), (429, true), "{body}");
 
     // An oversize model is refused before it is read (the daily limit is not reached by refusals).
     let huge = "x".repeat(flywheel_app::workshops::MAX_MODEL_BYTES + 1);
-    let (status, body) = submit(&app, &ada, &ws, json!({"kind": "model", "lab": "fraud", "content": huge}), None).await;
+    let (status, body) =
+        app.api().submit(&ada, &ws, json!({"kind": "model", "lab": "fraud", "content": huge}), None).await;
     assert_eq!(status, 413, "{body}");
 
     // A new code: the old one stops working; an expired one says so.
@@ -417,9 +455,8 @@ async fn outsiders_expired_codes_and_limits_are_refused() {
         .await;
     assert_eq!(status, 200, "{w2}");
     assert_ne!(w2["join_code"], w["join_code"]);
-    assert_eq!(app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &eve).await.0, 404);
-    let (status, body) =
-        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": w2["join_code"]})), &eve).await;
+    assert_eq!(app.api().join_workshop(&eve, &code).await.0, 404);
+    let (status, body) = app.api().join_workshop(&eve, w2["join_code"].as_str().unwrap()).await;
     assert_eq!((status, error_message(&body).contains("expired")), (403, true), "{body}");
     assert_eq!(
         app.api().json(Method::POST, &format!("/api/v1/workshops/{ws}/code"), Some(json!({})), &ada).await.0,
@@ -460,9 +497,9 @@ async fn a_malformed_workshop_id_is_404_and_staff_routes_refuse_participants_bef
     let ins = app.account("ins@example.org", Role::Instructor).await;
     let ada = app.account("ada@example.org", Role::Participant).await;
     let new = json!({"title": "Ids", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
-    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (_, w) = app.api().create_workshop(&ins, new).await;
     let (ws, code) = (w["id"].as_str().unwrap().to_owned(), w["join_code"].as_str().unwrap().to_owned());
-    assert_eq!(app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": code})), &ada).await.0, 200);
+    assert_eq!(app.api().join_workshop(&ada, &code).await.0, 200);
 
     for (method, path, body) in [
         (Method::GET, "/api/v1/workshops/not-a-uuid", None),
@@ -699,10 +736,10 @@ async fn a_team_notebook_is_shared_with_its_team_only_and_edits_stay_guarded() {
     let bob = app.account("bob@example.org", Role::Participant).await;
     let cy = app.account("cy@example.org", Role::Participant).await;
     let new = json!({"title": "Team week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
-    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (_, w) = app.api().create_workshop(&ins, new).await;
     let ws = w["id"].as_str().unwrap().to_owned();
     for t in [&ada, &bob, &cy] {
-        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), t).await;
+        app.api().join_workshop(t, w["join_code"].as_str().unwrap()).await;
     }
     let teams = format!("/api/v1/workshops/{ws}/teams");
     let (_, kestrel) = app.api().json(Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
@@ -783,10 +820,10 @@ async fn each_team_member_runs_a_shared_notebook_on_their_own_kernel() {
     let ada = app.account("ada@example.org", Role::Participant).await;
     let bob = app.account("bob@example.org", Role::Participant).await;
     let new = json!({"title": "Team week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
-    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (_, w) = app.api().create_workshop(&ins, new).await;
     let ws = w["id"].as_str().unwrap();
     for t in [&ada, &bob] {
-        app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), t).await;
+        app.api().join_workshop(t, w["join_code"].as_str().unwrap()).await;
     }
     let teams = format!("/api/v1/workshops/{ws}/teams");
     let (_, team) = app.api().json(Method::POST, &teams, Some(json!({"name": "Kestrel"})), &ada).await;
@@ -816,10 +853,10 @@ async fn room_accounts_are_printed_once_log_in_and_are_disabled_when_the_worksho
     let ins = app.account("ins@example.org", Role::Instructor).await;
     let ada = app.account("ada@example.org", Role::Participant).await;
     let new = json!({"title": "Room 4", "days": ["2099-03-02", "2099-03-03", "2099-03-04"]});
-    let (_, w) = app.api().json(Method::POST, "/api/v1/workshops", Some(new), &ins).await;
+    let (_, w) = app.api().create_workshop(&ins, new).await;
     let ws = w["id"].as_str().unwrap().to_owned();
     let accounts = format!("/api/v1/workshops/{ws}/accounts");
-    app.api().json(Method::POST, "/api/v1/workshops/join", Some(json!({"code": w["join_code"]})), &ada).await;
+    app.api().join_workshop(&ada, w["join_code"].as_str().unwrap()).await;
     assert_eq!(app.api().json(Method::POST, &accounts, Some(json!({"count": 2})), &ada).await.0, 403);
     for bad in [json!({"count": 0}), json!({"count": 201}), json!({"count": 2, "prefix": "Bad Name"})] {
         assert_eq!(app.api().json(Method::POST, &accounts, Some(bad.clone()), &ins).await.0, 422, "{bad}");
