@@ -524,156 +524,140 @@ fn location(page: &flywheel_tests::Page) -> String {
     page.headers["location"].to_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn the_pages_take_an_instructor_and_a_team_from_join_code_to_released_grade() {
-    assert!(flywheel_tests::kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
+/// The pages as an instructor and a participant use them: both logged in
+/// in their own browsers, a workshop made over the API (team size 3, teams
+/// formed by participants, intro and fraud), Ada in it and in team Kestrel.
+struct PageRoom {
+    app: TestApp,
+    ins: flywheel_tests::Browser,
+    ada: flywheel_tests::Browser,
+    ada_token: String,
+    /// `/workshops/{id}`.
+    page_path: String,
+}
+
+async fn page_room() -> PageRoom {
     let app = app().await;
-    app.create_user("ins@example.org", PW, Role::Instructor).await;
-    app.create_user("ada@example.org", PW, Role::Participant).await;
-    let ada_token = app.api().token("ada@example.org", PW).await;
+    let ins_token = app.account("ins@example.org", Role::Instructor).await;
+    let ada_token = app.account("ada@example.org", Role::Participant).await;
     let (ins, ada) = (app.browser(), app.browser());
     assert_eq!(ins.log_in("ins@example.org", PW).await.status, 303);
     assert_eq!(ada.log_in("ada@example.org", PW).await.status, 303);
+    let new = json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "labs": ["intro", "fraud"], "team_size": 3});
+    let (_, w) = app.api().create_workshop(&ins_token, new).await;
+    let ws = w["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.api().join_workshop(&ada_token, w["join_code"].as_str().unwrap()).await.0, 200);
+    assert_eq!(app.api().create_team(&ada_token, &ws, "Kestrel").await.0, 201);
+    PageRoom { app, ins, ada, ada_token, page_path: format!("/workshops/{ws}") }
+}
 
-    // The instructor creates a workshop from the form; a participant gets no form.
+impl PageRoom {
+    /// Posts the workshop page's submission form as Ada.
+    async fn submit(&self, fields: &[(&str, &str)]) -> flywheel_tests::Page {
+        self.ada.submit(&self.page_path, &format!("{}/submissions", self.page_path), fields).await
+    }
+}
+
+#[tokio::test]
+async fn the_instructor_creates_a_workshop_from_the_form_and_participants_get_none() {
+    let app = app().await;
+    app.create_user("ins@example.org", PW, Role::Instructor).await;
+    app.create_user("ada@example.org", PW, Role::Participant).await;
+    let (ins, ada) = (app.browser(), app.browser());
+    assert_eq!(ins.log_in("ins@example.org", PW).await.status, 303);
+    assert_eq!(ada.log_in("ada@example.org", PW).await.status, 303);
     assert!(!ada.get("/workshops").await.has("#create-workshop"));
-    let list = ins.get("/workshops").await;
-    assert!(list.has("#create-workshop"));
-    let bad = ins
-        .submit(
-            "/workshops",
-            "/workshops",
-            &[
-                ("title", "ML week"),
-                ("day1", "2099-03-04"),
-                ("day2", "2099-03-03"),
-                ("day3", "2099-03-04"),
-                ("team_size", "3"),
-                ("daily_model_submissions", "5"),
-                ("lab", "fraud"),
-            ],
-        )
-        .await;
+    assert!(ins.get("/workshops").await.has("#create-workshop"));
+    let form = |day1: &'static str| {
+        vec![
+            ("title", "ML week"),
+            ("day1", day1),
+            ("day2", "2099-03-03"),
+            ("day3", "2099-03-04"),
+            ("team_size", "3"),
+            ("daily_model_submissions", "5"),
+            ("self_formed_teams", "true"),
+            ("lab", "intro"),
+            ("lab", "fraud"),
+        ]
+    };
+    let bad = ins.submit("/workshops", "/workshops", &form("2099-03-04")).await;
     assert_eq!(bad.status, 422);
     assert!(bad.text("#workshop-error").contains("in order"), "{}", bad.text("#workshop-error"));
-    let created = ins
-        .submit(
-            "/workshops",
-            "/workshops",
-            &[
-                ("title", "ML week"),
-                ("day1", "2099-03-02"),
-                ("day2", "2099-03-03"),
-                ("day3", "2099-03-04"),
-                ("team_size", "3"),
-                ("daily_model_submissions", "5"),
-                ("self_formed_teams", "true"),
-                ("lab", "intro"),
-                ("lab", "fraud"),
-            ],
-        )
-        .await;
-    let page_path = location(&created);
-    let page = ins.get(&page_path).await;
-    let code = page.text("#join-code");
-    assert_eq!(code.len(), 9, "{code}");
+    let created = ins.submit("/workshops", "/workshops", &form("2099-03-02")).await;
+    let page = ins.get(&location(&created)).await;
+    assert_eq!(page.text("#join-code").len(), 9, "{}", page.text("#join-code"));
     assert_eq!(page.texts("#agenda li").len(), 3);
+}
 
-    // Ada joins with the code (a wrong one is shown on the page, the typed code kept) and forms a team.
-    let wrong = ada.submit("/workshops", "/workshops/join", &[("code", "2222-2222")]).await;
+#[tokio::test]
+async fn a_participant_joins_with_the_code_and_forms_a_team_on_the_page() {
+    let r = page_room().await;
+    let code = r.ins.get(&r.page_path).await.text("#join-code");
+    r.app.create_user("bob@example.org", PW, Role::Participant).await;
+    let bob = r.app.browser();
+    assert_eq!(bob.log_in("bob@example.org", PW).await.status, 303);
+    let wrong = bob.submit("/workshops", "/workshops/join", &[("code", "2222-2222")]).await;
     assert_eq!((wrong.status.as_u16(), wrong.attr("#join-code", "value").as_deref()), (404, Some("2222-2222")));
-    assert_eq!(location(&ada.submit("/workshops", "/workshops/join", &[("code", &code)]).await), page_path);
-    let formed = ada.submit(&page_path, &format!("{page_path}/teams"), &[("name", "Kestrel")]).await;
-    assert_eq!(location(&formed), page_path);
-    let mine = ada.get(&page_path).await;
-    assert_eq!(mine.text("#my-team"), "Kestrel");
+    assert_eq!(location(&bob.submit("/workshops", "/workshops/join", &[("code", &code)]).await), r.page_path);
+    let formed = bob.submit(&r.page_path, &format!("{}/teams", r.page_path), &[("name", "Osprey")]).await;
+    assert_eq!(location(&formed), r.page_path);
+    let mine = bob.get(&r.page_path).await;
+    assert_eq!(mine.text("#my-team"), "Osprey");
     assert!(!mine.has("#join-code"), "participants do not see the code");
+}
 
-    // A write-up without the template's sections is refused with the text kept.
-    let key = mine.attr("#submit-problem-statement input[name=idempotency_key]", "value").unwrap();
+#[tokio::test]
+async fn a_write_up_on_the_page_is_checked_kept_when_refused_and_submitted_once() {
+    let r = page_room().await;
+    let key =
+        r.ada.get(&r.page_path).await.attr("#submit-problem-statement input[name=idempotency_key]", "value").unwrap();
     let partial = "# Kestrel\n\n## What is the problem?\n\nFixed rules miss fraud.\n";
-    let refused = ada
-        .submit(
-            &page_path,
-            &format!("{page_path}/submissions"),
-            &[("kind", "problem_statement"), ("content", partial), ("idempotency_key", &key)],
-        )
-        .await;
+    let refused = r.submit(&[("kind", "problem_statement"), ("content", partial), ("idempotency_key", &key)]).await;
     assert_eq!(refused.status, 422);
     assert!(refused.text("#workshop-error").contains("lacks"), "{}", refused.text("#workshop-error"));
     assert!(refused.text("#ps-content").contains("Fixed rules miss fraud."), "the draft is kept");
     let full = write_up("problem-statement", "Kestrel");
-    let done = ada
-        .submit(
-            &page_path,
-            &format!("{page_path}/submissions"),
-            &[("kind", "problem_statement"), ("content", &full), ("idempotency_key", &key)],
-        )
-        .await;
-    assert_eq!(location(&done), page_path);
-    let twice = ada
-        .submit(
-            &page_path,
-            &format!("{page_path}/submissions"),
-            &[("kind", "problem_statement"), ("content", &full), ("idempotency_key", &key)],
-        )
-        .await;
-    assert_eq!(location(&twice), page_path);
-    assert_eq!(ada.get(&page_path).await.texts("#submissions tbody tr").len(), 1, "a double click submits once");
+    for _ in 0..2 {
+        let done = r.submit(&[("kind", "problem_statement"), ("content", &full), ("idempotency_key", &key)]).await;
+        assert_eq!(location(&done), r.page_path);
+    }
+    assert_eq!(r.ada.get(&r.page_path).await.texts("#submissions tbody tr").len(), 1, "a double click submits once");
+}
 
-    // The model: no kernel yet, then the file a notebook cell saved in Ada's kernel.
-    let no_kernel = ada
-        .submit(
-            &page_path,
-            &format!("{page_path}/submissions"),
-            &[("kind", "model"), ("lab", "fraud"), ("kernel_file", "fraud-gbt.json")],
-        )
-        .await;
+#[tokio::test]
+async fn a_model_is_submitted_from_the_file_a_notebook_cell_saved_in_the_kernel() {
+    assert!(flywheel_tests::kernel_worker().is_file(), "build the worker first: cargo build -p flywheel-kernel");
+    let r = page_room().await;
+    let model_file = [("kind", "model"), ("lab", "fraud"), ("kernel_file", "fraud-gbt.json")];
+    let no_kernel = r.submit(&model_file).await;
     assert_eq!(no_kernel.status, 422);
-    assert!(
-        no_kernel.text("#workshop-error").contains("no notebook kernel running"),
-        "{}",
-        no_kernel.text("#workshop-error")
-    );
-    app.kernels_ready(&ada_token, std::time::Duration::from_secs(300)).await;
-    let (_, nb) = app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &ada_token).await;
+    let error = no_kernel.text("#workshop-error");
+    assert!(error.contains("no notebook kernel running"), "{error}");
+    r.app.kernels_ready(&r.ada_token, std::time::Duration::from_secs(300)).await;
+    let (_, nb) = r.app.api().json(Method::POST, "/api/v1/notebooks", Some(json!({})), &r.ada_token).await;
     let (model, model_json) = fraud_model(6, 5);
     let save = format!("std::fs::write(\"fraud-gbt.json\", {model_json:?}).unwrap();");
-    let e = app.run_cell(&ada_token, nb["id"].as_str().unwrap(), &save).await;
+    let e = r.app.run_cell(&r.ada_token, nb["id"].as_str().unwrap(), &save).await;
     assert_eq!(e["status"], "ok", "{e}");
-    let not_saved = ada
-        .submit(
-            &page_path,
-            &format!("{page_path}/submissions"),
-            &[("kind", "model"), ("lab", "fraud"), ("kernel_file", "other.json")],
-        )
-        .await;
-    assert!(
-        not_saved.text("#workshop-error").contains("no file named \"other.json\""),
-        "{}",
-        not_saved.text("#workshop-error")
-    );
-    let submitted = ada
-        .submit(
-            &page_path,
-            &format!("{page_path}/submissions"),
-            &[("kind", "model"), ("lab", "fraud"), ("kernel_file", "fraud-gbt.json")],
-        )
-        .await;
-    assert_eq!(location(&submitted), page_path);
-    let seed = app
-        .db
-        .workshop(WorkshopId::from_str(page_path.rsplit('/').next().unwrap()).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .scoring_seed;
+    let not_saved = r.submit(&[("kind", "model"), ("lab", "fraud"), ("kernel_file", "other.json")]).await;
+    let error = not_saved.text("#workshop-error");
+    assert!(error.contains("no file named \"other.json\""), "{error}");
+    assert_eq!(location(&r.submit(&model_file).await), r.page_path);
+    let id = WorkshopId::from_str(r.page_path.rsplit('/').next().unwrap()).unwrap();
+    let seed = r.app.db.workshop(id).await.unwrap().unwrap().scoring_seed;
     let (public, _) = expected_scores(&model, seed);
-    let board = ada.get(&format!("{page_path}/leaderboard/fraud")).await;
+    let board = r.ada.get(&format!("{}/leaderboard/fraud", r.page_path)).await;
     assert_eq!(board.texts("tbody tr"), [format!("1 Kestrel {public:.4} 1")]);
+}
 
-    // The instructor grades the write-up; Ada sees nothing until the grades are released.
-    let ins_page = ins.get(&page_path).await;
+#[tokio::test]
+async fn the_instructor_grades_on_the_page_and_the_team_sees_it_once_released() {
+    let r = page_room().await;
+    let full = write_up("problem-statement", "Kestrel");
+    assert_eq!(location(&r.submit(&[("kind", "problem_statement"), ("content", &full)]).await), r.page_path);
+    let (ins, ada, page_path) = (&r.ins, &r.ada, &r.page_path);
+    let ins_page = ins.get(page_path).await;
     let link = {
         let rows = scraper::Selector::parse("#submissions tbody tr").unwrap();
         let a = scraper::Selector::parse("a").unwrap();
@@ -690,41 +674,33 @@ async fn the_pages_take_an_instructor_and_a_team_from_join_code_to_released_grad
     let mut fields: Vec<(String, String)> = criteria.iter().map(|n| (n.clone(), "3".to_owned())).collect();
     fields[0].1 = "9".into();
     fields.push((criteria[0].replacen("points:", "comment:", 1), "Say it with a number.".into()));
-    let as_refs = |f: &Vec<(String, String)>| f.iter().map(|(a, b)| (a.clone(), b.clone())).collect::<Vec<_>>();
-    let post = |f: Vec<(String, String)>| {
-        let ins = &ins;
+    let post = |mut f: Vec<(String, String)>| {
         let link = link.clone();
         async move {
-            let token = ins.get(&link).await.csrf();
-            let mut f = f;
-            f.push(("csrf_token".into(), token));
-            let r = ins.client.post(ins.url(&format!("{link}/grade"))).form(&f).send().await.unwrap();
-            r.status().as_u16()
+            f.push(("csrf_token".into(), ins.get(&link).await.csrf()));
+            ins.client.post(ins.url(&format!("{link}/grade"))).form(&f).send().await.unwrap().status().as_u16()
         }
     };
-    assert_eq!(post(as_refs(&fields)).await, 422, "9 points is over a criterion's maximum");
+    assert_eq!(post(fields.clone()).await, 422, "9 points is over a criterion's maximum");
     fields[0].1 = "4".into();
-    assert_eq!(post(as_refs(&fields)).await, 303);
+    assert_eq!(post(fields).await, 303);
     let total = 4 + 3 * (criteria.len() - 1);
     assert!(ins.get(&link).await.text("#grade-heading").contains(&format!("graded: {total} /")));
     let hidden = ada.get(&link).await;
     assert!(hidden.has("#not-graded") && !hidden.has("#grade-total"));
-    assert_eq!(
-        location(&ins.submit(&page_path, &format!("{page_path}/release"), &[("released", "true")]).await),
-        page_path
-    );
+    let released = ins.submit(page_path, &format!("{page_path}/release"), &[("released", "true")]).await;
+    assert_eq!(location(&released), *page_path);
     let shown = ada.get(&link).await;
     assert!(shown.text("#grade-total").starts_with(&format!("{total} /")), "{}", shown.text("#grade-total"));
     assert!(shown.text("#grade").contains("Say it with a number."));
 
-    // The gradebook download.
+    // The gradebook download is the staff's; the progress dashboard lists the team.
     let csv = ins.client.get(ins.url(&format!("{page_path}/gradebook.csv"))).send().await.unwrap();
     assert_eq!(csv.status(), 200);
     let csv = csv.text().await.unwrap();
     assert!(csv.lines().nth(1).unwrap().starts_with("Kestrel,"), "{csv}");
     assert_eq!(ada.client.get(ada.url(&format!("{page_path}/gradebook.csv"))).send().await.unwrap().status(), 403);
-    // The progress dashboard lists Ada with her kernel.
-    let dashboard = ins.get(&page_path).await;
+    let dashboard = ins.get(page_path).await;
     assert!(dashboard.text("#progress tbody").contains("Kestrel"), "{}", dashboard.text("#progress"));
 }
 
