@@ -29,9 +29,9 @@
 //! fault double at this seam — the calls of the areas a test names fail as a
 //! down database's do, or wait first, and every other call reaches the real
 //! database inside (`Faulty::over(db)`); `Faulty::down()` fails everything.
-//! Written once here, it follows the traits (its delegation is generated from
-//! them by hand-kept code, checked by the compiler), so a test no longer
-//! restates the whole trait to break one part of it.
+//! Written once here, one delegating method per trait method (the compiler
+//! says when a trait gains a method it lacks), so a test no longer restates
+//! the whole trait to break one part of it.
 //!
 //! The queries are written once, in the SQL both engines accept (`$1`
 //! placeholders, `ON CONFLICT`, `RETURNING`), and the migrations in
