@@ -5,7 +5,6 @@
 //! where `Table::read_csv("data/<name>")` opens it. A project notebook made
 //! from a template (`labs/project/`) walks the three days on it.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use flywheel_domain::dataset::{BAD_ROWS_LISTED, ColumnKind, CsvReport, check_csv};
@@ -114,10 +113,9 @@ fn bad_rows_message(name: &DatasetName, report: &CsvReport) -> String {
 /// The caller's dataset `id`.
 ///
 /// # Errors
-/// [`DatasetError::NotFound`] for a malformed, unknown or foreign id;
-/// storage failures.
-pub async fn owned(app: &App, user: &User, id: &str) -> Result<DatasetRecord, DatasetError> {
-    let id = DatasetId::from_str(id).map_err(|_| DatasetError::NotFound)?;
+/// [`DatasetError::NotFound`] for an unknown or foreign id (the server
+/// answers a malformed one the same, before calling); storage failures.
+pub async fn owned(app: &App, user: &User, id: DatasetId) -> Result<DatasetRecord, DatasetError> {
     match app.db.dataset(id).await? {
         Some(record) if record.owner == user.id => Ok(record),
         _ => Err(DatasetError::NotFound),

@@ -9,7 +9,6 @@
 //! that task also records the step in the participant's progress.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, TeamId, User, UserId};
@@ -115,10 +114,10 @@ impl NotebookKernels {
 /// confirmed to exist.
 ///
 /// # Errors
-/// [`NotebookServiceError::NotFound`] for a malformed, unknown or foreign
-/// id; storage failures.
-pub async fn reachable(app: &App, user: &User, id: &str) -> Result<NotebookRecord, NotebookServiceError> {
-    let id = NotebookId::from_str(id).map_err(|_| NotebookServiceError::NotFound)?;
+/// [`NotebookServiceError::NotFound`] for an unknown or foreign id (the
+/// server answers a malformed one the same, before calling); storage
+/// failures.
+pub async fn reachable(app: &App, user: &User, id: NotebookId) -> Result<NotebookRecord, NotebookServiceError> {
     let record = app.db.notebook(id).await?.ok_or(NotebookServiceError::NotFound)?;
     if record.owner == user.id || in_team(app, user, record.team).await? {
         Ok(record)
@@ -140,7 +139,7 @@ async fn in_team(app: &App, user: &User, team: Option<TeamId>) -> Result<bool, N
 /// # Errors
 /// As [`reachable`]; [`NotebookServiceError::OwnerOnly`] for a team member
 /// who is not the owner.
-pub async fn owned(app: &App, user: &User, id: &str) -> Result<NotebookRecord, NotebookServiceError> {
+pub async fn owned(app: &App, user: &User, id: NotebookId) -> Result<NotebookRecord, NotebookServiceError> {
     let record = reachable(app, user, id).await?;
     if record.owner != user.id {
         return Err(NotebookServiceError::OwnerOnly);

@@ -4,17 +4,17 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use flywheel_domain::DatasetRecord;
 use flywheel_domain::dataset::{BadRow, ColumnSummary, CsvReport};
+use flywheel_domain::{DatasetId, DatasetRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::ApiJson;
 use crate::api::notebooks::NotebookBody;
-use crate::auth::extract::ApiUser;
+use crate::auth::extract::{ApiUser, PathId};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 use flywheel_app::datasets::{self, Task};
@@ -185,9 +185,9 @@ async fn upload_dataset(
 async fn get_dataset(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<DatasetId>,
 ) -> Result<Json<DatasetBody>, AppError> {
-    Ok(Json(DatasetBody::from(&datasets::owned(&state, &user, &id).await?)))
+    Ok(Json(DatasetBody::from(&datasets::owned(&state, &user, id).await?)))
 }
 
 /// Downloads the stored CSV (without any rows dropped at upload).
@@ -197,9 +197,9 @@ async fn get_dataset(
 async fn download_dataset(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<DatasetId>,
 ) -> Result<Response, AppError> {
-    let record = datasets::owned(&state, &user, &id).await?;
+    let record = datasets::owned(&state, &user, id).await?;
     let text = datasets::content(&state, &record).await?;
     let disposition = format!("attachment; filename=\"{}\"", record.name);
     Ok((
@@ -216,9 +216,9 @@ async fn download_dataset(
 async fn delete_dataset(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<DatasetId>,
 ) -> Result<StatusCode, AppError> {
-    let record = datasets::owned(&state, &user, &id).await?;
+    let record = datasets::owned(&state, &user, id).await?;
     datasets::delete(&state, &user, &record).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -237,10 +237,10 @@ async fn delete_dataset(
 async fn project_notebook(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<DatasetId>,
     ApiJson(req): ApiJson<ProjectRequest>,
 ) -> Result<Response, AppError> {
-    let record = datasets::owned(&state, &user, &id).await?;
+    let record = datasets::owned(&state, &user, id).await?;
     let notebook = datasets::project_notebook(&state, &user, &record, &req.target, req.task.into()).await?;
     Ok((StatusCode::CREATED, Json(NotebookBody::new(&state, &user, &notebook))).into_response())
 }

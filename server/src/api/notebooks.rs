@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Response};
 use flywheel_domain::notebook::{ipynb, markdown};
 use std::str::FromStr;
 
-use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookRecord, NotebookSummary, TeamId};
+use flywheel_domain::{Cell, CellId, CellType, Notebook, NotebookId, NotebookRecord, NotebookSummary, TeamId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::ApiJson;
 use crate::api::sessions::{ExecutionBody, SessionBody};
-use crate::auth::extract::ApiUser;
+use crate::auth::extract::{ApiUser, PathId};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 use flywheel_app::curriculum::{LabProgress, StepProgress};
@@ -362,9 +362,9 @@ pub struct RevisionBody {
 async fn notebook_revision(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<NotebookId>,
 ) -> Result<Json<RevisionBody>, AppError> {
-    let record = reachable(&state, &user, &id).await?;
+    let record = reachable(&state, &user, id).await?;
     Ok(Json(RevisionBody { revision: record.revision, updated_at: record.updated_at.millis() }))
 }
 
@@ -388,10 +388,10 @@ pub struct ShareRequest {
 async fn share_notebook(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<NotebookId>,
     ApiJson(req): ApiJson<ShareRequest>,
 ) -> Result<Json<NotebookBody>, AppError> {
-    let mut record = owned(&state, &user, &id).await?;
+    let mut record = owned(&state, &user, id).await?;
     // A team id that does not parse is no team the caller is in.
     let team = req.team.map(|t| TeamId::from_str(&t).map_err(|_| NotebookServiceError::NoSuchTeam)).transpose()?;
     record.team = notebooks::share(&state, &user, &record, team).await?;
@@ -421,9 +421,9 @@ async fn create_notebook(
 async fn get_notebook(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<NotebookId>,
 ) -> Result<Json<NotebookBody>, AppError> {
-    let record = reachable(&state, &user, &id).await?;
+    let record = reachable(&state, &user, id).await?;
     Ok(Json(NotebookBody::new(&state, &user, &record)))
 }
 
@@ -441,10 +441,10 @@ async fn get_notebook(
 async fn update_notebook(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<NotebookId>,
     ApiJson(edit): ApiJson<NotebookEdit>,
 ) -> Result<Json<NotebookBody>, AppError> {
-    let record = reachable(&state, &user, &id).await?;
+    let record = reachable(&state, &user, id).await?;
     let title = edit.title.map_or_else(|| record.notebook.title.clone(), |t| t.trim().to_owned());
     let mut cells = Vec::with_capacity(edit.cells.len());
     for c in edit.cells {
@@ -471,9 +471,9 @@ async fn update_notebook(
 async fn delete_notebook(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<NotebookId>,
 ) -> Result<StatusCode, AppError> {
-    let record = owned(&state, &user, &id).await?;
+    let record = owned(&state, &user, id).await?;
     notebooks::close_sessions(&state, record.id);
     state.db.delete_notebook(record.id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -493,9 +493,10 @@ async fn delete_notebook(
 async fn run_cell(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path((id, cell)): Path<(String, String)>,
+    PathId(id): PathId<NotebookId>,
+    Path((_notebook, cell)): Path<(String, String)>,
 ) -> Result<Response, AppError> {
-    let record = reachable(&state, &user, &id).await?;
+    let record = reachable(&state, &user, id).await?;
     let (session, execution) = notebooks::run_cell(&state, &user, &record, &cell).await?;
     let body = RunBody { session: session.view().into(), execution: execution.into() };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
@@ -512,9 +513,9 @@ async fn run_cell(
 async fn reset_notebook(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<NotebookId>,
 ) -> Result<Json<NotebookBody>, AppError> {
-    let record = owned(&state, &user, &id).await?;
+    let record = owned(&state, &user, id).await?;
     let slug = record.lab.as_deref().ok_or_else(|| AppError::unprocessable("This notebook is not a copy of a lab."))?;
     let lab =
         state.labs.get(slug).ok_or_else(|| AppError::not_found(format!("The lab `{slug}` is no longer offered.")))?;
@@ -531,10 +532,10 @@ async fn reset_notebook(
 async fn export_notebook(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(id): Path<String>,
+    PathId(id): PathId<NotebookId>,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, AppError> {
-    let record = reachable(&state, &user, &id).await?;
+    let record = reachable(&state, &user, id).await?;
     let format = q.format.unwrap_or(Format::Ipynb);
     let (text, extension, mime) = match format {
         Format::Ipynb => (ipynb::write(&record.notebook), "ipynb", "application/x-ipynb+json"),

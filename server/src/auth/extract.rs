@@ -5,6 +5,9 @@
 //! cookie plus the CSRF header. Refusals: pages redirect to the log-in page (or
 //! answer 403); the API answers 401/403 JSON.
 //!
+//! [`PathId`] parses the route's `{id}` into a typed id before any handler
+//! code: a malformed id is the same 404 as an unknown one.
+//!
 //! [`InWorkshop`] and [`WorkshopStaff`] add the workshop of the route's
 //! `{id}` as the caller may see it (`flywheel_app::workshops::Viewer`): a
 //! malformed id, an unknown workshop and one the caller is not in are 404
@@ -16,8 +19,10 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
+use flywheel_app::datasets::DatasetError;
+use flywheel_app::notebooks::NotebookServiceError;
 use flywheel_app::workshops::{self, Viewer, WorkshopError};
-use flywheel_domain::{TokenSecret, User, UserId, WorkshopId};
+use flywheel_domain::{DatasetId, NotebookId, TokenSecret, User, UserId, WorkshopId};
 use tower_sessions::Session as LoginSession;
 
 use crate::auth::csrf::{self, session_error};
@@ -175,9 +180,7 @@ impl<C: Caller + Send> FromRequestParts<AppState> for InWorkshop<C> {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let caller = C::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
-        let params = RawPathParams::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
-        let id = params.iter().find(|(name, _)| *name == "id").map(|(_, value)| value.parse::<WorkshopId>());
-        let Some(Ok(id)) = id else { return Err(AppError::from(WorkshopError::NotFound).into_response()) };
+        let PathId(id) = PathId::<WorkshopId>::from_request_parts(parts, state).await?;
         let viewer =
             workshops::visible(state, caller.user(), id).await.map_err(|e| AppError::from(e).into_response())?;
         Ok(InWorkshop { caller, viewer })
@@ -190,5 +193,42 @@ impl<C: Caller + Send> FromRequestParts<AppState> for WorkshopStaff<C> {
         let InWorkshop { caller, viewer } = InWorkshop::<C>::from_request_parts(parts, state).await?;
         viewer.require_staff().map_err(|e| AppError::from(e).into_response())?;
         Ok(WorkshopStaff { caller, viewer })
+    }
+}
+
+/// An id a route names `{id}`, of a kind the routes take.
+pub trait RouteId: std::str::FromStr + Send {
+    /// The answer for an id that does not parse: the service's own "no such thing".
+    fn missing() -> AppError;
+}
+
+impl RouteId for WorkshopId {
+    fn missing() -> AppError {
+        WorkshopError::NotFound.into()
+    }
+}
+
+impl RouteId for NotebookId {
+    fn missing() -> AppError {
+        NotebookServiceError::NotFound.into()
+    }
+}
+
+impl RouteId for DatasetId {
+    fn missing() -> AppError {
+        DatasetError::NotFound.into()
+    }
+}
+
+/// The route's `{id}`, parsed: `PathId(id): PathId<NotebookId>`. A route
+/// with more parameters takes the others with `Path` beside it.
+pub struct PathId<T>(pub T);
+
+impl<T: RouteId> FromRequestParts<AppState> for PathId<T> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let params = RawPathParams::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let id = params.iter().find(|(name, _)| *name == "id").and_then(|(_, value)| value.parse::<T>().ok());
+        id.map(PathId).ok_or_else(|| T::missing().into_response())
     }
 }

@@ -3,16 +3,16 @@
 //! project notebook started on one.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
-use flywheel_domain::DatasetRecord;
 use flywheel_domain::dataset::ColumnKind;
+use flywheel_domain::{DatasetId, DatasetRecord};
 use serde::Deserialize;
 
 use super::{Layout, Page, format_time, see_other};
-use crate::auth::extract::CurrentUser;
+use crate::auth::extract::{CurrentUser, PathId};
 use crate::error::AppError;
 use crate::state::AppState;
 use flywheel_app::datasets::{self, Task};
@@ -70,10 +70,10 @@ pub(super) async fn start_project(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     HxRequest(hx): HxRequest,
-    Path(id): Path<String>,
+    PathId(id): PathId<DatasetId>,
     Form(form): Form<ProjectForm>,
 ) -> Result<Response, AppError> {
-    let record = datasets::owned(&state, &user, &id).await?;
+    let record = datasets::owned(&state, &user, id).await?;
     let notebook = datasets::project_notebook(&state, &user, &record, &form.target, form.task).await?;
     Ok(see_other(hx, &format!("/notebooks/{}", notebook.id)))
 }
@@ -83,9 +83,9 @@ pub(super) async fn delete(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     HxRequest(hx): HxRequest,
-    Path(id): Path<String>,
+    PathId(id): PathId<DatasetId>,
 ) -> Result<Response, AppError> {
-    let record = datasets::owned(&state, &user, &id).await?;
+    let record = datasets::owned(&state, &user, id).await?;
     datasets::delete(&state, &user, &record).await?;
     Ok(see_other(hx, "/data"))
 }

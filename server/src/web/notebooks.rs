@@ -7,10 +7,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
-use flywheel_domain::{Lab, NotebookSummary, User};
+use flywheel_domain::{Lab, NotebookId, NotebookSummary, User};
 
 use crate::api::notebooks::NotebookBody;
-use crate::auth::extract::CurrentUser;
+use crate::auth::extract::{CurrentUser, PathId};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::{Layout, Page, format_time, see_other};
@@ -126,9 +126,9 @@ pub(super) async fn notebook_page(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     layout: Layout,
-    Path(id): Path<String>,
+    PathId(id): PathId<NotebookId>,
 ) -> Result<Response, AppError> {
-    let record = notebooks::reachable(&state, &user, &id).await?;
+    let record = notebooks::reachable(&state, &user, id).await?;
     let body = NotebookBody::new(&state, &user, &record);
     let json = serde_json::to_string(&body).map_err(|e| AppError::Internal(e.into()))?;
     let data = json.replace('<', "\\u003c");

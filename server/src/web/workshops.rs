@@ -23,6 +23,7 @@ use crate::api::workshops::gradebook_response;
 use crate::auth::extract::{CurrentUser, InWorkshop, WorkshopStaff};
 use crate::error::AppError;
 use crate::state::AppState;
+use flywheel_app::notebooks::NotebookServiceError;
 use flywheel_app::workshops::{self as ws, NewSubmission, Standing, Viewer, WorkshopInput};
 
 /// Minutes without a passed step, during a workshop day, after which a
@@ -810,7 +811,8 @@ pub(super) async fn share_notebook(
     let op = async {
         let team =
             viewer.team().ok_or_else(|| AppError::forbidden("Join a team first: notebooks are shared with a team."))?;
-        let record = flywheel_app::notebooks::owned(&state, &user, &form.notebook).await?;
+        let notebook = form.notebook.parse().map_err(|_| NotebookServiceError::NotFound)?;
+        let record = flywheel_app::notebooks::owned(&state, &user, notebook).await?;
         flywheel_app::notebooks::share(&state, &user, &record, Some(team)).await?;
         Ok::<(), AppError>(())
     };
