@@ -89,10 +89,8 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
         let kernels = self.state.kernels.clone();
-        let provisioning = tokio::spawn(flywheel_app::kernels::provision(
-            kernels.clone(),
-            Arc::new(self.state.config.kernel_settings()),
-        ));
+        let settings = Arc::new(self.state.settings.kernels.clone());
+        let provisioning = tokio::spawn(flywheel_app::kernels::provision(kernels.clone(), settings));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
