@@ -71,6 +71,15 @@
 //!   `fraud`, 100,000 fresh rows of the fraud generator, split in stratified
 //!   public and private halves, PR AUC); a model with other features or
 //!   classes is an error naming them. The server runs it.
+//! - `training.rs` — what a training-pool worker runs: `TrainingSpec` (a
+//!   built-in algorithm of `algorithms()` by name, its hyper-parameters as
+//!   JSON — the builders' method names, ranges and defaults — and a target
+//!   column), checked without data by `validate`; `train` one-hot encodes
+//!   the tables' text columns, fits, measures the model on the validation
+//!   table (else the training one) and returns it saved with its metrics,
+//!   reporting `Progress`. Boosted trees' validation loss comes round by
+//!   round while they fit: forust-ml logs it through `log` from the rayon
+//!   worker that fits, a logger of ours routes those records to the caller.
 //! - `check.rs` — `Check`, what a lab's check cell ends in: `text/html` for
 //!   the participant (✓, or ✗ with what is wrong and a hint) and
 //!   `application/vnd.flywheel.check+json` (`{"passed": …}`) that the server
@@ -101,6 +110,7 @@ pub mod scoring;
 mod split;
 mod table;
 pub mod text;
+pub mod training;
 
 pub use data::{Dataset, Labels, Matrix, Target, Vector};
 pub use error::MlError;

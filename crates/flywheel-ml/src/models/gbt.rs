@@ -132,7 +132,15 @@ impl GradientBoostedTreesParams {
         Ok(())
     }
 
-    fn booster(&self, objective: ObjectiveType, metric: Metric, with_validation: bool) -> Result<GradientBooster> {
+    /// A forust-ml booster with these parameters; `log_rounds` makes it log
+    /// each round's validation loss (forust's `log_iterations = 1`).
+    fn booster(
+        &self,
+        objective: ObjectiveType,
+        metric: Metric,
+        with_validation: bool,
+        log_rounds: bool,
+    ) -> Result<GradientBooster> {
         let sample_method = if self.subsample < 1.0 { SampleMethod::Random } else { SampleMethod::None };
         GradientBooster::new(
             objective,
@@ -164,7 +172,7 @@ impl GradientBoostedTreesParams {
             true,
             HashSet::new(),
             MissingNodeTreatment::AssignToParent,
-            0,
+            usize::from(log_rounds),
             false,
         )
         .map_err(fit_error)
@@ -177,7 +185,7 @@ impl GradientBoostedTreesParams {
     /// Invalid parameters; an unsupervised dataset; empty data; ±inf; a
     /// classification target with fewer than two classes present.
     pub fn fit(&self, data: &Dataset) -> Result<GradientBoostedTreesModel> {
-        self.fit_inner(data, None)
+        self.fit_inner(data, None, false, &mut |_| {})
     }
 
     /// Fits like [`Self::fit`], recording the loss on `validation` each round
@@ -186,6 +194,20 @@ impl GradientBoostedTreesParams {
     /// # Errors
     /// As [`Self::fit`]; `validation` of another width or target kind.
     pub fn fit_with_validation(&self, data: &Dataset, validation: &Dataset) -> Result<GradientBoostedTreesModel> {
+        self.fit_observed(data, validation, false, &mut |_| {})
+    }
+
+    /// [`Self::fit_with_validation`] that reports each booster's start and
+    /// its validation losses to `observe` (a training job's progress); with
+    /// `log_rounds`, forust-ml also logs every round's validation loss
+    /// through the `log` crate while it trains (see [`BoosterEvent::Started`]).
+    pub(crate) fn fit_observed(
+        &self,
+        data: &Dataset,
+        validation: &Dataset,
+        log_rounds: bool,
+        observe: &mut dyn FnMut(BoosterEvent),
+    ) -> Result<GradientBoostedTreesModel> {
         if validation.ncols() != data.ncols() {
             return Err(MlError::Shape(format!(
                 "validation data has {} feature columns, training data {}",
@@ -193,28 +215,51 @@ impl GradientBoostedTreesParams {
                 data.ncols()
             )));
         }
-        self.fit_inner(data, Some(validation))
+        self.fit_inner(data, Some(validation), log_rounds, observe)
     }
 
-    fn fit_inner(&self, data: &Dataset, validation: Option<&Dataset>) -> Result<GradientBoostedTreesModel> {
+    fn fit_inner(
+        &self,
+        data: &Dataset,
+        validation: Option<&Dataset>,
+        log_rounds: bool,
+        observe: &mut dyn FnMut(BoosterEvent),
+    ) -> Result<GradientBoostedTreesModel> {
         self.check()?;
         check_rows(data)?;
         let cols = ColumnMajor::of(data.features());
         let weights = vec![1.0; data.nrows()];
         let valid = validation.map(|v| (ColumnMajor::of(v.features()), vec![1.0; v.nrows()]));
-        let fit_one = |objective, metric, y: &[f64], vy: Option<&[f64]>| -> Result<GradientBooster> {
-            let mut b = self.booster(objective, metric, vy.is_some())?;
+        // `booster`: this booster's index (from 0) and the number of boosters.
+        let mut fit_one = |booster: (usize, usize), objective, metric, y: &[f64], vy: Option<&[f64]>| {
+            let (index, of) = booster;
+            let mut b = self.booster(objective, metric, vy.is_some(), log_rounds)?;
             let eval = match (&valid, vy) {
                 (Some((vx, vw)), Some(vy)) => Some(vec![(vx.matrix(), vy, vw.as_slice())]),
                 _ => None,
             };
+            observe(BoosterEvent::Started { index, of });
             b.fit(&cols.matrix(), y, &weights, eval).map_err(fit_error)?;
-            Ok(b)
+            b.log_iterations = 0; // the saved model does not log
+            // One column per evaluation set; there is at most one.
+            let losses = b
+                .evaluation_history
+                .as_ref()
+                .map(|h| h.data.iter().step_by(h.cols.max(1)).copied().collect())
+                .unwrap_or_default();
+            observe(BoosterEvent::Finished { index, losses });
+            Ok::<_, MlError>(b)
         };
         let kind = match data.target() {
             Target::Values(y) => {
                 let vy = validation.map(|v| v.values().map(|y| y.to_vec())).transpose()?;
-                let b = fit_one(ObjectiveType::SquaredLoss, Metric::RootMeanSquaredError, y.as_slice(), vy.as_deref())?;
+                let b = fit_one(
+                    (0, 1),
+                    ObjectiveType::SquaredLoss,
+                    Metric::RootMeanSquaredError,
+                    y.as_slice(),
+                    vy.as_deref(),
+                )?;
                 Kind::Regression(Box::new(b))
             }
             Target::Classes(labels) => {
@@ -224,10 +269,11 @@ impl GradientBoostedTreesParams {
                 let targets: Vec<usize> = if k == 2 { vec![1] } else { (0..k).collect() };
                 let boosters = targets
                     .iter()
-                    .map(|&class| {
+                    .enumerate()
+                    .map(|(index, &class)| {
                         let y = one_vs_rest(labels, class);
                         let vy = v_labels.as_ref().map(|l| one_vs_rest(l, class));
-                        fit_one(ObjectiveType::LogLoss, Metric::LogLoss, &y, vy.as_deref())
+                        fit_one((index, targets.len()), ObjectiveType::LogLoss, Metric::LogLoss, &y, vy.as_deref())
                     })
                     .collect::<Result<Vec<_>>>()?;
                 Kind::Classes { boosters, classes: labels.classes().to_vec() }
@@ -240,6 +286,34 @@ impl GradientBoostedTreesParams {
         };
         Ok(GradientBoostedTreesModel { kind, feature_names: data.features().columns().to_vec() })
     }
+}
+
+/// What [`GradientBoostedTreesParams::fit_observed`] reports while it fits:
+/// the boosters (one for regression and two classes, one per class beyond)
+/// are fitted one after another, each for up to `iterations` rounds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum BoosterEvent {
+    /// Booster `index` (from 0) of `of` starts. With `log_rounds`, forust-ml
+    /// then logs `Iteration {i} evaluation data values: {loss}` (i from 0,
+    /// the loss to 4 decimals) at `info` level under target
+    /// `forust_ml::gradientbooster` after each of its rounds, from the thread
+    /// that runs its fit: this one when it is a worker of rayon's global
+    /// pool, else one of those workers.
+    Started {
+        /// This booster, from 0.
+        index: usize,
+        /// The number of boosters.
+        of: usize,
+    },
+    /// Booster `index` has finished: its validation loss after each round
+    /// it grew (log loss or RMSE, forust-ml's `evaluation_history`, full
+    /// precision); empty without validation data.
+    Finished {
+        /// This booster, from 0.
+        index: usize,
+        /// One loss per round.
+        losses: Vec<f64>,
+    },
 }
 
 fn one_vs_rest(labels: &Labels, class: usize) -> Vec<f64> {

@@ -19,6 +19,7 @@ mod tree;
 
 pub use bayes::{NaiveBayes, NaiveBayesModel, NaiveBayesParams};
 pub use forest::{RandomForest, RandomForestModel, RandomForestParams};
+pub(crate) use gbt::BoosterEvent;
 pub use gbt::{GradientBoostedTrees, GradientBoostedTreesModel, GradientBoostedTreesParams};
 pub use kmeans::{KMeans, KMeansModel, KMeansParams};
 pub use knn::{Knn, KnnClassifier, KnnParams, KnnRegressor};
