@@ -9,7 +9,7 @@
 //! binary and applied on start.
 //!
 //! [`Database`] is one trait per area ([`AccountStore`], [`LoginSessionStore`],
-//! [`NotebookStore`], [`ProgressStore`], [`DatasetStore`], [`WorkshopStore`]),
+//! [`NotebookStore`], [`ProgressStore`], [`DatasetStore`], [`WorkshopStore`], [`TrainingStore`]),
 //! each implemented in its area's module. It is also the seam where tests
 //! put a fault double: [`testing::Faulty`] (the `testing` feature) fails or
 //! slows the areas a test names and passes the rest to a real database.
@@ -18,7 +18,7 @@
 //!
 //! `Database` (async, object-safe, `Arc<dyn Database>`) is one trait per area
 //! — `AccountStore`, `LoginSessionStore`, `NotebookStore`, `ProgressStore`,
-//! `DatasetStore`, `WorkshopStore` — plus `backend` and `ping`; `SqlDatabase`
+//! `DatasetStore`, `WorkshopStore`, `TrainingStore` — plus `backend` and `ping`; `SqlDatabase`
 //! is its one implementation, on sqlx's `Any` driver, each area's trait in its
 //! module (`accounts.rs`, `login_sessions.rs`, …; `sql.rs` holds the pool,
 //! connection and migrations). The backend is chosen by URL scheme (`sqlite:`
@@ -73,6 +73,17 @@
 //! which PostgreSQL then holds against the next float bound to the same
 //! prepared statement.
 //!
+//! Training (`training.rs`): `training_jobs` (the queue: state, attempts,
+//! the running worker and its heartbeat, final metrics), `training_job_events`
+//! (per job, numbered: log lines, per-round metrics, state changes — what the
+//! live curve and the SSE stream read) and `training_artifacts` (the model's
+//! JSON, in the database like datasets so any server can hand it out). Each
+//! state change is one conditional `UPDATE … WHERE state = …`: a claim is
+//! `WHERE state = 'pending'` (a worker losing the race takes the next job;
+//! this serves SQLite's single writer and PostgreSQL's row locks alike, where
+//! `FOR UPDATE SKIP LOCKED` would only spare the loser a retry), a worker's
+//! writes also name the worker, so one whose job was requeued cannot finish it.
+//!
 //! **Invariant:** no HTTP, no templates. Times come in as arguments.
 
 mod accounts;
@@ -83,13 +94,15 @@ mod progress;
 mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod training;
 mod workshops;
 
 use async_trait::async_trait;
 use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission, SubmissionKind, Team, Workshop};
 use flywheel_domain::{
-    ApiToken, ApiTokenId, CellId, DatasetId, DatasetRecord, NewUser, Notebook, NotebookId, NotebookRecord,
-    NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, User, UserId, WorkshopId,
+    ApiToken, ApiTokenId, Artifact, CellId, DatasetId, DatasetRecord, JobEvent, JobEventKind, JobState, NewUser,
+    Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, TrainingJob,
+    TrainingJobId, User, UserId, WorkshopId,
 };
 
 pub use sql::SqlDatabase;
@@ -167,7 +180,14 @@ pub enum StoreError {
 /// Times are passed in by the caller (`now`), so behaviour over time is testable.
 #[async_trait]
 pub trait Database:
-    AccountStore + LoginSessionStore + NotebookStore + ProgressStore + DatasetStore + WorkshopStore + 'static
+    AccountStore
+    + LoginSessionStore
+    + NotebookStore
+    + ProgressStore
+    + DatasetStore
+    + WorkshopStore
+    + TrainingStore
+    + 'static
 {
     /// The engine behind this store.
     fn backend(&self) -> Backend;
@@ -334,6 +354,93 @@ pub trait DatasetStore: Send + Sync {
 
     /// Deletes a dataset; `false` when there was none.
     async fn delete_dataset(&self, id: DatasetId) -> Result<bool, StoreError>;
+}
+
+/// The training pool's queue: training jobs, what they report while they
+/// run, and the artifacts they leave. Every state change is conditional on
+/// the state it leaves (see `training.rs`), so concurrent workers and
+/// cancels cannot both win.
+#[async_trait]
+pub trait TrainingStore: Send + Sync {
+    /// Stores a job as given (a new one is `pending`) and records its state as its first event.
+    async fn create_training_job(&self, job: &TrainingJob) -> Result<(), StoreError>;
+
+    /// The job with this id, if any.
+    async fn training_job(&self, id: TrainingJobId) -> Result<Option<TrainingJob>, StoreError>;
+
+    /// Jobs `owner` submitted and, with a team, the team's; oldest first.
+    async fn training_jobs_of(&self, owner: UserId, team: Option<TeamId>) -> Result<Vec<TrainingJob>, StoreError>;
+
+    /// Every pending or running job, and those finished at or after `since`
+    /// (what scheduling, usage and the pool view read); oldest first.
+    async fn training_jobs_since(&self, since: Timestamp) -> Result<Vec<TrainingJob>, StoreError>;
+
+    /// Moves a pending job to `running` on `worker` (attempts + 1). Returns
+    /// `false` when it is no longer pending (another worker took it, or it was cancelled).
+    async fn claim_training_job(&self, id: TrainingJobId, worker: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Records that `worker` is still running the job. Returns `false` when
+    /// the job is no longer running on it (cancelled or requeued): the worker stops.
+    async fn heartbeat_training_job(&self, id: TrainingJobId, worker: &str, now: Timestamp)
+    -> Result<bool, StoreError>;
+
+    /// Appends events (log lines, metrics) after the job's last.
+    async fn append_job_events(
+        &self,
+        id: TrainingJobId,
+        events: &[(Timestamp, JobEventKind)],
+    ) -> Result<(), StoreError>;
+
+    /// The job's events with `seq` greater than `after`, in order.
+    async fn job_events(&self, id: TrainingJobId, after: i64) -> Result<Vec<JobEvent>, StoreError>;
+
+    /// Ends `worker`'s attempt: `completed` or `failed` with its metrics and
+    /// artifacts, or `pending` to run it again. Returns `false` (and writes
+    /// nothing) when the job is no longer running on that worker.
+    async fn finish_training_job(
+        &self,
+        id: TrainingJobId,
+        worker: &str,
+        outcome: &JobOutcome,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Cancels a pending or running job. Returns `false` when it had already ended.
+    async fn cancel_training_job(&self, id: TrainingJobId, reason: &str, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Running jobs whose heartbeat is older than `stale_before` go back to
+    /// `pending`, or to `failed` once they have had `max_attempts`. Returns
+    /// the jobs moved and where to.
+    async fn requeue_stale_training_jobs(
+        &self,
+        stale_before: Timestamp,
+        max_attempts: u32,
+        now: Timestamp,
+    ) -> Result<Vec<(TrainingJobId, JobState)>, StoreError>;
+
+    /// Sets a job's priority (higher runs first). Returns `false` for an unknown job.
+    async fn set_training_job_priority(&self, id: TrainingJobId, priority: i32) -> Result<bool, StoreError>;
+
+    /// The job's artifacts, by name.
+    async fn training_artifacts(&self, id: TrainingJobId) -> Result<Vec<Artifact>, StoreError>;
+
+    /// One artifact's content.
+    async fn training_artifact_content(&self, id: TrainingJobId, name: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// How a worker's attempt at a job ended (see [`TrainingStore::finish_training_job`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    /// `Completed`, `Failed`, or `Pending` to run it again.
+    pub state: JobState,
+    /// What went wrong, for `Failed`.
+    pub error: Option<String>,
+    /// The trained model's metrics.
+    pub final_metrics: serde_json::Map<String, serde_json::Value>,
+    /// Rows it trained on.
+    pub rows: u64,
+    /// Artifacts with their content (a model's JSON).
+    pub artifacts: Vec<(Artifact, String)>,
 }
 
 /// Workshops: members, teams, submissions, grades and room accounts.

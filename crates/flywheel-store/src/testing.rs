@@ -13,13 +13,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission, SubmissionKind, Team, Workshop};
 use flywheel_domain::{
-    ApiToken, ApiTokenId, CellId, DatasetId, DatasetRecord, NewUser, Notebook, NotebookId, NotebookRecord,
-    NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, User, UserId, WorkshopId,
+    ApiToken, ApiTokenId, Artifact, CellId, DatasetId, DatasetRecord, JobEvent, JobEventKind, JobState, NewUser,
+    Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, TrainingJob,
+    TrainingJobId, User, UserId, WorkshopId,
 };
 
 use crate::{
-    AccountStore, Backend, Database, DatasetStore, LoginSessionStore, NotebookStore, ProgressStore, StoreError,
-    WorkshopStore,
+    AccountStore, Backend, Database, DatasetStore, JobOutcome, LoginSessionStore, NotebookStore, ProgressStore,
+    StoreError, TrainingStore, WorkshopStore,
 };
 
 /// An area of the store: one of the traits [`Database`] is made of.
@@ -37,6 +38,8 @@ pub enum Area {
     Datasets,
     /// [`WorkshopStore`].
     Workshops,
+    /// [`TrainingStore`].
+    Training,
 }
 
 /// A [`Database`] whose chosen areas fail or are slow (see the module docs).
@@ -333,5 +336,71 @@ impl WorkshopStore for Faulty {
     }
     async fn grades(&self, workshop: WorkshopId) -> Result<Vec<Grade>, StoreError> {
         self.enter(Area::Workshops).await?.grades(workshop).await
+    }
+}
+
+#[async_trait]
+impl TrainingStore for Faulty {
+    async fn create_training_job(&self, job: &TrainingJob) -> Result<(), StoreError> {
+        self.enter(Area::Training).await?.create_training_job(job).await
+    }
+    async fn training_job(&self, id: TrainingJobId) -> Result<Option<TrainingJob>, StoreError> {
+        self.enter(Area::Training).await?.training_job(id).await
+    }
+    async fn training_jobs_of(&self, owner: UserId, team: Option<TeamId>) -> Result<Vec<TrainingJob>, StoreError> {
+        self.enter(Area::Training).await?.training_jobs_of(owner, team).await
+    }
+    async fn training_jobs_since(&self, since: Timestamp) -> Result<Vec<TrainingJob>, StoreError> {
+        self.enter(Area::Training).await?.training_jobs_since(since).await
+    }
+    async fn claim_training_job(&self, id: TrainingJobId, worker: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.enter(Area::Training).await?.claim_training_job(id, worker, now).await
+    }
+    async fn heartbeat_training_job(
+        &self,
+        id: TrainingJobId,
+        worker: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.enter(Area::Training).await?.heartbeat_training_job(id, worker, now).await
+    }
+    async fn append_job_events(
+        &self,
+        id: TrainingJobId,
+        events: &[(Timestamp, JobEventKind)],
+    ) -> Result<(), StoreError> {
+        self.enter(Area::Training).await?.append_job_events(id, events).await
+    }
+    async fn job_events(&self, id: TrainingJobId, after: i64) -> Result<Vec<JobEvent>, StoreError> {
+        self.enter(Area::Training).await?.job_events(id, after).await
+    }
+    async fn finish_training_job(
+        &self,
+        id: TrainingJobId,
+        worker: &str,
+        outcome: &JobOutcome,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.enter(Area::Training).await?.finish_training_job(id, worker, outcome, now).await
+    }
+    async fn cancel_training_job(&self, id: TrainingJobId, reason: &str, now: Timestamp) -> Result<bool, StoreError> {
+        self.enter(Area::Training).await?.cancel_training_job(id, reason, now).await
+    }
+    async fn requeue_stale_training_jobs(
+        &self,
+        stale_before: Timestamp,
+        max_attempts: u32,
+        now: Timestamp,
+    ) -> Result<Vec<(TrainingJobId, JobState)>, StoreError> {
+        self.enter(Area::Training).await?.requeue_stale_training_jobs(stale_before, max_attempts, now).await
+    }
+    async fn set_training_job_priority(&self, id: TrainingJobId, priority: i32) -> Result<bool, StoreError> {
+        self.enter(Area::Training).await?.set_training_job_priority(id, priority).await
+    }
+    async fn training_artifacts(&self, id: TrainingJobId) -> Result<Vec<Artifact>, StoreError> {
+        self.enter(Area::Training).await?.training_artifacts(id).await
+    }
+    async fn training_artifact_content(&self, id: TrainingJobId, name: &str) -> Result<Option<String>, StoreError> {
+        self.enter(Area::Training).await?.training_artifact_content(id, name).await
     }
 }
