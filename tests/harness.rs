@@ -105,6 +105,12 @@ pub fn kernel_worker() -> std::path::PathBuf {
     profile_dir.join("flywheel-kernel")
 }
 
+/// The `flywheel` executable this test build made (`target/<profile>/flywheel`),
+/// which training workers run jobs with (`flywheel train-job DIR`).
+pub fn flywheel_program() -> std::path::PathBuf {
+    kernel_worker().with_file_name("flywheel")
+}
+
 /// The labs the suites run against (`tests/fixtures/labs`): small, and
 /// independent of the curriculum's own labs, which change with the content.
 pub fn fixture_labs() -> std::path::PathBuf {
@@ -118,8 +124,9 @@ pub fn fixture_content() -> std::path::PathBuf {
 
 /// The configuration every test server starts from: its own data directory,
 /// the kernel worker of this build without the prelude (the kernel crate's
-/// tests cover that), and no pre-started kernels (a test that wants them
-/// says so).
+/// tests cover that), no pre-started kernels and no training workers (a
+/// test that wants them says so; training workers run this build's
+/// `flywheel`).
 pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> Config {
     Config {
         database_url: database_url.to_owned(),
@@ -129,6 +136,8 @@ pub fn test_config(data_dir: &std::path::Path, database_url: &str) -> Config {
         kernel_pool_size: 0,
         labs_dir: fixture_labs(),
         content_dir: fixture_content(),
+        training_local_workers: 0,
+        training_worker_program: flywheel_program(),
         ..Config::default()
     }
 }

@@ -120,12 +120,24 @@ fn the_server_holds_only_the_web_layer() {
 
 /// The application services answer in domain terms: no HTTP status in
 /// their sources (the server's `error.rs` decides statuses).
+/// The `.rs` files under `dir`, its subdirectories included.
+fn rust_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
 #[test]
 fn the_application_services_speak_no_http() {
-    let src = workspace_root().join("crates/flywheel-app/src");
     let mut offenders = Vec::new();
-    for entry in std::fs::read_dir(&src).expect("crates/flywheel-app/src") {
-        let path = entry.expect("an entry").path();
+    for path in rust_files(&workspace_root().join("crates/flywheel-app/src")) {
         let text = std::fs::read_to_string(&path).expect("a source file");
         for (n, line) in text.lines().enumerate() {
             if ["StatusCode", "axum::", "http::", "IntoResponse"].iter().any(|w| line.contains(w)) {

@@ -57,6 +57,14 @@ pub enum Command {
         #[command(subcommand)]
         command: KernelsCommand,
     },
+    /// Run one training job from its directory and exit: what a training
+    /// worker starts for each job (`job.json` in, events on stdout,
+    /// `result.json` and `model.json` out). Not for people.
+    #[command(hide = true)]
+    TrainJob {
+        /// The job's directory.
+        dir: PathBuf,
+    },
     /// Work with notebook files.
     Notebook {
         /// What to do with notebook files.
@@ -119,10 +127,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Notebook { command: NotebookCommand::Check { file } }) = &cli.command {
         return check_notebook(file);
     }
+    if let Some(Command::TrainJob { dir }) = &cli.command {
+        // Stdout is the event channel to the worker: no logging set up here.
+        let code = flywheel_app::training::runner::run_job_dir(dir)?;
+        std::process::exit(code);
+    }
     let config = Config::load(cli.config.as_deref(), &overrides)?;
     init_tracing(config.log_format);
     match cli.command.unwrap_or(Command::Serve { bind: None }) {
-        Command::Notebook { .. } => unreachable!("handled above: it needs no configuration"),
+        Command::Notebook { .. } | Command::TrainJob { .. } => {
+            unreachable!("handled above: it needs no configuration")
+        }
         Command::Serve { .. } => serve(config).await,
         Command::Kernels { command: KernelsCommand::Prepare } => prepare_kernels(&config).await,
         Command::Migrate => {

@@ -85,6 +85,20 @@ pub struct Config {
     /// read-only; nothing else in it (credentials, configuration) is
     /// readable by kernels. Empty: `$CARGO_HOME`, else `~/.cargo`.
     pub kernel_cargo_home: PathBuf,
+    /// Training workers `serve` starts on this machine (each runs one job at a time; 0: none).
+    pub training_local_workers: usize,
+    /// The `flywheel` executable workers run jobs with (`flywheel train-job DIR`). Empty: this one.
+    pub training_worker_program: PathBuf,
+    /// Training jobs one participant may have running at once.
+    pub training_max_running_per_user: usize,
+    /// Training jobs one team may have running at once.
+    pub training_max_running_per_team: usize,
+    /// Worker-minutes a team may use per UTC day (a GPU minute counts ten); 0: no quota.
+    pub training_quota_minutes_per_day: u64,
+    /// A training job running longer than this many minutes is stopped and failed.
+    pub training_time_limit_minutes: u64,
+    /// Attempts a job gets when its worker keeps dying, before it is failed.
+    pub training_max_attempts: u32,
 }
 
 /// How log lines are written.
@@ -129,6 +143,13 @@ impl Default for Config {
             kernel_memory_limit_mb: 4096,
             kernel_max_processes: 256,
             kernel_cargo_home: PathBuf::new(),
+            training_local_workers: 1,
+            training_worker_program: PathBuf::new(),
+            training_max_running_per_user: 2,
+            training_max_running_per_team: 4,
+            training_quota_minutes_per_day: 240,
+            training_time_limit_minutes: 60,
+            training_max_attempts: 3,
         }
     }
 }
@@ -172,7 +193,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 29] = [
+    const KEYS: [&'static str; 36] = [
         "bind",
         "data_dir",
         "database_url",
@@ -202,6 +223,13 @@ impl Config {
         "kernel_memory_limit_mb",
         "kernel_max_processes",
         "kernel_cargo_home",
+        "training_local_workers",
+        "training_worker_program",
+        "training_max_running_per_user",
+        "training_max_running_per_team",
+        "training_quota_minutes_per_day",
+        "training_time_limit_minutes",
+        "training_max_attempts",
     ];
 
     /// The keys the application services obey.
@@ -212,6 +240,17 @@ impl Config {
             signup_enabled: self.signup_enabled,
             max_dataset_bytes: self.max_dataset_bytes,
             kernels: self.kernel_settings(),
+            training: flywheel_app::training::TrainingSettings {
+                local_workers: self.training_local_workers,
+                worker_program: self.training_worker_program.clone(),
+                work_dir: self.data_dir.join("training"),
+                per_user_running: self.training_max_running_per_user,
+                per_team_running: self.training_max_running_per_team,
+                quota_minutes_per_day: self.training_quota_minutes_per_day,
+                heartbeat_timeout: std::time::Duration::from_secs(15),
+                max_attempts: self.training_max_attempts,
+                time_limit: std::time::Duration::from_secs(self.training_time_limit_minutes.saturating_mul(60)),
+            },
         }
     }
 

@@ -202,6 +202,21 @@ impl From<flywheel_app::datasets::DatasetError> for AppError {
     }
 }
 
+impl From<flywheel_app::training::TrainingError> for AppError {
+    fn from(e: flywheel_app::training::TrainingError) -> Self {
+        use flywheel_app::training::TrainingError as E;
+        let message = e.to_string();
+        match e {
+            E::NotFound | E::NoDataset(_) => AppError::not_found(message),
+            E::Invalid(_) => AppError::unprocessable(message),
+            E::StaffOnly => AppError::forbidden(message),
+            E::OverQuota { retry_after, .. } => AppError::too_many_requests(message, retry_after),
+            E::Ended(_) => AppError::conflict(message),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<flywheel_kernel_manager::KernelError> for AppError {
     fn from(e: flywheel_kernel_manager::KernelError) -> Self {
         use flywheel_kernel_manager::KernelError;

@@ -13,4 +13,5 @@ mod notebooks;
 mod ops;
 mod pages;
 mod storage;
+mod training;
 mod workshops;

@@ -98,6 +98,7 @@ pub mod kernels;
 pub mod labs;
 pub mod notebooks;
 pub mod password;
+pub mod training;
 pub mod workshops;
 
 use curriculum::Curriculum;
@@ -122,6 +123,8 @@ pub struct App {
     pub notebook_kernels: Arc<NotebookKernels>,
     /// Hidden test sets drawn for scoring submitted models.
     pub hidden_tests: Arc<HiddenTests>,
+    /// The training pool's local workers and their wake-up bell.
+    pub training: Arc<training::Pool>,
     /// The settings the services obey.
     pub settings: Arc<Settings>,
 }
@@ -139,6 +142,8 @@ pub struct Settings {
     pub max_dataset_bytes: usize,
     /// How kernels run.
     pub kernels: kernels::KernelSettings,
+    /// How the training pool runs.
+    pub training: training::TrainingSettings,
 }
 
 impl App {
@@ -155,6 +160,7 @@ impl App {
             curriculum,
             notebook_kernels: Arc::default(),
             hidden_tests: Arc::default(),
+            training: Arc::default(),
             settings: Arc::new(settings),
         }
     }

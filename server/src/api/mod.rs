@@ -23,6 +23,7 @@ use flywheel_app::accounts::{self, SignUp};
 pub mod datasets;
 pub mod notebooks;
 pub mod sessions;
+pub mod training;
 pub mod workshops;
 
 /// A JSON body whose rejections are [`AppError`]s (400 unreadable, 413 too
@@ -225,7 +226,7 @@ impl Modify for BearerAuth {
 /// The OpenAPI document of `/api/v1`.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Flywheel API", description = "Hands-on machine-learning workshops: accounts and tokens, labs and notebooks, notebook sessions on Rust kernels, datasets, and workshops (teams, submissions, leaderboards, grading)."),
+    info(title = "Flywheel API", description = "Hands-on machine-learning workshops: accounts and tokens, labs and notebooks, notebook sessions on Rust kernels, datasets, workshops (teams, submissions, leaderboards, grading), and the shared training pool (training jobs, workers, artifacts)."),
     paths(create_user, list_users, create_token, list_tokens, revoke_token, me),
     modifiers(&BearerAuth),
     tags(
@@ -243,6 +244,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(notebooks::NotebooksDoc::openapi());
     doc.merge(datasets::DatasetsDoc::openapi());
     doc.merge(workshops::WorkshopsDoc::openapi());
+    doc.merge(training::TrainingDoc::openapi());
     doc
 }
 
@@ -265,7 +267,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(sessions::router())
         .merge(notebooks::router(state))
         .merge(datasets::router(state))
-        .merge(workshops::router());
+        .merge(workshops::router())
+        .merge(training::router());
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)

@@ -220,6 +220,12 @@ impl RouteId for DatasetId {
     }
 }
 
+impl RouteId for flywheel_domain::TrainingJobId {
+    fn missing() -> AppError {
+        flywheel_app::training::TrainingError::NotFound.into()
+    }
+}
+
 /// The route's `{id}`, parsed: `PathId(id): PathId<NotebookId>`. A route
 /// with more parameters takes the others with `Path` beside it.
 pub struct PathId<T>(pub T);

@@ -9,6 +9,7 @@ mod account;
 mod datasets;
 mod learn;
 mod notebooks;
+mod training;
 mod workshops;
 
 use axum::Router;
@@ -143,6 +144,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/data", get(datasets::data_page))
         .route("/data/{id}/project", post(datasets::start_project))
         .route("/data/{id}/delete", post(datasets::delete))
+        .route("/training", get(training::training_page).post(training::submit))
+        .route("/training/jobs", get(training::jobs))
+        .route("/training/{id}/cancel", post(training::cancel))
         .route("/workshops", get(workshops::list).post(workshops::create))
         .route("/workshops/join", post(workshops::join))
         .route("/workshops/{id}", get(workshops::show))

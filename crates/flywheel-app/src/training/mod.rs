@@ -1,0 +1,643 @@
+//! The shared training pool (SageMaker's training jobs, on Flywheel's own
+//! queue): a participant submits a built-in algorithm, its hyper-parameters
+//! and data channels; workers run it in a process of its own, report each
+//! round's metrics and log lines, and leave the model as an artifact.
+//!
+//! - `mod.rs` — the service: [`submit`], [`visible`], [`jobs_of`],
+//!   [`view`], [`cancel`], [`pool`], [`artifact`], and [`TrainingError`].
+//! - [`schedule`] — the queue's order (fair share between teams, limits,
+//!   priority), each pending job's position, reason and estimated start.
+//! - [`worker`] — local workers: claim what the plan gives them, run the job
+//!   as `flywheel train-job DIR` in a child process (a panic, an
+//!   out-of-memory kill or a cancel ends the child, never the server),
+//!   heartbeat, stream its events into the store, store its model.
+//! - [`runner`] — the child's side: read the job directory, train with
+//!   `flywheel_ml::training`, print events as JSON lines, write the model.
+//!
+//! Only built-in algorithms run as jobs: no participant code leaves the
+//! kernel's sandbox. A job directory holds data and a spec, so running a
+//! notebook's own training code later means another runner, not another
+//! queue.
+
+pub mod runner;
+pub mod schedule;
+pub mod worker;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use flywheel_domain::workshop::MemberRole;
+use flywheel_domain::{
+    Artifact, DatasetName, JobEvent, JobEventKind, JobState, Role, TeamId, Timestamp, TrainingJob, TrainingJobId, User,
+    WorkshopId,
+};
+use flywheel_ml::training::TrainingSpec;
+use flywheel_store::StoreError;
+use serde::{Deserialize, Serialize};
+
+use crate::{App, now};
+use schedule::{Limits, Place, Plan, Reason};
+
+/// How the pool runs (the server's `training_*` settings).
+#[derive(Debug, Clone)]
+pub struct TrainingSettings {
+    /// Local workers `serve` starts (each runs one job at a time).
+    pub local_workers: usize,
+    /// The `flywheel` executable a worker runs jobs with (`flywheel
+    /// train-job DIR`). Empty: this process's own executable.
+    pub worker_program: PathBuf,
+    /// Where job directories are made.
+    pub work_dir: PathBuf,
+    /// Jobs one participant may have running at once.
+    pub per_user_running: usize,
+    /// Jobs one team may have running at once.
+    pub per_team_running: usize,
+    /// Worker-minutes (CPU; a GPU minute counts as
+    /// [`schedule::GPU_SECOND_WEIGHT`]) a team or a participant without one
+    /// may use per UTC day; 0: no quota.
+    pub quota_minutes_per_day: u64,
+    /// A job's worker is lost when it has not heartbeated for this long.
+    pub heartbeat_timeout: Duration,
+    /// Attempts before a job whose worker keeps dying is failed.
+    pub max_attempts: u32,
+    /// A job running longer than this is stopped and failed.
+    pub time_limit: Duration,
+}
+
+/// Why a training-pool operation did not happen. Nothing is written on any of them.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingError {
+    /// No such job, or one the caller may not see (the same answer).
+    #[error("There is no training job with this id (or it is not yours or your team's).")]
+    NotFound,
+    /// A dataset the caller may not read, or that does not exist.
+    #[error("{0}")]
+    NoDataset(String),
+    /// The request cannot run: an unknown algorithm or hyper-parameter, a
+    /// value out of range, a target column that is not there. The message
+    /// names what is valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Only the job's workshop's instructors may do this.
+    #[error("Only the workshop's instructors can do this.")]
+    StaffOnly,
+    /// The team's (or participant's) worker-minutes for today are spent.
+    #[error(
+        "Your team has used its {quota_minutes} worker-minutes of training for today; the quota refills at midnight UTC."
+    )]
+    OverQuota {
+        /// The daily quota, in worker-minutes.
+        quota_minutes: u64,
+        /// Seconds until it refills.
+        retry_after: u64,
+    },
+    /// The job has already ended.
+    #[error("This training job has already {0}.")]
+    Ended(&'static str),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a participant asks for (`POST /api/v1/training-jobs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    /// A built-in algorithm's snake_case name.
+    pub algorithm: String,
+    /// Its hyper-parameters (missing ones take their defaults).
+    #[serde(default)]
+    pub hyperparameters: serde_json::Map<String, serde_json::Value>,
+    /// The data channels.
+    pub data: DataChannels,
+    /// What it needs.
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+/// Where a job's data comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataChannels {
+    /// `builtin:<name>` or `dataset:<name>` (one of the caller's datasets).
+    pub train: String,
+    /// The same, for a validation set (per-round metrics, early stopping).
+    #[serde(default)]
+    pub validation: Option<String>,
+    /// The column to predict (absent for unsupervised algorithms).
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+/// What a job needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// GPUs (0: any worker).
+    #[serde(default)]
+    pub gpus: u32,
+}
+
+/// A job's data source, parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// One of [`BUILTIN_DATASETS`].
+    Builtin(String),
+    /// One of the owner's datasets, by name.
+    Dataset(DatasetName),
+}
+
+/// The built-in tables a job may train on, by name.
+pub const BUILTIN_DATASETS: [&str; 4] = ["german_credit", "credit_card_fraud", "ai4i_2020", "sensor_network"];
+
+impl DataSource {
+    /// Reads `builtin:<name>` or `dataset:<name>`.
+    ///
+    /// # Errors
+    /// [`TrainingError::Invalid`] for any other form; [`TrainingError::NoDataset`] for an unknown built-in.
+    pub fn parse(text: &str) -> Result<Self, TrainingError> {
+        match text.split_once(':') {
+            Some(("builtin", name)) if BUILTIN_DATASETS.contains(&name) => Ok(Self::Builtin(name.to_owned())),
+            Some(("builtin", name)) => Err(TrainingError::NoDataset(format!(
+                "There is no built-in dataset {name:?}; the built-in ones are {}.",
+                BUILTIN_DATASETS.join(", ")
+            ))),
+            Some(("dataset", name)) => DatasetName::parse(name)
+                .map(Self::Dataset)
+                .map_err(|_| TrainingError::NoDataset(format!("You have no dataset named {name:?}."))),
+            _ => Err(TrainingError::Invalid(format!(
+                "A data channel is `builtin:<name>` or `dataset:<name>`, not {text:?}."
+            ))),
+        }
+    }
+
+    /// The table itself (a built-in one; a dataset's is read from the store).
+    pub fn builtin_table(name: &str) -> Option<flywheel_ml::Table> {
+        use flywheel_ml::datasets;
+        Some(match name {
+            "german_credit" => datasets::german_credit(),
+            "credit_card_fraud" => datasets::credit_card_fraud(),
+            "ai4i_2020" => datasets::ai4i_2020(),
+            "sensor_network" => datasets::sensor_network(),
+            _ => return None,
+        })
+    }
+
+    fn builtin_columns(name: &str) -> Vec<String> {
+        use flywheel_ml::datasets;
+        // The generators' column names, from a few rows rather than the full draw.
+        let small = match name {
+            "credit_card_fraud" => datasets::credit_card_fraud_with(10, 1).ok(),
+            "ai4i_2020" => datasets::ai4i_2020_with(10, 1).ok(),
+            other => Self::builtin_table(other),
+        };
+        small.map(|t| t.column_names()).unwrap_or_default()
+    }
+}
+
+/// A job as people see it: where it is, and what it has reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobView {
+    /// The stored job.
+    pub job: TrainingJob,
+    /// Its place in the queue, while pending.
+    pub place: Option<Place>,
+    /// Metric name → one value per round, in order.
+    pub metrics: BTreeMap<String, Vec<f64>>,
+    /// Rounds done and planned, from the last metrics event.
+    pub progress: Option<(u64, u64)>,
+    /// The last log lines (at most [`LOG_LINES_SHOWN`]).
+    pub log: Vec<String>,
+    /// Its artifacts.
+    pub artifacts: Vec<Artifact>,
+}
+
+/// Log lines a [`JobView`] carries.
+pub const LOG_LINES_SHOWN: usize = 50;
+
+/// The whole pool, for its page and `GET /api/v1/pool`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolView {
+    /// The workers.
+    pub workers: Vec<WorkerView>,
+    /// Pending jobs (those the caller may see count; all are counted).
+    pub queue_length: usize,
+    /// Running jobs.
+    pub running: usize,
+    /// Today's usage per account (team, or participant without one).
+    pub usage: Vec<Usage>,
+    /// The daily quota per account, in worker-minutes (0: none).
+    pub quota_minutes_per_day: u64,
+}
+
+/// A worker on the pool page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerView {
+    /// Its name.
+    pub name: String,
+    /// CPU cores it may use.
+    pub cpus: usize,
+    /// GPUs it has.
+    pub gpus: u32,
+    /// The job it runs, if any.
+    pub job: Option<TrainingJobId>,
+}
+
+/// One account's usage today.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Usage {
+    /// The team, when the jobs were a team's.
+    pub team: Option<TeamId>,
+    /// Worker-minutes used today.
+    pub minutes: f64,
+    /// Jobs run or running today.
+    pub jobs: usize,
+}
+
+/// The start of `now`'s UTC day.
+fn day_start(now: Timestamp) -> Timestamp {
+    Timestamp(now.millis() - now.millis().rem_euclid(86_400_000))
+}
+
+/// The workshop and team a new job of `user` counts against: the workshop
+/// named, else their most recent one as a participant.
+async fn job_context(
+    app: &App,
+    user: &User,
+    workshop: Option<WorkshopId>,
+) -> Result<(Option<WorkshopId>, Option<TeamId>), TrainingError> {
+    let mine = app.db.member_workshops(user.id).await?;
+    let chosen = match workshop {
+        Some(w) => Some(mine.iter().find(|(ws, _)| ws.id == w).ok_or_else(|| {
+            TrainingError::Invalid("You are not in that workshop; leave `workshop` out to use your own.".into())
+        })?),
+        None => mine.iter().filter(|(_, role)| *role == MemberRole::Participant).max_by_key(|(ws, _)| ws.created_at),
+    };
+    let Some((ws, _)) = chosen else { return Ok((None, None)) };
+    let team = app.db.member(ws.id, user.id).await?.and_then(|m| m.team);
+    Ok((Some(ws.id), team))
+}
+
+/// Checks a request against the algorithm library and the caller's data.
+async fn check_request(app: &App, user: &User, req: &JobRequest) -> Result<Vec<DataSource>, TrainingError> {
+    let spec = TrainingSpec {
+        algorithm: req.algorithm.clone(),
+        hyperparameters: req.hyperparameters.clone(),
+        target: req.data.target.clone(),
+    };
+    spec.validate().map_err(|e| TrainingError::Invalid(ml_message(&e)))?;
+    let mut sources = vec![DataSource::parse(&req.data.train)?];
+    if let Some(v) = &req.data.validation {
+        sources.push(DataSource::parse(v)?);
+    }
+    for source in &sources {
+        let columns = match source {
+            DataSource::Builtin(name) => DataSource::builtin_columns(name),
+            DataSource::Dataset(name) => {
+                own_dataset(app, user, name).await?.columns.into_iter().map(|c| c.name).collect()
+            }
+        };
+        if let Some(target) = &req.data.target
+            && !columns.iter().any(|c| c == target)
+        {
+            return Err(TrainingError::Invalid(format!(
+                "There is no column {target:?} to predict in {}; its columns are {}.",
+                source.label(),
+                columns.join(", ")
+            )));
+        }
+    }
+    Ok(sources)
+}
+
+impl DataSource {
+    /// `builtin:<name>` or `dataset:<name>`, as written.
+    pub fn label(&self) -> String {
+        match self {
+            DataSource::Builtin(n) => format!("builtin:{n}"),
+            DataSource::Dataset(n) => format!("dataset:{}", n.as_str()),
+        }
+    }
+}
+
+/// `user`'s dataset of this name (others' are not found, alike).
+async fn own_dataset(
+    app: &App,
+    user: &User,
+    name: &DatasetName,
+) -> Result<flywheel_domain::DatasetRecord, TrainingError> {
+    app.db
+        .datasets(user.id)
+        .await?
+        .into_iter()
+        .find(|d| &d.name == name)
+        .ok_or_else(|| TrainingError::NoDataset(format!("You have no dataset named {:?}.", name.as_str())))
+}
+
+/// An `MlError`'s message without its category prefix.
+fn ml_message(e: &flywheel_ml::MlError) -> String {
+    match e {
+        flywheel_ml::MlError::InvalidParams(m) | flywheel_ml::MlError::InvalidData(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Queues a job for `user` (in `workshop`, or their latest one).
+///
+/// # Errors
+/// [`TrainingError::Invalid`] (unknown algorithm, hyper-parameter, value,
+/// target column; the message names the valid ones), [`TrainingError::NoDataset`],
+/// [`TrainingError::OverQuota`], storage.
+pub async fn submit(
+    app: &App,
+    user: &User,
+    workshop: Option<WorkshopId>,
+    req: &JobRequest,
+) -> Result<JobView, TrainingError> {
+    check_request(app, user, req).await?;
+    let (workshop, team) = job_context(app, user, workshop).await?;
+    let now = now();
+    let settings = &app.settings.training;
+    if settings.quota_minutes_per_day > 0 {
+        let today = app.db.training_jobs_since(day_start(now)).await?;
+        let used: f64 = today
+            .iter()
+            .filter(|j| if team.is_some() { j.team == team } else { j.owner == user.id && j.team.is_none() })
+            .filter(|j| j.started_at.is_some_and(|s| s >= day_start(now)))
+            .map(|j| schedule::usage_seconds(j, now))
+            .sum();
+        #[expect(clippy::cast_precision_loss, reason = "a quota in minutes is far below 2^52")]
+        let quota_secs = settings.quota_minutes_per_day as f64 * 60.0;
+        if used >= quota_secs {
+            let retry_after = u64::try_from((day_start(now).millis() + 86_400_000 - now.millis()) / 1000).unwrap_or(0);
+            return Err(TrainingError::OverQuota { quota_minutes: settings.quota_minutes_per_day, retry_after });
+        }
+    }
+    let job = TrainingJob {
+        id: TrainingJobId(uuid::Uuid::new_v4()),
+        owner: user.id,
+        workshop,
+        team,
+        algorithm: req.algorithm.clone(),
+        spec: serde_json::to_value(req).expect("a job request serialises"),
+        gpus: req.resources.gpus,
+        priority: 0,
+        state: JobState::Pending,
+        attempts: 0,
+        worker: None,
+        error: None,
+        final_metrics: serde_json::Map::new(),
+        rows: None,
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+        heartbeat_at: None,
+    };
+    app.db.create_training_job(&job).await?;
+    app.training.wake();
+    view(app, job).await
+}
+
+/// Whether `user` may see `job`: its owner, its team's members, its
+/// workshop's instructors, admins.
+async fn may_see(app: &App, user: &User, job: &TrainingJob) -> Result<bool, TrainingError> {
+    if job.owner == user.id || user.role == Role::Admin {
+        return Ok(true);
+    }
+    let Some(workshop) = job.workshop else { return Ok(false) };
+    let member = app.db.member(workshop, user.id).await?;
+    Ok(member.is_some_and(|m| m.role == MemberRole::Instructor || (job.team.is_some() && m.team == job.team)))
+}
+
+/// Whether `user` runs `job`'s workshop (or is an admin).
+async fn is_staff(app: &App, user: &User, job: &TrainingJob) -> Result<bool, TrainingError> {
+    if user.role == Role::Admin {
+        return Ok(true);
+    }
+    let Some(workshop) = job.workshop else { return Ok(false) };
+    Ok(app.db.member(workshop, user.id).await?.is_some_and(|m| m.role == MemberRole::Instructor))
+}
+
+/// The job `id` if `user` may see it.
+///
+/// # Errors
+/// [`TrainingError::NotFound`] for a job that does not exist or is another team's.
+pub async fn visible(app: &App, user: &User, id: TrainingJobId) -> Result<TrainingJob, TrainingError> {
+    let job = app.db.training_job(id).await?.ok_or(TrainingError::NotFound)?;
+    if may_see(app, user, &job).await? { Ok(job) } else { Err(TrainingError::NotFound) }
+}
+
+/// The current plan over today's jobs.
+async fn current_plan(app: &App, now: Timestamp) -> Result<(Plan, Vec<TrainingJob>), TrainingError> {
+    let jobs = app.db.training_jobs_since(day_start(now)).await?;
+    let settings = &app.settings.training;
+    let limits = Limits { per_user_running: settings.per_user_running, per_team_running: settings.per_team_running };
+    let expected = expected_durations(&jobs, now);
+    let plan = schedule::plan(
+        &jobs,
+        &app.training.slots(),
+        &limits,
+        &HashMap::new(),
+        &|j| expected.get(&j.algorithm).copied().unwrap_or(DEFAULT_EXPECTED_SECS),
+        now,
+    );
+    Ok((plan, jobs))
+}
+
+/// A job's expected run time when none of its algorithm has finished today.
+pub const DEFAULT_EXPECTED_SECS: f64 = 30.0;
+
+/// Mean run time of each algorithm's completed jobs among `jobs`.
+fn expected_durations(jobs: &[TrainingJob], now: Timestamp) -> HashMap<String, f64> {
+    let mut sums: HashMap<String, (f64, f64)> = HashMap::new();
+    for j in jobs.iter().filter(|j| j.state == JobState::Completed) {
+        let e = sums.entry(j.algorithm.clone()).or_default();
+        e.0 += j.run_seconds(now);
+        e.1 += 1.0;
+    }
+    sums.into_iter().map(|(k, (s, n))| (k, s / n)).collect()
+}
+
+/// What people see of `job`: its place, metrics, log and artifacts.
+///
+/// # Errors
+/// Storage.
+pub async fn view(app: &App, mut job: TrainingJob) -> Result<JobView, TrainingError> {
+    let place = if job.state == JobState::Pending {
+        let (plan, jobs) = current_plan(app, now()).await?;
+        // The plan is read after `job`: it may have started since.
+        if let Some(newer) = jobs.into_iter().find(|j| j.id == job.id) {
+            job = newer;
+        }
+        plan.queue.into_iter().find(|p| p.id == job.id)
+    } else {
+        None
+    };
+    let events = app.db.job_events(job.id, 0).await?;
+    let (metrics, progress, log) = summarise(&events);
+    let artifacts = app.db.training_artifacts(job.id).await?;
+    Ok(JobView { job, place, metrics, progress, log, artifacts })
+}
+
+type Summary = (BTreeMap<String, Vec<f64>>, Option<(u64, u64)>, Vec<String>);
+
+/// Curves, progress and the log's tail from a job's events.
+pub fn summarise(events: &[JobEvent]) -> Summary {
+    let mut metrics: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut progress = None;
+    let mut log = Vec::new();
+    for e in events {
+        match &e.kind {
+            JobEventKind::Metrics { round, of, values } => {
+                progress = Some((*round, *of));
+                for (name, v) in values {
+                    if let Some(v) = v.as_f64() {
+                        metrics.entry(name.clone()).or_default().push(v);
+                    }
+                }
+            }
+            JobEventKind::Log { line } => log.push(line.clone()),
+            JobEventKind::State { state } => log.push(format!("[{}]", state.as_str())),
+        }
+    }
+    let skip = log.len().saturating_sub(LOG_LINES_SHOWN);
+    (metrics, progress, log.split_off(skip))
+}
+
+/// The jobs `user` submitted and their team's (in their latest workshop), newest first.
+///
+/// # Errors
+/// Storage.
+pub async fn jobs_of(app: &App, user: &User) -> Result<Vec<JobView>, TrainingError> {
+    let (_, team) = job_context(app, user, None).await?;
+    let mut jobs = app.db.training_jobs_of(user.id, team).await?;
+    jobs.reverse();
+    let now = now();
+    let (plan, _) = current_plan(app, now).await?;
+    let mut views = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let events = app.db.job_events(job.id, 0).await?;
+        let (metrics, progress, log) = summarise(&events);
+        let place = plan.queue.iter().find(|p| p.id == job.id).cloned();
+        let artifacts = app.db.training_artifacts(job.id).await?;
+        views.push(JobView { job, place, metrics, progress, log, artifacts });
+    }
+    Ok(views)
+}
+
+/// Cancels a pending or running job: its owner, a team member or an instructor of its workshop.
+/// A running job's worker stops it at its next heartbeat (within a second).
+///
+/// # Errors
+/// [`TrainingError::NotFound`], [`TrainingError::Ended`], storage.
+pub async fn cancel(app: &App, user: &User, id: TrainingJobId) -> Result<TrainingJob, TrainingError> {
+    let job = visible(app, user, id).await?;
+    let reason = if job.owner == user.id {
+        "cancelled by its owner".to_owned()
+    } else {
+        format!("cancelled by {}", user.name.as_str())
+    };
+    if !app.db.cancel_training_job(id, &reason, now()).await? {
+        let ended = app.db.training_job(id).await?.ok_or(TrainingError::NotFound)?;
+        return Err(TrainingError::Ended(match ended.state {
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            _ => "been cancelled",
+        }));
+    }
+    app.training.wake();
+    app.db.training_job(id).await?.ok_or(TrainingError::NotFound)
+}
+
+/// Sets a job's priority (its workshop's instructors).
+///
+/// # Errors
+/// [`TrainingError::NotFound`], [`TrainingError::StaffOnly`], storage.
+pub async fn set_priority(app: &App, user: &User, id: TrainingJobId, priority: i32) -> Result<(), TrainingError> {
+    let job = visible(app, user, id).await?;
+    if !is_staff(app, user, &job).await? {
+        return Err(TrainingError::StaffOnly);
+    }
+    app.db.set_training_job_priority(id, priority).await?;
+    app.training.wake();
+    Ok(())
+}
+
+/// One artifact of a job `user` may see, with its content.
+///
+/// # Errors
+/// [`TrainingError::NotFound`] for an unknown job or artifact, storage.
+pub async fn artifact(
+    app: &App,
+    user: &User,
+    id: TrainingJobId,
+    name: &str,
+) -> Result<(Artifact, String), TrainingError> {
+    visible(app, user, id).await?;
+    let artifact = app.db.training_artifacts(id).await?.into_iter().find(|a| a.name == name);
+    let content = app.db.training_artifact_content(id, name).await?;
+    artifact.zip(content).ok_or(TrainingError::NotFound)
+}
+
+/// The pool: workers, queue, today's usage per account.
+///
+/// # Errors
+/// Storage.
+pub async fn pool(app: &App) -> Result<PoolView, TrainingError> {
+    let now = now();
+    let (plan, jobs) = current_plan(app, now).await?;
+    let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
+    for j in jobs.iter().filter(|j| j.started_at.is_some()) {
+        let key = j.team.map_or_else(|| j.owner.to_string(), |t| t.to_string());
+        let u = usage.entry(key).or_insert(Usage { team: j.team, minutes: 0.0, jobs: 0 });
+        u.minutes += schedule::usage_seconds(j, now) / 60.0;
+        u.jobs += 1;
+    }
+    Ok(PoolView {
+        workers: app.training.workers(),
+        queue_length: plan.queue.len(),
+        running: jobs.iter().filter(|j| j.state == JobState::Running).count(),
+        usage: usage.into_values().collect(),
+        quota_minutes_per_day: app.settings.training.quota_minutes_per_day,
+    })
+}
+
+/// The file a completed job's model has in its owner's kernel sessions:
+/// `data/model-<first 8 characters of the job id>.json`.
+pub fn model_file_name(id: TrainingJobId) -> String {
+    format!("model-{}.json", id.to_string().get(..8).unwrap_or_default())
+}
+
+/// Puts the models of `user`'s completed jobs (and their team's) into a
+/// new session's `data/` folder, as [`model_file_name`]. A storage failure
+/// is logged (the cell that loads one then says it is missing).
+pub async fn share_models_with(app: &App, user: &User, session: &flywheel_kernel_manager::KernelSession) {
+    let jobs = match job_context(app, user, None).await {
+        Ok((_, team)) => app.db.training_jobs_of(user.id, team).await,
+        Err(e) => return tracing::error!(user = %user.id, error = %e, "could not find a user's team for a session"),
+    };
+    let jobs = match jobs {
+        Ok(j) => j,
+        Err(e) => return tracing::error!(user = %user.id, error = %e, "could not list training jobs for a session"),
+    };
+    for job in jobs.iter().filter(|j| j.state == JobState::Completed) {
+        match app.db.training_artifact_content(job.id, runner::MODEL_FILE).await {
+            Ok(Some(content)) => session.put_file(&model_file_name(job.id), std::sync::Arc::from(content)),
+            Ok(None) => {}
+            Err(e) => tracing::error!(job = %job.id, error = %e, "could not read a model for a session"),
+        }
+    }
+}
+
+/// A pending job's reason code and its explanation, for pages.
+pub fn reason_text(place: &Place) -> (&'static str, &'static str) {
+    (place.reason.code(), place.reason.explain())
+}
+
+/// The reason codes, for the API's documentation.
+pub const REASONS: [Reason; 5] =
+    [Reason::Priority, Reason::Resources, Reason::NoGpuWorker, Reason::PerUserLimit, Reason::PerTeamLimit];
+
+pub use worker::Pool;

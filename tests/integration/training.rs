@@ -1,0 +1,303 @@
+//! The shared training pool through the API, on real local workers (each
+//! job a real `flywheel train-job` process of this build): a job queues,
+//! runs with a per-round curve and leaves a model that loads; bad requests
+//! name what is valid; another participant's job is 404 everywhere; cancel
+//! stops a running job; a killed training process is retried; limits and
+//! quotas say why; the page shows it all.
+
+use std::time::Duration;
+
+use flywheel_domain::{JobState, Role, Timestamp, TrainingJob, TrainingJobId};
+use flywheel_store::TrainingStore;
+use flywheel_tests::{Api, PASSWORD, TestApp, error_message, eventually, spawn_app_with};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn pool(workers: usize) -> TestApp {
+    spawn_app_with(|c| c.training_local_workers = workers).await
+}
+
+/// A small boosted-trees job on the German credit data (1,000 rows).
+fn small_job(rounds: u32) -> Value {
+    json!({
+        "algorithm": "gradient_boosted_trees",
+        "hyperparameters": {"iterations": rounds, "max_depth": 3},
+        "data": {"train": "builtin:german_credit", "validation": "builtin:german_credit", "target": "creditability"},
+    })
+}
+
+/// A job that runs for minutes in a debug build (the full fraud data).
+fn long_job() -> Value {
+    json!({
+        "algorithm": "gradient_boosted_trees",
+        "hyperparameters": {"iterations": 2000},
+        "data": {"train": "builtin:credit_card_fraud", "target": "Class"},
+    })
+}
+
+async fn submit(api: &Api, token: &str, body: Value) -> String {
+    let (status, job) = api.json(Method::POST, "/api/v1/training-jobs", Some(body), token).await;
+    assert_eq!(status, 201, "{job}");
+    job["id"].as_str().unwrap().to_owned()
+}
+
+async fn job(api: &Api, token: &str, id: &str) -> Value {
+    let (status, job) = api.json(Method::GET, &format!("/api/v1/training-jobs/{id}"), None, token).await;
+    assert_eq!(status, 200, "{job}");
+    job
+}
+
+async fn wait_for_state(api: &Api, token: &str, id: &str, state: &str, limit: Duration) -> Value {
+    eventually(&format!("job {id} is {state}"), limit, || async {
+        let j = job(api, token, id).await;
+        if j["state"] == state { Ok(j) } else { Err(j.to_string()) }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_job_queues_runs_with_a_curve_and_leaves_a_model_that_loads() {
+    let app = pool(1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+
+    let (status, queued) = api.json(Method::POST, "/api/v1/training-jobs", Some(small_job(15)), &ada).await;
+    assert_eq!(status, 201, "{queued}");
+    assert!(queued["state"] == "pending" || queued["state"] == "running", "{queued}");
+    let id = queued["id"].as_str().unwrap().to_owned();
+    if queued["state"] == "pending" {
+        assert_eq!(queued["position"], 1, "{queued}");
+        assert!(queued["reason"].is_string(), "a pending job says why: {queued}");
+    }
+
+    let done = wait_for_state(&api, &ada, &id, "completed", Duration::from_secs(120)).await;
+    let curve = done["metrics"]["validation_log_loss"].as_array().expect("a per-round validation curve");
+    assert_eq!(curve.len(), 15, "one value per round: {done}");
+    assert!(curve[14].as_f64() < curve[0].as_f64(), "the loss falls: {curve:?}");
+    assert_eq!(done["progress"], json!([15, 15]));
+    let auc = done["final_metrics"]["validation_roc_auc"].as_f64().expect("validation_roc_auc");
+    assert!(auc > 0.75, "{done}");
+    assert_eq!(done["rows"], 1000);
+    assert_eq!(done["attempts"], 1);
+    assert_eq!(done["artifacts"][0]["name"], "model.json");
+    assert_eq!(done["artifacts"][0]["kind"], "GradientBoostedTreesModel");
+
+    let (status, model) = api.get_text(&ada, done["artifacts"][0]["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    let model = flywheel_ml::GradientBoostedTreesModel::from_json(&model).expect("the artifact is a saved model");
+    assert_eq!(model.feature_names().len(), 61, "German credit's numeric columns and its text columns one-hot encoded");
+
+    let (status, list) = api.json(Method::GET, "/api/v1/training-jobs", None, &ada).await;
+    assert_eq!((status, list.as_array().unwrap().len()), (200, 1));
+    assert_eq!(list[0]["id"], id.as_str());
+
+    // The event stream replays the run and ends with its final state.
+    let (status, stream) = api.get_text(&ada, &format!("/api/v1/training-jobs/{id}/events")).await;
+    assert_eq!(status, 200);
+    assert_eq!(stream.matches("event: metrics").count(), 15, "{stream}");
+    assert!(stream.contains(r#"data: {"state":"completed"}"#), "{stream}");
+
+    let (status, pool) = api.json(Method::GET, "/api/v1/pool", None, &ada).await;
+    assert_eq!(status, 200, "{pool}");
+    assert_eq!(pool["workers"].as_array().unwrap().len(), 1);
+    assert_eq!((pool["queue_length"].as_u64(), pool["running"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(pool["usage"][0]["jobs"], 1);
+}
+
+#[tokio::test]
+async fn another_participants_job_is_not_found_anywhere() {
+    let app = pool(0).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
+    let id = submit(&api, &ada, small_job(5)).await;
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/training-jobs/{id}")),
+        (Method::POST, format!("/api/v1/training-jobs/{id}/cancel")),
+        (Method::GET, format!("/api/v1/training-jobs/{id}/events")),
+        (Method::GET, format!("/api/v1/training-jobs/{id}/artifacts/model.json")),
+        (Method::POST, format!("/api/v1/training-jobs/{id}/priority")),
+        (Method::GET, "/api/v1/training-jobs/not-an-id".to_owned()),
+    ] {
+        let body = (method == Method::POST).then(|| json!({"priority": 5}));
+        let (status, err) = api.json(method.clone(), &path, body, &bob).await;
+        assert_eq!(status, 404, "{method} {path}: {err}");
+    }
+    let (_, list) = api.json(Method::GET, "/api/v1/training-jobs", None, &bob).await;
+    assert_eq!(list, json!([]));
+    assert_eq!(job(&api, &ada, &id).await["state"], "pending", "still queued: no worker");
+}
+
+#[tokio::test]
+async fn bad_requests_name_what_is_valid_and_queue_nothing() {
+    let app = pool(0).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut body = small_job(5);
+        f(&mut body);
+        body
+    };
+    let cases: Vec<(Value, u16, Vec<&str>)> = vec![
+        (with(&|b| b["algorithm"] = json!("xgboost")), 422, vec!["gradient_boosted_trees", "linear_learner"]),
+        (with(&|b| b["hyperparameters"]["depth"] = json!(3)), 422, vec!["depth", "max_depth", "learning_rate"]),
+        (with(&|b| b["hyperparameters"]["learning_rate"] = json!(7)), 422, vec!["learning_rate"]),
+        (with(&|b| b["hyperparameters"]["iterations"] = json!("many")), 422, vec!["iterations"]),
+        (with(&|b| b["data"]["target"] = json!("Class")), 422, vec!["Class", "creditability", "duration_in_month"]),
+        (with(&|b| b["data"]["train"] = json!("builtin:mnist")), 404, vec!["german_credit", "credit_card_fraud"]),
+        (with(&|b| b["data"]["train"] = json!("dataset:secret.csv")), 404, vec!["secret.csv"]),
+        (with(&|b| b["data"]["train"] = json!("s3://bucket/x.csv")), 422, vec!["builtin:<name>"]),
+        (with(&|b| b["gpu"] = json!(1)), 422, vec![]),
+    ];
+    for (body, want, words) in cases {
+        let (status, err) = api.json(Method::POST, "/api/v1/training-jobs", Some(body.clone()), &ada).await;
+        assert_eq!(status, want, "{body}: {err}");
+        let message = error_message(&err);
+        for w in words {
+            assert!(message.contains(w), "{body}: the message should name {w:?}: {message}");
+        }
+    }
+    let (_, list) = api.json(Method::GET, "/api/v1/training-jobs", None, &ada).await;
+    assert_eq!(list, json!([]), "nothing was queued");
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_job_and_a_killed_process_is_retried() {
+    let app = pool(1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+
+    let id = submit(&api, &ada, long_job()).await;
+    wait_for_state(&api, &ada, &id, "running", Duration::from_secs(60)).await;
+    // kill -9 of the training process: the worker sees it die and queues the job again.
+    let pid = eventually("the training process", Duration::from_secs(30), || async {
+        let out = std::process::Command::new("pgrep").args(["-f", &format!("train-job .*{id}")]).output();
+        let out = out.map_err(|e| e.to_string())?;
+        String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned).ok_or_else(|| "none yet".to_owned())
+    })
+    .await;
+    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+    let again = eventually("a second attempt", Duration::from_secs(60), || async {
+        let j = job(&api, &ada, &id).await;
+        if j["attempts"] == 2 && j["state"] == "running" { Ok(j) } else { Err(j.to_string()) }
+    })
+    .await;
+    assert_eq!(again["error"], Value::Null, "{again}");
+
+    let (status, cancelled) = api.json(Method::POST, &format!("/api/v1/training-jobs/{id}/cancel"), None, &ada).await;
+    assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
+    let started = std::time::Instant::now();
+    eventually("the worker is free", Duration::from_secs(10), || async {
+        let (_, pool) = api.json(Method::GET, "/api/v1/pool", None, &ada).await;
+        if pool["workers"][0]["job"].is_null() { Ok(()) } else { Err(pool.to_string()) }
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(2), "stopped in {:?}", started.elapsed());
+    assert_eq!(job(&api, &ada, &id).await["state"], "cancelled", "it stays cancelled");
+    let (status, err) = api.json(Method::POST, &format!("/api/v1/training-jobs/{id}/cancel"), None, &ada).await;
+    assert_eq!(status, 409, "{err}");
+}
+
+#[tokio::test]
+async fn a_participant_over_their_running_limit_waits_with_slurms_reason() {
+    let app = spawn_app_with(|c| {
+        c.training_local_workers = 2;
+        c.training_max_running_per_user = 1;
+    })
+    .await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let first = submit(&api, &ada, long_job()).await;
+    wait_for_state(&api, &ada, &first, "running", Duration::from_secs(60)).await;
+    let second = submit(&api, &ada, small_job(5)).await;
+    let waiting = job(&api, &ada, &second).await;
+    assert_eq!(
+        (waiting["state"].as_str(), waiting["reason"].as_str(), waiting["position"].as_u64()),
+        (Some("pending"), Some("QOSMaxJobsPerUserLimit"), Some(1)),
+        "{waiting}"
+    );
+    // Once the first ends, the second runs.
+    api.json(Method::POST, &format!("/api/v1/training-jobs/{first}/cancel"), None, &ada).await;
+    wait_for_state(&api, &ada, &second, "completed", Duration::from_secs(120)).await;
+}
+
+#[tokio::test]
+async fn a_spent_quota_is_429_with_when_it_refills() {
+    let app = spawn_app_with(|c| c.training_quota_minutes_per_day = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let me = app.create_user("ada2@example.org", PASSWORD, Role::Participant).await;
+    let ada2 = api.token("ada2@example.org", PASSWORD).await;
+    // Two minutes of training today, as the store records a finished job.
+    let now = flywheel_app::now().millis();
+    let started = (now - 120_000).max(now - now.rem_euclid(86_400_000));
+    let done = TrainingJob {
+        id: TrainingJobId(uuid::Uuid::new_v4()),
+        owner: me.id,
+        workshop: None,
+        team: None,
+        algorithm: "gradient_boosted_trees".into(),
+        spec: small_job(5),
+        gpus: 0,
+        priority: 0,
+        state: JobState::Completed,
+        attempts: 1,
+        worker: Some("elsewhere".into()),
+        error: None,
+        final_metrics: serde_json::Map::new(),
+        rows: Some(1000),
+        created_at: Timestamp(started),
+        started_at: Some(Timestamp(started)),
+        finished_at: Some(Timestamp(started + 120_000)),
+        heartbeat_at: None,
+    };
+    app.db.create_training_job(&done).await.unwrap();
+
+    let (status, headers, err) = api.call(Method::POST, "/api/v1/training-jobs", Some(small_job(5)), Some(&ada2)).await;
+    assert_eq!(status, 429, "{err}");
+    assert!(error_message(&err).contains("1 worker-minutes"), "{err}");
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 86_400, "{retry}");
+    // Another participant's quota is their own.
+    submit(&api, &ada, small_job(5)).await;
+}
+
+#[tokio::test]
+async fn the_training_page_submits_and_lists_a_job_with_its_curve() {
+    let app = pool(1).await;
+    let browser = app.browser();
+    app.create_user("ada@example.org", PASSWORD, Role::Participant).await;
+    browser.log_in("ada@example.org", PASSWORD).await;
+    let page = browser.get("/training").await;
+    assert!(page.has("form#submit-job"), "{}", page.html.html());
+    assert!(page.has("#no-jobs"));
+    let done = browser
+        .submit(
+            "/training",
+            "/training",
+            &[
+                ("algorithm", "gradient_boosted_trees"),
+                ("train", "builtin:german_credit"),
+                ("validation", "builtin:german_credit"),
+                ("target", "creditability"),
+                ("hyperparameters", "iterations = 8\nmax_depth = 3"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html.html());
+    let page = eventually("the job completes on the page", Duration::from_secs(120), || async {
+        let page = browser.get("/training").await;
+        if page.has("tr.job.completed") { Ok(page) } else { Err(page.texts("tr.job").join(" | ")) }
+    })
+    .await;
+    assert!(page.has("figure.curve svg"), "a metric curve: {}", page.html.html());
+    assert!(
+        page.text("code.snippet").contains("GradientBoostedTreesModel::load(\"data/model-"),
+        "{}",
+        page.html.html()
+    );
+    let refused =
+        browser.submit("/training", "/training", &[("algorithm", "xgboost"), ("train", "builtin:german_credit")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text("#training-error").contains("gradient_boosted_trees"), "{}", refused.html.html());
+}
