@@ -39,6 +39,7 @@ rich!(
     crate::plot::Plot,
     crate::check::Check,
     crate::LdaModel,
+    crate::job::SubmittedJob,
 );
 
 /// The value of a cell's last expression, as [`show!`](crate::show) wraps it.
@@ -101,7 +102,12 @@ macro_rules! show {
 
 /// Prints `content` as a rich output of MIME type `mime` (`text/html`, `image/svg+xml`).
 pub(crate) fn emit(mime: &str, content: &str) {
-    println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
+    println!("{}", rich_content(mime, content));
+}
+
+/// What [`emit`] prints, without the final line break.
+pub(crate) fn rich_content(mime: &str, content: &str) -> String {
+    format!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT")
 }
 
 /// Escapes text for HTML element content and attribute values.

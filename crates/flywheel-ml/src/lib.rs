@@ -80,6 +80,17 @@
 //!   reporting `Progress`. Boosted trees' validation loss comes round by
 //!   round while they fit: forust-ml logs it through `log` from the rayon
 //!   worker that fits, a logger of ours routes those records to the caller.
+//! - `job.rs` — a training-pool job submitted from a cell, which cannot
+//!   reach the network: `TrainingJob::new(params).train(&t).submit()` writes
+//!   `training-<token>-job.json` (the `TrainingSpec`; `JobParams` turns each
+//!   `…Params` builder into `training.rs`'s hyper-parameter names) and the
+//!   tables as CSV into the working directory, and prints
+//!   `application/vnd.flywheel.training-job+json` `{"jobs": [tokens of this
+//!   cell]}` (a static list: each cell's code has its own statics); the
+//!   server queues the jobs when the cell finishes and answers in
+//!   `data/training-<token>.json`, which `SubmittedJob::status`/`wait`/
+//!   `model` read in later cells. Files lie flat: the server reads a
+//!   kernel's files by plain name.
 //! - `check.rs` — `Check`, what a lab's check cell ends in: `text/html` for
 //!   the participant (✓, or ✗ with what is wrong and a hint) and
 //!   `application/vnd.flywheel.check+json` (`{"passed": …}`) that the server
@@ -103,6 +114,7 @@ pub mod datasets;
 #[doc(hidden)]
 pub mod display;
 mod error;
+pub mod job;
 pub mod metrics;
 mod models;
 pub mod plot;
@@ -122,6 +134,7 @@ pub use table::{ColumnData, Table};
 pub mod prelude {
     pub use crate::check::{self, Check};
     pub use crate::datasets;
+    pub use crate::job::{JobData, JobParams, JobStatus, SavedModel, SubmittedJob, TRAINING_JOB_MIME, TrainingJob};
     pub use crate::metrics::{self, ConfusionMatrix, CostMatrix, Curve, CurveKind, ThresholdPoint, ThresholdSweep};
     pub use crate::models::*;
     pub use crate::plot::{self, Plot};

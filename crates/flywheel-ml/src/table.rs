@@ -97,6 +97,66 @@ impl Table {
         Ok(Table { columns, nrows })
     }
 
+    /// The table as CSV text: a header row of the column names, then one
+    /// line per row. Numbers are written so that they parse back to the same
+    /// `f64` (the shortest exact decimal, in exponent form below 1e-5 or
+    /// from 1e16 up); a missing number (NaN) is an empty cell; text is
+    /// quoted where it needs to be (commas, quotes, line breaks), as the
+    /// `csv` crate does. [`Table::from_csv_str`] reads it back, with the
+    /// reader's rules: surrounding spaces are trimmed, a text column whose
+    /// values all look like numbers becomes numeric, and a numeric column
+    /// with no value at all becomes text.
+    ///
+    /// ```
+    /// use flywheel_ml::Table;
+    ///
+    /// let t = Table::from_csv_str("x,name\n0.1,\"Smith, J.\"\n,Lee\n")?;
+    /// assert_eq!(t.to_csv_string()?, "x,name\n0.1,\"Smith, J.\"\n,Lee\n");
+    /// # Ok::<(), flywheel_ml::MlError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MlError::Empty`] for a table without columns (CSV needs a header).
+    pub fn to_csv_string(&self) -> Result<String> {
+        let mut bytes = Vec::new();
+        self.write_csv_to(&mut bytes)?;
+        String::from_utf8(bytes).map_err(|e| MlError::Write(format!("the table as CSV: {e}")))
+    }
+
+    /// Writes the table to `path` as CSV ([`Table::to_csv_string`]'s text),
+    /// replacing any file there.
+    ///
+    /// # Errors
+    /// [`MlError::Empty`] for a table without columns; [`MlError::Write`]
+    /// naming the path when the file cannot be written.
+    pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let file = std::fs::File::create(path).map_err(|e| MlError::Write(format!("{}: {e}", path.display())))?;
+        self.write_csv_to(std::io::BufWriter::new(file)).map_err(|e| match e {
+            MlError::Write(m) => MlError::Write(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    fn write_csv_to(&self, out: impl std::io::Write) -> Result<()> {
+        if self.columns.is_empty() {
+            return Err(MlError::Empty("a table without columns has no CSV header".into()));
+        }
+        let failed = |e: csv::Error| MlError::Write(e.to_string());
+        let mut csv = csv::Writer::from_writer(out);
+        csv.write_record(self.columns.iter().map(|c| c.name.as_str())).map_err(failed)?;
+        let mut record = Vec::with_capacity(self.columns.len());
+        for i in 0..self.nrows {
+            record.clear();
+            record.extend(self.columns.iter().map(|c| match &c.data {
+                ColumnData::Numbers(v) => exact_number(v[i]),
+                ColumnData::Text(t) => t[i].clone(),
+            }));
+            csv.write_record(&record).map_err(failed)?;
+        }
+        csv.flush().map_err(|e| MlError::Write(e.to_string()))
+    }
+
     /// A table from columns of numbers.
     ///
     /// # Errors
@@ -424,6 +484,19 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
+/// A number as CSV text that parses back to the same `f64`: Rust's
+/// shortest round-trip form, in exponent notation where the plain one
+/// would be long; NaN (missing) as nothing, infinities as `inf`, `-inf`.
+fn exact_number(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else if x == 0.0 || !x.is_finite() || (1e-5..1e16).contains(&x.abs()) {
+        x.to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
 fn infer(values: Vec<String>) -> ColumnData {
     let numeric =
         values.iter().any(|v| !v.is_empty()) && values.iter().all(|v| v.is_empty() || v.parse::<f64>().is_ok());
@@ -493,6 +566,45 @@ mod tests {
         let d = t.one_hot("country").unwrap().classification("class").unwrap();
         assert_eq!(d.features().columns(), ["amount", "country=DE", "country=FR", "country=US"]);
         assert_eq!(d.labels().unwrap().classes(), ["0", "1"]);
+    }
+
+    #[test]
+    fn tables_written_as_csv_read_back_the_same() {
+        let numbers = vec![0.1, 1.0 / 3.0, -2.5e-8, 1e300, f64::NAN, f64::INFINITY, -0.0, 123456789.125];
+        let n = numbers.len();
+        let text: Vec<String> =
+            ["plain", "a, b", "say \"hi\"", "two\nlines", "ünïcode", "x", "", "last"].map(String::from).to_vec();
+        let table = Table::new(vec![
+            ("value".into(), ColumnData::Numbers(numbers.clone())),
+            ("name, quoted".into(), ColumnData::Text(text.clone())),
+            ("id".into(), ColumnData::Numbers((0..n).map(|i| i as f64).collect())),
+        ])
+        .unwrap();
+        let csv = table.to_csv_string().unwrap();
+        assert!(
+            csv.starts_with("value,\"name, quoted\",id\n0.1,plain,0\n0.3333333333333333,\"a, b\",1\n-2.5e-8,"),
+            "{csv}"
+        );
+        assert!(csv.contains("\n1e300,"), "{csv}");
+        let back = Table::from_csv_str(&csv).unwrap();
+        assert_eq!(back.column_names(), table.column_names());
+        let read = back.numbers("value").unwrap().to_vec();
+        for (a, b) in numbers.iter().zip(&read) {
+            assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{a} read back as {b}");
+        }
+        assert_eq!(back.texts("name, quoted").unwrap(), text);
+        assert_eq!(back.to_csv_string().unwrap(), csv, "written again, the same text");
+
+        let credit = crate::datasets::german_credit();
+        assert_eq!(Table::from_csv_str(&credit.to_csv_string().unwrap()).unwrap(), credit);
+        let path = std::env::temp_dir().join(format!("flywheel-table-{}.csv", std::process::id()));
+        credit.head(5).write_csv(&path).unwrap();
+        let read = Table::read_csv(&path);
+        std::fs::remove_file(&path).ok();
+        assert_eq!(read.unwrap(), credit.head(5));
+        assert!(matches!(Table::new(vec![]).unwrap().to_csv_string(), Err(MlError::Empty(_))));
+        let err = credit.write_csv("/no/such/dir/t.csv").unwrap_err();
+        assert!(matches!(&err, MlError::Write(m) if m.contains("/no/such/dir/t.csv")), "{err}");
     }
 
     #[test]

@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{MlError, Result};
+pub use crate::job::TRAINING_JOB_MIME;
 use crate::models::BoosterEvent;
 use crate::{
     Dataset, DecisionTree, DecisionTreeModel, GradientBoostedTrees, GradientBoostedTreesModel,
@@ -683,7 +684,9 @@ fn dataset(table: &Table, features: &[String], task: Task<'_>, classes: Option<&
     }
 }
 
-fn check_same_columns(train: &Table, validation: &Table) -> Result<()> {
+/// Checks that the validation table has the training table's columns, each
+/// of the same kind (numbers or text), in any order.
+pub(crate) fn check_same_columns(train: &Table, validation: &Table) -> Result<()> {
     let (ours, theirs) = (train.column_names(), validation.column_names());
     let missing: Vec<&str> = ours.iter().filter(|c| !theirs.contains(c)).map(String::as_str).collect();
     let extra: Vec<&str> = theirs.iter().filter(|c| !ours.contains(c)).map(String::as_str).collect();

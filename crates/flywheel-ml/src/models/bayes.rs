@@ -32,7 +32,7 @@ impl NaiveBayes {
 /// Hyper-parameters of [`NaiveBayesModel`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NaiveBayesParams {
-    var_smoothing: f64,
+    pub(crate) var_smoothing: f64,
 }
 
 impl NaiveBayesParams {

@@ -47,11 +47,11 @@ impl RandomForest {
 /// Hyper-parameters of [`RandomForestModel`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomForestParams {
-    trees: usize,
-    max_depth: Option<usize>,
-    feature_proportion: Option<f64>,
-    bootstrap_proportion: f64,
-    seed: u64,
+    pub(crate) trees: usize,
+    pub(crate) max_depth: Option<usize>,
+    pub(crate) feature_proportion: Option<f64>,
+    pub(crate) bootstrap_proportion: f64,
+    pub(crate) seed: u64,
 }
 
 impl RandomForestParams {

@@ -59,14 +59,14 @@ impl GradientBoostedTrees {
 /// Hyper-parameters of [`GradientBoostedTreesModel`] (XGBoost's names where they exist).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GradientBoostedTreesParams {
-    iterations: usize,
-    learning_rate: f32,
-    max_depth: usize,
-    l2: f32,
-    min_child_weight: f32,
-    subsample: f32,
-    early_stopping_rounds: Option<usize>,
-    seed: u64,
+    pub(crate) iterations: usize,
+    pub(crate) learning_rate: f32,
+    pub(crate) max_depth: usize,
+    pub(crate) l2: f32,
+    pub(crate) min_child_weight: f32,
+    pub(crate) subsample: f32,
+    pub(crate) early_stopping_rounds: Option<usize>,
+    pub(crate) seed: u64,
 }
 
 impl GradientBoostedTreesParams {

@@ -39,11 +39,11 @@ impl KMeans {
 /// Hyper-parameters of [`KMeansModel`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct KMeansParams {
-    k: usize,
-    runs: usize,
-    max_iterations: u64,
-    tolerance: f64,
-    seed: u64,
+    pub(crate) k: usize,
+    pub(crate) runs: usize,
+    pub(crate) max_iterations: u64,
+    pub(crate) tolerance: f64,
+    pub(crate) seed: u64,
 }
 
 impl KMeansParams {

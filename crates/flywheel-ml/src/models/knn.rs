@@ -36,7 +36,7 @@ impl Knn {
 /// Hyper-parameters of k-nearest neighbours.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnnParams {
-    k: usize,
+    pub(crate) k: usize,
 }
 
 impl KnnParams {

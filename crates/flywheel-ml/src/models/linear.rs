@@ -50,9 +50,9 @@ impl LinearLearner {
 /// Hyper-parameters of [`LinearClassifier`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinearClassifierParams {
-    l2: f64,
-    max_iterations: u64,
-    tolerance: f64,
+    pub(crate) l2: f64,
+    pub(crate) max_iterations: u64,
+    pub(crate) tolerance: f64,
 }
 
 impl LinearClassifierParams {
@@ -329,7 +329,7 @@ fn argmax(row: ndarray::ArrayView1<'_, f64>) -> usize {
 /// Hyper-parameters of [`LinearRegressor`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinearRegressorParams {
-    l2: f64,
+    pub(crate) l2: f64,
 }
 
 impl LinearRegressorParams {

@@ -42,7 +42,7 @@ impl Pca {
 /// Hyper-parameters of [`PcaModel`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PcaParams {
-    n_components: usize,
+    pub(crate) n_components: usize,
 }
 
 impl PcaParams {

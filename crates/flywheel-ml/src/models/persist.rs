@@ -88,6 +88,14 @@ macro_rules! saveable {
                 Self::from_json(&persist::load(stringify!($model), path.as_ref())?)
             }
         }
+
+        impl $crate::job::SavedModel for $model {
+            const KIND: &'static str = stringify!($model);
+
+            fn from_json(text: &str) -> Result<Self> {
+                persist::from_json(stringify!($model), text)
+            }
+        }
     )+};
 }
 

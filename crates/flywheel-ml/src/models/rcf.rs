@@ -40,9 +40,9 @@ impl RandomCutForest {
 /// Hyper-parameters of [`RandomCutForestModel`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RandomCutForestParams {
-    trees: usize,
-    sample_size: usize,
-    seed: u64,
+    pub(crate) trees: usize,
+    pub(crate) sample_size: usize,
+    pub(crate) seed: u64,
 }
 
 impl RandomCutForestParams {

@@ -31,9 +31,9 @@ impl DecisionTree {
 /// Hyper-parameters of [`DecisionTreeModel`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecisionTreeParams {
-    max_depth: Option<usize>,
-    min_rows_split: f32,
-    min_rows_leaf: f32,
+    pub(crate) max_depth: Option<usize>,
+    pub(crate) min_rows_split: f32,
+    pub(crate) min_rows_leaf: f32,
 }
 
 impl DecisionTreeParams {
