@@ -421,6 +421,15 @@ pub trait TrainingStore: Send + Sync {
     /// Sets a job's priority (higher runs first). Returns `false` for an unknown job.
     async fn set_training_job_priority(&self, id: TrainingJobId, priority: i32) -> Result<bool, StoreError>;
 
+    /// Stores (or replaces) one artifact of a job: a model, or an input a
+    /// cell sent (`input/train.csv`).
+    async fn put_training_artifact(
+        &self,
+        id: TrainingJobId,
+        artifact: &Artifact,
+        content: &str,
+    ) -> Result<(), StoreError>;
+
     /// The job's artifacts, by name.
     async fn training_artifacts(&self, id: TrainingJobId) -> Result<Vec<Artifact>, StoreError>;
 

@@ -397,6 +397,14 @@ impl TrainingStore for Faulty {
     async fn set_training_job_priority(&self, id: TrainingJobId, priority: i32) -> Result<bool, StoreError> {
         self.enter(Area::Training).await?.set_training_job_priority(id, priority).await
     }
+    async fn put_training_artifact(
+        &self,
+        id: TrainingJobId,
+        artifact: &Artifact,
+        content: &str,
+    ) -> Result<(), StoreError> {
+        self.enter(Area::Training).await?.put_training_artifact(id, artifact, content).await
+    }
     async fn training_artifacts(&self, id: TrainingJobId) -> Result<Vec<Artifact>, StoreError> {
         self.enter(Area::Training).await?.training_artifacts(id).await
     }

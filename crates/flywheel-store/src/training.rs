@@ -81,28 +81,52 @@ async fn jobs(pool: &AnyPool, filter: &str, binds: &[Bind]) -> Result<Vec<Traini
     query.fetch_all(pool).await?.iter().map(job).collect()
 }
 
-/// Appends events after the job's last, in one transaction.
+/// Appends events after the job's last. Each is one `INSERT … SELECT MAX(seq) + 1`:
+/// a single statement, so SQLite takes its write lock at once (a read-then-write
+/// transaction can fail with "database is locked" when another writer got in
+/// between); two writers racing for the same number on PostgreSQL (a cancel
+/// beside the worker's flush) meet the primary key, and the loser tries again.
 async fn append(pool: &AnyPool, id: TrainingJobId, events: &[(Timestamp, JobEventKind)]) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut tx = pool.begin().await?;
-    let last: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS last FROM training_job_events WHERE job_id = $1")
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("last")?;
-    for (seq, (at, kind)) in (last + 1..).zip(events) {
+    for (at, kind) in events {
         let event = serde_json::to_string(kind).expect("job events always serialise");
-        sqlx::query("INSERT INTO training_job_events (job_id, seq, at, event) VALUES ($1, $2, $3, $4)")
+        let mut tries = 0;
+        loop {
+            let done = sqlx::query(
+                "INSERT INTO training_job_events (job_id, seq, at, event)
+                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3 FROM training_job_events WHERE job_id = $1",
+            )
             .bind(id.to_string())
-            .bind(seq)
             .bind(at.millis())
-            .bind(event)
-            .execute(&mut *tx)
-            .await?;
+            .bind(&event)
+            .execute(pool)
+            .await;
+            match done {
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && tries < 5 => tries += 1,
+                other => break other.map(drop)?,
+            }
+        }
     }
-    tx.commit().await?;
+    Ok(())
+}
+
+async fn put_artifact(
+    conn: &mut sqlx::AnyConnection,
+    id: TrainingJobId,
+    artifact: &Artifact,
+    content: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO training_artifacts (job_id, name, kind, size_bytes, content) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (job_id, name) DO UPDATE SET kind = excluded.kind, size_bytes = excluded.size_bytes,
+                                                  content = excluded.content",
+    )
+    .bind(id.to_string())
+    .bind(&artifact.name)
+    .bind(&artifact.kind)
+    .bind(i64::try_from(content.len()).map_err(corrupt)?)
+    .bind(content)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -279,18 +303,7 @@ impl TrainingStore for SqlDatabase {
             return Ok(false);
         }
         for (artifact, content) in &outcome.artifacts {
-            sqlx::query(
-                "INSERT INTO training_artifacts (job_id, name, kind, size_bytes, content) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (job_id, name) DO UPDATE SET kind = excluded.kind, size_bytes = excluded.size_bytes,
-                                                          content = excluded.content",
-            )
-            .bind(id.to_string())
-            .bind(&artifact.name)
-            .bind(&artifact.kind)
-            .bind(i64::try_from(content.len()).map_err(corrupt)?)
-            .bind(content)
-            .execute(&mut *tx)
-            .await?;
+            put_artifact(&mut tx, id, artifact, content).await?;
         }
         tx.commit().await?;
         if let Some(why) = outcome.error.clone().filter(|_| outcome.state == JobState::Pending) {
@@ -367,6 +380,16 @@ impl TrainingStore for SqlDatabase {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn put_training_artifact(
+        &self,
+        id: TrainingJobId,
+        artifact: &Artifact,
+        content: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        put_artifact(&mut conn, id, artifact, content).await
     }
 
     async fn training_artifacts(&self, id: TrainingJobId) -> Result<Vec<Artifact>, StoreError> {
