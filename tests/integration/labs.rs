@@ -87,6 +87,8 @@ async fn every_lab_fails_its_checks_as_shipped_and_passes_them_with_the_referenc
         c.labs_dir = repo_labs();
         c.data_dir.clone_from(&kernels);
         c.kernel_cell_time_limit_secs = 600;
+        // The fraud lab sends a job to the training pool and waits for its model.
+        c.training_local_workers = 1;
     })
     .await;
     let labs = Labs::load(&repo_labs());

@@ -200,7 +200,7 @@ async fn session_for(app: &App, user: &User, notebook: NotebookId) -> Result<Arc
         other => other?,
     };
     crate::datasets::share_with(app, user, &session).await;
-    crate::training::share_models_with(app, user, &session).await;
+    crate::training::attach(app, user, &session).await;
     app.notebook_kernels.set((notebook, user.id), session.id.clone());
     Ok(session)
 }

@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -187,6 +187,8 @@ pub struct PoolBody {
     pub usage: Vec<UsageBody>,
     /// The daily quota per team, in worker-minutes (0: none).
     pub quota_minutes_per_day: u64,
+    /// For a workshop's instructors: today's jobs of their workshops (empty for others).
+    pub jobs: Vec<TrainingJobBody>,
 }
 
 /// A worker.
@@ -207,6 +209,8 @@ pub struct WorkerBody {
 pub struct UsageBody {
     /// The team (absent: a participant without one).
     pub team: Option<String>,
+    /// The team's name.
+    pub name: String,
     /// Worker-minutes used today.
     pub minutes: f64,
     /// Jobs run or running today.
@@ -226,9 +230,15 @@ impl From<PoolView> for PoolBody {
             usage: p
                 .usage
                 .into_iter()
-                .map(|u| UsageBody { team: u.team.map(|t| t.to_string()), minutes: u.minutes, jobs: u.jobs })
+                .map(|u| UsageBody {
+                    team: u.team.map(|t| t.to_string()),
+                    name: u.name,
+                    minutes: u.minutes,
+                    jobs: u.jobs,
+                })
                 .collect(),
             quota_minutes_per_day: p.quota_minutes_per_day,
+            jobs: Vec::new(),
         }
     }
 }
@@ -267,17 +277,32 @@ async fn submit(
         hyperparameters: req.hyperparameters,
         data: DataChannels { train: req.data.train, validation: req.data.validation, target: req.data.target },
         resources: Resources { gpus: req.resources.gpus },
+        cell_token: None,
     };
     let view = training::submit(&state, &user, workshop, &request).await?;
     Ok((StatusCode::CREATED, Json(TrainingJobBody::from(view))).into_response())
 }
 
+/// Filters of the job list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Only the job a notebook cell submitted with this token (the notebook's live job card).
+    #[serde(default)]
+    pub cell_token: Option<String>,
+}
+
 /// The caller's training jobs and their team's, newest first.
 #[utoipa::path(get, path = "/api/v1/training-jobs", tag = "training", security(("bearer" = [])),
+    params(ListQuery),
     responses((status = 200, body = Vec<TrainingJobBody>), (status = 401, body = ErrorBody)))]
-async fn list(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Vec<TrainingJobBody>>, AppError> {
+async fn list(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<TrainingJobBody>>, AppError> {
     let views = training::jobs_of(&state, &user).await?;
-    Ok(Json(views.into_iter().map(TrainingJobBody::from).collect()))
+    let wanted = |v: &JobView| q.cell_token.as_deref().is_none_or(|t| training::cells::token_of(&v.job) == Some(t));
+    Ok(Json(views.into_iter().filter(wanted).map(TrainingJobBody::from).collect()))
 }
 
 /// One training job: state, queue position and reason, metric curves, final metrics, artifacts.
@@ -388,11 +413,15 @@ async fn events(
     Ok(Sse::new(futures_util::StreamExt::flatten(stream)).keep_alive(KeepAlive::default()))
 }
 
-/// The pool: workers and their devices, the queue, today's usage per team.
+/// The pool: workers and their devices, the queue, today's usage per team;
+/// for a workshop's instructors also today's jobs of their workshops
+/// (`jobs`, waiting ones with their position and reason).
 #[utoipa::path(get, path = "/api/v1/pool", tag = "training", security(("bearer" = [])),
     responses((status = 200, body = PoolBody), (status = 401, body = ErrorBody)))]
-async fn pool(State(state): State<AppState>, ApiUser(_user): ApiUser) -> Result<Json<PoolBody>, AppError> {
-    Ok(Json(PoolBody::from(training::pool(&state).await?)))
+async fn pool(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<PoolBody>, AppError> {
+    let mut body = PoolBody::from(training::pool(&state).await?);
+    body.jobs = training::staff_queue(&state, &user).await?.into_iter().map(TrainingJobBody::from).collect();
+    Ok(Json(body))
 }
 
 /// A hyper-parameter of a built-in algorithm.

@@ -47,8 +47,81 @@ function pickMime(data) {
   return Object.keys(data).find((m) => m.startsWith("text/")) || null;
 }
 
+// What a cell's `TrainingJob::…::submit()` leaves: `{"jobs": ["<token>", …]}` (flywheel_ml's TRAINING_JOB_MIME).
+const TRAINING_JOB_MIME = "application/vnd.flywheel.training-job+json";
+const FINISHED = ["completed", "failed", "cancelled"];
+
+/** A metric curve as an <img> of an SVG polyline (one per metric, values scaled to the box). */
+function curveImage(metrics) {
+  const series = Object.entries(metrics || {}).filter(([, v]) => Array.isArray(v) && v.length >= 2);
+  if (!series.length) return null;
+  const [w, hgt, pad] = [320, 120, 6];
+  const all = series.flatMap(([, v]) => v);
+  const [lo, hi] = [Math.min(...all), Math.max(...all)];
+  const colours = ["#2563eb", "#dc2626", "#16a34a", "#9333ea"];
+  const lines = series.map(([, v], i) => {
+    const pts = v.map((y, x) => `${(pad + (x * (w - 2 * pad)) / (v.length - 1)).toFixed(1)},${(hgt - pad - ((y - lo) / (hi - lo || 1)) * (hgt - 2 * pad)).toFixed(1)}`);
+    return `<polyline fill="none" stroke="${colours[i % colours.length]}" stroke-width="2" points="${pts.join(" ")}"/>`;
+  });
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${hgt}">${lines.join("")}</svg>`;
+  const names = series.map(([k, v]) => `${k}: ${v[v.length - 1].toFixed(4)}`).join(", ");
+  return h("img", { src: `data:image/svg+xml;base64,${base64Utf8(svg)}`, alt: names, title: names });
+}
+
+/** A live card for a job a cell submitted: state, place in the queue and why, the curve, the final metrics. */
+function trainingJobCard(token) {
+  const state = h("span", { class: "training-state" }, "sent to the training pool when the cell finishes");
+  const curve = h("div", { class: "training-curve" });
+  const card = h("div", { class: "training-job", "data-token": token },
+    h("strong", {}, "Training job "), h("code", {}, token.slice(0, 8)), ": ", state, curve,
+    h("a", { href: "/training" }, "Training page"));
+  let polls = 0;
+  const poll = async () => {
+    if (polls++ > 0 && !card.isConnected) return;
+    let job = null;
+    try {
+      const r = await fetch(`/api/v1/training-jobs?cell_token=${token}`, { credentials: "same-origin", cache: "no-store" });
+      if (r.ok) [job] = await r.json();
+    } catch (e) { /* the next poll tries again */ }
+    if (job) {
+      const parts = [job.state];
+      if (job.position) parts.push(`#${job.position} in the queue (${job.reason}: ${job.reason_text})`);
+      if (job.progress) parts.push(`round ${job.progress[0]} of ${job.progress[1]}`);
+      if (job.error) parts.push(job.error);
+      const finals = Object.entries(job.final_metrics || {}).map(([k, v]) => `${k} ${Number(v).toFixed(4)}`);
+      if (finals.length) parts.push(finals.join(", "));
+      state.textContent = parts.join(" · ");
+      card.dataset.state = job.state;
+      const img = curveImage(job.metrics);
+      curve.replaceChildren(...(img ? [img] : []));
+      if (FINISHED.includes(job.state)) return;
+    }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 300);
+  return card;
+}
+
+function renderTrainingJobs(value) {
+  let tokens = [];
+  try {
+    const parsed = typeof value === "string" || Array.isArray(value) ? JSON.parse(joinText(value)) : value;
+    tokens = (parsed && parsed.jobs) || [];
+  } catch (e) { tokens = []; }
+  const box = h("div", { class: "output training-jobs" });
+  box.append(...tokens.filter((t) => /^[0-9a-f]{16}$/.test(t)).map(trainingJobCard));
+  return box;
+}
+
 function renderData(output) {
   const data = output.data || {};
+  if (data[TRAINING_JOB_MIME] !== undefined) {
+    const rest = { ...data };
+    delete rest[TRAINING_JOB_MIME];
+    const box = renderTrainingJobs(data[TRAINING_JOB_MIME]);
+    if (Object.keys(rest).length) box.prepend(renderData({ ...output, data: rest }));
+    return box;
+  }
   const mime = pickMime(data);
   const value = mime ? data[mime] : "";
   const box = h("div", { class: "output output-data", "data-mime": mime || "none" });

@@ -19,8 +19,10 @@
 //! notebook's own training code later means another runner, not another
 //! queue.
 
+pub mod cells;
 pub mod runner;
 pub mod schedule;
+pub mod slurm;
 pub mod worker;
 
 use std::collections::{BTreeMap, HashMap};
@@ -63,6 +65,8 @@ pub struct TrainingSettings {
     pub max_attempts: u32,
     /// A job running longer than this is stopped and failed.
     pub time_limit: Duration,
+    /// Hand jobs to Slurm instead of running local workers.
+    pub slurm: Option<slurm::SlurmSettings>,
 }
 
 /// Why a training-pool operation did not happen. Nothing is written on any of them.
@@ -114,6 +118,9 @@ pub struct JobRequest {
     /// What it needs.
     #[serde(default)]
     pub resources: Resources,
+    /// The token of the cell that submitted it (see [`cells`]); `None` from the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell_token: Option<String>,
 }
 
 /// Where a job's data comes from.
@@ -147,6 +154,9 @@ pub enum DataSource {
     Builtin(String),
     /// One of the owner's datasets, by name.
     Dataset(DatasetName),
+    /// A table a notebook cell sent with the job (`cell:train.csv`), kept
+    /// as the job's artifact `input/<name>`.
+    Cell(String),
 }
 
 /// The built-in tables a job may train on, by name.
@@ -164,6 +174,7 @@ impl DataSource {
                 "There is no built-in dataset {name:?}; the built-in ones are {}.",
                 BUILTIN_DATASETS.join(", ")
             ))),
+            Some(("cell", name)) if ["train.csv", "validation.csv"].contains(&name) => Ok(Self::Cell(name.to_owned())),
             Some(("dataset", name)) => DatasetName::parse(name)
                 .map(Self::Dataset)
                 .map_err(|_| TrainingError::NoDataset(format!("You have no dataset named {name:?}."))),
@@ -250,6 +261,8 @@ pub struct WorkerView {
 pub struct Usage {
     /// The team, when the jobs were a team's.
     pub team: Option<TeamId>,
+    /// The team's name (or the participant's id without one).
+    pub name: String,
     /// Worker-minutes used today.
     pub minutes: f64,
     /// Jobs run or running today.
@@ -281,7 +294,12 @@ async fn job_context(
 }
 
 /// Checks a request against the algorithm library and the caller's data.
-async fn check_request(app: &App, user: &User, req: &JobRequest) -> Result<Vec<DataSource>, TrainingError> {
+async fn check_request(
+    app: &App,
+    user: &User,
+    req: &JobRequest,
+    inputs: &[(String, String)],
+) -> Result<Vec<DataSource>, TrainingError> {
     let spec = TrainingSpec {
         algorithm: req.algorithm.clone(),
         hyperparameters: req.hyperparameters.clone(),
@@ -297,6 +315,12 @@ async fn check_request(app: &App, user: &User, req: &JobRequest) -> Result<Vec<D
             DataSource::Builtin(name) => DataSource::builtin_columns(name),
             DataSource::Dataset(name) => {
                 own_dataset(app, user, name).await?.columns.into_iter().map(|c| c.name).collect()
+            }
+            DataSource::Cell(name) => {
+                let (_, csv) = inputs.iter().find(|(n, _)| n == name).ok_or_else(|| {
+                    TrainingError::Invalid("`cell:` data comes only with a job a notebook cell submits".into())
+                })?;
+                header(csv)?
             }
         };
         if let Some(target) = &req.data.target
@@ -318,8 +342,16 @@ impl DataSource {
         match self {
             DataSource::Builtin(n) => format!("builtin:{n}"),
             DataSource::Dataset(n) => format!("dataset:{}", n.as_str()),
+            DataSource::Cell(n) => format!("the cell's {n}"),
         }
     }
+}
+
+/// The column names of a CSV text's header.
+fn header(csv: &str) -> Result<Vec<String>, TrainingError> {
+    let mut reader = ::csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let names = reader.headers().map_err(|e| TrainingError::Invalid(format!("the data is not CSV: {e}")))?;
+    Ok(names.iter().map(str::to_owned).collect())
 }
 
 /// `user`'s dataset of this name (others' are not found, alike).
@@ -356,7 +388,18 @@ pub async fn submit(
     workshop: Option<WorkshopId>,
     req: &JobRequest,
 ) -> Result<JobView, TrainingError> {
-    check_request(app, user, req).await?;
+    submit_checked(app, user, workshop, req, Vec::new()).await
+}
+
+/// [`submit`] with the tables a cell sent (`(file name, CSV)`), stored as the job's inputs.
+pub(crate) async fn submit_checked(
+    app: &App,
+    user: &User,
+    workshop: Option<WorkshopId>,
+    req: &JobRequest,
+    inputs: Vec<(String, String)>,
+) -> Result<JobView, TrainingError> {
+    check_request(app, user, req, &inputs).await?;
     let (workshop, team) = job_context(app, user, workshop).await?;
     let now = now();
     let settings = &app.settings.training;
@@ -396,8 +439,23 @@ pub async fn submit(
         heartbeat_at: None,
     };
     app.db.create_training_job(&job).await?;
+    for (name, csv) in inputs {
+        let artifact =
+            Artifact { name: format!("{INPUT_PREFIX}{name}"), kind: "text/csv".into(), size_bytes: csv.len() as u64 };
+        app.db.put_training_artifact(job.id, &artifact, &csv).await?;
+    }
+    cells::publish(app, &job);
     app.training.wake();
     view(app, job).await
+}
+
+/// Artifacts named so are a job's inputs, not its results.
+pub const INPUT_PREFIX: &str = "input/";
+
+/// A job's result artifacts (its inputs left out).
+async fn results(app: &App, id: TrainingJobId) -> Result<Vec<Artifact>, TrainingError> {
+    let all = app.db.training_artifacts(id).await?;
+    Ok(all.into_iter().filter(|a| !a.name.starts_with(INPUT_PREFIX)).collect())
 }
 
 /// Whether `user` may see `job`: its owner, its team's members, its
@@ -477,7 +535,7 @@ pub async fn view(app: &App, mut job: TrainingJob) -> Result<JobView, TrainingEr
     };
     let events = app.db.job_events(job.id, 0).await?;
     let (metrics, progress, log) = summarise(&events);
-    let artifacts = app.db.training_artifacts(job.id).await?;
+    let artifacts = results(app, job.id).await?;
     Ok(JobView { job, place, metrics, progress, log, artifacts })
 }
 
@@ -521,7 +579,7 @@ pub async fn jobs_of(app: &App, user: &User) -> Result<Vec<JobView>, TrainingErr
         let events = app.db.job_events(job.id, 0).await?;
         let (metrics, progress, log) = summarise(&events);
         let place = plan.queue.iter().find(|p| p.id == job.id).cloned();
-        let artifacts = app.db.training_artifacts(job.id).await?;
+        let artifacts = results(app, job.id).await?;
         views.push(JobView { job, place, metrics, progress, log, artifacts });
     }
     Ok(views)
@@ -548,7 +606,44 @@ pub async fn cancel(app: &App, user: &User, id: TrainingJobId) -> Result<Trainin
         }));
     }
     app.training.wake();
-    app.db.training_job(id).await?.ok_or(TrainingError::NotFound)
+    let job = app.db.training_job(id).await?.ok_or(TrainingError::NotFound)?;
+    cells::publish(app, &job);
+    Ok(job)
+}
+
+/// Today's jobs (waiting, running, or finished today) of the workshops
+/// `user` runs, oldest first: an instructor's view of the queue. Admins see
+/// every workshop's.
+///
+/// # Errors
+/// Storage.
+pub async fn staff_queue(app: &App, user: &User) -> Result<Vec<JobView>, TrainingError> {
+    let staff: Vec<WorkshopId> = app
+        .db
+        .member_workshops(user.id)
+        .await?
+        .into_iter()
+        .filter(|(_, role)| *role == MemberRole::Instructor)
+        .map(|(w, _)| w.id)
+        .collect();
+    if staff.is_empty() && user.role != Role::Admin {
+        return Ok(Vec::new());
+    }
+    let now = now();
+    let (plan, jobs) = current_plan(app, now).await?;
+    let mut views = Vec::new();
+    for job in jobs {
+        let theirs = job.workshop.is_some_and(|w| staff.contains(&w)) || user.role == Role::Admin;
+        if !theirs {
+            continue;
+        }
+        let events = app.db.job_events(job.id, 0).await?;
+        let (metrics, progress, log) = summarise(&events);
+        let place = plan.queue.iter().find(|p| p.id == job.id).cloned();
+        let artifacts = results(app, job.id).await?;
+        views.push(JobView { job, place, metrics, progress, log, artifacts });
+    }
+    Ok(views)
 }
 
 /// Sets a job's priority (its workshop's instructors).
@@ -576,7 +671,7 @@ pub async fn artifact(
     name: &str,
 ) -> Result<(Artifact, String), TrainingError> {
     visible(app, user, id).await?;
-    let artifact = app.db.training_artifacts(id).await?.into_iter().find(|a| a.name == name);
+    let artifact = results(app, id).await?.into_iter().find(|a| a.name == name);
     let content = app.db.training_artifact_content(id, name).await?;
     artifact.zip(content).ok_or(TrainingError::NotFound)
 }
@@ -591,9 +686,16 @@ pub async fn pool(app: &App) -> Result<PoolView, TrainingError> {
     let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
     for j in jobs.iter().filter(|j| j.started_at.is_some()) {
         let key = j.team.map_or_else(|| j.owner.to_string(), |t| t.to_string());
-        let u = usage.entry(key).or_insert(Usage { team: j.team, minutes: 0.0, jobs: 0 });
+        let u = usage.entry(key.clone()).or_insert(Usage { team: j.team, name: key, minutes: 0.0, jobs: 0 });
         u.minutes += schedule::usage_seconds(j, now) / 60.0;
         u.jobs += 1;
+    }
+    for u in usage.values_mut() {
+        if let Some(team) = u.team
+            && let Some(t) = app.db.team(team).await?
+        {
+            u.name = t.name;
+        }
     }
     Ok(PoolView {
         workers: app.training.workers(),
@@ -610,10 +712,14 @@ pub fn model_file_name(id: TrainingJobId) -> String {
     format!("model-{}.json", id.to_string().get(..8).unwrap_or_default())
 }
 
-/// Puts the models of `user`'s completed jobs (and their team's) into a
-/// new session's `data/` folder, as [`model_file_name`]. A storage failure
-/// is logged (the cell that loads one then says it is missing).
-pub async fn share_models_with(app: &App, user: &User, session: &flywheel_kernel_manager::KernelSession) {
+/// Readies a new kernel session for the training pool: the models of
+/// `user`'s completed jobs (and their team's) go into its `data/` folder as
+/// [`model_file_name`], the status of their cell-submitted jobs as
+/// [`cells::status_file_name`], and cells that submit jobs are watched
+/// ([`cells::watch`]). A storage failure is logged (the cell that loads a
+/// model then says it is missing).
+pub async fn attach(app: &App, user: &User, session: &std::sync::Arc<flywheel_kernel_manager::KernelSession>) {
+    cells::watch(app, user, session);
     let jobs = match job_context(app, user, None).await {
         Ok((_, team)) => app.db.training_jobs_of(user.id, team).await,
         Err(e) => return tracing::error!(user = %user.id, error = %e, "could not find a user's team for a session"),
@@ -622,7 +728,13 @@ pub async fn share_models_with(app: &App, user: &User, session: &flywheel_kernel
         Ok(j) => j,
         Err(e) => return tracing::error!(user = %user.id, error = %e, "could not list training jobs for a session"),
     };
-    for job in jobs.iter().filter(|j| j.state == JobState::Completed) {
+    for job in &jobs {
+        if let Some(token) = cells::token_of(job).filter(|_| job.owner == user.id) {
+            session.put_file(&cells::status_file_name(token), std::sync::Arc::from(cells::status_json(job)));
+        }
+        if job.state != JobState::Completed {
+            continue;
+        }
         match app.db.training_artifact_content(job.id, runner::MODEL_FILE).await {
             Ok(Some(content)) => session.put_file(&model_file_name(job.id), std::sync::Arc::from(content)),
             Ok(None) => {}
