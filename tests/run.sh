@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: bash tests/run.sh
 #
-# 1. starts a throwaway PostgreSQL server (tests/postgres.sh), installs the
+# 1. starts a throwaway PostgreSQL server (tests/postgres.sh) and a one-node
+#    Slurm cluster (tests/slurm.sh, for the training pool's Slurm backend), installs the
 #    test tools (Jupyter's nbformat validator from PyPI, Debian's Chromium,
 #    Playwright from npm for the browser test), and checks formatting and lints,
 # 2. runs every workspace test on SQLite (the default: a fresh file per test),
@@ -24,6 +25,7 @@ header() {
 on_exit() {
     local rc=$?
     flywheel_stop_postgres
+    if declare -F flywheel_stop_slurm > /dev/null; then flywheel_stop_slurm; fi
     if [[ $rc -ne 0 ]]; then
         echo
         echo "FAILED during stage: $stage (exit code $rc)"
@@ -34,6 +36,12 @@ header "PostgreSQL server"
 # shellcheck source=postgres.sh source-path=SCRIPTDIR
 source tests/postgres.sh
 trap on_exit EXIT
+
+header "Slurm cluster"
+# shellcheck source=slurm.sh source-path=SCRIPTDIR
+if ! source tests/slurm.sh; then
+    echo "warning: no Slurm cluster (it needs root); the Slurm backend's test is skipped"
+fi
 
 header "Test tools"
 start=$SECONDS

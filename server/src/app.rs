@@ -91,7 +91,7 @@ impl Application {
         let kernels = self.state.kernels.clone();
         let settings = Arc::new(self.state.settings.kernels.clone());
         let provisioning = tokio::spawn(flywheel_app::kernels::provision(kernels.clone(), settings));
-        let training_workers = flywheel_app::training::worker::start_local_workers(&self.state);
+        let training_workers = flywheel_app::training::worker::start(&self.state);
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();

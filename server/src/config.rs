@@ -99,6 +99,22 @@ pub struct Config {
     pub training_time_limit_minutes: u64,
     /// Attempts a job gets when its worker keeps dying, before it is failed.
     pub training_max_attempts: u32,
+    /// `local` (workers on this machine) or `slurm` (every job handed to a Slurm cluster with sbatch).
+    pub training_backend: TrainingBackend,
+    /// The Slurm partition jobs go to; empty: the cluster's default.
+    pub training_slurm_partition: String,
+    /// Run each team's jobs under a Slurm account of its own (`flywheel-<team>`), for Slurm's fair share.
+    pub training_slurm_team_accounts: bool,
+}
+
+/// Where training jobs run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrainingBackend {
+    /// Local workers started by `serve`.
+    Local,
+    /// A Slurm cluster (`sbatch`, `squeue`, `scontrol`, `scancel` on this machine's PATH).
+    Slurm,
 }
 
 /// How log lines are written.
@@ -150,6 +166,9 @@ impl Default for Config {
             training_quota_minutes_per_day: 240,
             training_time_limit_minutes: 60,
             training_max_attempts: 3,
+            training_backend: TrainingBackend::Local,
+            training_slurm_partition: String::new(),
+            training_slurm_team_accounts: false,
         }
     }
 }
@@ -193,7 +212,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 36] = [
+    const KEYS: [&'static str; 39] = [
         "bind",
         "data_dir",
         "database_url",
@@ -230,6 +249,9 @@ impl Config {
         "training_quota_minutes_per_day",
         "training_time_limit_minutes",
         "training_max_attempts",
+        "training_backend",
+        "training_slurm_partition",
+        "training_slurm_team_accounts",
     ];
 
     /// The keys the application services obey.
@@ -250,6 +272,12 @@ impl Config {
                 heartbeat_timeout: std::time::Duration::from_secs(15),
                 max_attempts: self.training_max_attempts,
                 time_limit: std::time::Duration::from_secs(self.training_time_limit_minutes.saturating_mul(60)),
+                slurm: (self.training_backend == TrainingBackend::Slurm).then(|| {
+                    flywheel_app::training::slurm::SlurmSettings {
+                        partition: self.training_slurm_partition.clone(),
+                        team_accounts: self.training_slurm_team_accounts,
+                    }
+                }),
             },
         }
     }

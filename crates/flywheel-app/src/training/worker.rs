@@ -36,7 +36,7 @@ pub const TICK: Duration = Duration::from_millis(500);
 #[derive(Debug, Default)]
 pub struct Pool {
     workers: Mutex<Vec<WorkerView>>,
-    wake: Notify,
+    pub(super) wake: Notify,
 }
 
 impl Pool {
@@ -61,7 +61,7 @@ impl Pool {
         self.with(|ws| ws.clone())
     }
 
-    fn register(&self, worker: WorkerView) {
+    pub(super) fn register(&self, worker: WorkerView) {
         self.with(|ws| ws.push(worker));
     }
 
@@ -70,8 +70,17 @@ impl Pool {
     }
 }
 
-/// Starts `settings.training.local_workers` workers on this server's runtime.
-pub fn start_local_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+/// Starts the pool's backend on this server's runtime: the Slurm
+/// dispatcher when `settings.training.slurm` is set, else
+/// `settings.training.local_workers` local workers.
+pub fn start(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    if app.settings.training.slurm.is_some() {
+        return vec![super::slurm::start(app)];
+    }
+    start_local_workers(app)
+}
+
+fn start_local_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let host = std::process::id();
     (1..=app.settings.training.local_workers)
@@ -95,9 +104,9 @@ async fn run_worker(app: App, name: String) {
     }
 }
 
-/// Requeues lost jobs, then takes and runs this worker's next job, if any.
-/// Returns whether it ran one.
-async fn step(app: &App, name: &str) -> Result<bool, TrainingError> {
+/// Running jobs whose worker stopped heartbeating go back to the queue
+/// (or fail after their last attempt).
+pub(super) async fn requeue_stale(app: &App) -> Result<(), TrainingError> {
     let settings = &app.settings.training;
     let now = now();
     let timeout = i64::try_from(settings.heartbeat_timeout.as_millis()).unwrap_or(i64::MAX);
@@ -106,40 +115,55 @@ async fn step(app: &App, name: &str) -> Result<bool, TrainingError> {
     {
         tracing::warn!(job = %id, to = state.as_str(), "a training job's worker stopped heartbeating");
     }
-    let (plan, jobs) = current_plan(app, now).await?;
+    Ok(())
+}
+
+/// Requeues lost jobs, then takes and runs this worker's next job, if any.
+/// Returns whether it ran one.
+async fn step(app: &App, name: &str) -> Result<bool, TrainingError> {
+    requeue_stale(app).await?;
+    let (plan, jobs) = current_plan(app, now()).await?;
     let Some((_, id)) = plan.assignments.into_iter().find(|(w, _)| w == name) else { return Ok(false) };
     if !app.db.claim_training_job(id, name, crate::now()).await? {
         return Ok(true); // another worker took it: look again at once
     }
     let Some(mut job) = jobs.into_iter().find(|j| j.id == id) else { return Ok(true) };
     job.attempts += 1;
+    job.state = JobState::Running;
+    super::cells::publish(app, &job);
     app.training.set_job(name, Some(id));
     let outcome = run_attempt(app, name, &job).await;
     app.training.set_job(name, None);
     match outcome {
-        Ok(Some(outcome)) => {
-            if app.db.finish_training_job(id, name, &outcome, crate::now()).await? {
-                // The model reaches the owner's open sessions at once (new ones get it at start).
-                for (artifact, content) in outcome.artifacts.iter().filter(|(a, _)| a.name == runner::MODEL_FILE) {
-                    let content: std::sync::Arc<str> = std::sync::Arc::from(content.as_str());
-                    for session in app.kernels.sessions(job.owner) {
-                        session.put_file(&super::model_file_name(id), content.clone());
-                    }
-                    tracing::info!(job = %id, model = %artifact.kind, "training job completed");
-                }
-            }
-        }
+        Ok(Some(outcome)) => finish(app, name, &job, &outcome).await,
         Ok(None) => {} // cancelled or taken away: the store already says so
-        Err(e) => {
-            let outcome = failed(format!("the worker could not run it: {e}"));
-            app.db.finish_training_job(id, name, &outcome, crate::now()).await?;
-        }
+        Err(e) => finish(app, name, &job, &failed(format!("the worker could not run it: {e}"))).await,
+    }
+    if let Some(job) = app.db.training_job(id).await? {
+        super::cells::publish(app, &job);
     }
     app.training.wake();
     Ok(true)
 }
 
-fn failed(error: String) -> JobOutcome {
+/// Records how `worker`'s attempt at `job` ended; a completed job's model
+/// reaches its owner's open sessions at once (new ones get it at start).
+pub(super) async fn finish(app: &App, worker: &str, job: &TrainingJob, outcome: &JobOutcome) {
+    match app.db.finish_training_job(job.id, worker, outcome, crate::now()).await {
+        Ok(true) => {}
+        Ok(false) => return, // cancelled or taken away meanwhile
+        Err(e) => return tracing::error!(job = %job.id, error = %e, "could not record a training job's end"),
+    }
+    for (artifact, content) in outcome.artifacts.iter().filter(|(a, _)| a.name == runner::MODEL_FILE) {
+        let content: std::sync::Arc<str> = std::sync::Arc::from(content.as_str());
+        for session in app.kernels.sessions(job.owner) {
+            session.put_file(&super::model_file_name(job.id), content.clone());
+        }
+        tracing::info!(job = %job.id, model = %artifact.kind, "training job completed");
+    }
+}
+
+pub(super) fn failed(error: String) -> JobOutcome {
     JobOutcome {
         state: JobState::Failed,
         error: Some(error),
@@ -150,12 +174,20 @@ fn failed(error: String) -> JobOutcome {
 }
 
 /// Writes the job directory: `job.json`, and a dataset's CSV.
-async fn prepare(app: &App, job: &TrainingJob, dir: &Path) -> anyhow::Result<()> {
+pub(super) async fn prepare(app: &App, job: &TrainingJob, dir: &Path) -> anyhow::Result<()> {
     let req: JobRequest = serde_json::from_value(job.spec.clone())?;
     tokio::fs::create_dir_all(dir).await?;
     let input = async |text: &str, file: &str| -> anyhow::Result<Input> {
         Ok(match DataSource::parse(text).map_err(|e| anyhow::anyhow!("{e}"))? {
             DataSource::Builtin(name) => Input::Builtin(name),
+            DataSource::Cell(name) => {
+                let input = format!("{}{name}", super::INPUT_PREFIX);
+                let content = app.db.training_artifact_content(job.id, &input).await?;
+                let content = content.ok_or_else(|| anyhow::anyhow!("the job's {name} from its cell is missing"))?;
+                let path = dir.join(file);
+                tokio::fs::write(&path, content).await?;
+                Input::Csv(path)
+            }
             DataSource::Dataset(name) => {
                 let record = app.db.datasets(job.owner).await?.into_iter().find(|d| d.name == name);
                 let record = record.ok_or_else(|| anyhow::anyhow!("the dataset {} was deleted", name.as_str()))?;
@@ -184,7 +216,7 @@ async fn prepare(app: &App, job: &TrainingJob, dir: &Path) -> anyhow::Result<()>
     Ok(())
 }
 
-fn program(app: &App) -> PathBuf {
+pub(super) fn program(app: &App) -> PathBuf {
     let configured = &app.settings.training.worker_program;
     if configured.as_os_str().is_empty() {
         std::env::current_exe().unwrap_or_else(|_| PathBuf::from("flywheel"))
@@ -221,31 +253,96 @@ async fn run_attempt(app: &App, name: &str, job: &TrainingJob) -> anyhow::Result
     let status = loop {
         tokio::select! {
             line = lines.next_line(), if stdout_open => match line {
-                Ok(Some(line)) => match serde_json::from_str::<JobEventKind>(&line) {
-                    Ok(event) => pending.push((now(), event)),
-                    Err(_) => pending.push((now(), JobEventKind::Log { line })),
-                },
+                Ok(Some(line)) => pending.push(event_of(line)),
                 _ => stdout_open = false,
             },
             status = child.wait(), if !stdout_open => break status?,
-            _ = ticker.tick() => {
-                app.db.append_job_events(job.id, &std::mem::take(&mut pending)).await?;
-                if !app.db.heartbeat_training_job(job.id, name, now()).await? {
+            _ = ticker.tick() => match tick(app, name, job, &mut pending, started).await? {
+                Tick::Go => {}
+                stop => {
                     child.kill().await.ok();
-                    return Ok(None);
-                }
-                if started.elapsed() > settings.time_limit {
-                    child.kill().await.ok();
-                    let limit = settings.time_limit.as_secs();
-                    return Ok(Some(failed(format!("it ran past its time limit of {limit} s and was stopped"))));
+                    return Ok(stop.outcome(settings));
                 }
             }
         }
     };
     app.db.append_job_events(job.id, &pending).await?;
     let stderr = stderr_tail.await.unwrap_or_default();
-    let outcome = match status.code() {
-        Some(0) | Some(runner::TRAINING_ERROR) => {
+    let exit = {
+        use std::os::unix::process::ExitStatusExt;
+        status.code().map_or_else(|| Exit::Signal(status.signal().unwrap_or(0)), Exit::Code)
+    };
+    let outcome = outcome(settings, job, &dir, exit, &stderr).await?;
+    tokio::fs::remove_dir_all(&dir).await.ok();
+    Ok(Some(outcome))
+}
+
+/// One line of a training process's stdout as a job event (a line that is
+/// not an event is a log line).
+pub(super) fn event_of(line: String) -> (Timestamp, JobEventKind) {
+    match serde_json::from_str::<JobEventKind>(&line) {
+        Ok(event) => (now(), event),
+        Err(_) => (now(), JobEventKind::Log { line }),
+    }
+}
+
+/// What a worker does after a [`TICK`].
+pub(super) enum Tick {
+    /// Carry on.
+    Go,
+    /// The job was cancelled or taken away: stop it, write nothing.
+    Stop,
+    /// It ran past its time limit: stop it and fail it.
+    TimeLimit,
+}
+
+impl Tick {
+    pub(super) fn outcome(self, settings: &super::TrainingSettings) -> Option<JobOutcome> {
+        match self {
+            Tick::Go | Tick::Stop => None,
+            Tick::TimeLimit => {
+                let limit = settings.time_limit.as_secs();
+                Some(failed(format!("it ran past its time limit of {limit} s and was stopped")))
+            }
+        }
+    }
+}
+
+/// Flushes the events gathered since the last tick, heartbeats, and says
+/// whether the job goes on.
+pub(super) async fn tick(
+    app: &App,
+    worker: &str,
+    job: &TrainingJob,
+    pending: &mut Vec<(Timestamp, JobEventKind)>,
+    started: Instant,
+) -> Result<Tick, flywheel_store::StoreError> {
+    app.db.append_job_events(job.id, &std::mem::take(pending)).await?;
+    if !app.db.heartbeat_training_job(job.id, worker, now()).await? {
+        return Ok(Tick::Stop);
+    }
+    Ok(if started.elapsed() > app.settings.training.time_limit { Tick::TimeLimit } else { Tick::Go })
+}
+
+/// How a training process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Exit {
+    /// It exited with this code.
+    Code(i32),
+    /// A signal it did not expect killed it (`kill -9`, the out-of-memory killer, a lost node).
+    Signal(i32),
+}
+
+/// The attempt's outcome from how its process ended and what it left in `dir`.
+pub(super) async fn outcome(
+    settings: &super::TrainingSettings,
+    job: &TrainingJob,
+    dir: &Path,
+    exit: Exit,
+    stderr: &str,
+) -> anyhow::Result<JobOutcome> {
+    Ok(match exit {
+        Exit::Code(0 | runner::TRAINING_ERROR) => {
             let result: RunResult = serde_json::from_slice(&tokio::fs::read(dir.join(runner::RESULT_FILE)).await?)?;
             match result {
                 RunResult::Trained { model_type, final_metrics, rows } => {
@@ -263,10 +360,8 @@ async fn run_attempt(app: &App, name: &str, job: &TrainingJob) -> anyhow::Result
                 RunResult::Failed { error } => failed(error),
             }
         }
-        Some(code) => failed(format!("the training process stopped with exit code {code}: {}", stderr.trim())),
-        None => {
-            use std::os::unix::process::ExitStatusExt;
-            let signal = status.signal().unwrap_or(0);
+        Exit::Code(code) => failed(format!("the training process stopped with exit code {code}: {}", stderr.trim())),
+        Exit::Signal(signal) => {
             let why = format!(
                 "the training process was killed by signal {signal} (out of memory, or killed by someone) on attempt {} of {}",
                 job.attempts, settings.max_attempts
@@ -277,7 +372,5 @@ async fn run_attempt(app: &App, name: &str, job: &TrainingJob) -> anyhow::Result
                 failed(why)
             }
         }
-    };
-    tokio::fs::remove_dir_all(&dir).await.ok();
-    Ok(Some(outcome))
+    })
 }
