@@ -7,7 +7,9 @@
 //! instructor create a workshop, a participant sign up with its code, form a
 //! team, share a notebook that a teammate's page follows live, and submit a
 //! write-up, the instructor grade and release it, and the participant see
-//! the grade. Screenshots land in `tests/artifacts/`.
+//! the grade. `training.mjs` has a participant submit a training job from the
+//! Training page and watch the list refresh itself until the job has
+//! completed with its curve. Screenshots land in `tests/artifacts/`.
 //! `bash tests/run.sh` installs Chromium and the scripts' packages.
 
 use std::path::PathBuf;
@@ -109,4 +111,16 @@ async fn an_instructor_grades_a_team_write_up_in_chromium_and_the_team_sees_the_
     assert!(w.grades_released_at.is_some());
     assert_eq!(app.db.submissions(w.id).await.unwrap().len(), 1, "the double click submitted once");
     assert_eq!(app.db.grades(w.id).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_participant_submits_a_training_job_and_watches_it_complete_in_chromium() {
+    let app = flywheel_tests::spawn_app_with(|c| c.training_local_workers = 1).await;
+    app.create_user("ada@example.org", "correct horse battery", Role::Participant).await;
+    let env = [
+        ("FLYWHEEL_URL", app.base.as_str()),
+        ("FLYWHEEL_EMAIL", "ada@example.org"),
+        ("FLYWHEEL_PASSWORD", "correct horse battery"),
+    ];
+    run_script("training", &env, &artifacts("training")).await;
 }

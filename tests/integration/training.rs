@@ -78,7 +78,7 @@ async fn a_job_queues_runs_with_a_curve_and_leaves_a_model_that_loads() {
     let auc = done["final_metrics"]["validation_roc_auc"].as_f64().expect("validation_roc_auc");
     assert!(auc > 0.75, "{done}");
     assert_eq!(done["rows"], 1000);
-    assert_eq!(done["attempts"], 1);
+    assert_eq!(done["attempts"], 1, "{done}");
     assert_eq!(done["artifacts"][0]["name"], "model.json");
     assert_eq!(done["artifacts"][0]["kind"], "GradientBoostedTreesModel");
 
@@ -300,4 +300,105 @@ async fn the_training_page_submits_and_lists_a_job_with_its_curve() {
         browser.submit("/training", "/training", &[("algorithm", "xgboost"), ("train", "builtin:german_credit")]).await;
     assert_eq!(refused.status, 422);
     assert!(refused.text("#training-error").contains("gradient_boosted_trees"), "{}", refused.html.html());
+}
+
+/// The Slurm backend on a real one-node cluster (`tests/slurm.sh`, started by
+/// `bash tests/run.sh`): a job goes through `sbatch`, streams its rounds from
+/// the batch job's output, completes with its model; a cancel is `scancel`.
+#[tokio::test]
+async fn on_slurm_a_job_runs_through_sbatch_and_cancel_is_scancel() {
+    if std::env::var_os("FLYWHEEL_TEST_SLURM").is_none() {
+        println!("Slurm test skipped: no cluster (bash tests/run.sh starts one with tests/slurm.sh)");
+        return;
+    }
+    let app = spawn_app_with(|c| c.training_backend = flywheel::config::TrainingBackend::Slurm).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+
+    let id = submit(&api, &ada, small_job(12)).await;
+    let done = wait_for_state(&api, &ada, &id, "completed", Duration::from_secs(120)).await;
+    let log = done["log"].to_string();
+    let slurm_id: String = log
+        .split("handed to Slurm as job ")
+        .nth(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+        .unwrap_or_else(|| panic!("the log names the Slurm job: {log}"));
+    assert!(!slurm_id.is_empty(), "{log}");
+    assert_eq!(done["metrics"]["validation_log_loss"].as_array().map(Vec::len), Some(12), "{done}");
+    assert_eq!(done["artifacts"][0]["kind"], "GradientBoostedTreesModel");
+    let scontrol = |id: &str| {
+        let out = std::process::Command::new("scontrol").args(["show", "job", "-o", id]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(scontrol(&slurm_id).contains("JobState=COMPLETED"), "{}", scontrol(&slurm_id));
+
+    let long = submit(&api, &ada, long_job()).await;
+    let running = eventually("Slurm runs the long job", Duration::from_secs(60), || async {
+        let j = job(&api, &ada, &long).await;
+        if j["log"].to_string().contains("Slurm: RUNNING") { Ok(j) } else { Err(j.to_string()) }
+    })
+    .await;
+    let log = running["log"].to_string();
+    let long_slurm: String = log
+        .split("handed to Slurm as job ")
+        .nth(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+        .unwrap_or_default();
+    let (status, cancelled) = api.json(Method::POST, &format!("/api/v1/training-jobs/{long}/cancel"), None, &ada).await;
+    assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
+    eventually("Slurm cancelled it", Duration::from_secs(10), || async {
+        let s = scontrol(&long_slurm);
+        if s.contains("JobState=CANCELLED") { Ok(()) } else { Err(s) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn teammates_share_jobs_and_the_instructor_sees_and_steers_the_workshops_queue() {
+    let app = pool(0).await;
+    let api = app.api();
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
+    let cy = app.account("cy@example.org", Role::Participant).await;
+    let body = json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "team_size": 2});
+    let (status, w) = api.create_workshop(&ins, body).await;
+    assert_eq!(status, 201, "{w}");
+    let (ws, code) = (w["id"].as_str().unwrap(), w["join_code"].as_str().unwrap());
+    for t in [&ada, &bob, &cy] {
+        assert_eq!(api.join_workshop(t, code).await.0, 200);
+    }
+    let (_, kestrel) = api.create_team(&ada, ws, "Kestrel").await;
+    assert_eq!(api.join_team(&bob, ws, kestrel["id"].as_str().unwrap()).await.0, 204);
+    api.create_team(&cy, ws, "Osprey").await;
+
+    let id = submit(&api, &ada, small_job(5)).await;
+    let theirs = submit(&api, &cy, small_job(5)).await;
+    // Bob, Ada's teammate, sees and may cancel her job; Cy, of another team, gets 404.
+    let (_, list) = api.json(Method::GET, "/api/v1/training-jobs", None, &bob).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(job(&api, &bob, &id).await["team"], kestrel["id"]);
+    let (status, _) = api.json(Method::GET, &format!("/api/v1/training-jobs/{id}"), None, &cy).await;
+    assert_eq!(status, 404);
+
+    // The instructor sees both teams' jobs in the pool, raises Cy's, and it goes first.
+    let (status, pool) = api.json(Method::GET, "/api/v1/pool", None, &ins).await;
+    assert_eq!(status, 200, "{pool}");
+    let ids: Vec<&str> = pool["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&id.as_str()) && ids.contains(&theirs.as_str()), "{pool}");
+    let (_, ada_pool) = api.json(Method::GET, "/api/v1/pool", None, &ada).await;
+    assert_eq!(ada_pool["jobs"], json!([]), "participants do not see the workshop's queue");
+    assert_eq!(job(&api, &ada, &id).await["position"], 1);
+    let priority = Some(json!({"priority": 10}));
+    let (status, err) =
+        api.json(Method::POST, &format!("/api/v1/training-jobs/{id}/priority"), priority.clone(), &bob).await;
+    assert_eq!(status, 403, "a participant may not set priorities: {err}");
+    let (status, _) = api.json(Method::POST, &format!("/api/v1/training-jobs/{theirs}/priority"), priority, &ins).await;
+    assert_eq!(status, 204);
+    assert_eq!(job(&api, &cy, &theirs).await["position"], 1);
+    assert_eq!(job(&api, &ada, &id).await["position"], 2);
+    let (status, cancelled) = api.json(Method::POST, &format!("/api/v1/training-jobs/{id}/cancel"), None, &ins).await;
+    assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
+    assert!(cancelled["error"].as_str().unwrap_or_default().contains("cancelled by"), "{cancelled}");
 }

@@ -81,6 +81,25 @@
 //!   the steps. Also what a sandboxed kernel may read (`sandbox_reads`: of the
 //!   operator's Cargo home only `registry` and `git`) and the kernels' own
 //!   Cargo home.
+//! - `training/` — the shared training pool (`TrainingError`). A job is a
+//!   `flywheel_ml::training::TrainingSpec` plus data channels
+//!   (`builtin:`, `dataset:`, or `cell:` tables a notebook cell sent, kept as
+//!   `input/…` artifacts). `schedule::plan` orders the queue — priority, then
+//!   least normalised usage per team today (Slurm's classic fair-share factor;
+//!   chosen over deficit round robin because a job's size is unknown until it
+//!   has run), then age — under per-participant and per-team running limits,
+//!   and gives each waiting job a position, a Slurm reason code and an
+//!   estimated start (mean run time of today's completed jobs of the same
+//!   algorithm, 30 s when none). Backends: `worker.rs` (local workers, each
+//!   running a job as `flywheel train-job DIR` in a child process: events
+//!   from its stdout every 500 ms, heartbeat, kill on cancel or time limit, a
+//!   process killed by a signal retried up to `max_attempts`) and `slurm.rs`
+//!   (every pending job to `sbatch`, events from the batch job's output file,
+//!   `squeue`/`scontrol`/`scancel`). `runner.rs` is the job process's side;
+//!   `cells.rs` watches kernel sessions for cells that submit jobs and
+//!   answers in their `data/` folder. Not yet: tuning jobs, checkpoints
+//!   (a retried job starts again), per-team weights and quotas set by
+//!   instructors, GPU workers, workers on other machines.
 //!
 //! **Invariant:** no HTTP (no axum, askama, utoipa): checked by `tests/tidy.rs`.
 

@@ -147,6 +147,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/training", get(training::training_page).post(training::submit))
         .route("/training/jobs", get(training::jobs))
         .route("/training/{id}/cancel", post(training::cancel))
+        .route("/training/{id}/priority", post(training::set_priority))
         .route("/workshops", get(workshops::list).post(workshops::create))
         .route("/workshops/join", post(workshops::join))
         .route("/workshops/{id}", get(workshops::show))

@@ -76,18 +76,25 @@ pub(crate) struct JobsPartial {
     csrf: String,
     rows: Vec<JobRow>,
     pool: PoolView,
+    /// For instructors: today's jobs of their workshops, with who submitted each.
+    staff: Vec<(JobRow, String)>,
 }
 
 impl JobsPartial {
     fn any_active(&self) -> bool {
-        self.rows.iter().any(JobRow::active)
+        self.rows.iter().any(JobRow::active) || self.staff.iter().any(|(r, _)| r.active())
     }
 }
 
 async fn jobs_partial(state: &AppState, user: &flywheel_domain::User, csrf: String) -> Result<JobsPartial, AppError> {
     let rows = training::jobs_of(state, user).await?.into_iter().map(JobRow::new).collect();
     let pool = training::pool(state).await?;
-    Ok(JobsPartial { csrf, rows, pool })
+    let mut staff = Vec::new();
+    for view in training::staff_queue(state, user).await? {
+        let who = state.db.user(view.job.owner).await?.map_or_else(String::new, |u| u.name.to_string());
+        staff.push((JobRow::new(view), who));
+    }
+    Ok(JobsPartial { csrf, rows, pool, staff })
 }
 
 async fn page(
@@ -169,6 +176,7 @@ pub(super) async fn submit(
         hyperparameters,
         data: DataChannels { train: form.train, validation: nonempty(form.validation), target: nonempty(form.target) },
         resources: Resources::default(),
+        cell_token: None,
     };
     match training::submit(&state, &user, None, &request).await {
         Ok(_) => Ok(see_other(hx, "/training")),
@@ -177,6 +185,23 @@ pub(super) async fn submit(
             other => Err(other),
         },
     }
+}
+
+#[derive(Deserialize)]
+pub(super) struct PriorityForm {
+    priority: i32,
+}
+
+/// `POST /training/{id}/priority` (a workshop's instructors).
+pub(super) async fn set_priority(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    PathId(id): PathId<TrainingJobId>,
+    Form(form): Form<PriorityForm>,
+) -> Result<Response, AppError> {
+    training::set_priority(&state, &user, id, form.priority).await?;
+    Ok(see_other(hx, "/training"))
 }
 
 /// `POST /training/{id}/cancel`.

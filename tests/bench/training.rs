@@ -1,0 +1,222 @@
+//! The training pool's benchmark: one command, a table.
+//!
+//!     cargo run --release -p flywheel-tests --example training_bench [-- --jobs 500 --workers 2]
+//!
+//! On the real server (in process, SQLite in a temp dir) with real local
+//! workers, each job a real `flywheel train-job` process of the same build
+//! (build it first: `cargo build --release -p flywheel`). Tiny jobs
+//! (gradient-boosted trees, 1 round on the German credit data) so that the
+//! pool's own costs show:
+//!
+//! - **submit → running** with a free worker: one job at a time, p50 / p95
+//!   of the time from `POST /api/v1/training-jobs` until `GET` says `running`
+//!   (target ≤ 1 s; the anchor is the same pool's end-to-end time per job);
+//! - **throughput** of N jobs submitted at once (jobs/s), against the anchor
+//!   of running the same job's process N times back to back by hand
+//!   (`flywheel train-job`, no server), per worker;
+//! - **fair share**: two teams, equal weights, team A submits half of the
+//!   jobs before team B submits the other half; the share of team A among the
+//!   first half of the jobs to start (ideal 50 %);
+//! - **ETA error**: each queued job's `estimated_start_secs` at submission
+//!   against when it really started (median absolute error, and relative to
+//!   the actual wait).
+
+use std::time::{Duration, Instant};
+
+use flywheel_domain::Role;
+use flywheel_tests::{Api, flywheel_program, spawn_app_with};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn tiny_job() -> Value {
+    json!({
+        "algorithm": "gradient_boosted_trees",
+        "hyperparameters": {"iterations": 1, "max_depth": 2},
+        "data": {"train": "builtin:german_credit", "target": "creditability"},
+    })
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+async fn get(api: &Api, token: &str, id: &str) -> Value {
+    api.json(Method::GET, &format!("/api/v1/training-jobs/{id}"), None, token).await.1
+}
+
+async fn submit(api: &Api, token: &str) -> Value {
+    let (status, job) = api.json(Method::POST, "/api/v1/training-jobs", Some(tiny_job()), token).await;
+    assert_eq!(status, 201, "{job}");
+    job
+}
+
+/// The anchor: the same job's process, run `n` times back to back without a server.
+fn anchor_per_job(n: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let job = json!({
+        "spec": {"algorithm": "gradient_boosted_trees", "hyperparameters": {"iterations": 1, "max_depth": 2}, "target": "creditability"},
+        "train": {"builtin": "german_credit"},
+        "validation": null,
+    });
+    std::fs::write(dir.path().join("job.json"), job.to_string()).expect("job file");
+    let started = Instant::now();
+    for _ in 0..n {
+        let status = std::process::Command::new(flywheel_program())
+            .arg("train-job")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("flywheel train-job");
+        assert!(status.success(), "the anchor job failed");
+    }
+    started.elapsed().as_secs_f64() / n as f64
+}
+
+#[tokio::main]
+async fn main() {
+    let jobs = arg("--jobs", 500);
+    let workers = arg("--workers", 2);
+    let singles = arg("--singles", 30);
+    assert!(flywheel_program().is_file(), "build the worker's program first: cargo build --release -p flywheel");
+    let app = spawn_app_with(|c| {
+        c.training_local_workers = workers;
+        c.training_quota_minutes_per_day = 0;
+        c.training_max_running_per_user = workers;
+        c.training_max_running_per_team = workers;
+    })
+    .await;
+    let api = app.api();
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
+    let (_, w) = api
+        .create_workshop(
+            &ins,
+            json!({"title": "Bench", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "team_size": 2}),
+        )
+        .await;
+    let (ws, code) = (w["id"].as_str().unwrap().to_owned(), w["join_code"].as_str().unwrap().to_owned());
+    for t in [&ada, &bob] {
+        api.join_workshop(t, &code).await;
+    }
+    let (_, a) = api.create_team(&ada, &ws, "A").await;
+    let (_, b) = api.create_team(&bob, &ws, "B").await;
+    let (team_a, _team_b) = (a["id"].as_str().unwrap().to_owned(), b["id"].as_str().unwrap().to_owned());
+
+    // 1. Submit → running, one job at a time on a free worker.
+    let mut to_running = Vec::new();
+    let mut end_to_end = Vec::new();
+    for _ in 0..singles {
+        let t0 = Instant::now();
+        let id = submit(&api, &ada).await["id"].as_str().unwrap().to_owned();
+        let mut running_at = None;
+        loop {
+            let j = get(&api, &ada, &id).await;
+            if running_at.is_none() && j["state"] != "pending" {
+                running_at = Some(t0.elapsed().as_secs_f64());
+            }
+            if j["state"] == "completed" {
+                break;
+            }
+            assert!(j["state"] != "failed", "{j}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        to_running.push(running_at.unwrap_or(f64::NAN));
+        end_to_end.push(t0.elapsed().as_secs_f64());
+    }
+    to_running.sort_by(f64::total_cmp);
+    end_to_end.sort_by(f64::total_cmp);
+
+    // 2–4. N jobs at once: team A's half first, then team B's.
+    let t0 = Instant::now();
+    let mut submitted = Vec::new();
+    for i in 0..jobs {
+        let token = if i < jobs / 2 { &ada } else { &bob };
+        let j = submit(&api, token).await;
+        let eta = j["estimated_start_secs"].as_f64();
+        submitted.push((j["id"].as_str().unwrap().to_owned(), token.clone(), t0.elapsed().as_secs_f64(), eta));
+    }
+    let submit_secs = t0.elapsed().as_secs_f64();
+    let mut started: Vec<(f64, String, String)> = Vec::new(); // (start, id, team)
+    let mut eta_errors = Vec::new();
+    loop {
+        let (_, list_a) = api.json(Method::GET, "/api/v1/training-jobs", None, &ada).await;
+        let (_, list_b) = api.json(Method::GET, "/api/v1/training-jobs", None, &bob).await;
+        let all: Vec<&Value> = list_a.as_array().unwrap().iter().chain(list_b.as_array().unwrap()).collect();
+        let done = submitted
+            .iter()
+            .filter(|(id, ..)| all.iter().any(|j| j["id"] == id.as_str() && j["state"] == "completed"))
+            .count();
+        if done == submitted.len() {
+            for (id, _, at, eta) in &submitted {
+                let j = all.iter().find(|j| j["id"] == id.as_str()).unwrap();
+                let start_ms = j["started_at"].as_i64().unwrap() - j["created_at"].as_i64().unwrap();
+                let team = j["team"].as_str().unwrap_or_default().to_owned();
+                started.push((j["started_at"].as_i64().unwrap() as f64, id.clone(), team));
+                if let Some(eta) = eta {
+                    let actual = start_ms as f64 / 1000.0;
+                    eta_errors.push(((eta - actual).abs(), actual, *at));
+                }
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let all_secs = t0.elapsed().as_secs_f64();
+    started.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Team B's first job arrives after team A's half: count from there on, over as many jobs as team B sent.
+    let first_b = started.iter().position(|(_, _, t)| t != &team_a).unwrap_or(0);
+    let window: Vec<_> = started[first_b..].iter().take(jobs / 2).collect();
+    let share_a = window.iter().filter(|(_, _, t)| t == &team_a).count() as f64 / window.len().max(1) as f64;
+    let mut abs: Vec<f64> = eta_errors.iter().map(|e| e.0).collect();
+    abs.sort_by(f64::total_cmp);
+    let mut rel: Vec<f64> = eta_errors.iter().filter(|e| e.1 > 1.0).map(|e| e.0 / e.1).collect();
+    rel.sort_by(f64::total_cmp);
+
+    let anchor = anchor_per_job(20);
+    let throughput = jobs as f64 / all_secs;
+    let ideal = workers as f64 / anchor;
+    println!();
+    println!(
+        "Training pool benchmark: {jobs} tiny jobs (boosted trees, 1 round, German credit), {workers} local workers"
+    );
+    println!("| measure | value | anchor (same run) | ratio |");
+    println!("| --- | --- | --- | --- |");
+    println!(
+        "| submit → running, free worker, p50 / p95 ({singles} jobs) | {:.3} s / {:.3} s | job end to end p50 {:.3} s | {:.2} |",
+        percentile(&to_running, 0.5),
+        percentile(&to_running, 0.95),
+        percentile(&end_to_end, 0.5),
+        percentile(&to_running, 0.5) / percentile(&end_to_end, 0.5)
+    );
+    println!(
+        "| throughput, {jobs} jobs at once | {throughput:.2} jobs/s ({all_secs:.1} s; submitting took {submit_secs:.1} s) | {ideal:.2} jobs/s ({workers} × the bare process, {anchor:.3} s each) | {:.2} |",
+        throughput / ideal
+    );
+    println!(
+        "| fair share: team A's share of {} starts after team B arrived | {:.1} % | 50 % (equal weights) | error {:+.1} points |",
+        window.len(),
+        share_a * 100.0,
+        (share_a - 0.5) * 100.0
+    );
+    println!(
+        "| ETA error at submission, median / p90 absolute | {:.1} s / {:.1} s | actual wait p50 {:.1} s | median relative {:.0} % |",
+        percentile(&abs, 0.5),
+        percentile(&abs, 0.9),
+        {
+            let mut w: Vec<f64> = eta_errors.iter().map(|e| e.1).collect();
+            w.sort_by(f64::total_cmp);
+            percentile(&w, 0.5)
+        },
+        percentile(&rel, 0.5) * 100.0
+    );
+}
