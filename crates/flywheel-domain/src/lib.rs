@@ -50,7 +50,7 @@ pub use dataset::{DatasetId, DatasetName, DatasetRecord};
 pub use lab::{CHECK_MIME, Lab, Step, StepDone, check_passed};
 pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError, NotebookId, NotebookRecord, NotebookSummary};
 pub use token::{ApiToken, ApiTokenId, TokenSecret};
-pub use training::{Artifact, JobEvent, JobEventKind, JobState, TrainingJob, TrainingJobId};
+pub use training::{Artifact, JobEvent, JobEventKind, JobState, TrainingJob, TrainingJobId, TuningJob, TuningJobId};
 pub use workshop::{SubmissionId, TeamId, WorkshopId};
 
 /// A point in time, as milliseconds since the Unix epoch (UTC).

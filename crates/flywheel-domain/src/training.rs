@@ -158,6 +158,39 @@ pub enum JobEventKind {
     },
 }
 
+uuid_id!(
+    /// A tuning job's id.
+    TuningJobId,
+    "tuning job"
+);
+
+/// A hyper-parameter tuning job (SageMaker's): trials of one algorithm with
+/// hyper-parameters drawn from ranges, each a training job, searching for the
+/// best value of an objective metric.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TuningJob {
+    /// Its id.
+    pub id: TuningJobId,
+    /// Who submitted it (its trials are theirs).
+    pub owner: UserId,
+    /// The workshop its trials count against.
+    pub workshop: Option<WorkshopId>,
+    /// The owner's team, which shares it.
+    pub team: Option<TeamId>,
+    /// The request as submitted: the training job, `ranges`, `objective`, `budget`, `strategy`, `seed`.
+    pub spec: serde_json::Value,
+    /// `Pending` (no trial started yet), `Running`, `Completed`, `Failed` or `Cancelled`.
+    pub state: JobState,
+    /// The best trial so far (a training job).
+    pub best: Option<TrainingJobId>,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+    /// When it was submitted.
+    pub created_at: Timestamp,
+    /// When it ended.
+    pub finished_at: Option<Timestamp>,
+}
+
 /// A trained job's output kept for download or loading into a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Artifact {

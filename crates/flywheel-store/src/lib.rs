@@ -102,7 +102,7 @@ use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission,
 use flywheel_domain::{
     ApiToken, ApiTokenId, Artifact, CellId, DatasetId, DatasetRecord, JobEvent, JobEventKind, JobState, NewUser,
     Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, TrainingJob,
-    TrainingJobId, User, UserId, WorkshopId,
+    TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
 
 pub use sql::SqlDatabase;
@@ -435,6 +435,30 @@ pub trait TrainingStore: Send + Sync {
 
     /// One artifact's content.
     async fn training_artifact_content(&self, id: TrainingJobId, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores a new tuning job. Its trials are training jobs whose spec has
+    /// `"tuning": {"tuning_job": "<its id>", …}`.
+    async fn create_tuning_job(&self, job: &TuningJob) -> Result<(), StoreError>;
+
+    /// The tuning job with this id, if any.
+    async fn tuning_job(&self, id: TuningJobId) -> Result<Option<TuningJob>, StoreError>;
+
+    /// Tuning jobs that are pending or running, oldest first.
+    async fn active_tuning_jobs(&self) -> Result<Vec<TuningJob>, StoreError>;
+
+    /// Records a tuning job's state, best trial and error (`finished_at` for
+    /// the end). Returns `false` (and writes nothing) when it had already ended.
+    async fn update_tuning_job(
+        &self,
+        id: TuningJobId,
+        state: JobState,
+        best: Option<TrainingJobId>,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// A tuning job's trials, oldest first.
+    async fn tuning_trials(&self, id: TuningJobId) -> Result<Vec<TrainingJob>, StoreError>;
 }
 
 /// How a worker's attempt at a job ended (see [`TrainingStore::finish_training_job`]).

@@ -15,7 +15,7 @@ use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission,
 use flywheel_domain::{
     ApiToken, ApiTokenId, Artifact, CellId, DatasetId, DatasetRecord, JobEvent, JobEventKind, JobState, NewUser,
     Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, TrainingJob,
-    TrainingJobId, User, UserId, WorkshopId,
+    TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
 
 use crate::{
@@ -410,5 +410,27 @@ impl TrainingStore for Faulty {
     }
     async fn training_artifact_content(&self, id: TrainingJobId, name: &str) -> Result<Option<String>, StoreError> {
         self.enter(Area::Training).await?.training_artifact_content(id, name).await
+    }
+    async fn create_tuning_job(&self, job: &TuningJob) -> Result<(), StoreError> {
+        self.enter(Area::Training).await?.create_tuning_job(job).await
+    }
+    async fn tuning_job(&self, id: TuningJobId) -> Result<Option<TuningJob>, StoreError> {
+        self.enter(Area::Training).await?.tuning_job(id).await
+    }
+    async fn active_tuning_jobs(&self) -> Result<Vec<TuningJob>, StoreError> {
+        self.enter(Area::Training).await?.active_tuning_jobs().await
+    }
+    async fn update_tuning_job(
+        &self,
+        id: TuningJobId,
+        state: JobState,
+        best: Option<TrainingJobId>,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.enter(Area::Training).await?.update_tuning_job(id, state, best, error, now).await
+    }
+    async fn tuning_trials(&self, id: TuningJobId) -> Result<Vec<TrainingJob>, StoreError> {
+        self.enter(Area::Training).await?.tuning_trials(id).await
     }
 }

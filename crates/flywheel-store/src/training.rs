@@ -13,7 +13,8 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    Artifact, JobEvent, JobEventKind, JobState, TeamId, Timestamp, TrainingJob, TrainingJobId, UserId, WorkshopId,
+    Artifact, JobEvent, JobEventKind, JobState, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId,
+    UserId, WorkshopId,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -130,6 +131,27 @@ async fn put_artifact(
     Ok(())
 }
 
+const TUNING_COLUMNS: &str =
+    "id, owner_id, workshop_id, team_id, spec, state, best_job_id, error, created_at, finished_at";
+
+fn tuning_job(row: &AnyRow) -> Result<TuningJob, StoreError> {
+    let spec: String = row.try_get("spec")?;
+    let state: String = row.try_get("state")?;
+    let id: TuningJobId = parse_id(row, "id")?.ok_or_else(|| corrupt("a tuning job without an id"))?;
+    Ok(TuningJob {
+        id,
+        owner: parse_id(row, "owner_id")?.ok_or_else(|| corrupt(format!("tuning job {id} has no owner")))?,
+        workshop: parse_id(row, "workshop_id")?,
+        team: parse_id(row, "team_id")?,
+        spec: serde_json::from_str(&spec).map_err(|e| corrupt(format!("tuning job {id} spec: {e}")))?,
+        state: JobState::parse(&state).map_err(corrupt)?,
+        best: parse_id(row, "best_job_id")?,
+        error: row.try_get("error")?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        finished_at: time(row, "finished_at")?,
+    })
+}
+
 fn state_event(now: Timestamp, state: JobState) -> [(Timestamp, JobEventKind); 1] {
     [(now, JobEventKind::State { state })]
 }
@@ -170,6 +192,13 @@ impl TrainingStore for SqlDatabase {
             sqlx::query(&format!("UPDATE training_jobs SET {column} = $2 WHERE id = $1"))
                 .bind(job.id.to_string())
                 .bind(value)
+                .execute(&self.pool)
+                .await?;
+        }
+        if let Some(tuning) = job.spec.pointer("/tuning/tuning_job").and_then(serde_json::Value::as_str) {
+            sqlx::query("UPDATE training_jobs SET tuning_job_id = $2 WHERE id = $1")
+                .bind(job.id.to_string())
+                .bind(tuning)
                 .execute(&self.pool)
                 .await?;
         }
@@ -339,28 +368,28 @@ impl TrainingStore for SqlDatabase {
         let stale = jobs(&self.pool, "state = 'running' AND heartbeat_at < $1", &[Bind::Time(stale_before)]).await?;
         let mut moved = Vec::new();
         for job in stale {
-            let (state, error, finished_at) = if job.attempts >= max_attempts {
+            let (state, error) = if job.attempts >= max_attempts {
                 let error = format!(
                     "its worker stopped answering {} times (it was killed, ran out of memory or lost its machine); \
                      not retried again",
                     job.attempts
                 );
-                (JobState::Failed, Some(error), "$4")
+                (JobState::Failed, Some(error))
             } else {
-                (JobState::Pending, None, "NULL")
+                (JobState::Pending, None)
             };
-            let sql = format!(
-                "UPDATE training_jobs SET state = $3, error = $5, worker = NULL, finished_at = {finished_at}
-                 WHERE id = $1 AND state = 'running' AND heartbeat_at < $2"
-            );
-            let done = sqlx::query(&sql)
-                .bind(job.id.to_string())
-                .bind(stale_before.millis())
-                .bind(state.as_str())
-                .bind(now.millis())
-                .bind(error)
-                .execute(&self.pool)
-                .await?;
+            let done = sqlx::query(
+                "UPDATE training_jobs SET state = $3, error = $5, worker = NULL,
+                        finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $4 END
+                 WHERE id = $1 AND state = 'running' AND heartbeat_at < $2",
+            )
+            .bind(job.id.to_string())
+            .bind(stale_before.millis())
+            .bind(state.as_str())
+            .bind(now.millis())
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
             if done.rows_affected() == 1 {
                 if state == JobState::Pending {
                     let line = "retrying: its worker stopped heartbeating (killed, or its machine or server went away)";
@@ -415,5 +444,66 @@ impl TrainingStore for SqlDatabase {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.try_get("content")).transpose()?)
+    }
+
+    async fn create_tuning_job(&self, job: &TuningJob) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tuning_jobs (id, owner_id, workshop_id, team_id, spec, state, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(job.id.to_string())
+        .bind(job.owner.to_string())
+        .bind(job.workshop.map(|w| w.to_string()))
+        .bind(job.team.map(|t| t.to_string()))
+        .bind(job.spec.to_string())
+        .bind(job.state.as_str())
+        .bind(job.created_at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn tuning_job(&self, id: TuningJobId) -> Result<Option<TuningJob>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TUNING_COLUMNS} FROM tuning_jobs WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(tuning_job).transpose()
+    }
+
+    async fn active_tuning_jobs(&self) -> Result<Vec<TuningJob>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TUNING_COLUMNS} FROM tuning_jobs WHERE state IN ('pending', 'running') ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(tuning_job).collect()
+    }
+
+    async fn update_tuning_job(
+        &self,
+        id: TuningJobId,
+        state: JobState,
+        best: Option<TrainingJobId>,
+        error: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tuning_jobs SET state = $2, best_job_id = $3, error = $4,
+                    finished_at = CASE WHEN $2 IN ('pending', 'running') THEN NULL ELSE $5 END
+             WHERE id = $1 AND state IN ('pending', 'running')",
+        )
+        .bind(id.to_string())
+        .bind(state.as_str())
+        .bind(best.map(|b| b.to_string()))
+        .bind(error)
+        .bind(now.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn tuning_trials(&self, id: TuningJobId) -> Result<Vec<TrainingJob>, StoreError> {
+        jobs(&self.pool, "tuning_job_id = $1", &[Bind::Text(id.to_string())]).await
     }
 }
