@@ -402,3 +402,76 @@ async fn teammates_share_jobs_and_the_instructor_sees_and_steers_the_workshops_q
     assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
     assert!(cancelled["error"].as_str().unwrap_or_default().contains("cancelled by"), "{cancelled}");
 }
+
+/// German credit split in two uploaded datasets (train: 3 rows in 4, validation: the 4th).
+async fn german_split(app: &TestApp, token: &str) {
+    let table = flywheel_ml::datasets::german_credit();
+    for (name, keep) in [("german-train.csv", 1..4), ("german-valid.csv", 0..1)] {
+        let rows: Vec<bool> = (0..table.nrows()).map(|i| keep.contains(&(i % 4))).collect();
+        let csv = table.filter(&rows).unwrap().to_csv_string().unwrap();
+        let (status, up) = app.api().upload_dataset(token, csv, &format!("filename={name}")).await;
+        assert_eq!(status, 201, "{up}");
+    }
+}
+
+#[tokio::test]
+async fn a_tpe_tuning_job_runs_its_trials_and_beats_the_default_hyperparameters() {
+    let app = pool(2).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    german_split(&app, &ada).await;
+    let data = json!({"train": "dataset:german-train.csv", "validation": "dataset:german-valid.csv", "target": "creditability"});
+
+    let default = submit(&api, &ada, json!({"algorithm": "gradient_boosted_trees", "data": data})).await;
+    let default = wait_for_state(&api, &ada, &default, "completed", Duration::from_secs(120)).await;
+    let default_auc = default["final_metrics"]["validation_roc_auc"].as_f64().unwrap();
+
+    let body = json!({
+        "algorithm": "gradient_boosted_trees",
+        "hyperparameters": {"seed": 7},
+        "data": data,
+        "ranges": {
+            "learning_rate": {"type": "continuous", "min": 0.01, "max": 0.3, "log": true},
+            "max_depth": {"type": "integer", "min": 1, "max": 6},
+            "iterations": {"type": "integer", "min": 20, "max": 200},
+        },
+        "objective": {"metric": "validation_roc_auc", "direction": "maximize"},
+        "budget": {"trials": 14, "parallel": 2},
+        "strategy": "tpe",
+        "seed": 3,
+    });
+    let (status, tuning) = api.json(Method::POST, "/api/v1/tuning-jobs", Some(body), &ada).await;
+    assert_eq!(status, 201, "{tuning}");
+    let id = tuning["id"].as_str().unwrap().to_owned();
+    let done = eventually("the tuning job completes", Duration::from_secs(300), || async {
+        let (_, t) = api.json(Method::GET, &format!("/api/v1/tuning-jobs/{id}"), None, &ada).await;
+        if t["state"] == "completed" { Ok(t) } else { Err(t.to_string()) }
+    })
+    .await;
+    let trials = done["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 14, "{done}");
+    for t in trials {
+        let lr = t["hyperparameters"]["learning_rate"].as_f64().unwrap();
+        let depth = t["hyperparameters"]["max_depth"].as_i64().unwrap();
+        assert!((0.01..=0.3).contains(&lr) && (1..=6).contains(&depth), "{t}");
+        assert_eq!(t["state"], "completed", "{t}");
+    }
+    let best = done["best_value"].as_f64().unwrap();
+    let values: Vec<f64> = trials.iter().filter_map(|t| t["value"].as_f64()).collect();
+    assert!(values.iter().all(|v| *v <= best), "the best is the largest: {values:?}");
+    println!("tuning: best of 14 TPE trials ROC AUC {best:.4}, the defaults {default_auc:.4}");
+    assert!(best > default_auc, "tuned ROC AUC {best:.4} against the defaults' {default_auc:.4}");
+    // The best trial is an ordinary training job with its model.
+    let best_job = job(&api, &ada, done["best_job"].as_str().unwrap()).await;
+    assert_eq!(best_job["artifacts"][0]["kind"], "GradientBoostedTreesModel");
+
+    // Bad requests name what is wrong; another participant cannot see it.
+    let bad = json!({"algorithm": "gradient_boosted_trees", "data": data, "ranges": {"depth": {"type": "integer", "min": 1, "max": 3}},
+        "objective": {"metric": "validation_roc_auc", "direction": "maximize"}, "budget": {"trials": 3}});
+    let (status, err) = api.json(Method::POST, "/api/v1/tuning-jobs", Some(bad), &ada).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(error_message(&err).contains("max_depth"), "{err}");
+    let bob = app.account("bob@example.org", Role::Participant).await;
+    let (status, _) = api.json(Method::GET, &format!("/api/v1/tuning-jobs/{id}"), None, &bob).await;
+    assert_eq!(status, 404);
+}

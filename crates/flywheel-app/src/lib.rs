@@ -97,7 +97,9 @@
 //!   (every pending job to `sbatch`, events from the batch job's output file,
 //!   `squeue`/`scontrol`/`scancel`). `runner.rs` is the job process's side;
 //!   `cells.rs` watches kernel sessions for cells that submit jobs and
-//!   answers in their `data/` folder. Not yet: tuning jobs, checkpoints
+//!   answers in their `data/` folder. `tuning.rs`: tuning jobs, whose trials
+//!   are training jobs drawn by random search or TPE (the `tpe` crate), run
+//!   by a stateless controller. Not yet: early stopping (ASHA), checkpoints
 //!   (a retried job starts again), per-team weights and quotas set by
 //!   instructors, GPU workers, workers on other machines.
 //!

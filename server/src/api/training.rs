@@ -12,8 +12,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use flywheel_app::training::{self, DataChannels, JobRequest, JobView, PoolView, Resources};
-use flywheel_domain::{JobState, TrainingJobId, WorkshopId};
+use flywheel_app::training::{self, DataChannels, JobRequest, JobView, PoolView, Resources, tuning};
+use flywheel_domain::{JobState, TrainingJobId, TuningJobId, WorkshopId};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -278,6 +278,7 @@ async fn submit(
         data: DataChannels { train: req.data.train, validation: req.data.validation, target: req.data.target },
         resources: Resources { gpus: req.resources.gpus },
         cell_token: None,
+        tuning: None,
     };
     let view = training::submit(&state, &user, workshop, &request).await?;
     Ok((StatusCode::CREATED, Json(TrainingJobBody::from(view))).into_response())
@@ -501,10 +502,181 @@ async fn algorithms(ApiUser(_user): ApiUser) -> Json<Vec<AlgorithmBody>> {
     Json(body)
 }
 
+/// A hyper-parameter tuning job to start.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TuningJobRequest {
+    /// The algorithm every trial trains.
+    #[schema(example = "gradient_boosted_trees")]
+    pub algorithm: String,
+    /// Hyper-parameters every trial shares.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub hyperparameters: serde_json::Map<String, serde_json::Value>,
+    /// The data channels (a validation set gives the objective its `validation_` metrics).
+    pub data: DataBody,
+    /// Hyper-parameter → range: `{"type": "continuous", "min", "max", "log"}`,
+    /// `{"type": "integer", "min", "max", "log"}` or `{"type": "categorical", "values": […]}`.
+    #[schema(value_type = Object, example = json!({"learning_rate": {"type": "continuous", "min": 0.01, "max": 0.3, "log": true}, "max_depth": {"type": "integer", "min": 2, "max": 8}}))]
+    pub ranges: serde_json::Value,
+    /// `{"metric": "validation_roc_auc", "direction": "maximize"}` (or `minimize`).
+    #[schema(value_type = Object, example = json!({"metric": "validation_roc_auc", "direction": "maximize"}))]
+    pub objective: serde_json::Value,
+    /// `{"trials": 20, "parallel": 2}`.
+    #[schema(value_type = Object, example = json!({"trials": 20, "parallel": 2}))]
+    pub budget: serde_json::Value,
+    /// `tpe` (default: 10 random trials, then TPE) or `random`.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// Seed of the draws.
+    #[serde(default)]
+    pub seed: u64,
+    /// The workshop its trials count against (default: the caller's latest as a participant).
+    #[serde(default)]
+    pub workshop: Option<String>,
+}
+
+/// One trial of a tuning job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrialBody {
+    /// Its number, from 0.
+    pub trial: usize,
+    /// The training job.
+    pub job: String,
+    /// Its state.
+    pub state: String,
+    /// The searched hyper-parameters it drew.
+    #[schema(value_type = Object)]
+    pub hyperparameters: serde_json::Map<String, serde_json::Value>,
+    /// Its objective value, once completed.
+    pub value: Option<f64>,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+}
+
+/// A hyper-parameter tuning job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TuningJobBody {
+    /// Its id.
+    pub id: String,
+    /// `pending`, `running`, `completed`, `failed` or `cancelled`.
+    pub state: String,
+    /// The request as submitted.
+    #[schema(value_type = Object)]
+    pub spec: serde_json::Value,
+    /// Its trials, in order.
+    pub trials: Vec<TrialBody>,
+    /// The best trial so far (a training job id; its model is that job's artifact).
+    pub best_job: Option<String>,
+    /// The best objective value so far.
+    pub best_value: Option<f64>,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub finished_at: Option<i64>,
+}
+
+impl From<tuning::TuningView> for TuningJobBody {
+    fn from(v: tuning::TuningView) -> Self {
+        let best_value = v.trials.iter().find(|t| Some(t.job.id) == v.job.best).and_then(|t| t.value);
+        Self {
+            id: v.job.id.to_string(),
+            state: v.job.state.as_str().to_owned(),
+            spec: v.job.spec,
+            trials: v
+                .trials
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| TrialBody {
+                    trial: i,
+                    job: t.job.id.to_string(),
+                    state: t.job.state.as_str().to_owned(),
+                    hyperparameters: t.params,
+                    value: t.value,
+                    error: t.job.error,
+                })
+                .collect(),
+            best_job: v.job.best.map(|b| b.to_string()),
+            best_value,
+            error: v.job.error,
+            created_at: v.job.created_at.millis(),
+            finished_at: v.job.finished_at.map(|t| t.millis()),
+        }
+    }
+}
+
+/// Starts a hyper-parameter tuning job: trials of the algorithm with
+/// hyper-parameters drawn from the ranges (random, or TPE after 10 random
+/// ones), each an ordinary training job, `budget.parallel` at a time.
+#[utoipa::path(post, path = "/api/v1/tuning-jobs", tag = "training", security(("bearer" = [])),
+    request_body = TuningJobRequest,
+    responses(
+        (status = 201, body = TuningJobBody),
+        (status = 404, description = "A dataset the caller has not got", body = ErrorBody),
+        (status = 422, description = "An unknown algorithm or hyper-parameter, a range the algorithm does not accept, a budget out of bounds", body = ErrorBody),
+    ))]
+async fn submit_tuning(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiJson(req): ApiJson<TuningJobRequest>,
+) -> Result<Response, AppError> {
+    let workshop = parse_workshop(req.workshop.as_deref())?;
+    let invalid = |what: &str, e: serde_json::Error| AppError::unprocessable(format!("`{what}`: {e}"));
+    let request = tuning::TuningRequest {
+        algorithm: req.algorithm,
+        hyperparameters: req.hyperparameters,
+        data: DataChannels { train: req.data.train, validation: req.data.validation, target: req.data.target },
+        ranges: serde_json::from_value(req.ranges).map_err(|e| invalid("ranges", e))?,
+        objective: serde_json::from_value(req.objective).map_err(|e| invalid("objective", e))?,
+        budget: serde_json::from_value(req.budget).map_err(|e| invalid("budget", e))?,
+        strategy: match req.strategy.as_deref() {
+            None | Some("tpe") => tuning::Strategy::Tpe,
+            Some("random") => tuning::Strategy::Random,
+            Some(other) => {
+                return Err(AppError::unprocessable(format!("`strategy` is `tpe` or `random`, not {other:?}")));
+            }
+        },
+        seed: req.seed,
+    };
+    let view = tuning::submit(&state, &user, workshop, &request).await?;
+    Ok((StatusCode::CREATED, Json(TuningJobBody::from(view))).into_response())
+}
+
+/// A tuning job: its trials (hyper-parameters, state, objective value) and the best so far.
+#[utoipa::path(get, path = "/api/v1/tuning-jobs/{id}", tag = "training", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Tuning job id")),
+    responses((status = 200, body = TuningJobBody), (status = 404, body = ErrorBody)))]
+async fn get_tuning(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    PathId(id): PathId<TuningJobId>,
+) -> Result<Json<TuningJobBody>, AppError> {
+    Ok(Json(TuningJobBody::from(tuning::visible(&state, &user, id).await?)))
+}
+
+/// Cancels a tuning job and its unfinished trials.
+#[utoipa::path(post, path = "/api/v1/tuning-jobs/{id}/cancel", tag = "training", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Tuning job id")),
+    responses((status = 200, body = TuningJobBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn cancel_tuning(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    PathId(id): PathId<TuningJobId>,
+) -> Result<Json<TuningJobBody>, AppError> {
+    Ok(Json(TuningJobBody::from(tuning::cancel(&state, &user, id).await?)))
+}
+
+fn parse_workshop(text: Option<&str>) -> Result<Option<WorkshopId>, AppError> {
+    text.map(|w| w.parse::<WorkshopId>().map_err(|_| AppError::unprocessable("`workshop` is not a workshop id.")))
+        .transpose()
+}
+
 /// The training pool's part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(submit, list, get_job, cancel, set_priority, artifact, events, pool, algorithms),
+    paths(submit, list, get_job, cancel, set_priority, artifact, events, pool, algorithms, submit_tuning, get_tuning, cancel_tuning),
     tags((name = "training", description = "The shared training pool: training jobs on a queue, workers, fair share, artifacts")),
 )]
 pub struct TrainingDoc;
@@ -521,4 +693,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/training-jobs/{id}/artifacts/{name}", get(artifact))
         .route("/pool", get(pool))
         .route("/training-algorithms", get(algorithms))
+        .route("/tuning-jobs", post(submit_tuning))
+        .route("/tuning-jobs/{id}", get(get_tuning))
+        .route("/tuning-jobs/{id}/cancel", post(cancel_tuning))
 }

@@ -226,6 +226,12 @@ impl RouteId for flywheel_domain::TrainingJobId {
     }
 }
 
+impl RouteId for flywheel_domain::TuningJobId {
+    fn missing() -> AppError {
+        flywheel_app::training::TrainingError::NotFound.into()
+    }
+}
+
 /// The route's `{id}`, parsed: `PathId(id): PathId<NotebookId>`. A route
 /// with more parameters takes the others with `Path` beside it.
 pub struct PathId<T>(pub T);

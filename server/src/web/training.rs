@@ -177,6 +177,7 @@ pub(super) async fn submit(
         data: DataChannels { train: form.train, validation: nonempty(form.validation), target: nonempty(form.target) },
         resources: Resources::default(),
         cell_token: None,
+        tuning: None,
     };
     match training::submit(&state, &user, None, &request).await {
         Ok(_) => Ok(see_other(hx, "/training")),

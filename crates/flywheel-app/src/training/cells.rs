@@ -138,6 +138,7 @@ async fn submit_one(
         },
         resources: Resources::default(),
         cell_token: Some(token.to_owned()),
+        tuning: None,
     };
     let mut inputs = vec![("train.csv".to_owned(), train)];
     inputs.extend(validation.map(|v| ("validation.csv".to_owned(), v)));

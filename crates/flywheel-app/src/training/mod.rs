@@ -23,6 +23,7 @@ pub mod cells;
 pub mod runner;
 pub mod schedule;
 pub mod slurm;
+pub mod tuning;
 pub mod worker;
 
 use std::collections::{BTreeMap, HashMap};
@@ -121,6 +122,20 @@ pub struct JobRequest {
     /// The token of the cell that submitted it (see [`cells`]); `None` from the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell_token: Option<String>,
+    /// The tuning job it is a trial of (see [`tuning`]); `None` from the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<TrialOf>,
+}
+
+/// Which tuning job a training job is a trial of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialOf {
+    /// The tuning job's id.
+    pub tuning_job: String,
+    /// The trial's number, from 0.
+    pub trial: usize,
+    /// The hyper-parameters the search drew for it.
+    pub searched: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where a job's data comes from.
@@ -196,15 +211,25 @@ impl DataSource {
         })
     }
 
+    /// A built-in table's column names, read once per process.
     fn builtin_columns(name: &str) -> Vec<String> {
         use flywheel_ml::datasets;
-        // The generators' column names, from a few rows rather than the full draw.
-        let small = match name {
-            "credit_card_fraud" => datasets::credit_card_fraud_with(10, 1).ok(),
-            "ai4i_2020" => datasets::ai4i_2020_with(10, 1).ok(),
-            other => Self::builtin_table(other),
-        };
-        small.map(|t| t.column_names()).unwrap_or_default()
+        static COLUMNS: std::sync::OnceLock<HashMap<&'static str, Vec<String>>> = std::sync::OnceLock::new();
+        let all = COLUMNS.get_or_init(|| {
+            BUILTIN_DATASETS
+                .iter()
+                .map(|&name| {
+                    // The generators' column names, from a few rows rather than the full draw.
+                    let small = match name {
+                        "credit_card_fraud" => datasets::credit_card_fraud_with(10, 1).ok(),
+                        "ai4i_2020" => datasets::ai4i_2020_with(10, 1).ok(),
+                        other => Self::builtin_table(other),
+                    };
+                    (name, small.map(|t| t.column_names()).unwrap_or_default())
+                })
+                .collect()
+        });
+        all.get(name).cloned().unwrap_or_default()
     }
 }
 

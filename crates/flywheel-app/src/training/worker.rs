@@ -70,14 +70,17 @@ impl Pool {
     }
 }
 
-/// Starts the pool's backend on this server's runtime: the Slurm
-/// dispatcher when `settings.training.slurm` is set, else
-/// `settings.training.local_workers` local workers.
+/// Starts the pool on this server's runtime: the tuning controller, and the
+/// backend — the Slurm dispatcher when `settings.training.slurm` is set,
+/// else `settings.training.local_workers` local workers.
 pub fn start(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = vec![tokio::spawn(super::tuning::run(app.clone()))];
     if app.settings.training.slurm.is_some() {
-        return vec![super::slurm::start(app)];
+        tasks.push(super::slurm::start(app));
+    } else {
+        tasks.extend(start_local_workers(app));
     }
-    start_local_workers(app)
+    tasks
 }
 
 fn start_local_workers(app: &App) -> Vec<tokio::task::JoinHandle<()>> {
