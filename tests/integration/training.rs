@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use flywheel_domain::{JobState, Role, Timestamp, TrainingJob, TrainingJobId};
-use flywheel_store::TrainingStore;
+use flywheel_store::{AccountStore, TrainingStore};
 use flywheel_tests::{Api, PASSWORD, TestApp, error_message, eventually, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -221,21 +221,20 @@ async fn a_participant_over_their_running_limit_waits_with_slurms_reason() {
     wait_for_state(&api, &ada, &second, "completed", Duration::from_secs(120)).await;
 }
 
-#[tokio::test]
-async fn a_spent_quota_is_429_with_when_it_refills() {
-    let app = spawn_app_with(|c| c.training_quota_minutes_per_day = 1).await;
-    let api = app.api();
-    let ada = app.account("ada@example.org", Role::Participant).await;
-    let me = app.create_user("ada2@example.org", PASSWORD, Role::Participant).await;
-    let ada2 = api.token("ada2@example.org", PASSWORD).await;
-    // Two minutes of training today, as the store records a finished job.
+/// A completed job of `owner` that ran `secs` seconds today (as history for fair share and quotas).
+fn finished_today(
+    owner: flywheel_domain::UserId,
+    team: Option<flywheel_domain::TeamId>,
+    workshop: Option<flywheel_domain::WorkshopId>,
+    secs: i64,
+) -> TrainingJob {
     let now = flywheel_app::now().millis();
-    let started = (now - 120_000).max(now - now.rem_euclid(86_400_000));
-    let done = TrainingJob {
+    let started = (now - secs * 1000).max(now - now.rem_euclid(86_400_000));
+    TrainingJob {
         id: TrainingJobId(uuid::Uuid::new_v4()),
-        owner: me.id,
-        workshop: None,
-        team: None,
+        owner,
+        workshop,
+        team,
         algorithm: "gradient_boosted_trees".into(),
         spec: small_job(5),
         gpus: 0,
@@ -248,9 +247,20 @@ async fn a_spent_quota_is_429_with_when_it_refills() {
         rows: Some(1000),
         created_at: Timestamp(started),
         started_at: Some(Timestamp(started)),
-        finished_at: Some(Timestamp(started + 120_000)),
+        finished_at: Some(Timestamp(started + secs * 1000)),
         heartbeat_at: None,
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_spent_quota_is_429_with_when_it_refills() {
+    let app = spawn_app_with(|c| c.training_quota_minutes_per_day = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let me = app.create_user("ada2@example.org", PASSWORD, Role::Participant).await;
+    let ada2 = api.token("ada2@example.org", PASSWORD).await;
+    // Two minutes of training today, as the store records a finished job.
+    let done = finished_today(me.id, None, None, 120);
     app.db.create_training_job(&done).await.unwrap();
 
     let (status, headers, err) = api.call(Method::POST, "/api/v1/training-jobs", Some(small_job(5)), Some(&ada2)).await;
@@ -474,4 +484,60 @@ async fn a_tpe_tuning_job_runs_its_trials_and_beats_the_default_hyperparameters(
     let bob = app.account("bob@example.org", Role::Participant).await;
     let (status, _) = api.json(Method::GET, &format!("/api/v1/tuning-jobs/{id}"), None, &bob).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_instructors_weights_and_quotas_steer_the_queue() {
+    let app = pool(0).await;
+    let api = app.api();
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let cy = app.account("cy@example.org", Role::Participant).await;
+    let body = json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "team_size": 2});
+    let (_, w) = api.create_workshop(&ins, body).await;
+    let (ws, code) = (w["id"].as_str().unwrap().to_owned(), w["join_code"].as_str().unwrap().to_owned());
+    for t in [&ada, &cy] {
+        assert_eq!(api.join_workshop(t, &code).await.0, 200);
+    }
+    let (_, kestrel) = api.create_team(&ada, &ws, "Kestrel").await;
+    let (_, osprey) = api.create_team(&cy, &ws, "Osprey").await;
+    let (kestrel, osprey) = (kestrel["id"].as_str().unwrap().to_owned(), osprey["id"].as_str().unwrap().to_owned());
+    // Both teams have trained a minute today.
+    let workshop: flywheel_domain::WorkshopId = ws.parse().unwrap();
+    for (email, team) in [("ada@example.org", &kestrel), ("cy@example.org", &osprey)] {
+        let user = app.db.user_credentials(email).await.unwrap().unwrap().0;
+        let history = finished_today(user.id, Some(team.parse().unwrap()), Some(workshop), 60);
+        app.db.create_training_job(&history).await.unwrap();
+    }
+    let theirs = submit(&api, &cy, small_job(5)).await;
+    let ours = submit(&api, &ada, small_job(5)).await;
+    let position = |id: String, token: String| {
+        let api = app.api();
+        async move { job(&api, &token, &id).await["position"].as_u64() }
+    };
+    assert_eq!(position(theirs.clone(), cy.clone()).await, Some(1), "equal usage: the older job first");
+
+    let share = |team: &str| format!("/api/v1/workshops/{ws}/teams/{team}/training-share");
+    let (status, err) = api.json(Method::PUT, &share(&kestrel), Some(json!({"weight": 2})), &ada).await;
+    assert_eq!(status, 403, "participants do not set shares: {err}");
+    let (status, err) = api.json(Method::PUT, &share(&kestrel), Some(json!({"weight": 0})), &ins).await;
+    assert_eq!(status, 422, "{err}");
+    let (status, _) = api.json(Method::PUT, &share(&kestrel), Some(json!({"weight": 2})), &ins).await;
+    assert_eq!(status, 204);
+    assert_eq!(position(ours.clone(), ada.clone()).await, Some(1), "weight 2 halves Kestrel's normalised usage");
+    assert_eq!(position(theirs, cy.clone()).await, Some(2));
+
+    let body = Some(json!({"weight": 1, "quota_minutes_per_day": 1}));
+    assert_eq!(api.json(Method::PUT, &share(&osprey), body, &ins).await.0, 204);
+    let (status, err) = api.json(Method::POST, "/api/v1/training-jobs", Some(small_job(5)), &cy).await;
+    assert_eq!(status, 429, "Osprey has used its one minute: {err}");
+    submit(&api, &ada, small_job(5)).await;
+    let (_, pool) = api.json(Method::GET, "/api/v1/pool", None, &ins).await;
+    let usage = pool["usage"].as_array().unwrap();
+    let row = |name: &str| usage.iter().find(|u| u["name"] == name).cloned().unwrap_or_default();
+    assert_eq!(
+        (row("Kestrel")["weight"].as_u64(), row("Osprey")["quota_minutes_per_day"].as_u64()),
+        (Some(2), Some(1)),
+        "{pool}"
+    );
 }

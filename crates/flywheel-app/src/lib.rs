@@ -99,9 +99,10 @@
 //!   `cells.rs` watches kernel sessions for cells that submit jobs and
 //!   answers in their `data/` folder. `tuning.rs`: tuning jobs, whose trials
 //!   are training jobs drawn by random search or TPE (the `tpe` crate), run
-//!   by a stateless controller. Not yet: early stopping (ASHA), checkpoints
-//!   (a retried job starts again), per-team weights and quotas set by
-//!   instructors, GPU workers, workers on other machines.
+//!   by a stateless controller. A team's weight and quota (`Share`, set by
+//!   its workshop's instructors) feed the plan and the quota check. Not yet:
+//!   early stopping (ASHA), checkpoints (a retried job starts again), GPU
+//!   workers, workers on other machines.
 //!
 //! **Invariant:** no HTTP (no axum, askama, utoipa): checked by `tests/tidy.rs`.
 

@@ -459,6 +459,12 @@ pub trait TrainingStore: Send + Sync {
 
     /// A tuning job's trials, oldest first.
     async fn tuning_trials(&self, id: TuningJobId) -> Result<Vec<TrainingJob>, StoreError>;
+
+    /// Sets a team's fair-share weight and daily quota (worker-minutes; 0: the default).
+    async fn set_training_share(&self, team: TeamId, weight: u32, quota_minutes: u64) -> Result<(), StoreError>;
+
+    /// Every team's (weight, quota) that was set.
+    async fn training_shares(&self) -> Result<Vec<(TeamId, u32, u64)>, StoreError>;
 }
 
 /// How a worker's attempt at a job ended (see [`TrainingStore::finish_training_job`]).

@@ -433,4 +433,10 @@ impl TrainingStore for Faulty {
     async fn tuning_trials(&self, id: TuningJobId) -> Result<Vec<TrainingJob>, StoreError> {
         self.enter(Area::Training).await?.tuning_trials(id).await
     }
+    async fn set_training_share(&self, team: TeamId, weight: u32, quota_minutes: u64) -> Result<(), StoreError> {
+        self.enter(Area::Training).await?.set_training_share(team, weight, quota_minutes).await
+    }
+    async fn training_shares(&self) -> Result<Vec<(TeamId, u32, u64)>, StoreError> {
+        self.enter(Area::Training).await?.training_shares().await
+    }
 }

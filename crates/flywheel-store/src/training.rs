@@ -506,4 +506,31 @@ impl TrainingStore for SqlDatabase {
     async fn tuning_trials(&self, id: TuningJobId) -> Result<Vec<TrainingJob>, StoreError> {
         jobs(&self.pool, "tuning_job_id = $1", &[Bind::Text(id.to_string())]).await
     }
+
+    async fn set_training_share(&self, team: TeamId, weight: u32, quota_minutes: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO training_shares (team_id, weight, quota_minutes) VALUES ($1, $2, $3)
+             ON CONFLICT (team_id) DO UPDATE SET weight = excluded.weight, quota_minutes = excluded.quota_minutes",
+        )
+        .bind(team.to_string())
+        .bind(i64::from(weight))
+        .bind(i64::try_from(quota_minutes).map_err(corrupt)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn training_shares(&self) -> Result<Vec<(TeamId, u32, u64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT team_id, weight, quota_minutes FROM training_shares").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let team: TeamId =
+                    parse_id(row, "team_id")?.ok_or_else(|| corrupt("a training share without a team"))?;
+                let weight = u32::try_from(row.try_get::<i64, _>("weight")?).map_err(corrupt)?;
+                let quota = u64::try_from(row.try_get::<i64, _>("quota_minutes")?).map_err(corrupt)?;
+                Ok((team, weight, quota))
+            })
+            .collect()
+    }
 }

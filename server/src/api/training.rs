@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::api::ApiJson;
-use crate::auth::extract::{ApiUser, PathId};
+use crate::auth::extract::{ApiUser, PathId, WorkshopStaff};
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 
@@ -215,6 +215,10 @@ pub struct UsageBody {
     pub minutes: f64,
     /// Jobs run or running today.
     pub jobs: usize,
+    /// Its fair-share weight.
+    pub weight: u32,
+    /// Its daily quota in worker-minutes (0: none).
+    pub quota_minutes_per_day: u64,
 }
 
 impl From<PoolView> for PoolBody {
@@ -235,6 +239,8 @@ impl From<PoolView> for PoolBody {
                     name: u.name,
                     minutes: u.minutes,
                     jobs: u.jobs,
+                    weight: u.share.weight,
+                    quota_minutes_per_day: u.share.quota_minutes,
                 })
                 .collect(),
             quota_minutes_per_day: p.quota_minutes_per_day,
@@ -668,6 +674,39 @@ async fn cancel_tuning(
     Ok(Json(TuningJobBody::from(tuning::cancel(&state, &user, id).await?)))
 }
 
+/// A team's share of the training pool.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareRequest {
+    /// Fair-share weight, 1–100: a team of weight 2 gets twice the worker time of one of weight 1.
+    pub weight: u32,
+    /// Worker-minutes per UTC day; 0: the server's default.
+    #[serde(default)]
+    pub quota_minutes_per_day: u64,
+}
+
+/// Sets a team's share of the training pool: its fair-share weight and daily quota (the workshop's instructors).
+#[utoipa::path(put, path = "/api/v1/workshops/{id}/teams/{team}/training-share", tag = "training", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Workshop id"), ("team" = String, Path, description = "Team id")),
+    request_body = ShareRequest,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 403, description = "Not one of the workshop's instructors", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "A weight outside 1–100", body = ErrorBody),
+    ))]
+async fn set_share(
+    State(state): State<AppState>,
+    WorkshopStaff { viewer, .. }: WorkshopStaff<ApiUser>,
+    Path((_workshop, team)): Path<(String, String)>,
+    ApiJson(req): ApiJson<ShareRequest>,
+) -> Result<StatusCode, AppError> {
+    let team = flywheel_app::workshops::team(&state, &viewer, &team).await?;
+    let share = training::Share { weight: req.weight, quota_minutes: req.quota_minutes_per_day };
+    training::set_share(&state, &viewer, team.id, share).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 fn parse_workshop(text: Option<&str>) -> Result<Option<WorkshopId>, AppError> {
     text.map(|w| w.parse::<WorkshopId>().map_err(|_| AppError::unprocessable("`workshop` is not a workshop id.")))
         .transpose()
@@ -676,14 +715,14 @@ fn parse_workshop(text: Option<&str>) -> Result<Option<WorkshopId>, AppError> {
 /// The training pool's part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(submit, list, get_job, cancel, set_priority, artifact, events, pool, algorithms, submit_tuning, get_tuning, cancel_tuning),
+    paths(submit, list, get_job, cancel, set_priority, artifact, events, pool, algorithms, submit_tuning, get_tuning, cancel_tuning, set_share),
     tags((name = "training", description = "The shared training pool: training jobs on a queue, workers, fair share, artifacts")),
 )]
 pub struct TrainingDoc;
 
 /// The training routes, to nest under `/api/v1`.
 pub fn router() -> axum::Router<AppState> {
-    use axum::routing::{get, post};
+    use axum::routing::{get, post, put};
     axum::Router::new()
         .route("/training-jobs", post(submit).get(list))
         .route("/training-jobs/{id}", get(get_job))
@@ -696,4 +735,5 @@ pub fn router() -> axum::Router<AppState> {
         .route("/tuning-jobs", post(submit_tuning))
         .route("/tuning-jobs/{id}", get(get_tuning))
         .route("/tuning-jobs/{id}/cancel", post(cancel_tuning))
+        .route("/workshops/{id}/teams/{team}/training-share", put(set_share))
 }

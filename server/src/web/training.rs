@@ -65,8 +65,8 @@ struct TrainingPage {
     layout: Layout,
     jobs: JobsPartial,
     algorithms: Vec<(&'static str, &'static str)>,
-    builtins: Vec<&'static str>,
-    datasets: Vec<String>,
+    /// Data a job may name: (`builtin:…` or `dataset:…`, what the list says).
+    sources: Vec<(String, String)>,
     error: Option<String>,
 }
 
@@ -105,10 +105,13 @@ async fn page(
 ) -> Result<Response, AppError> {
     let jobs = jobs_partial(state, user, layout.csrf.clone()).await?;
     let algorithms = flywheel_ml::training::algorithms().iter().map(|a| (a.name, a.title)).collect();
-    let datasets = state.db.datasets(user.id).await?.into_iter().map(|d| d.name.to_string()).collect();
+    let mut sources: Vec<(String, String)> =
+        training::BUILTIN_DATASETS.iter().map(|b| (format!("builtin:{b}"), format!("{b} (built in)"))).collect();
+    for d in state.db.datasets(user.id).await? {
+        sources.push((format!("dataset:{}", d.name), format!("{} (my data)", d.name)));
+    }
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    let builtins = training::BUILTIN_DATASETS.to_vec();
-    Ok(Page(status, TrainingPage { layout, jobs, algorithms, builtins, datasets, error }).into_response())
+    Ok(Page(status, TrainingPage { layout, jobs, algorithms, sources, error }).into_response())
 }
 
 /// `GET /training`.

@@ -292,6 +292,8 @@ pub struct Usage {
     pub minutes: f64,
     /// Jobs run or running today.
     pub jobs: usize,
+    /// Its share (weight 1 and the default quota when never set).
+    pub share: Share,
 }
 
 /// The start of `now`'s UTC day.
@@ -427,8 +429,12 @@ pub(crate) async fn submit_checked(
     check_request(app, user, req, &inputs).await?;
     let (workshop, team) = job_context(app, user, workshop).await?;
     let now = now();
-    let settings = &app.settings.training;
-    if settings.quota_minutes_per_day > 0 {
+    let quota_minutes = match team {
+        Some(t) => shares(app).await?.get(&t).map_or(0, |s| s.quota_minutes),
+        None => 0,
+    };
+    let quota_minutes = if quota_minutes > 0 { quota_minutes } else { app.settings.training.quota_minutes_per_day };
+    if quota_minutes > 0 {
         let today = app.db.training_jobs_since(day_start(now)).await?;
         let used: f64 = today
             .iter()
@@ -437,10 +443,10 @@ pub(crate) async fn submit_checked(
             .map(|j| schedule::usage_seconds(j, now))
             .sum();
         #[expect(clippy::cast_precision_loss, reason = "a quota in minutes is far below 2^52")]
-        let quota_secs = settings.quota_minutes_per_day as f64 * 60.0;
+        let quota_secs = quota_minutes as f64 * 60.0;
         if used >= quota_secs {
             let retry_after = u64::try_from((day_start(now).millis() + 86_400_000 - now.millis()) / 1000).unwrap_or(0);
-            return Err(TrainingError::OverQuota { quota_minutes: settings.quota_minutes_per_day, retry_after });
+            return Err(TrainingError::OverQuota { quota_minutes, retry_after });
         }
     }
     let job = TrainingJob {
@@ -512,17 +518,60 @@ pub async fn visible(app: &App, user: &User, id: TrainingJobId) -> Result<Traini
     if may_see(app, user, &job).await? { Ok(job) } else { Err(TrainingError::NotFound) }
 }
 
+/// A team's share of the pool, as its instructors set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Share {
+    /// Fair-share weight (1 when never set): a team of weight 2 gets twice the worker time of one of weight 1.
+    pub weight: u32,
+    /// Worker-minutes per UTC day; 0: the server's `quota_minutes_per_day`.
+    pub quota_minutes: u64,
+}
+
+/// Largest fair-share weight.
+pub const MAX_WEIGHT: u32 = 100;
+
+async fn shares(app: &App) -> Result<HashMap<TeamId, Share>, TrainingError> {
+    let all = app.db.training_shares().await?;
+    Ok(all.into_iter().map(|(t, weight, quota_minutes)| (t, Share { weight, quota_minutes })).collect())
+}
+
+/// Sets a team's share of the pool (its workshop's instructors).
+///
+/// # Errors
+/// [`TrainingError::StaffOnly`] for others; [`TrainingError::Invalid`] for a
+/// weight outside 1–[`MAX_WEIGHT`] or a quota over a day's minutes × 100; storage.
+pub async fn set_share(
+    app: &App,
+    viewer: &crate::workshops::Viewer,
+    team: TeamId,
+    share: Share,
+) -> Result<(), TrainingError> {
+    if !viewer.staff {
+        return Err(TrainingError::StaffOnly);
+    }
+    if share.weight == 0 || share.weight > MAX_WEIGHT {
+        return Err(TrainingError::Invalid(format!("weight must be 1 to {MAX_WEIGHT}, not {}", share.weight)));
+    }
+    if share.quota_minutes > 144_000 {
+        return Err(TrainingError::Invalid("quota_minutes_per_day must be at most 144000 (0: the default)".into()));
+    }
+    app.db.set_training_share(team, share.weight, share.quota_minutes).await?;
+    app.training.wake();
+    Ok(())
+}
+
 /// The current plan over today's jobs.
 async fn current_plan(app: &App, now: Timestamp) -> Result<(Plan, Vec<TrainingJob>), TrainingError> {
     let jobs = app.db.training_jobs_since(day_start(now)).await?;
     let settings = &app.settings.training;
     let limits = Limits { per_user_running: settings.per_user_running, per_team_running: settings.per_team_running };
     let expected = expected_durations(&jobs, now);
+    let weights: HashMap<TeamId, f64> = shares(app).await?.into_iter().map(|(t, s)| (t, f64::from(s.weight))).collect();
     let plan = schedule::plan(
         &jobs,
         &app.training.slots(),
         &limits,
-        &HashMap::new(),
+        &weights,
         &|j| expected.get(&j.algorithm).copied().unwrap_or(DEFAULT_EXPECTED_SECS),
         now,
     );
@@ -548,16 +597,17 @@ fn expected_durations(jobs: &[TrainingJob], now: Timestamp) -> HashMap<String, f
 /// # Errors
 /// Storage.
 pub async fn view(app: &App, mut job: TrainingJob) -> Result<JobView, TrainingError> {
-    let place = if job.state == JobState::Pending {
-        let (plan, jobs) = current_plan(app, now()).await?;
-        // The plan is read after `job`: it may have started since.
-        if let Some(newer) = jobs.into_iter().find(|j| j.id == job.id) {
-            job = newer;
-        }
-        plan.queue.into_iter().find(|p| p.id == job.id)
-    } else {
-        None
-    };
+    let (plan, jobs) = current_plan(app, now()).await?;
+    // The plan is read after `job`: it may have moved on since.
+    if let Some(newer) = jobs.into_iter().find(|j| j.id == job.id) {
+        job = newer;
+    }
+    view_in(app, job, &plan).await
+}
+
+/// [`view`] with the plan already made.
+async fn view_in(app: &App, job: TrainingJob, plan: &Plan) -> Result<JobView, TrainingError> {
+    let place = plan.queue.iter().find(|p| p.id == job.id).cloned();
     let events = app.db.job_events(job.id, 0).await?;
     let (metrics, progress, log) = summarise(&events);
     let artifacts = results(app, job.id).await?;
@@ -601,11 +651,7 @@ pub async fn jobs_of(app: &App, user: &User) -> Result<Vec<JobView>, TrainingErr
     let (plan, _) = current_plan(app, now).await?;
     let mut views = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let events = app.db.job_events(job.id, 0).await?;
-        let (metrics, progress, log) = summarise(&events);
-        let place = plan.queue.iter().find(|p| p.id == job.id).cloned();
-        let artifacts = results(app, job.id).await?;
-        views.push(JobView { job, place, metrics, progress, log, artifacts });
+        views.push(view_in(app, job, &plan).await?);
     }
     Ok(views)
 }
@@ -658,15 +704,9 @@ pub async fn staff_queue(app: &App, user: &User) -> Result<Vec<JobView>, Trainin
     let (plan, jobs) = current_plan(app, now).await?;
     let mut views = Vec::new();
     for job in jobs {
-        let theirs = job.workshop.is_some_and(|w| staff.contains(&w)) || user.role == Role::Admin;
-        if !theirs {
-            continue;
+        if job.workshop.is_some_and(|w| staff.contains(&w)) || user.role == Role::Admin {
+            views.push(view_in(app, job, &plan).await?);
         }
-        let events = app.db.job_events(job.id, 0).await?;
-        let (metrics, progress, log) = summarise(&events);
-        let place = plan.queue.iter().find(|p| p.id == job.id).cloned();
-        let artifacts = results(app, job.id).await?;
-        views.push(JobView { job, place, metrics, progress, log, artifacts });
     }
     Ok(views)
 }
@@ -711,15 +751,23 @@ pub async fn pool(app: &App) -> Result<PoolView, TrainingError> {
     let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
     for j in jobs.iter().filter(|j| j.started_at.is_some()) {
         let key = j.team.map_or_else(|| j.owner.to_string(), |t| t.to_string());
-        let u = usage.entry(key.clone()).or_insert(Usage { team: j.team, name: key, minutes: 0.0, jobs: 0 });
+        let share = Share { weight: 1, quota_minutes: app.settings.training.quota_minutes_per_day };
+        let u = usage.entry(key.clone()).or_insert(Usage { team: j.team, name: key, minutes: 0.0, jobs: 0, share });
         u.minutes += schedule::usage_seconds(j, now) / 60.0;
         u.jobs += 1;
     }
+    let set = shares(app).await?;
     for u in usage.values_mut() {
         if let Some(team) = u.team
             && let Some(t) = app.db.team(team).await?
         {
             u.name = t.name;
+            if let Some(s) = set.get(&team) {
+                u.share.weight = s.weight;
+                if s.quota_minutes > 0 {
+                    u.share.quota_minutes = s.quota_minutes;
+                }
+            }
         }
     }
     Ok(PoolView {
