@@ -108,9 +108,10 @@ pub struct TrainingJob {
 }
 
 impl TrainingJob {
-    /// Seconds of worker time it has used by `now` (its last attempt's run time).
+    /// Seconds of worker time it has used by `now` (its last attempt's run
+    /// time; 0 while it waits, a retried job's lost attempt included).
     pub fn run_seconds(&self, now: Timestamp) -> f64 {
-        match self.started_at {
+        match self.started_at.filter(|_| self.state != JobState::Pending) {
             Some(start) => {
                 let end = self.finished_at.unwrap_or(now);
                 #[expect(clippy::cast_precision_loss, reason = "milliseconds of a job's run fit f64 exactly")]
@@ -214,5 +215,35 @@ mod tests {
         }
         assert!(JobState::parse("done").is_err());
         assert!(JobState::Pending.is_active() && !JobState::Cancelled.is_active());
+    }
+
+    #[test]
+    fn a_job_uses_worker_time_only_while_it_runs() {
+        let job = TrainingJob {
+            id: TrainingJobId(uuid::Uuid::nil()),
+            owner: UserId(uuid::Uuid::nil()),
+            workshop: None,
+            team: None,
+            algorithm: "kmeans".into(),
+            spec: serde_json::Value::Null,
+            gpus: 0,
+            priority: 0,
+            state: JobState::Running,
+            attempts: 1,
+            worker: None,
+            error: None,
+            final_metrics: serde_json::Map::new(),
+            rows: None,
+            created_at: Timestamp(0),
+            started_at: Some(Timestamp(1_000)),
+            finished_at: None,
+            heartbeat_at: None,
+        };
+        assert!((job.run_seconds(Timestamp(4_000)) - 3.0).abs() < 1e-9);
+        let done = TrainingJob { state: JobState::Completed, finished_at: Some(Timestamp(2_500)), ..job.clone() };
+        assert!((done.run_seconds(Timestamp(9_000)) - 1.5).abs() < 1e-9);
+        // Requeued after a lost worker: waiting again, it uses nothing.
+        let requeued = TrainingJob { state: JobState::Pending, ..job };
+        assert!(requeued.run_seconds(Timestamp(9_000)).abs() < 1e-9);
     }
 }

@@ -219,6 +219,23 @@ pub(super) async fn prepare(app: &App, job: &TrainingJob, dir: &Path) -> anyhow:
     Ok(())
 }
 
+/// Where `nice` is: job processes run at a lower CPU priority than the
+/// server and the notebook kernels, so that a room's cells stay quick while
+/// the pool trains on the same machine.
+const NICE: &str = "/usr/bin/nice";
+
+/// The command that starts a job's process: `program` under `nice -n 10`
+/// where `nice` exists (it execs the program, so the pid is the job's).
+fn job_command(program: &Path) -> tokio::process::Command {
+    if Path::new(NICE).is_file() {
+        let mut command = tokio::process::Command::new(NICE);
+        command.args(["-n", "10"]).arg(program);
+        command
+    } else {
+        tokio::process::Command::new(program)
+    }
+}
+
 pub(super) fn program(app: &App) -> PathBuf {
     let configured = &app.settings.training.worker_program;
     if configured.as_os_str().is_empty() {
@@ -233,7 +250,7 @@ async fn run_attempt(app: &App, name: &str, job: &TrainingJob) -> anyhow::Result
     let settings = &app.settings.training;
     let dir = settings.work_dir.join(format!("{}-{}", job.id, job.attempts));
     prepare(app, job, &dir).await?;
-    let mut child = tokio::process::Command::new(program(app))
+    let mut child = job_command(&program(app))
         .arg("train-job")
         .arg(&dir)
         .stdin(Stdio::null())
