@@ -33,14 +33,14 @@ use std::time::Duration;
 use flywheel_domain::workshop::MemberRole;
 use flywheel_domain::{
     Artifact, DatasetName, JobEvent, JobEventKind, JobState, Role, TeamId, Timestamp, TrainingJob, TrainingJobId, User,
-    WorkshopId,
+    UserId, WorkshopId,
 };
 use flywheel_ml::training::TrainingSpec;
 use flywheel_store::StoreError;
 use serde::{Deserialize, Serialize};
 
 use crate::{App, now};
-use schedule::{Limits, Place, Plan, Reason};
+use schedule::{Limits, Place, Plan};
 
 /// How the pool runs (the server's `training_*` settings).
 #[derive(Debug, Clone)]
@@ -489,15 +489,22 @@ async fn results(app: &App, id: TrainingJobId) -> Result<Vec<Artifact>, Training
     Ok(all.into_iter().filter(|a| !a.name.starts_with(INPUT_PREFIX)).collect())
 }
 
-/// Whether `user` may see `job`: its owner, its team's members, its
-/// workshop's instructors, admins.
-async fn may_see(app: &App, user: &User, job: &TrainingJob) -> Result<bool, TrainingError> {
-    if job.owner == user.id || user.role == Role::Admin {
+/// Whether `user` may see a job (training or tuning) of `owner`, shared
+/// with `team` in `workshop`: its owner, its team's members, its workshop's
+/// instructors, admins.
+async fn may_see(
+    app: &App,
+    user: &User,
+    owner: UserId,
+    workshop: Option<WorkshopId>,
+    team: Option<TeamId>,
+) -> Result<bool, TrainingError> {
+    if owner == user.id || user.role == Role::Admin {
         return Ok(true);
     }
-    let Some(workshop) = job.workshop else { return Ok(false) };
+    let Some(workshop) = workshop else { return Ok(false) };
     let member = app.db.member(workshop, user.id).await?;
-    Ok(member.is_some_and(|m| m.role == MemberRole::Instructor || (job.team.is_some() && m.team == job.team)))
+    Ok(member.is_some_and(|m| m.role == MemberRole::Instructor || (team.is_some() && m.team == team)))
 }
 
 /// Whether `user` runs `job`'s workshop (or is an admin).
@@ -515,7 +522,7 @@ async fn is_staff(app: &App, user: &User, job: &TrainingJob) -> Result<bool, Tra
 /// [`TrainingError::NotFound`] for a job that does not exist or is another team's.
 pub async fn visible(app: &App, user: &User, id: TrainingJobId) -> Result<TrainingJob, TrainingError> {
     let job = app.db.training_job(id).await?.ok_or(TrainingError::NotFound)?;
-    if may_see(app, user, &job).await? { Ok(job) } else { Err(TrainingError::NotFound) }
+    if may_see(app, user, job.owner, job.workshop, job.team).await? { Ok(job) } else { Err(TrainingError::NotFound) }
 }
 
 /// A team's share of the pool, as its instructors set it.
@@ -815,14 +822,5 @@ pub async fn attach(app: &App, user: &User, session: &std::sync::Arc<flywheel_ke
         }
     }
 }
-
-/// A pending job's reason code and its explanation, for pages.
-pub fn reason_text(place: &Place) -> (&'static str, &'static str) {
-    (place.reason.code(), place.reason.explain())
-}
-
-/// The reason codes, for the API's documentation.
-pub const REASONS: [Reason; 5] =
-    [Reason::Priority, Reason::Resources, Reason::NoGpuWorker, Reason::PerUserLimit, Reason::PerTeamLimit];
 
 pub use worker::Pool;

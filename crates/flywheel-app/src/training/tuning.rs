@@ -395,27 +395,7 @@ pub async fn submit(
 pub async fn visible(app: &App, user: &User, id: TuningJobId) -> Result<TuningView, TrainingError> {
     let job = app.db.tuning_job(id).await?.ok_or(TrainingError::NotFound)?;
     // Seen as its trials are: the same owner, team and workshop.
-    let probe = TrainingJob {
-        id: flywheel_domain::TrainingJobId(job.id.0),
-        owner: job.owner,
-        workshop: job.workshop,
-        team: job.team,
-        algorithm: String::new(),
-        spec: serde_json::Value::Null,
-        gpus: 0,
-        priority: 0,
-        state: job.state,
-        attempts: 0,
-        worker: None,
-        error: None,
-        final_metrics: serde_json::Map::new(),
-        rows: None,
-        created_at: job.created_at,
-        started_at: None,
-        finished_at: None,
-        heartbeat_at: None,
-    };
-    if !super::may_see(app, user, &probe).await? {
+    if !super::may_see(app, user, job.owner, job.workshop, job.team).await? {
         return Err(TrainingError::NotFound);
     }
     view(app, job).await
