@@ -116,7 +116,8 @@ fn tune(
             hyperparameters: params.clone(),
             target: Some("Class".into()),
         };
-        let trained = flywheel_ml::training::train(&spec, train, Some(valid), &mut |_| {}).expect("a trial trains");
+        let trained =
+            flywheel_ml::training::train(&spec, train, Some(valid), None, &mut |_| {}).expect("a trial trains");
         let ap = trained.final_metrics["validation_average_precision"];
         search.tell(&params, -ap);
         best = best.max(ap);

@@ -2,7 +2,8 @@
 //! job a real `flywheel train-job` process of this build): a job queues,
 //! runs with a per-round curve and leaves a model that loads; bad requests
 //! name what is valid; another participant's job is 404 everywhere; cancel
-//! stops a running job; a killed training process is retried; limits and
+//! stops a running job; a killed training process is retried, and goes on
+//! from its last checkpoint; limits and
 //! quotas say why; the page shows it all.
 
 use std::time::Duration;
@@ -170,12 +171,7 @@ async fn cancel_stops_a_running_job_and_a_killed_process_is_retried() {
     let id = submit(&api, &ada, long_job()).await;
     wait_for_state(&api, &ada, &id, "running", Duration::from_secs(60)).await;
     // kill -9 of the training process: the worker sees it die and queues the job again.
-    let pid = eventually("the training process", Duration::from_secs(30), || async {
-        let out = std::process::Command::new("pgrep").args(["-f", &format!("train-job .*{id}")]).output();
-        let out = out.map_err(|e| e.to_string())?;
-        String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned).ok_or_else(|| "none yet".to_owned())
-    })
-    .await;
+    let pid = training_process(&id).await;
     assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
     let again = eventually("a second attempt", Duration::from_secs(60), || async {
         let j = job(&api, &ada, &id).await;
@@ -196,6 +192,61 @@ async fn cancel_stops_a_running_job_and_a_killed_process_is_retried() {
     assert_eq!(job(&api, &ada, &id).await["state"], "cancelled", "it stays cancelled");
     let (status, err) = api.json(Method::POST, &format!("/api/v1/training-jobs/{id}/cancel"), None, &ada).await;
     assert_eq!(status, 409, "{err}");
+}
+
+/// Finds the `flywheel train-job` process of job `id`.
+async fn training_process(id: &str) -> String {
+    eventually("the training process", Duration::from_secs(30), || async {
+        let out = std::process::Command::new("pgrep").args(["-f", &format!("train-job .*{id}")]).output();
+        let out = out.map_err(|e| e.to_string())?;
+        String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned).ok_or_else(|| "none yet".to_owned())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_killed_job_goes_on_from_its_checkpoint_to_the_uninterrupted_model() {
+    let app = pool(1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    // k-means checkpoints after each batch of runs; 300 runs take seconds here.
+    let spec = json!({"algorithm": "kmeans", "hyperparameters": {"k": 8, "runs": 300, "seed": 3}});
+    let body = json!({"algorithm": spec["algorithm"], "hyperparameters": spec["hyperparameters"],
+                      "data": {"train": "builtin:german_credit"}});
+    let id = submit(&api, &ada, body).await;
+    let saved = eventually("a stored checkpoint", Duration::from_secs(60), || async {
+        let j = job(&api, &ada, &id).await;
+        let names: Vec<&str> =
+            j["artifacts"].as_array().into_iter().flatten().filter_map(|a| a["name"].as_str()).collect();
+        if names.contains(&"checkpoint.json") { Ok(j) } else { Err(j.to_string()) }
+    })
+    .await;
+    assert_eq!(saved["state"], "running", "{saved}");
+    let pid = training_process(&id).await;
+    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().unwrap().success());
+
+    let done = wait_for_state(&api, &ada, &id, "completed", Duration::from_secs(180)).await;
+    assert_eq!(done["attempts"], 2, "{done}");
+    let log: Vec<&str> = done["log"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let resumed = log.iter().find_map(|l| l.strip_prefix("resuming from the checkpoint after run "));
+    let from: u64 = resumed
+        .and_then(|r| r.strip_suffix(" of 300"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the second attempt starts from the checkpoint: {log:?}"));
+    assert!((1..300).contains(&from), "{from}");
+    // One value per batch of runs, each once: the second attempt's replace none of the first's.
+    let curve = done["metrics"]["best_inertia"].as_array().unwrap();
+    assert_eq!(done["progress"], json!([300, 300]), "{done}");
+    assert!(curve.len() < 300 && curve.windows(2).all(|w| w[1].as_f64() <= w[0].as_f64()), "{curve:?}");
+
+    // The same model as training without a stop, here in the test.
+    let spec: flywheel_ml::training::TrainingSpec = serde_json::from_value(spec).unwrap();
+    let whole =
+        flywheel_ml::training::train(&spec, &flywheel_ml::datasets::german_credit(), None, None, &mut |_| {}).unwrap();
+    let (status, model) = api.get_text(&ada, &format!("/api/v1/training-jobs/{id}/artifacts/model.json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(model, whole.model_json);
+    assert_eq!(done["final_metrics"]["train_inertia"].as_f64(), Some(whole.final_metrics["train_inertia"]));
 }
 
 #[tokio::test]

@@ -152,6 +152,14 @@ pub enum JobEventKind {
         /// Metric name → value.
         values: serde_json::Map<String, serde_json::Value>,
     },
+    /// The training process saved a checkpoint after this round; a new
+    /// attempt goes on from the latest one.
+    Checkpoint {
+        /// Rounds done.
+        round: u64,
+        /// Rounds planned.
+        of: u64,
+    },
     /// The job changed state.
     State {
         /// The new state.

@@ -1038,7 +1038,7 @@ mod tests {
         assert_eq!(validation.nrows(), valid.nrows());
 
         // What the pool's worker does with the files.
-        let trained = training::train(&spec, &table, Some(&validation), &mut |_| {}).unwrap();
+        let trained = training::train(&spec, &table, Some(&validation), None, &mut |_| {}).unwrap();
         assert_eq!(trained.model_type, "GradientBoostedTreesModel");
         assert!(trained.final_metrics["validation_accuracy"] > 0.8, "{:?}", trained.final_metrics);
 

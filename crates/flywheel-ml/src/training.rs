@@ -12,7 +12,7 @@
 //! let spec: TrainingSpec =
 //!     serde_json::from_str(r#"{"algorithm": "linear_learner", "target": "creditability"}"#)?;
 //! let mut log = Vec::new();
-//! let trained = train(&spec, &datasets::german_credit(), None, &mut |p| log.push(p))?;
+//! let trained = train(&spec, &datasets::german_credit(), None, None, &mut |p| log.push(p))?;
 //! assert_eq!(trained.model_type, "LinearClassifier");
 //! assert!(trained.final_metrics["train_accuracy"] > 0.7); // no validation table: scored on the training rows
 //! assert!(matches!(&log[0], Progress::Log(line) if line.starts_with("fitting linear_learner on 1000 rows")));
@@ -50,9 +50,9 @@ pub use crate::job::TRAINING_JOB_MIME;
 use crate::models::BoosterEvent;
 use crate::{
     Dataset, DecisionTree, DecisionTreeModel, GradientBoostedTrees, GradientBoostedTreesModel,
-    GradientBoostedTreesParams, KMeans, KMeansModel, Knn, KnnClassifier, KnnRegressor, Labels, LinearClassifier,
-    LinearLearner, LinearRegressor, Matrix, NaiveBayes, NaiveBayesModel, Pca, PcaModel, RandomCutForest, RandomForest,
-    RandomForestModel, Table, Vector, metrics,
+    GradientBoostedTreesParams, KMeans, KMeansCheckpoint, KMeansModel, Knn, KnnClassifier, KnnRegressor, Labels,
+    LinearClassifier, LinearLearner, LinearRegressor, Matrix, NaiveBayes, NaiveBayesModel, Pca, PcaModel,
+    RandomCutForest, RandomForest, RandomForestModel, Table, Vector, metrics,
 };
 
 /// One built-in algorithm a training job may name.
@@ -455,6 +455,26 @@ pub enum Progress {
     },
     /// A line for the job's log.
     Log(String),
+    /// Where training stands, to go on from ([`train`]'s `resume`) if the
+    /// process dies: k-means after each batch of runs. Iterative training
+    /// the library cannot continue (forust-ml's boosting has no warm
+    /// start) reports none and starts again from the beginning.
+    Checkpoint(Checkpoint),
+}
+
+/// A saved point in a training job's fit, as JSON: the algorithm, how far
+/// it got (`round` of `of`: k-means runs) and the algorithm's own state
+/// (for k-means a [`KMeansCheckpoint`](crate::KMeansCheckpoint)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The [`Algorithm::name`] that wrote it.
+    pub algorithm: String,
+    /// Rounds done, from 1.
+    pub round: usize,
+    /// Rounds in all.
+    pub of: usize,
+    /// What the algorithm needs to go on.
+    pub state: Value,
 }
 
 /// A trained model, saved, with how well it did.
@@ -491,9 +511,15 @@ pub struct Trained {
 /// on the training rows the components' summed ratios); `random_cut_forest`
 /// `mean_score`. See [`Progress`] for what is reported and when.
 ///
+/// With `resume`, a [`Progress::Checkpoint`] an earlier call with the same
+/// spec and tables reported, the fit goes on from there and ends with the
+/// model an uninterrupted one gives (algorithms without checkpoints ignore
+/// it, with a log line).
+///
 /// # Errors
 /// As [`TrainingSpec::validate`]; [`MlError::InvalidParams`] naming the
-/// table's columns for a target it lacks; [`MlError::Shape`] when the
+/// table's columns for a target it lacks, or for a checkpoint of another
+/// algorithm or one that does not fit the spec and data; [`MlError::Shape`] when the
 /// validation table's columns differ from the training table's (names, or
 /// numbers against text); the errors of [`Table`], of the model's `fit`
 /// (bad data, a hyper-parameter that does not suit the data such as `k`
@@ -502,10 +528,17 @@ pub fn train(
     spec: &TrainingSpec,
     train: &Table,
     validation: Option<&Table>,
+    resume: Option<&Checkpoint>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Trained> {
     let (settings, task) = spec.checked()?;
     let algorithm = settings.algorithm;
+    if let Some(c) = resume.filter(|c| c.algorithm != algorithm.name) {
+        return Err(MlError::InvalidParams(format!(
+            "the checkpoint is of {}, not {}: it cannot resume this job",
+            c.algorithm, algorithm.name
+        )));
+    }
     let (train_set, validation_set) = datasets(train, validation, task)?;
     progress(Progress::Log(format!(
         "fitting {} on {} rows × {} features",
@@ -514,7 +547,7 @@ pub fn train(
         train_set.ncols()
     )));
     let mut curves = BTreeMap::new();
-    let fitted = fit(&settings, task, &train_set, validation_set.as_ref(), &mut curves, progress)?;
+    let fitted = fit(&settings, task, &train_set, validation_set.as_ref(), resume, &mut curves, progress)?;
     let (scored, set) = match &validation_set {
         Some(v) => (v, "validation"),
         None => (&train_set, "train"),
@@ -751,9 +784,13 @@ fn fit(
     task: Task<'_>,
     train: &Dataset,
     validation: Option<&Dataset>,
+    resume: Option<&Checkpoint>,
     curves: &mut BTreeMap<String, Vec<f64>>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Fitted> {
+    if resume.is_some() && s.algorithm.name != "kmeans" {
+        progress(Progress::Log(format!("{} keeps no checkpoints: training starts again", s.algorithm.name)));
+    }
     let regression = matches!(task, Task::Regression(_));
     let binary = train.labels().is_ok_and(|l| l.n_classes() == 2);
     let fitted = |model_type, model_json, predictor| Ok(Fitted { model_type, model_json, predictor });
@@ -873,12 +910,29 @@ fn fit(
             )
         }
         "kmeans" => {
-            let m = KMeans::params(s.count("k")?)
-                .runs(s.count("runs")?)
+            let runs = s.count("runs")?;
+            let params = KMeans::params(s.count("k")?)
+                .runs(runs)
                 .max_iterations(s.integer("max_iterations")?)
                 .tolerance(s.number("tolerance")?)
-                .seed(s.integer("seed")?)
-                .fit(train)?;
+                .seed(s.integer("seed")?);
+            let resume = resume
+                .map(|c| serde_json::from_value::<KMeansCheckpoint>(c.state.clone()))
+                .transpose()
+                .map_err(|e| MlError::InvalidParams(format!("the checkpoint cannot be read: {e}")))?;
+            if let Some(r) = &resume {
+                progress(Progress::Log(format!("resuming from the checkpoint after run {} of {runs}", r.runs_done)));
+            }
+            let rows = train.nrows() as f64;
+            let m = params.fit_checkpointed(train, resume, &mut |state| {
+                let best = state.best.as_ref().map_or(f64::NAN, |(_, total)| total / rows);
+                curves.entry("best_inertia".to_owned()).or_default().push(best);
+                let metrics = BTreeMap::from([("best_inertia".to_owned(), best)]);
+                progress(Progress::Round { round: state.runs_done, of: runs, metrics });
+                let round = state.runs_done;
+                let state = serde_json::to_value(state).expect("a checkpoint serialises");
+                progress(Progress::Checkpoint(Checkpoint { algorithm: "kmeans".into(), round, of: runs, state }));
+            })?;
             let json = m.to_json()?;
             fitted("KMeansModel", json, measures(move |x| Ok(vec![("inertia", inertia(&m, x)?)])))
         }
@@ -1202,13 +1256,21 @@ mod tests {
                     spec.target = Some("credit_amount".into());
                 }
                 let mut rounds = 0;
-                let t =
-                    train(&spec, &credit, None, &mut |p| rounds += usize::from(matches!(p, Progress::Round { .. })))
-                        .unwrap_or_else(|e| panic!("{} {predictor_type}: {e}", algorithm.name));
+                let t = train(&spec, &credit, None, None, &mut |p| {
+                    rounds += usize::from(matches!(p, Progress::Round { .. }))
+                })
+                .unwrap_or_else(|e| panic!("{} {predictor_type}: {e}", algorithm.name));
                 let what = format!("{} {predictor_type}", algorithm.name);
                 assert!(algorithm.model_types.contains(&t.model_type.as_str()), "{what}: {}", t.model_type);
-                assert_eq!((t.rows, rounds), (300, 1), "{what}");
-                assert!(t.curves.is_empty(), "{what}");
+                assert_eq!(t.rows, 300, "{what}");
+                if algorithm.name == "kmeans" {
+                    // A round, with the best inertia so far, per batch of runs.
+                    assert_eq!(t.curves["best_inertia"].len(), rounds, "{what}");
+                    assert!((1..=2).contains(&rounds), "{what}: {rounds}");
+                } else {
+                    assert_eq!(rounds, 1, "{what}");
+                    assert!(t.curves.is_empty(), "{what}");
+                }
                 assert!(!t.final_metrics.is_empty(), "{what}");
                 assert!(t.final_metrics.iter().all(|(k, v)| k.starts_with("train_") && v.is_finite()), "{what}: {t:?}");
                 let (data, _) = datasets(&credit, None, spec.checked().unwrap().1).unwrap();
@@ -1230,7 +1292,7 @@ mod tests {
         let (training, validation) = credit_split();
         let spec = spec("gradient_boosted_trees", json!({"iterations": 40, "max_depth": 3}), Some("creditability"));
         let mut rounds = Vec::new();
-        let t = train(&spec, &training, Some(&validation), &mut |p| {
+        let t = train(&spec, &training, Some(&validation), None, &mut |p| {
             if let Progress::Round { round, of, metrics } = p {
                 rounds.push((round, of, metrics["validation_log_loss"]));
             }
@@ -1261,13 +1323,13 @@ mod tests {
             json!({"predictor_type": "regressor", "iterations": 15, "max_depth": 3}),
             Some("credit_amount"),
         );
-        let t = train(&regression, &training, Some(&validation), &mut |_| {}).unwrap();
+        let t = train(&regression, &training, Some(&validation), None, &mut |_| {}).unwrap();
         assert_eq!(t.curves["validation_rmse"].len(), 15);
         assert!(t.final_metrics.contains_key("validation_rmse") && t.final_metrics.contains_key("validation_r2"));
         // `housing`: three classes, three one-vs-rest boosters.
         let classes = spec("gradient_boosted_trees", json!({"iterations": 8, "max_depth": 2}), Some("housing"));
         let mut rounds = 0;
-        let t = train(&classes, &training, Some(&validation), &mut |p| {
+        let t = train(&classes, &training, Some(&validation), None, &mut |p| {
             rounds += usize::from(matches!(p, Progress::Round { .. }));
         })
         .unwrap();
@@ -1372,31 +1434,74 @@ mod tests {
         let (training, validation) = credit_split();
         let nothing = &mut |_: Progress| {};
         let wrong_target = spec("naive_bayes", json!({}), Some("credit"));
-        let err = train(&wrong_target, &training, None, nothing).unwrap_err();
+        let err = train(&wrong_target, &training, None, None, nothing).unwrap_err();
         assert!(
             matches!(&err, MlError::InvalidParams(m) if m.contains("`credit` is not in")
                 && m.contains("are status_of_existing_checking_account, duration_in_month, ")),
             "{err}"
         );
         let unsupervised = spec("kmeans", json!({"k": 2}), Some("credit"));
-        assert!(train(&unsupervised, &training, None, nothing).unwrap_err().to_string().contains("`credit` is not in"));
+        assert!(
+            train(&unsupervised, &training, None, None, nothing)
+                .unwrap_err()
+                .to_string()
+                .contains("`credit` is not in")
+        );
 
         let good = spec("naive_bayes", json!({}), Some("creditability"));
         let fewer = validation.drop(&["purpose"]).unwrap();
-        let err = train(&good, &training, Some(&fewer), nothing).unwrap_err();
+        let err = train(&good, &training, Some(&fewer), None, nothing).unwrap_err();
         assert!(matches!(&err, MlError::Shape(m) if m.contains("missing [purpose], extra []")), "{err}");
         let reversed: Vec<String> = validation.column_names().into_iter().rev().collect();
-        assert!(train(&good, &training, Some(&validation.select(&reversed).unwrap()), nothing).is_ok(), "any order");
+        assert!(
+            train(&good, &training, Some(&validation.select(&reversed).unwrap()), None, nothing).is_ok(),
+            "any order"
+        );
         let numbers = Table::from_csv_str("a,b,y\n1,x,0\n2,y,1\n3,x,0\n4,y,1\n").unwrap();
         let text = Table::from_csv_str("a,b,y\none,x,0\ntwo,y,1\n").unwrap();
-        let err = train(&spec("naive_bayes", json!({}), Some("y")), &numbers, Some(&text), nothing).unwrap_err();
+        let err = train(&spec("naive_bayes", json!({}), Some("y")), &numbers, Some(&text), None, nothing).unwrap_err();
         assert!(matches!(&err, MlError::Shape(m) if m.contains("`a` holds numbers in one table and text")), "{err}");
 
         // A category only some rows have: absent from the validation rows, its column is zeros.
         let rare = validation.filter(&(0..validation.nrows()).map(|i| i < 20).collect::<Vec<_>>()).unwrap();
         let columns = |t: &Table| one_hot_text(t, Some("creditability")).unwrap().ncols();
         assert!(columns(&rare) < columns(&training), "some categories are absent from the 20 rows");
-        let t = train(&good, &training, Some(&rare), nothing).unwrap();
+        let t = train(&good, &training, Some(&rare), None, nothing).unwrap();
         assert!(t.final_metrics.contains_key("validation_accuracy"));
+    }
+
+    #[test]
+    fn a_kmeans_job_resumed_from_any_checkpoint_ends_with_the_uninterrupted_model() {
+        let credit = datasets::german_credit().head(300);
+        let (spec, more_k) = (
+            spec("kmeans", json!({"k": 3, "runs": 7, "seed": 5}), None),
+            spec("kmeans", json!({"k": 4, "runs": 7, "seed": 5}), None),
+        );
+        let mut checkpoints = Vec::new();
+        let whole = train(&spec, &credit, None, None, &mut |p| {
+            if let Progress::Checkpoint(c) = p {
+                checkpoints.push(c);
+            }
+        })
+        .unwrap();
+        assert_eq!(checkpoints.last().map(|c| (c.round, c.of)), Some((7, 7)));
+        for checkpoint in &checkpoints {
+            let mut log = Vec::new();
+            let resumed = train(&spec, &credit, None, Some(checkpoint), &mut |p| {
+                if let Progress::Log(line) = p {
+                    log.push(line);
+                }
+            })
+            .unwrap();
+            assert_eq!(resumed.model_json, whole.model_json, "from run {}", checkpoint.round);
+            let said = format!("resuming from the checkpoint after run {} of 7", checkpoint.round);
+            assert!(log.contains(&said), "{log:?}");
+        }
+        let mut other = checkpoints[0].clone();
+        other.algorithm = "pca".into();
+        let err = train(&spec, &credit, None, Some(&other), &mut |_| {}).unwrap_err().to_string();
+        assert!(err.contains("the checkpoint is of pca, not kmeans"), "{err}");
+        let err = train(&more_k, &credit, None, Some(&checkpoints[0]), &mut |_| {}).unwrap_err().to_string();
+        assert!(err.contains("does not fit k = 4"), "{err}");
     }
 }

@@ -375,8 +375,9 @@ async fn artifact(
 }
 
 /// The job's events as Server-Sent Events, from the first: `log` (a line),
-/// `metrics` (`{"round", "of", "values"}`), `state` (`{"state"}`); the
-/// stream ends after the job's final state.
+/// `metrics` (`{"round", "of", "values"}`), `checkpoint` (`{"round", "of"}`:
+/// a new attempt goes on from there), `state` (`{"state"}`); the stream
+/// ends after the job's final state.
 #[utoipa::path(get, path = "/api/v1/training-jobs/{id}/events", tag = "training", security(("bearer" = [])),
     params(("id" = String, Path, description = "Training job id")),
     responses((status = 200, content_type = "text/event-stream", body = String), (status = 404, body = ErrorBody)))]
@@ -406,6 +407,9 @@ async fn events(
                         flywheel_domain::JobEventKind::Log { line } => ("log", serde_json::json!({ "line": line })),
                         flywheel_domain::JobEventKind::Metrics { round, of, values } => {
                             ("metrics", serde_json::json!({ "round": round, "of": of, "values": values }))
+                        }
+                        flywheel_domain::JobEventKind::Checkpoint { round, of } => {
+                            ("checkpoint", serde_json::json!({ "round": round, "of": of }))
                         }
                         flywheel_domain::JobEventKind::State { state } => {
                             ("state", serde_json::json!({ "state": state.as_str() }))

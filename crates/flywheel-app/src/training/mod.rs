@@ -626,18 +626,29 @@ type Summary = (BTreeMap<String, Vec<f64>>, Option<(u64, u64)>, Vec<String>);
 /// Curves, progress and the log's tail from a job's events.
 pub fn summarise(events: &[JobEvent]) -> Summary {
     let mut metrics: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    // The round of each value in the curves.
+    let mut rounds: Vec<u64> = Vec::new();
     let mut progress = None;
     let mut log = Vec::new();
     for e in events {
         match &e.kind {
             JobEventKind::Metrics { round, of, values } => {
                 progress = Some((*round, *of));
+                // A later attempt reports again the rounds it redoes (all of
+                // them without a checkpoint): its values replace the earlier ones.
+                let kept = rounds.iter().take_while(|r| *r < round).count();
+                if kept < rounds.len() {
+                    rounds.truncate(kept);
+                    metrics.values_mut().for_each(|curve| curve.truncate(kept));
+                }
+                rounds.push(*round);
                 for (name, v) in values {
                     if let Some(v) = v.as_f64() {
                         metrics.entry(name.clone()).or_default().push(v);
                     }
                 }
             }
+            JobEventKind::Checkpoint { .. } => {} // shown as the `checkpoint.json` artifact
             JobEventKind::Log { line } => log.push(line.clone()),
             JobEventKind::State { state } => log.push(format!("[{}]", state.as_str())),
         }
@@ -824,3 +835,31 @@ pub async fn attach(app: &App, user: &User, session: &std::sync::Arc<flywheel_ke
 }
 
 pub use worker::Pool;
+
+#[cfg(test)]
+mod tests {
+    use flywheel_domain::{JobEvent, JobEventKind, Timestamp};
+
+    fn metrics(round: u64, of: u64, loss: f64) -> JobEventKind {
+        let values = serde_json::Map::from_iter([("loss".to_owned(), serde_json::json!(loss))]);
+        JobEventKind::Metrics { round, of, values }
+    }
+
+    fn summarise(kinds: Vec<JobEventKind>) -> Vec<f64> {
+        let events: Vec<JobEvent> =
+            (1..).zip(kinds).map(|(seq, kind)| JobEvent { seq, at: Timestamp(0), kind }).collect();
+        super::summarise(&events).0.remove("loss").unwrap_or_default()
+    }
+
+    #[test]
+    fn a_later_attempts_rounds_replace_those_it_redoes() {
+        // Started again from the beginning: only the second attempt's values.
+        let restarted = vec![metrics(1, 3, 0.9), metrics(2, 3, 0.8), metrics(1, 3, 0.7), metrics(2, 3, 0.6)];
+        assert_eq!(summarise(restarted), [0.7, 0.6]);
+        // Resumed from a checkpoint after round 4 (rounds counted in runs, 2 at a time);
+        // the checkpoint itself is no curve value.
+        let checkpoint = JobEventKind::Checkpoint { round: 4, of: 8 };
+        let resumed = vec![metrics(2, 8, 5.0), metrics(4, 8, 4.0), checkpoint, metrics(6, 8, 3.5), metrics(6, 8, 3.0)];
+        assert_eq!(summarise(resumed), [5.0, 4.0, 3.0]);
+    }
+}

@@ -1,7 +1,8 @@
 //! The training process's side of a job (`flywheel train-job DIR`): reads
 //! [`JOB_FILE`], loads the data, trains with `flywheel_ml::training`,
 //! prints each event as one JSON line ([`JobEventKind`]) on stdout, and
-//! writes [`RESULT_FILE`] and, when it trained, [`MODEL_FILE`]. It talks to
+//! writes [`RESULT_FILE`] and, when it trained, [`MODEL_FILE`]; it saves
+//! [`CHECKPOINT_FILE`] as it goes, and starts from one it finds. It talks to
 //! nothing but its directory and stdout, so the same command serves local
 //! workers, remote ones and a Slurm batch script.
 
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use flywheel_domain::JobEventKind;
 use flywheel_ml::Table;
-use flywheel_ml::training::{Progress, TrainingSpec};
+use flywheel_ml::training::{Checkpoint, Progress, TrainingSpec};
 use serde::{Deserialize, Serialize};
 
 use super::DataSource;
@@ -21,6 +22,14 @@ pub const JOB_FILE: &str = "job.json";
 pub const RESULT_FILE: &str = "result.json";
 /// The trained model (the library's saved-model JSON).
 pub const MODEL_FILE: &str = "model.json";
+/// The latest checkpoint ([`flywheel_ml::training::Checkpoint`]): written
+/// (atomically) when the algorithm reports one, at most once per
+/// [`CHECKPOINT_INTERVAL`], announced by a
+/// [`JobEventKind::Checkpoint`] event; when the directory holds one at
+/// start, training goes on from it.
+pub const CHECKPOINT_FILE: &str = "checkpoint.json";
+/// The least time between two saved checkpoints (the first is saved at once).
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 /// The exit code when training itself failed (bad data, a fit error); the
 /// message is in [`RESULT_FILE`].
 pub const TRAINING_ERROR: i32 = 3;
@@ -89,7 +98,7 @@ fn emit(event: &JobEventKind) {
 /// reports the exit and stderr).
 pub fn run_job_dir(dir: &Path) -> anyhow::Result<i32> {
     let job: JobFile = serde_json::from_slice(&std::fs::read(dir.join(JOB_FILE))?)?;
-    let result = train(&job);
+    let result = train(&job, dir);
     let code = match &result {
         Ok((RunResult::Trained { .. }, model)) => {
             std::fs::write(dir.join(MODEL_FILE), model)?;
@@ -105,10 +114,23 @@ pub fn run_job_dir(dir: &Path) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-fn train(job: &JobFile) -> Result<(RunResult, String), String> {
+/// Writes `checkpoint` to `dir`'s [`CHECKPOINT_FILE`] through a temporary
+/// file, so that a process killed while writing leaves the last whole one.
+fn save_checkpoint(dir: &Path, checkpoint: &Checkpoint) -> std::io::Result<()> {
+    let temporary = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
+    std::fs::write(&temporary, serde_json::to_vec(checkpoint).expect("a checkpoint serialises"))?;
+    std::fs::rename(temporary, dir.join(CHECKPOINT_FILE))
+}
+
+fn train(job: &JobFile, dir: &Path) -> Result<(RunResult, String), String> {
     emit(&JobEventKind::Log { line: format!("loading data for {}", job.spec.algorithm) });
     let train = load(&job.train)?;
     let validation = job.validation.as_ref().map(load).transpose()?;
+    let resume: Option<Checkpoint> = match std::fs::read(dir.join(CHECKPOINT_FILE)) {
+        Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| format!("the checkpoint cannot be read: {e}"))?),
+        Err(_) => None,
+    };
+    let mut last_saved: Option<std::time::Instant> = None;
     let mut on_progress = |p: Progress| match p {
         Progress::Round { round, of, metrics } => emit(&JobEventKind::Metrics {
             round: round as u64,
@@ -116,9 +138,18 @@ fn train(job: &JobFile) -> Result<(RunResult, String), String> {
             values: metrics.into_iter().map(|(k, v)| (k, serde_json::json!(v))).collect(),
         }),
         Progress::Log(line) => emit(&JobEventKind::Log { line }),
+        Progress::Checkpoint(_) if last_saved.is_some_and(|t| t.elapsed() < CHECKPOINT_INTERVAL) => {}
+        Progress::Checkpoint(checkpoint) => match save_checkpoint(dir, &checkpoint) {
+            Ok(()) => {
+                last_saved = Some(std::time::Instant::now());
+                emit(&JobEventKind::Checkpoint { round: checkpoint.round as u64, of: checkpoint.of as u64 });
+            }
+            Err(e) => emit(&JobEventKind::Log { line: format!("the checkpoint could not be saved: {e}") }),
+        },
     };
-    let trained = flywheel_ml::training::train(&job.spec, &train, validation.as_ref(), &mut on_progress)
-        .map_err(|e| e.to_string())?;
+    let trained =
+        flywheel_ml::training::train(&job.spec, &train, validation.as_ref(), resume.as_ref(), &mut on_progress)
+            .map_err(|e| e.to_string())?;
     let final_metrics = trained.final_metrics.into_iter().map(|(k, v)| (k, serde_json::json!(v))).collect();
     let result = RunResult::Trained { model_type: trained.model_type, final_metrics, rows: trained.rows as u64 };
     Ok((result, trained.model_json))

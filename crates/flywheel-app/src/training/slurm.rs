@@ -137,7 +137,7 @@ async fn follow(app: &App, job: &TrainingJob) -> anyhow::Result<Option<JobOutcom
     let ended = loop {
         ticker.tick().await;
         read_new_lines(&dir.join("events.jsonl"), &mut offset, &mut partial, &mut pending).await;
-        match tick(app, WORKER, job, &mut pending, started).await? {
+        match tick(app, WORKER, job, &dir, &mut pending, started).await? {
             Tick::Go => {}
             stop => {
                 run("scancel", std::slice::from_ref(&slurm_id)).await.ok();
@@ -159,7 +159,7 @@ async fn follow(app: &App, job: &TrainingJob) -> anyhow::Result<Option<JobOutcom
     if !partial.is_empty() {
         pending.push(event_of(std::mem::take(&mut partial)));
     }
-    app.db.append_job_events(job.id, &pending).await?;
+    super::worker::flush(app, job, &dir, &mut pending).await?;
     let field = |name: &str| {
         ended.split_whitespace().find_map(|kv| kv.strip_prefix(&format!("{name}="))).unwrap_or_default().to_owned()
     };

@@ -12,6 +12,11 @@
 //! other exit (a panic) → `failed` with the end of its stderr. A worker
 //! whose server dies stops heartbeating; its job is requeued by whichever
 //! worker next sees the heartbeat expired (after a restart, the new ones).
+//!
+//! Checkpoints: when the process says it saved one, the worker stores it as
+//! the job's `checkpoint.json` artifact at its next tick ([`flush`]); every
+//! attempt's directory starts with the job's latest ([`prepare`]), so a
+//! requeued job loses at most the rounds since then.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -216,7 +221,29 @@ pub(super) async fn prepare(app: &App, job: &TrainingJob, dir: &Path) -> anyhow:
         validation,
     };
     tokio::fs::write(dir.join(runner::JOB_FILE), serde_json::to_vec_pretty(&file)?).await?;
+    if let Some(checkpoint) = app.db.training_artifact_content(job.id, runner::CHECKPOINT_FILE).await? {
+        tokio::fs::write(dir.join(runner::CHECKPOINT_FILE), checkpoint).await?;
+    }
     Ok(())
+}
+
+/// Stores the events gathered from the training process; when one says it
+/// saved a checkpoint, stores `dir`'s latest as the job's
+/// [`runner::CHECKPOINT_FILE`] artifact first, which the next attempt starts from.
+pub(super) async fn flush(
+    app: &App,
+    job: &TrainingJob,
+    dir: &Path,
+    pending: &mut Vec<(Timestamp, JobEventKind)>,
+) -> Result<(), flywheel_store::StoreError> {
+    if pending.iter().any(|(_, e)| matches!(e, JobEventKind::Checkpoint { .. }))
+        && let Ok(content) = tokio::fs::read_to_string(dir.join(runner::CHECKPOINT_FILE)).await
+    {
+        let size_bytes = content.len() as u64;
+        let artifact = Artifact { name: runner::CHECKPOINT_FILE.into(), kind: "checkpoint".into(), size_bytes };
+        app.db.put_training_artifact(job.id, &artifact, &content).await?;
+    }
+    app.db.append_job_events(job.id, &std::mem::take(pending)).await
 }
 
 /// Where `nice` is: job processes run at a lower CPU priority than the
@@ -277,7 +304,7 @@ async fn run_attempt(app: &App, name: &str, job: &TrainingJob) -> anyhow::Result
                 _ => stdout_open = false,
             },
             status = child.wait(), if !stdout_open => break status?,
-            _ = ticker.tick() => match tick(app, name, job, &mut pending, started).await? {
+            _ = ticker.tick() => match tick(app, name, job, &dir, &mut pending, started).await? {
                 Tick::Go => {}
                 stop => {
                     child.kill().await.ok();
@@ -286,7 +313,7 @@ async fn run_attempt(app: &App, name: &str, job: &TrainingJob) -> anyhow::Result
             }
         }
     };
-    app.db.append_job_events(job.id, &pending).await?;
+    flush(app, job, &dir, &mut pending).await?;
     let stderr = stderr_tail.await.unwrap_or_default();
     let exit = {
         use std::os::unix::process::ExitStatusExt;
@@ -334,10 +361,11 @@ pub(super) async fn tick(
     app: &App,
     worker: &str,
     job: &TrainingJob,
+    dir: &Path,
     pending: &mut Vec<(Timestamp, JobEventKind)>,
     started: Instant,
 ) -> Result<Tick, flywheel_store::StoreError> {
-    app.db.append_job_events(job.id, &std::mem::take(pending)).await?;
+    flush(app, job, dir, pending).await?;
     if !app.db.heartbeat_training_job(job.id, worker, now()).await? {
         return Ok(Tick::Stop);
     }

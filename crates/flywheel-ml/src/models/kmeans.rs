@@ -73,6 +73,24 @@ impl KMeansParams {
     /// # Errors
     /// `k = 0`, `runs = 0`; `k` larger than the number of rows; empty data; NaN/inf.
     pub fn fit(&self, data: &Dataset) -> Result<KMeansModel> {
+        self.fit_checkpointed(data, None, &mut |_| {})
+    }
+
+    /// [`Self::fit`] that can stop and go on: the runs go in batches of as
+    /// many as there are threads, and after each batch `on_checkpoint`
+    /// gets the best run so far. Given one of those checkpoints as
+    /// `resume`, it skips the runs done and ends with the model an
+    /// uninterrupted fit gives (every run's seed comes from the master seed).
+    ///
+    /// # Errors
+    /// As [`Self::fit`]; [`MlError::InvalidParams`] for a checkpoint of
+    /// more runs than these params make, or of centres of another shape.
+    pub fn fit_checkpointed(
+        &self,
+        data: &Dataset,
+        resume: Option<KMeansCheckpoint>,
+        on_checkpoint: &mut dyn FnMut(&KMeansCheckpoint),
+    ) -> Result<KMeansModel> {
         data.check_fit_ready()?;
         if self.k == 0 || self.runs == 0 {
             return Err(MlError::InvalidParams("k and runs must be at least 1".into()));
@@ -81,22 +99,42 @@ impl KMeansParams {
             return Err(MlError::InvalidData(format!("k = {} is larger than the {} rows", self.k, data.nrows())));
         }
         let x = data.features().array();
+        if let Some(r) = &resume {
+            let shape_fits = r.best.as_ref().is_none_or(|(c, _)| c.dim() == (self.k, x.ncols()));
+            if r.runs_done > self.runs || !shape_fits {
+                return Err(MlError::InvalidParams(format!(
+                    "the checkpoint (after run {} of k-means with other centres) does not fit k = {}, {} runs, {} features",
+                    r.runs_done,
+                    self.k,
+                    self.runs,
+                    x.ncols()
+                )));
+            }
+        }
         let norms: Array1<f64> = x.map_axis(Axis(1), |r| r.dot(&r));
         // One seed per run from the master seed: the same seed, the same result, however many threads.
         let mut master = Xoshiro256Plus::seed_from_u64(self.seed);
         let seeds: Vec<u64> = (0..self.runs).map(|_| master.r#gen()).collect();
-        let best = seeds
-            .into_par_iter()
-            .map(|seed| self.run(x, &norms, &mut Xoshiro256Plus::seed_from_u64(seed)))
-            .reduce_with(|a, b| if b.1 < a.1 { b } else { a })
-            .expect("at least one run");
-        Ok(KMeansModel { centroids: best.0, inertia: best.1 / x.nrows() as f64 })
+        let mut state = resume.unwrap_or_default();
+        let batch = rayon::current_num_threads().max(1);
+        while state.runs_done < self.runs {
+            let end = (state.runs_done + batch).min(self.runs);
+            let best = seeds[state.runs_done..end]
+                .par_iter()
+                .map(|&seed| self.run(x, &norms, &mut Xoshiro256Plus::seed_from_u64(seed)))
+                .reduce_with(|a, b| if b.1 < a.1 { b } else { a })
+                .expect("at least one run");
+            // The earlier run wins a tie, as in one pass over all runs.
+            if state.best.as_ref().is_none_or(|(_, inertia)| best.1 < *inertia) {
+                state.best = Some(best);
+            }
+            state.runs_done = end;
+            on_checkpoint(&state);
+        }
+        let (centroids, inertia) = state.best.expect("at least one run");
+        Ok(KMeansModel { centroids, inertia: inertia / x.nrows() as f64 })
     }
 
-    /// One run: k-means++ start, then Lloyd steps until the centres move
-    /// less than the tolerance (summed squared movement) or the iterations
-    /// run out. Returns the centres and the summed squared distance of the
-    /// rows to their nearest centre.
     fn run(&self, x: &Array2<f64>, norms: &Array1<f64>, rng: &mut Xoshiro256Plus) -> (Array2<f64>, f64) {
         let (n, d, k) = (x.nrows(), x.ncols(), self.k);
         let mut centroids = Array2::zeros((k, d));
@@ -170,6 +208,16 @@ fn assign(x: &Array2<f64>, norms: &Array1<f64>, centroids: &Array2<f64>, assignm
         total += (norms[i] + distance).max(0.0);
     }
     total
+}
+
+/// Where a [`KMeansParams::fit_checkpointed`] stands: the runs done and
+/// the best of them (its k × d centres and summed squared distance).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KMeansCheckpoint {
+    /// Runs finished, from the first.
+    pub runs_done: usize,
+    /// The lowest-inertia run so far: centres and total (not mean) inertia.
+    pub best: Option<(Array2<f64>, f64)>,
 }
 
 /// Fitted cluster centres.

@@ -21,7 +21,7 @@ pub use bayes::{NaiveBayes, NaiveBayesModel, NaiveBayesParams};
 pub use forest::{RandomForest, RandomForestModel, RandomForestParams};
 pub(crate) use gbt::BoosterEvent;
 pub use gbt::{GradientBoostedTrees, GradientBoostedTreesModel, GradientBoostedTreesParams};
-pub use kmeans::{KMeans, KMeansModel, KMeansParams};
+pub use kmeans::{KMeans, KMeansCheckpoint, KMeansModel, KMeansParams};
 pub use knn::{Knn, KnnClassifier, KnnParams, KnnRegressor};
 pub use linear::{LinearClassifier, LinearClassifierParams, LinearLearner, LinearRegressor, LinearRegressorParams};
 pub use pca::{Pca, PcaModel, PcaParams};
