@@ -538,6 +538,81 @@ async fn a_tpe_tuning_job_runs_its_trials_and_beats_the_default_hyperparameters(
 }
 
 #[tokio::test]
+async fn asha_stops_lagging_trials_early_and_keeps_the_best() {
+    let app = pool(2).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    // Trials long enough to stop: rounds of about 50 ms on the full fraud data.
+    let data =
+        json!({"train": "builtin:credit_card_fraud", "validation": "builtin:credit_card_fraud", "target": "Class"});
+    let (trials, rounds) = (6, 100);
+    let body = json!({
+        "algorithm": "gradient_boosted_trees",
+        "hyperparameters": {"iterations": rounds, "max_depth": 3},
+        "data": data,
+        "ranges": {"learning_rate": {"type": "continuous", "min": 0.001, "max": 0.3, "log": true}},
+        "objective": {"metric": "validation_roc_auc", "direction": "maximize"},
+        "budget": {"trials": trials, "parallel": 2},
+        "strategy": "random",
+        "seed": 11,
+        "early_stopping": {"rule": "asha", "metric": "validation_log_loss", "min_rounds": 3, "reduction_factor": 3},
+    });
+    let (status, tuning) = api.json(Method::POST, "/api/v1/tuning-jobs", Some(body.clone()), &ada).await;
+    assert_eq!(status, 201, "{tuning}");
+    let id = tuning["id"].as_str().unwrap().to_owned();
+    let done = eventually("the tuning job completes", Duration::from_secs(400), || async {
+        let (_, t) = api.json(Method::GET, &format!("/api/v1/tuning-jobs/{id}"), None, &ada).await;
+        if t["state"] == "completed" { Ok(t) } else { Err(t.to_string()) }
+    })
+    .await;
+    assert_eq!(done["trials"].as_array().map(Vec::len), Some(trials), "{done}");
+    let trials = done["trials"].as_array().unwrap();
+    let stopped: Vec<&Value> = trials.iter().filter(|t| t["state"] == "cancelled").collect();
+    assert!(!stopped.is_empty(), "some trial lags: {done}");
+    for t in &stopped {
+        assert!(t["error"].as_str().unwrap().starts_with("stopped early by ASHA at round "), "{t}");
+        assert!(t["rounds"].as_u64().unwrap() < rounds, "{t}");
+    }
+    for t in trials.iter().filter(|t| t["state"] == "completed") {
+        assert_eq!(t["rounds"], rounds, "{t}");
+    }
+    let used: u64 = trials.iter().map(|t| t["rounds"].as_u64().unwrap()).sum();
+    let all = trials.len() as u64 * rounds;
+    println!("ASHA: {} of {} trials stopped; {used} rounds of {all}", stopped.len(), trials.len());
+    assert!(used < all);
+    // The best is a completed trial's.
+    let best = trials.iter().find(|t| t["job"] == done["best_job"]).unwrap();
+    assert_eq!(best["state"], "completed", "{done}");
+
+    // A metric the trials do not report round by round fails the job, saying so.
+    let mut bad = body;
+    bad["early_stopping"] = json!({"rule": "median", "metric": "validation_roc_auc"});
+    bad["budget"] = json!({"trials": 1});
+    bad["hyperparameters"]["iterations"] = json!(5);
+    bad["data"] =
+        json!({"train": "builtin:german_credit", "validation": "builtin:german_credit", "target": "creditability"});
+    let (_, tuning) = api.json(Method::POST, "/api/v1/tuning-jobs", Some(bad.clone()), &ada).await;
+    let id = tuning["id"].as_str().unwrap().to_owned();
+    let failed = eventually("the tuning job fails", Duration::from_secs(120), || async {
+        let (_, t) = api.json(Method::GET, &format!("/api/v1/tuning-jobs/{id}"), None, &ada).await;
+        if t["state"] == "failed" { Ok(t) } else { Err(t.to_string()) }
+    })
+    .await;
+    assert!(
+        failed["error"].as_str().unwrap().contains("do not report \"validation_roc_auc\" round by round"),
+        "{failed}"
+    );
+    bad["early_stopping"] = json!({"rule": "asha", "metric": "validation_log_loss", "reduction_factor": 1});
+    let (status, err) = api.json(Method::POST, "/api/v1/tuning-jobs", Some(bad.clone()), &ada).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(error_message(&err).contains("reduction_factor must be at least 2"), "{err}");
+    bad["early_stopping"] = json!({"rule": "hyperband", "metric": "validation_log_loss"});
+    let (status, err) = api.json(Method::POST, "/api/v1/tuning-jobs", Some(bad), &ada).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(error_message(&err).contains("early_stopping"), "{err}");
+}
+
+#[tokio::test]
 async fn an_instructors_weights_and_quotas_steer_the_queue() {
     let app = pool(0).await;
     let api = app.api();

@@ -544,6 +544,13 @@ pub struct TuningJobRequest {
     /// The workshop its trials count against (default: the caller's latest as a participant).
     #[serde(default)]
     pub workshop: Option<String>,
+    /// Stops trials whose per-round metric (a loss: smaller is better) lags:
+    /// `{"rule": "asha", "metric": "validation_log_loss", "min_rounds": 1, "reduction_factor": 3}`
+    /// or `{"rule": "median", "metric": …, "min_rounds": 1, "startup_trials": 5}`
+    /// (the numbers shown are the defaults). A stopped trial is `cancelled`, its error says why.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = json!({"rule": "asha", "metric": "validation_log_loss", "min_rounds": 10, "reduction_factor": 3}))]
+    pub early_stopping: Option<serde_json::Value>,
 }
 
 /// One trial of a tuning job.
@@ -560,7 +567,9 @@ pub struct TrialBody {
     pub hyperparameters: serde_json::Map<String, serde_json::Value>,
     /// Its objective value, once completed.
     pub value: Option<f64>,
-    /// Why it failed or was cancelled.
+    /// With early stopping: the rounds it ran (or has run so far).
+    pub rounds: Option<u64>,
+    /// Why it failed or was cancelled (or stopped early).
     pub error: Option<String>,
 }
 
@@ -605,6 +614,7 @@ impl From<tuning::TuningView> for TuningJobBody {
                     state: t.job.state.as_str().to_owned(),
                     hyperparameters: t.params,
                     value: t.value,
+                    rounds: t.rounds,
                     error: t.job.error,
                 })
                 .collect(),
@@ -649,6 +659,11 @@ async fn submit_tuning(
             }
         },
         seed: req.seed,
+        early_stopping: req
+            .early_stopping
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| invalid("early_stopping", e))?,
     };
     let view = tuning::submit(&state, &user, workshop, &request).await?;
     Ok((StatusCode::CREATED, Json(TuningJobBody::from(view))).into_response())

@@ -23,6 +23,7 @@ pub mod cells;
 pub mod runner;
 pub mod schedule;
 pub mod slurm;
+pub mod stopping;
 pub mod tuning;
 pub mod worker;
 

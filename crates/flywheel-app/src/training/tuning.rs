@@ -19,15 +19,20 @@
 //! in trial order) and starts trials until `budget.parallel` are in flight
 //! or `budget.trials` have started; trial `n` draws with a generator seeded
 //! from the job's seed and `n`. So a server restart loses nothing and
-//! repeats nothing. Early stopping (ASHA, the median rule) is not built yet.
+//! repeats nothing. With `early_stopping` (ASHA or the median rule, see
+//! [`super::stopping`]) it also stops running trials whose per-round metric
+//! lags; a stopped trial is `cancelled` with the rule's reason, and its
+//! slot goes to the next trial.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use flywheel_domain::{JobState, TrainingJob, TuningJob, TuningJobId, User, WorkshopId};
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::stopping::{EarlyStopping, Other, Reached, curve_of};
 use super::{DataChannels, JobRequest, Resources, TrainingError, job_context, submit_checked};
 use crate::{App, now};
 
@@ -63,6 +68,9 @@ pub struct TuningRequest {
     /// Seed of the draws (same seed and results, same trials).
     #[serde(default)]
     pub seed: u64,
+    /// Stops lagging trials early: ASHA or the median rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
 }
 
 /// A searched range.
@@ -293,6 +301,11 @@ pub struct Trial {
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Its objective value, once it has completed.
     pub value: Option<f64>,
+    /// With early stopping: the rounds it has run (of its early-stopping metric).
+    pub rounds: Option<u64>,
+    /// With early stopping: that metric's curve.
+    #[serde(skip)]
+    pub curve: Arc<Vec<Reached>>,
 }
 
 /// Checks a request: the base job as a training job would be checked (the
@@ -309,6 +322,9 @@ async fn check(app: &App, user: &User, req: &TuningRequest) -> Result<(), Traini
         return invalid("ranges is empty: name at least one hyper-parameter to search".into());
     }
     Search::new(req.strategy, &req.ranges).map_err(TrainingError::Invalid)?;
+    if let Some(stopping) = &req.early_stopping {
+        stopping.check().map_err(TrainingError::Invalid)?;
+    }
     // Each range's ends (and each category) must be values the algorithm accepts.
     let ends = |r: &ParamRange| -> Vec<serde_json::Value> {
         match r {
@@ -407,21 +423,56 @@ fn request_of(job: &TuningJob) -> Result<TuningRequest, String> {
 }
 
 async fn view(app: &App, job: TuningJob) -> Result<TuningView, TrainingError> {
-    let metric = request_of(&job).map(|r| r.objective.metric).unwrap_or_default();
-    let trials = app
-        .db
-        .tuning_trials(job.id)
-        .await?
-        .into_iter()
-        .map(|t| {
-            let params = t.spec.pointer("/tuning/searched").and_then(|v| v.as_object().cloned()).unwrap_or_default();
-            let value = (t.state == JobState::Completed)
-                .then(|| t.final_metrics.get(&metric).and_then(serde_json::Value::as_f64))
-                .flatten();
-            Trial { job: t, params, value }
-        })
-        .collect();
+    let req = request_of(&job).ok();
+    let metric = req.as_ref().map(|r| r.objective.metric.clone()).unwrap_or_default();
+    let stopping = req.and_then(|r| r.early_stopping);
+    let mut trials = Vec::new();
+    for t in app.db.tuning_trials(job.id).await? {
+        let params = t.spec.pointer("/tuning/searched").and_then(|v| v.as_object().cloned()).unwrap_or_default();
+        let value = (t.state == JobState::Completed)
+            .then(|| t.final_metrics.get(&metric).and_then(serde_json::Value::as_f64))
+            .flatten();
+        let curve = match &stopping {
+            Some(s) => curve(app, &t, s.metric()).await?,
+            None => Arc::default(),
+        };
+        let rounds = stopping.as_ref().map(|_| curve.last().map_or(0, |r| r.round));
+        trials.push(Trial { job: t, params, value, rounds, curve });
+    }
     Ok(TuningView { job, trials })
+}
+
+/// `metric`'s curve of a trial; an ended trial's is read once.
+async fn curve(app: &App, trial: &TrainingJob, metric: &str) -> Result<Arc<Vec<Reached>>, TrainingError> {
+    let key = (trial.id, metric.to_owned());
+    let ended = || app.training.ended_curves.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(curve) = ended().get(&key) {
+        return Ok(curve.clone());
+    }
+    let curve = Arc::new(curve_of(&app.db.job_events(trial.id, 0).await?, metric));
+    if !trial.state.is_active() {
+        ended().insert(key, curve.clone());
+    }
+    Ok(curve)
+}
+
+/// Stops the running trials that `stopping` says lag the others.
+async fn stop_lagging(app: &App, stopping: &EarlyStopping, trials: &[Trial]) -> Result<(), TrainingError> {
+    for (i, t) in trials.iter().enumerate().filter(|(_, t)| t.job.state == JobState::Running) {
+        let others: Vec<Other<'_>> = trials
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, o)| Other { curve: &o.curve, completed: o.job.state == JobState::Completed })
+            .collect();
+        if let Some(why) = stopping.verdict(&t.curve, &others)
+            && app.db.cancel_training_job(t.job.id, &why, now()).await?
+        {
+            tracing::info!(job = %t.job.id, %why, "a tuning trial was stopped early");
+            app.training.wake();
+        }
+    }
+    Ok(())
 }
 
 /// Cancels a tuning job and its unfinished trials.
@@ -490,6 +541,18 @@ async fn advance(app: &App, job: TuningJob) -> Result<(), TrainingError> {
         let why = format!("the trials do not report {:?}; they report {}", req.objective.metric, available.join(", "));
         app.db.update_tuning_job(job.id, JobState::Failed, None, Some(&why), now()).await?;
         return Ok(());
+    }
+    if let Some(stopping) = &req.early_stopping {
+        if view.trials.iter().any(|t| t.job.state == JobState::Completed && t.curve.is_empty()) {
+            let why = format!(
+                "the trials do not report {:?} round by round, so early stopping cannot judge them \
+                 (boosted trees report validation_log_loss or validation_rmse with a validation table; k-means best_inertia)",
+                stopping.metric()
+            );
+            app.db.update_tuning_job(job.id, JobState::Failed, None, Some(&why), now()).await?;
+            return Ok(());
+        }
+        stop_lagging(app, stopping, &view.trials).await?;
     }
     let active = view.trials.iter().filter(|t| t.job.state.is_active()).count();
     let started = view.trials.len();

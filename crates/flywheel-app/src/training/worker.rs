@@ -18,9 +18,10 @@
 //! attempt's directory starts with the job's latest ([`prepare`]), so a
 //! requeued job loses at most the rounds since then.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use flywheel_domain::{Artifact, JobEventKind, JobState, Timestamp, TrainingJob, TrainingJobId};
@@ -30,6 +31,7 @@ use tokio::sync::Notify;
 
 use super::runner::{self, Input, JobFile, RunResult};
 use super::schedule::WorkerSlot;
+use super::stopping::Reached;
 use super::{DataSource, JobRequest, TrainingError, WorkerView, current_plan};
 use crate::{App, now};
 
@@ -42,6 +44,8 @@ pub const TICK: Duration = Duration::from_millis(500);
 pub struct Pool {
     workers: Mutex<Vec<WorkerView>>,
     pub(super) wake: Notify,
+    /// Ended trials' early-stopping curves by job and metric: they no longer change.
+    pub(super) ended_curves: Mutex<HashMap<(TrainingJobId, String), Arc<Vec<Reached>>>>,
 }
 
 impl Pool {
@@ -243,7 +247,14 @@ pub(super) async fn flush(
         let artifact = Artifact { name: runner::CHECKPOINT_FILE.into(), kind: "checkpoint".into(), size_bytes };
         app.db.put_training_artifact(job.id, &artifact, &content).await?;
     }
-    app.db.append_job_events(job.id, &std::mem::take(pending)).await
+    // A tuning trial's new rounds: its controller judges them at once (early stopping).
+    let trial_rounds = job.spec.get("tuning").is_some_and(|t| !t.is_null())
+        && pending.iter().any(|(_, e)| matches!(e, JobEventKind::Metrics { .. }));
+    app.db.append_job_events(job.id, &std::mem::take(pending)).await?;
+    if trial_rounds {
+        app.training.wake();
+    }
+    Ok(())
 }
 
 /// Where `nice` is: job processes run at a lower CPU priority than the
