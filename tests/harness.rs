@@ -95,6 +95,26 @@ pub struct TestApp {
     pub config: Config,
     _database: TestDatabase,
     _data_dir: tempfile::TempDir,
+    /// Ends the server's `run_until` (dropped: the server runs on).
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Builds and starts a server with `config`: its address, the sender that
+/// stops it, and its task.
+async fn serve(
+    config: Config,
+) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
+    let app = flywheel::Application::build(config, listener).await.expect("build the application");
+    let addr = app.local_addr().expect("local address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        if stopped.await.is_err() {
+            std::future::pending::<()>().await; // the sender was dropped, not used
+        }
+    }));
+    (format!("http://{addr}"), stop, server)
 }
 
 /// The kernel worker this test build made (`target/<profile>/flywheel-kernel`,
@@ -153,12 +173,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let mut config = test_config(data_dir.path(), &database.url);
     configure(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port");
-    let app = flywheel::Application::build(config.clone(), listener).await.expect("build the application");
-    let addr = app.local_addr().expect("local address");
-    tokio::spawn(app.run_until(std::future::pending()));
+    let (base, stop, server) = serve(config.clone()).await;
     let db = SqlDatabase::connect(&database.url, Duration::from_secs(10)).await.expect("connect to the test database");
-    TestApp { base: format!("http://{addr}"), db, config, _database: database, _data_dir: data_dir }
+    TestApp { base, db, config, _database: database, _data_dir: data_dir, stop: Some(stop), server: Some(server) }
 }
 
 /// The server on a given [`Database`] (a fault double). The data directory
@@ -173,6 +190,22 @@ pub async fn spawn_app_on(db: Arc<dyn Database>) -> String {
 }
 
 impl TestApp {
+    /// Shuts the server down as `serve` does on a signal (its training
+    /// workers stop and their processes are killed), keeping its database
+    /// and data directory for [`Self::start_again`].
+    pub async fn stop(&mut self) {
+        if let (Some(stop), Some(server)) = (self.stop.take(), self.server.take()) {
+            let _ = stop.send(());
+            server.await.expect("the server task").expect("the server stops cleanly");
+        }
+    }
+
+    /// A new server on the same database and data directory (at a new `base`).
+    pub async fn start_again(&mut self) {
+        let (base, stop, server) = serve(self.config.clone()).await;
+        (self.base, self.stop, self.server) = (base, Some(stop), Some(server));
+    }
+
     /// A new person at a browser: their own cookie jar, redirects not followed.
     pub fn browser(&self) -> Browser {
         let client = reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client");

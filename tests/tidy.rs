@@ -106,6 +106,7 @@ fn the_server_holds_only_the_web_layer() {
         "lib.rs",
         "main.rs",
         "metrics.rs",
+        "remote_worker.rs",
         "state.rs",
         "web",
     ];

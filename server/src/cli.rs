@@ -65,6 +65,23 @@ pub enum Command {
         /// The job's directory.
         dir: PathBuf,
     },
+    /// Join another server's training pool as a worker on this machine:
+    /// take its jobs, run them here, report back (the server sets
+    /// `training_worker_token`).
+    Worker {
+        /// The server, e.g. http://10.0.0.5:8080.
+        #[arg(long)]
+        server: String,
+        /// The server's training_worker_token [env: FLYWHEEL_WORKER_TOKEN].
+        #[arg(long, env = "FLYWHEEL_WORKER_TOKEN", hide_env_values = true)]
+        token: String,
+        /// This worker's name in the pool [default: this machine's host name].
+        #[arg(long)]
+        name: Option<String>,
+        /// Where job directories go [default: the system's temporary directory].
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
     /// Work with notebook files.
     Notebook {
         /// What to do with notebook files.
@@ -139,6 +156,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             unreachable!("handled above: it needs no configuration")
         }
         Command::Serve { .. } => serve(config).await,
+        Command::Worker { server, token, name, work_dir } => {
+            let name = name.unwrap_or_else(host_name);
+            let work_dir = work_dir.unwrap_or_else(|| std::env::temp_dir().join(format!("flywheel-worker-{name}")));
+            crate::remote_worker::RemoteWorker { server, token, name, work_dir }.run().await
+        }
         Command::Kernels { command: KernelsCommand::Prepare } => prepare_kernels(&config).await,
         Command::Migrate => {
             open_database(&config).await?;
@@ -155,6 +177,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// This machine's host name (`/etc/hostname`), or `worker`.
+fn host_name() -> String {
+    let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let name: String = name.trim().chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+    if name.is_empty() { "worker".to_owned() } else { name }
 }
 
 /// `flywheel notebook check FILE`: prints what the file holds, or fails with `FILE:LINE: what`.

@@ -99,6 +99,12 @@ pub struct Config {
     pub training_time_limit_minutes: u64,
     /// Attempts a job gets when its worker keeps dying, before it is failed.
     pub training_max_attempts: u32,
+    /// The secret remote workers join with (`flywheel worker --server URL
+    /// --token …`); empty (the default): no remote workers.
+    pub training_worker_token: String,
+    /// A running job whose worker has not heartbeaten for this many seconds
+    /// (a crashed server or a lost worker) goes back to the queue.
+    pub training_heartbeat_timeout_secs: u64,
     /// `local` (workers on this machine) or `slurm` (every job handed to a Slurm cluster with sbatch).
     pub training_backend: TrainingBackend,
     /// The Slurm partition jobs go to; empty: the cluster's default.
@@ -166,6 +172,8 @@ impl Default for Config {
             training_quota_minutes_per_day: 240,
             training_time_limit_minutes: 60,
             training_max_attempts: 3,
+            training_heartbeat_timeout_secs: 15,
+            training_worker_token: String::new(),
             training_backend: TrainingBackend::Local,
             training_slurm_partition: String::new(),
             training_slurm_team_accounts: false,
@@ -212,7 +220,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 39] = [
+    const KEYS: [&'static str; 41] = [
         "bind",
         "data_dir",
         "database_url",
@@ -249,6 +257,8 @@ impl Config {
         "training_quota_minutes_per_day",
         "training_time_limit_minutes",
         "training_max_attempts",
+        "training_heartbeat_timeout_secs",
+        "training_worker_token",
         "training_backend",
         "training_slurm_partition",
         "training_slurm_team_accounts",
@@ -269,9 +279,10 @@ impl Config {
                 per_user_running: self.training_max_running_per_user,
                 per_team_running: self.training_max_running_per_team,
                 quota_minutes_per_day: self.training_quota_minutes_per_day,
-                heartbeat_timeout: std::time::Duration::from_secs(15),
+                heartbeat_timeout: std::time::Duration::from_secs(self.training_heartbeat_timeout_secs.max(2)),
                 max_attempts: self.training_max_attempts,
                 time_limit: std::time::Duration::from_secs(self.training_time_limit_minutes.saturating_mul(60)),
+                worker_token: self.training_worker_token.clone(),
                 slurm: (self.training_backend == TrainingBackend::Slurm).then(|| {
                     flywheel_app::training::slurm::SlurmSettings {
                         partition: self.training_slurm_partition.clone(),

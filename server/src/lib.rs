@@ -124,6 +124,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod remote_worker;
 pub mod state;
 pub mod web;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use flywheel_domain::{JobState, Role, Timestamp, TrainingJob, TrainingJobId};
 use flywheel_store::{AccountStore, TrainingStore};
-use flywheel_tests::{Api, PASSWORD, TestApp, error_message, eventually, spawn_app_with};
+use flywheel_tests::{Api, PASSWORD, TestApp, error_message, eventually, flywheel_program, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -247,6 +247,112 @@ async fn a_killed_job_goes_on_from_its_checkpoint_to_the_uninterrupted_model() {
     assert_eq!(status, 200);
     assert_eq!(model, whole.model_json);
     assert_eq!(done["final_metrics"]["train_inertia"].as_f64(), Some(whole.final_metrics["train_inertia"]));
+}
+
+#[tokio::test]
+async fn after_a_server_restart_no_job_is_lost_or_left_running() {
+    let mut app = spawn_app_with(|c| {
+        c.training_local_workers = 1;
+        c.training_heartbeat_timeout_secs = 3;
+    })
+    .await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let body = json!({"algorithm": "kmeans", "hyperparameters": {"k": 8, "runs": 300}, "data": {"train": "builtin:german_credit"}});
+    let running = submit(&api, &ada, body).await;
+    let waiting = submit(&api, &ada, small_job(5)).await;
+    eventually("a stored checkpoint", Duration::from_secs(60), || async {
+        let j = job(&api, &ada, &running).await;
+        let names: Vec<&str> =
+            j["artifacts"].as_array().into_iter().flatten().filter_map(|a| a["name"].as_str()).collect();
+        if names.contains(&"checkpoint.json") { Ok(()) } else { Err(j.to_string()) }
+    })
+    .await;
+
+    app.stop().await;
+    let id: TrainingJobId = running.parse().unwrap();
+    let stored = app.db.training_job(id).await.unwrap().unwrap();
+    assert_eq!(stored.state, JobState::Running, "no one has said otherwise yet");
+    let left = std::process::Command::new("pgrep").args(["-f", &format!("train-job .*{running}")]).output().unwrap();
+    assert!(left.stdout.is_empty(), "the training process ended with its server");
+
+    app.start_again().await;
+    let api = app.api();
+    let done = wait_for_state(&api, &ada, &running, "completed", Duration::from_secs(120)).await;
+    assert_eq!(done["attempts"], 2, "{done}");
+    let log = done["log"].to_string();
+    assert!(log.contains("resuming from the checkpoint after run "), "{log}");
+    wait_for_state(&api, &ada, &waiting, "completed", Duration::from_secs(120)).await;
+    let (_, list) = api.json(Method::GET, "/api/v1/training-jobs", None, &ada).await;
+    assert!(list.as_array().unwrap().iter().all(|j| j["state"] == "completed"), "{list}");
+}
+
+/// `flywheel worker` of this build, joining `app`'s pool as `name`.
+/// `flywheel worker` against `app` as `name`, its log in `work_dir/<name>.log`.
+fn remote_worker(app: &TestApp, name: &str, token: &str, work_dir: &std::path::Path) -> tokio::process::Child {
+    let log = std::fs::File::create(work_dir.join(format!("{name}.log"))).expect("a worker log");
+    tokio::process::Command::new(flywheel_program())
+        .args(["worker", "--server", &app.base, "--token", token, "--name", name, "--work-dir"])
+        .arg(work_dir)
+        .current_dir(work_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("flywheel worker")
+}
+
+#[tokio::test]
+async fn a_worker_on_another_machine_joins_with_the_token_and_its_lost_job_resumes_elsewhere() {
+    let app = spawn_app_with(|c| {
+        c.training_worker_token = "s3cret-token".into();
+        c.training_heartbeat_timeout_secs = 3;
+    })
+    .await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let work = tempfile::tempdir().unwrap();
+
+    // A wrong token: the worker says why and exits.
+    let wrong =
+        tokio::time::timeout(Duration::from_secs(30), remote_worker(&app, "intruder", "guess", work.path()).wait())
+            .await
+            .expect("a refused worker exits")
+            .unwrap();
+    assert!(!wrong.success());
+    let said = std::fs::read_to_string(work.path().join("intruder.log")).unwrap();
+    assert!(said.contains("401") && said.contains("worker token"), "{said}");
+
+    let mut first = remote_worker(&app, "remote-1", "s3cret-token", work.path());
+    let small = submit(&api, &ada, small_job(5)).await;
+    let done = wait_for_state(&api, &ada, &small, "completed", Duration::from_secs(120)).await;
+    assert_eq!(done["worker"], "remote-1", "{done}");
+    assert_eq!(done["metrics"]["validation_log_loss"].as_array().map(Vec::len), Some(5), "{done}");
+    let (_, model) = api.get_text(&ada, &format!("/api/v1/training-jobs/{small}/artifacts/model.json")).await;
+    assert!(flywheel_ml::GradientBoostedTreesModel::from_json(&model).is_ok());
+    let (_, pool) = api.json(Method::GET, "/api/v1/pool", None, &ada).await;
+    let listed = pool["workers"].as_array().unwrap().iter().find(|w| w["name"] == "remote-1").cloned();
+    assert!(listed.is_some_and(|w| w["cpus"].as_u64() > Some(0)), "{pool}");
+
+    // The machine dies mid-job: the job waits out the heartbeat, then
+    // another worker takes it and goes on from its checkpoint.
+    let body = json!({"algorithm": "kmeans", "hyperparameters": {"k": 8, "runs": 300}, "data": {"train": "builtin:german_credit"}});
+    let long = submit(&api, &ada, body).await;
+    eventually("a stored checkpoint", Duration::from_secs(60), || async {
+        let j = job(&api, &ada, &long).await;
+        let names: Vec<&str> =
+            j["artifacts"].as_array().into_iter().flatten().filter_map(|a| a["name"].as_str()).collect();
+        if names.contains(&"checkpoint.json") { Ok(()) } else { Err(j.to_string()) }
+    })
+    .await;
+    first.kill().await.unwrap();
+    let process = training_process(&long).await;
+    assert!(std::process::Command::new("kill").args(["-9", &process]).status().unwrap().success());
+    let mut second = remote_worker(&app, "remote-2", "s3cret-token", work.path());
+    let done = wait_for_state(&api, &ada, &long, "completed", Duration::from_secs(120)).await;
+    second.kill().await.unwrap();
+    assert_eq!((done["worker"].as_str(), done["attempts"].as_u64()), (Some("remote-2"), Some(2)), "{done}");
+    assert!(done["log"].to_string().contains("resuming from the checkpoint after run "), "{done}");
 }
 
 #[tokio::test]

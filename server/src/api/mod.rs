@@ -24,6 +24,7 @@ pub mod datasets;
 pub mod notebooks;
 pub mod sessions;
 pub mod training;
+pub mod workers;
 pub mod workshops;
 
 /// A JSON body whose rejections are [`AppError`]s (400 unreadable, 413 too
@@ -245,6 +246,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(datasets::DatasetsDoc::openapi());
     doc.merge(workshops::WorkshopsDoc::openapi());
     doc.merge(training::TrainingDoc::openapi());
+    doc.merge(workers::WorkersDoc::openapi());
     doc
 }
 
@@ -268,7 +270,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(notebooks::router(state))
         .merge(datasets::router(state))
         .merge(workshops::router())
-        .merge(training::router());
+        .merge(training::router())
+        .merge(workers::router());
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)

@@ -121,6 +121,8 @@ pub struct TrainingJobBody {
     pub error: Option<String>,
     /// Attempts so far (a retry after a lost worker counts).
     pub attempts: u32,
+    /// The worker that runs it, or ran its last attempt (`slurm` on the Slurm backend).
+    pub worker: Option<String>,
     /// Rows it trained on.
     pub rows: Option<u64>,
     /// Who submitted it (user id).
@@ -163,6 +165,7 @@ impl From<JobView> for TrainingJobBody {
             log: v.log,
             error: j.error,
             attempts: j.attempts,
+            worker: j.worker.clone(),
             rows: j.rows,
             owner: j.owner.to_string(),
             team: j.team.map(|t| t.to_string()),

@@ -20,6 +20,7 @@
 //! queue.
 
 pub mod cells;
+pub mod remote;
 pub mod runner;
 pub mod schedule;
 pub mod slurm;
@@ -69,6 +70,8 @@ pub struct TrainingSettings {
     pub time_limit: Duration,
     /// Hand jobs to Slurm instead of running local workers.
     pub slurm: Option<slurm::SlurmSettings>,
+    /// The secret remote workers present (`flywheel worker --token`); empty: none may join.
+    pub worker_token: String,
 }
 
 /// Why a training-pool operation did not happen. Nothing is written on any of them.

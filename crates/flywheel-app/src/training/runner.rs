@@ -51,7 +51,7 @@ pub struct JobFile {
 pub enum Input {
     /// A built-in table, by name.
     Builtin(String),
-    /// A CSV file.
+    /// A CSV file (a relative path is in the job's directory).
     Csv(PathBuf),
 }
 
@@ -75,12 +75,12 @@ pub enum RunResult {
     },
 }
 
-fn load(input: &Input) -> Result<Table, String> {
+fn load(input: &Input, dir: &Path) -> Result<Table, String> {
     match input {
         Input::Builtin(name) => {
             DataSource::builtin_table(name).ok_or_else(|| format!("there is no built-in dataset {name:?}"))
         }
-        Input::Csv(path) => Table::read_csv(path).map_err(|e| e.to_string()),
+        Input::Csv(path) => Table::read_csv(dir.join(path)).map_err(|e| e.to_string()),
     }
 }
 
@@ -124,8 +124,8 @@ fn save_checkpoint(dir: &Path, checkpoint: &Checkpoint) -> std::io::Result<()> {
 
 fn train(job: &JobFile, dir: &Path) -> Result<(RunResult, String), String> {
     emit(&JobEventKind::Log { line: format!("loading data for {}", job.spec.algorithm) });
-    let train = load(&job.train)?;
-    let validation = job.validation.as_ref().map(load).transpose()?;
+    let train = load(&job.train, dir)?;
+    let validation = job.validation.as_ref().map(|v| load(v, dir)).transpose()?;
     let resume: Option<Checkpoint> = match std::fs::read(dir.join(CHECKPOINT_FILE)) {
         Ok(bytes) => Some(serde_json::from_slice(&bytes).map_err(|e| format!("the checkpoint cannot be read: {e}"))?),
         Err(_) => None,

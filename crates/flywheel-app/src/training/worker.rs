@@ -45,8 +45,17 @@ pub struct Pool {
     workers: Mutex<Vec<WorkerView>>,
     pub(super) wake: Notify,
     /// Ended trials' early-stopping curves by job and metric: they no longer change.
-    pub(super) ended_curves: Mutex<HashMap<(TrainingJobId, String), Arc<Vec<Reached>>>>,
+    pub(super) ended_curves: Mutex<HashMap<(TrainingJobId, String), EndedCurve>>,
+    /// Remote workers by name, with when each last called.
+    pub(super) remote: Mutex<HashMap<String, (WorkerView, Instant)>>,
 }
+
+/// An ended trial's curve of one metric: when it reached each round.
+pub(super) type EndedCurve = Arc<Vec<Reached>>;
+
+/// A remote worker that has not called for this long has left the pool
+/// (an idle one asks for work every second, a busy one heartbeats every [`TICK`]).
+pub const REMOTE_WORKER_GONE: Duration = Duration::from_secs(10);
 
 impl Pool {
     /// Wakes idle workers to look at the queue now rather than at their next poll.
@@ -60,14 +69,19 @@ impl Pool {
 
     /// The workers as scheduling sees them.
     pub fn slots(&self) -> Vec<WorkerSlot> {
-        self.with(|ws| {
-            ws.iter().map(|w| WorkerSlot { name: w.name.clone(), gpus: w.gpus, free: w.job.is_none() }).collect()
-        })
+        self.workers().into_iter().map(|w| WorkerSlot { free: w.job.is_none(), name: w.name, gpus: w.gpus }).collect()
     }
 
-    /// The workers as the pool page shows them.
+    /// The workers as the pool page shows them: this server's, then the
+    /// remote ones that called within [`REMOTE_WORKER_GONE`].
     pub fn workers(&self) -> Vec<WorkerView> {
-        self.with(|ws| ws.clone())
+        let mut all = self.with(|ws| ws.clone());
+        let mut remote = self.remote.lock().unwrap_or_else(PoisonError::into_inner);
+        remote.retain(|_, (_, seen)| seen.elapsed() < REMOTE_WORKER_GONE);
+        let mut remote: Vec<WorkerView> = remote.values().map(|(w, _)| w.clone()).collect();
+        remote.sort_by(|a, b| a.name.cmp(&b.name));
+        all.extend(remote);
+        all
     }
 
     pub(super) fn register(&self, worker: WorkerView) {
@@ -196,17 +210,15 @@ pub(super) async fn prepare(app: &App, job: &TrainingJob, dir: &Path) -> anyhow:
                 let input = format!("{}{name}", super::INPUT_PREFIX);
                 let content = app.db.training_artifact_content(job.id, &input).await?;
                 let content = content.ok_or_else(|| anyhow::anyhow!("the job's {name} from its cell is missing"))?;
-                let path = dir.join(file);
-                tokio::fs::write(&path, content).await?;
-                Input::Csv(path)
+                tokio::fs::write(dir.join(file), content).await?;
+                Input::Csv(file.into())
             }
             DataSource::Dataset(name) => {
                 let record = app.db.datasets(job.owner).await?.into_iter().find(|d| d.name == name);
                 let record = record.ok_or_else(|| anyhow::anyhow!("the dataset {} was deleted", name.as_str()))?;
                 let content = app.db.dataset_content(record.id).await?.unwrap_or_default();
-                let path = dir.join(file);
-                tokio::fs::write(&path, content).await?;
-                Input::Csv(path)
+                tokio::fs::write(dir.join(file), content).await?;
+                Input::Csv(file.into())
             }
         })
     };
@@ -231,6 +243,17 @@ pub(super) async fn prepare(app: &App, job: &TrainingJob, dir: &Path) -> anyhow:
     Ok(())
 }
 
+/// Keeps `content` as job `id`'s latest checkpoint, which its next attempt starts from.
+pub(super) async fn store_checkpoint(
+    app: &App,
+    id: TrainingJobId,
+    content: &str,
+) -> Result<(), flywheel_store::StoreError> {
+    let artifact =
+        Artifact { name: runner::CHECKPOINT_FILE.into(), kind: "checkpoint".into(), size_bytes: content.len() as u64 };
+    app.db.put_training_artifact(id, &artifact, content).await
+}
+
 /// Stores the events gathered from the training process; when one says it
 /// saved a checkpoint, stores `dir`'s latest as the job's
 /// [`runner::CHECKPOINT_FILE`] artifact first, which the next attempt starts from.
@@ -243,9 +266,7 @@ pub(super) async fn flush(
     if pending.iter().any(|(_, e)| matches!(e, JobEventKind::Checkpoint { .. }))
         && let Ok(content) = tokio::fs::read_to_string(dir.join(runner::CHECKPOINT_FILE)).await
     {
-        let size_bytes = content.len() as u64;
-        let artifact = Artifact { name: runner::CHECKPOINT_FILE.into(), kind: "checkpoint".into(), size_bytes };
-        app.db.put_training_artifact(job.id, &artifact, &content).await?;
+        store_checkpoint(app, job.id, &content).await?;
     }
     // A tuning trial's new rounds: its controller judges them at once (early stopping).
     let trial_rounds = job.spec.get("tuning").is_some_and(|t| !t.is_null())
@@ -264,7 +285,7 @@ const NICE: &str = "/usr/bin/nice";
 
 /// The command that starts a job's process: `program` under `nice -n 10`
 /// where `nice` exists (it execs the program, so the pid is the job's).
-fn job_command(program: &Path) -> tokio::process::Command {
+pub fn job_command(program: &Path) -> tokio::process::Command {
     if Path::new(NICE).is_file() {
         let mut command = tokio::process::Command::new(NICE);
         command.args(["-n", "10"]).arg(program);
@@ -337,7 +358,7 @@ async fn run_attempt(app: &App, name: &str, job: &TrainingJob) -> anyhow::Result
 
 /// One line of a training process's stdout as a job event (a line that is
 /// not an event is a log line).
-pub(super) fn event_of(line: String) -> (Timestamp, JobEventKind) {
+pub fn event_of(line: String) -> (Timestamp, JobEventKind) {
     match serde_json::from_str::<JobEventKind>(&line) {
         Ok(event) => (now(), event),
         Err(_) => (now(), JobEventKind::Log { line }),
