@@ -31,6 +31,8 @@ rich!(
     crate::Labels,
     crate::Dataset,
     crate::Table,
+    crate::Images,
+    crate::datasets::ShipChips,
     crate::text::Corpus,
     crate::text::CountVectorizerModel,
     crate::text::TfIdfModel,

@@ -114,6 +114,7 @@ pub mod datasets;
 #[doc(hidden)]
 pub mod display;
 mod error;
+mod images;
 pub mod job;
 pub mod metrics;
 mod models;
@@ -126,6 +127,7 @@ pub mod training;
 
 pub use data::{Dataset, Labels, Matrix, Target, Vector};
 pub use error::MlError;
+pub use images::Images;
 pub use models::*;
 pub use split::{k_fold, stratified_split, time_split, train_test_split};
 pub use table::{ColumnData, Table};
@@ -140,5 +142,5 @@ pub mod prelude {
     pub use crate::plot::{self, Plot};
     pub use crate::split::{k_fold, stratified_split, time_split, train_test_split};
     pub use crate::text::{self, Corpus, CountVectorizer, TfIdf};
-    pub use crate::{Dataset, Labels, Matrix, MlError, Table, Target, Vector};
+    pub use crate::{Dataset, Images, Labels, Matrix, MlError, Table, Target, Vector};
 }

