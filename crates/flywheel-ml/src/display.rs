@@ -33,6 +33,8 @@ rich!(
     crate::Table,
     crate::Images,
     crate::datasets::ShipChips,
+    crate::datasets::ShipScene,
+    crate::datasets::SceneView,
     crate::text::Corpus,
     crate::text::CountVectorizerModel,
     crate::text::TfIdfModel,

@@ -117,6 +117,50 @@ impl Images {
         Ok(Images { shape: [rows.len(), c, h, w], pixels })
     }
 
+    /// The images shrunk by a whole `factor` in both directions, each new
+    /// pixel the mean of the `factor` × `factor` block it covers (the last
+    /// row and column of blocks may be partial). A factor of 0 or 1 copies.
+    pub fn downscaled(&self, factor: usize) -> Images {
+        let f = factor.max(1);
+        let [n, c, h, w] = self.shape;
+        let (sh, sw) = (h.div_ceil(f), w.div_ceil(f));
+        let mut pixels = Vec::with_capacity(n * c * sh * sw);
+        for plane in self.pixels.chunks(h * w) {
+            for y in 0..sh {
+                for x in 0..sw {
+                    let (ys, xs) = (y * f..((y + 1) * f).min(h), x * f..((x + 1) * f).min(w));
+                    let count = (ys.len() * xs.len()) as f32;
+                    let sum: f32 = ys.flat_map(|yy| xs.clone().map(move |xx| plane[yy * w + xx])).sum();
+                    pixels.push(sum / count);
+                }
+            }
+        }
+        Images { shape: [n, c, sh, sw], pixels }
+    }
+
+    /// Windows of `height` × `width` pixels cut from image `i`, one per
+    /// `(x, y)` top-left corner, as a batch (a sliding window's input).
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] when `i` is past the end or a window reaches past the image.
+    pub fn crops(&self, i: usize, corners: &[(usize, usize)], (height, width): (usize, usize)) -> Result<Images> {
+        let image = self.image(i).ok_or_else(|| MlError::Shape(format!("image {i} of {}", self.len())))?;
+        let [_, c, h, w] = self.shape;
+        let mut pixels = Vec::with_capacity(corners.len() * c * height * width);
+        for &(x, y) in corners {
+            if x + width > w || y + height > h || height == 0 || width == 0 {
+                return Err(MlError::Shape(format!("a {height} × {width} window at ({x}, {y}) in a {h} × {w} image")));
+            }
+            for channel in 0..c {
+                for row in y..y + height {
+                    let start = (channel * h + row) * w + x;
+                    pixels.extend_from_slice(&image[start..start + width]);
+                }
+            }
+        }
+        Ok(Images { shape: [corners.len(), c, height, width], pixels })
+    }
+
     /// One row per image, C·H·W columns in the layout's order: the input
     /// of the algorithms that take a [`Matrix`] (a baseline before a
     /// convolutional network).
@@ -215,6 +259,21 @@ mod tests {
         assert!(images.select(&[2]).is_err());
         let m = images.to_matrix();
         assert_eq!((m.nrows(), m.ncols()), (2, 6));
+    }
+
+    #[test]
+    fn windows_and_downscaling_keep_the_layout() {
+        let images = two();
+        let windows = images.crops(1, &[(1, 0), (0, 1)], (1, 2)).unwrap();
+        assert_eq!(windows.shape(), [2, 1, 1, 2]);
+        assert_eq!(windows.image(0).unwrap(), &[7.0 / 11.0, 8.0 / 11.0]);
+        assert_eq!(windows.image(1).unwrap(), &[9.0 / 11.0, 10.0 / 11.0]);
+        let e = images.crops(0, &[(2, 0)], (1, 2)).unwrap_err().to_string();
+        assert!(e.contains("a 1 × 2 window at (2, 0) in a 2 × 3 image"), "{e}");
+        // 2 × 3 by 2: blocks {0,1,3,4} and {2,5}.
+        let small = images.downscaled(2);
+        assert_eq!(small.shape(), [2, 1, 1, 2]);
+        assert_eq!(small.image(0).unwrap(), &[2.0 / 11.0, 3.5 / 11.0]);
     }
 
     #[test]

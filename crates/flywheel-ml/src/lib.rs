@@ -111,6 +111,7 @@
 pub mod check;
 mod data;
 pub mod datasets;
+pub mod detection;
 #[doc(hidden)]
 pub mod display;
 mod error;
@@ -136,6 +137,7 @@ pub use table::{ColumnData, Table};
 pub mod prelude {
     pub use crate::check::{self, Check};
     pub use crate::datasets;
+    pub use crate::detection::{self, BoundingBox, Detection};
     pub use crate::job::{JobData, JobParams, JobStatus, SavedModel, SubmittedJob, TRAINING_JOB_MIME, TrainingJob};
     pub use crate::metrics::{self, ConfusionMatrix, CostMatrix, Curve, CurveKind, ThresholdPoint, ThresholdSweep};
     pub use crate::models::*;

@@ -4,7 +4,8 @@
 //! Every function here follows the definition of a scikit-learn function
 //! (named in its documentation) and is checked against scikit-learn's output
 //! in `tests/metrics_sklearn.rs`, so "ROC AUC 0.87" means the same here as in
-//! a scikit-learn notebook. Beyond the textbook metrics, [`threshold_sweep`]
+//! a scikit-learn notebook — except [`average_precision_at_iou`], which
+//! scikit-learn lacks: it follows the PASCAL VOC development kit. Beyond the textbook metrics, [`threshold_sweep`]
 //! and [`total_cost`] turn a model's scores into money with a [`CostMatrix`],
 //! because the best threshold for a business is rarely 0.5.
 //!
@@ -945,6 +946,96 @@ pub fn silhouette(x: &Matrix, labels: &Labels) -> Result<f64> {
     Ok(total / n as f64)
 }
 
+/// Average precision of a detector at an IoU threshold, as the PASCAL VOC
+/// challenge defines it (Everingham et al., *The PASCAL Visual Object
+/// Classes Challenge*, IJCV 2010; the devkit's `VOCevaldet`, with the
+/// all-points interpolation used from VOC 2010 on): `truth[i]` holds image
+/// `i`'s true boxes and `detections[i]` the detector's boxes with scores.
+/// All detections, over all images, are taken by falling score; each one
+/// is a true positive when its best-overlapping true box in its image has
+/// IoU ≥ `iou_threshold` (0.5 in VOC) and was not matched before, else a
+/// false positive (a second box on one object is a false positive). AP is
+/// the area under the precision–recall curve after each precision is
+/// raised to the best precision at any higher recall. 0–1; no detections
+/// give 0. (VOC's "difficult" objects do not exist here.)
+///
+/// ```
+/// use flywheel_ml::detection::{BoundingBox, Detection};
+/// use flywheel_ml::metrics::average_precision_at_iou;
+///
+/// let truth = vec![vec![BoundingBox::new(0.0, 0.0, 10.0, 10.0), BoundingBox::new(50.0, 50.0, 10.0, 10.0)]];
+/// let found = |x: f64, score: f64| Detection { bbox: BoundingBox::new(x, x, 10.0, 10.0), score };
+/// // Hit, miss, hit: precision 1, ½, ⅔ at recall ½, ½, 1 → AP = ½·1 + ½·⅔.
+/// let ap = average_precision_at_iou(&truth, &[vec![found(1.0, 0.9), found(200.0, 0.8), found(51.0, 0.7)]], 0.5)?;
+/// assert!((ap - 5.0 / 6.0).abs() < 1e-12);
+/// # Ok::<(), flywheel_ml::MlError>(())
+/// ```
+///
+/// # Errors
+/// [`MlError::Shape`] when `truth` and `detections` cover different
+/// numbers of images; [`MlError::InvalidParams`] for a threshold outside
+/// (0, 1]; [`MlError::InvalidData`] when there is no true box at all (recall
+/// is undefined); [`MlError::NonFinite`] for a NaN or infinite score.
+pub fn average_precision_at_iou(
+    truth: &[Vec<crate::detection::BoundingBox>],
+    detections: &[Vec<crate::detection::Detection>],
+    iou_threshold: f64,
+) -> Result<f64> {
+    if truth.len() != detections.len() {
+        return Err(MlError::Shape(format!(
+            "true boxes for {} images, detections for {}",
+            truth.len(),
+            detections.len()
+        )));
+    }
+    if !(iou_threshold > 0.0 && iou_threshold <= 1.0) {
+        return Err(MlError::InvalidParams(format!("an IoU threshold is in (0, 1], not {iou_threshold}")));
+    }
+    let positives: usize = truth.iter().map(Vec::len).sum();
+    if positives == 0 {
+        return Err(MlError::InvalidData("no true boxes: average precision needs at least one object".into()));
+    }
+    let mut all: Vec<(usize, &crate::detection::Detection)> = Vec::new();
+    for (image, found) in detections.iter().enumerate() {
+        for (k, d) in found.iter().enumerate() {
+            if !d.score.is_finite() {
+                return Err(MlError::NonFinite { row: image, column: format!("score of detection {k}") });
+            }
+            all.push((image, d));
+        }
+    }
+    // Falling score; ties keep their order (the devkit's sort is stable too).
+    all.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+    let mut matched: Vec<Vec<bool>> = truth.iter().map(|t| vec![false; t.len()]).collect();
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut curve: Vec<(f64, f64)> = Vec::with_capacity(all.len()); // (recall, precision)
+    for (image, d) in all {
+        let best = truth[image].iter().enumerate().map(|(j, t)| (j, t.iou(&d.bbox))).max_by(|a, b| a.1.total_cmp(&b.1));
+        match best {
+            Some((j, iou)) if iou >= iou_threshold && !matched[image][j] => {
+                matched[image][j] = true;
+                tp += 1;
+            }
+            _ => fp += 1,
+        }
+        curve.push((tp as f64 / positives as f64, tp as f64 / (tp + fp) as f64));
+    }
+    // The precision envelope, then the area under it at each recall step.
+    let mut ap = 0.0;
+    let mut best_after = 0.0f64;
+    let mut envelope = vec![0.0; curve.len()];
+    for i in (0..curve.len()).rev() {
+        best_after = best_after.max(curve[i].1);
+        envelope[i] = best_after;
+    }
+    let mut previous_recall = 0.0;
+    for (i, &(recall, _)) in curve.iter().enumerate() {
+        ap += (recall - previous_recall) * envelope[i];
+        previous_recall = recall;
+    }
+    Ok(ap)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1251,5 +1342,34 @@ elephant             0    0         1
             let inf = metric(&vector(&[1.0, 2.0]), &vector(&[f64::NEG_INFINITY, 2.0]));
             assert_eq!(inf, Err(MlError::NonFinite { row: 0, column: "predictions".into() }));
         }
+    }
+
+    #[test]
+    fn average_precision_at_iou_follows_the_voc_rules() {
+        use crate::detection::{BoundingBox, Detection};
+        let b = |x: f64| BoundingBox::new(x, 0.0, 10.0, 10.0);
+        let d = |x: f64, score: f64| Detection { bbox: b(x), score };
+        let truth = vec![vec![b(0.0), b(100.0)], vec![b(0.0)]];
+        // Everything found, nothing else: 1.
+        let perfect = vec![vec![d(0.0, 0.9), d(100.0, 0.8)], vec![d(1.0, 0.7)]];
+        assert_eq!(average_precision_at_iou(&truth, &perfect, 0.5).unwrap(), 1.0);
+        // Nothing found: 0.
+        assert_eq!(average_precision_at_iou(&truth, &[vec![], vec![]], 0.5).unwrap(), 0.0);
+        // A duplicate on one object is a false positive; a box in the wrong
+        // image matches nothing. Ranked: hit (1/1), duplicate (1/2), hit (2/3), wrong image (2/4).
+        let ranked = vec![vec![d(0.0, 0.9), d(1.0, 0.8), d(100.0, 0.7)], vec![d(100.0, 0.6)]];
+        let ap = average_precision_at_iou(&truth, &ranked, 0.5).unwrap();
+        assert!((ap - (1.0 / 3.0 * 1.0 + 1.0 / 3.0 * (2.0 / 3.0))).abs() < 1e-12, "{ap}");
+        // IoU 5/15 = ⅓ is a hit at 0.3 and a miss at 0.5.
+        let shifted = vec![vec![d(5.0, 0.9)], vec![]];
+        let one = vec![vec![b(0.0)], vec![]];
+        assert_eq!(average_precision_at_iou(&one, &shifted, 0.3).unwrap(), 1.0);
+        assert_eq!(average_precision_at_iou(&one, &shifted, 0.5).unwrap(), 0.0);
+        // Bad input.
+        assert!(matches!(average_precision_at_iou(&truth, &[vec![]], 0.5), Err(MlError::Shape(_))));
+        assert!(matches!(average_precision_at_iou(&truth, &perfect, 0.0), Err(MlError::InvalidParams(_))));
+        assert!(matches!(average_precision_at_iou(&[vec![]], &[vec![]], 0.5), Err(MlError::InvalidData(_))));
+        let nan = vec![vec![d(0.0, f64::NAN)], vec![]];
+        assert!(matches!(average_precision_at_iou(&truth, &nan, 0.5), Err(MlError::NonFinite { .. })));
     }
 }

