@@ -4,7 +4,8 @@
 # 1. starts a throwaway PostgreSQL server (tests/postgres.sh) and a one-node
 #    Slurm cluster (tests/slurm.sh, for the training pool's Slurm backend), installs the
 #    test tools (Jupyter's nbformat validator from PyPI, Debian's Chromium,
-#    Playwright from npm for the browser test), and checks formatting and lints,
+#    Playwright from npm for the browser test, Debian's Fashion-MNIST), and
+#    checks formatting and lints,
 # 2. runs every workspace test on SQLite (the default: a fresh file per test),
 # 3. runs the database-backed suites again on PostgreSQL: the HTTP
 #    integration suites (flywheel-tests) and the command-line tests (flywheel),

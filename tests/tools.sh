@@ -4,6 +4,8 @@
 #   .ipynb files Flywheel exports;
 # - Debian's headless Chromium, and Playwright (npm `playwright-core`, pinned
 #   in tests/browser/package-lock.json) to drive it in the browser test.
+# - Debian's `dataset-fashion-mnist` (the real images the library's image
+#   loaders and, later, its convolutional networks are tested on);
 # - the Rust toolchain's `rust-src` component: evcxr's type inference
 #   (rust-analyzer) reads the standard library's source, and the kernel
 #   worker's own tests start kernels directly (the server adds it itself).
@@ -26,6 +28,11 @@ flywheel_install_test_tools() {
         echo "installing Debian's chromium"
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium > /dev/null
+    fi
+    if [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
+        echo "installing Debian's dataset-fashion-mnist"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq dataset-fashion-mnist > /dev/null
     fi
     if [[ ! -d tests/browser/node_modules/playwright-core ]]; then
         echo "installing playwright-core (npm ci in tests/browser)"

@@ -161,6 +161,19 @@ impl Images {
         Ok(Images { shape: [corners.len(), c, height, width], pixels })
     }
 
+    /// Images from an IDX file (the format of MNIST and Fashion-MNIST; gzipped
+    /// or not): unsigned bytes in 3 dimensions, N × H × W, become N × 1 × H × W
+    /// grey images with pixels byte / 255.
+    ///
+    /// # Errors
+    /// [`MlError::Read`] when the file cannot be read, is not IDX, holds
+    /// another type or number of dimensions, or is cut short.
+    pub fn read_idx(path: impl AsRef<std::path::Path>) -> Result<Images> {
+        let (dims, bytes) = read_idx(path.as_ref(), 3)?;
+        let pixels = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
+        Images::from_pixels([dims[0], 1, dims[1], dims[2]], pixels)
+    }
+
     /// One row per image, C·H·W columns in the layout's order: the input
     /// of the algorithms that take a [`Matrix`] (a baseline before a
     /// convolutional network).
@@ -237,6 +250,65 @@ impl Images {
     }
 }
 
+impl Labels {
+    /// Labels from an IDX file of one dimension (MNIST's and Fashion-MNIST's
+    /// label files; gzipped or not): class `k` of a byte `k` is `classes[k]`,
+    /// or the number `k` when `classes` is empty.
+    ///
+    /// # Errors
+    /// [`MlError::Read`] as for [`Images::read_idx`]; [`MlError::Shape`] for a
+    /// byte with no class in `classes`.
+    pub fn read_idx(path: impl AsRef<std::path::Path>, classes: &[&str]) -> Result<Labels> {
+        let (_, bytes) = read_idx(path.as_ref(), 1)?;
+        let ids: Vec<usize> = bytes.iter().map(|&b| usize::from(b)).collect();
+        let names: Vec<String> = if classes.is_empty() {
+            (0..=ids.iter().copied().max().unwrap_or(0)).map(|k| k.to_string()).collect()
+        } else {
+            classes.iter().map(|&c| c.to_owned()).collect()
+        };
+        Labels::from_ids(ids, names)
+    }
+}
+
+/// The dimensions and bytes of an IDX file of unsigned bytes with `rank`
+/// dimensions (LeCun's format: two zero bytes, type 0x08, the rank, then
+/// each dimension as a big-endian u32, then the data).
+fn read_idx(path: &std::path::Path, rank: u8) -> Result<(Vec<usize>, Vec<u8>)> {
+    use std::io::Read as _;
+    let name = path.display();
+    let raw = std::fs::read(path).map_err(|e| MlError::Read(format!("{name}: {e}")))?;
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| MlError::Read(format!("{name}: not valid gzip: {e}")))?;
+        out
+    } else {
+        raw
+    };
+    let bad = |what: String| MlError::Read(format!("{name}: {what}"));
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(bad("not an IDX file (it does not start with two zero bytes)".into()));
+    }
+    if bytes[2] != 0x08 {
+        return Err(bad(format!("IDX of type 0x{:02x}; only unsigned bytes (0x08) are read", bytes[2])));
+    }
+    if bytes[3] != rank {
+        return Err(bad(format!("{} dimensions, {rank} expected", bytes[3])));
+    }
+    let header = 4 + 4 * usize::from(rank);
+    if bytes.len() < header {
+        return Err(bad("cut short in its header".into()));
+    }
+    let dims: Vec<usize> =
+        bytes[4..header].chunks(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
+    let size: usize = dims.iter().product();
+    if bytes.len() - header != size {
+        return Err(bad(format!("{} data bytes for dimensions {dims:?} ({size} expected)", bytes.len() - header)));
+    }
+    Ok((dims, bytes[header..].to_vec()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +346,35 @@ mod tests {
         let small = images.downscaled(2);
         assert_eq!(small.shape(), [2, 1, 1, 2]);
         assert_eq!(small.image(0).unwrap(), &[2.0 / 11.0, 3.5 / 11.0]);
+    }
+
+    #[test]
+    fn idx_files_read_gzipped_or_not() {
+        use std::io::Write as _;
+        let dir = std::env::temp_dir().join(format!("flywheel-idx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Two 2 × 3 images, bytes 0…11, and their labels 1, 0.
+        let mut images = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3];
+        images.extend(0..12u8);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&images).unwrap();
+        std::fs::write(dir.join("images.gz"), gz.finish().unwrap()).unwrap();
+        std::fs::write(dir.join("labels"), [0, 0, 8, 1, 0, 0, 0, 2, 1, 0]).unwrap();
+        let read = Images::read_idx(dir.join("images.gz")).unwrap();
+        assert_eq!(read.shape(), [2, 1, 2, 3]);
+        assert_eq!(read.pixel(1, 0, 1, 2), Some(11.0 / 255.0));
+        let labels = Labels::read_idx(dir.join("labels"), &["shirt", "bag"]).unwrap();
+        assert_eq!((labels.get(0), labels.get(1)), (Some("bag"), Some("shirt")));
+        assert_eq!(Labels::read_idx(dir.join("labels"), &[]).unwrap().classes(), ["0", "1"]);
+        // Labels where images are expected, a short file, a missing one.
+        let e = Images::read_idx(dir.join("labels")).unwrap_err().to_string();
+        assert!(e.contains("1 dimensions, 3 expected"), "{e}");
+        std::fs::write(dir.join("short"), &images[..20]).unwrap();
+        let e = Images::read_idx(dir.join("short")).unwrap_err().to_string();
+        assert!(e.contains("4 data bytes for dimensions [2, 2, 3] (12 expected)"), "{e}");
+        assert!(Images::read_idx(dir.join("missing")).is_err());
+        assert!(Labels::read_idx(dir.join("labels"), &["only one"]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

