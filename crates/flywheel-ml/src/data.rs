@@ -127,6 +127,23 @@ impl Matrix {
         Ok(Matrix { data, columns })
     }
 
+    /// This matrix's columns followed by `other`'s (features side by side).
+    ///
+    /// # Errors
+    /// [`MlError::Shape`] when the row counts differ or a column name is in both.
+    pub fn hstack(&self, other: &Matrix) -> Result<Matrix> {
+        if self.nrows() != other.nrows() {
+            return Err(MlError::Shape(format!("{} rows beside {} rows", self.nrows(), other.nrows())));
+        }
+        if let Some(twice) = other.columns.iter().find(|c| self.columns.contains(c)) {
+            return Err(MlError::Shape(format!("column `{twice}` is in both matrices")));
+        }
+        let data = ndarray::concatenate(Axis(1), &[self.data.view(), other.data.view()])
+            .map_err(|e| MlError::Shape(e.to_string()))?;
+        let columns = self.columns.iter().chain(&other.columns).cloned().collect();
+        Ok(Matrix { data, columns })
+    }
+
     /// The matrix with only the given rows, in that order.
     ///
     /// # Errors
@@ -620,6 +637,19 @@ mod tests {
         assert!(m.column("c").unwrap_err().to_string().contains("the columns are a, b"));
         assert_eq!(m.select_columns(&["b"]).unwrap().columns(), ["b"]);
         assert!(m.select_rows(&[2]).is_err());
+    }
+
+    #[test]
+    fn matrices_stack_side_by_side() {
+        let a = Matrix::from_rows(&[vec![1.0], vec![2.0]]).unwrap().with_columns(&["a"]).unwrap();
+        let b = Matrix::from_rows(&[vec![3.0, 4.0], vec![5.0, 6.0]]).unwrap().with_columns(&["b", "c"]).unwrap();
+        let both = a.hstack(&b).unwrap();
+        assert_eq!(
+            (both.columns(), both.row(1).unwrap()),
+            (&["a".to_owned(), "b".into(), "c".into()][..], vec![2.0, 5.0, 6.0])
+        );
+        assert!(a.hstack(&a).unwrap_err().to_string().contains("column `a` is in both"));
+        assert!(a.hstack(&b.select_rows(&[0]).unwrap()).unwrap_err().to_string().contains("2 rows beside 1 rows"));
     }
 
     #[test]
