@@ -146,6 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Some(Command::TrainJob { dir }) = &cli.command {
         // Stdout is the event channel to the worker: no logging set up here.
+        flywheel_app::training::runner::exit_with_parent();
         let code = flywheel_app::training::runner::run_job_dir(dir)?;
         std::process::exit(code);
     }

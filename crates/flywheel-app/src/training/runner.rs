@@ -90,6 +90,25 @@ fn emit(event: &JobEventKind) {
     let _ = out.flush();
 }
 
+/// Ends this process, within half a second, when the process that started
+/// it (its worker, local or remote) dies: a worker killed with `kill -9`
+/// leaves no orphan training on while its job is requeued elsewhere. Call
+/// it first thing in `flywheel train-job`.
+pub fn exit_with_parent() {
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            if std::os::unix::process::parent_id() != parent {
+                // Not eprintln!: with the worker gone, stderr is a broken pipe and it would panic.
+                let _ =
+                    writeln!(std::io::stderr(), "the worker that started this process ({parent}) is gone: stopping");
+                std::process::exit(TRAINING_ERROR);
+            }
+        }
+    });
+}
+
 /// Runs the job in `dir`. Returns the process's exit code: 0 when it
 /// trained, [`TRAINING_ERROR`] when training failed.
 ///
