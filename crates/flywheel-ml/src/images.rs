@@ -174,6 +174,125 @@ impl Images {
         Images::from_pixels([dims[0], 1, dims[1], dims[2]], pixels)
     }
 
+    /// Images from PNG files, all of one size: grey PNGs give 1 channel,
+    /// colour ones 3 (alpha is dropped, palettes and 16-bit depths are
+    /// expanded to 8 bits), pixels byte / 255.
+    ///
+    /// # Errors
+    /// [`MlError::Read`] for a file that cannot be read or decoded;
+    /// [`MlError::Shape`] when sizes or channel counts differ, naming the
+    /// first file that differs; [`MlError::Empty`] for no paths.
+    pub fn read_png<P: AsRef<std::path::Path>>(paths: &[P]) -> Result<Images> {
+        let mut shape: Option<[usize; 3]> = None;
+        let mut pixels = Vec::new();
+        for path in paths {
+            let name = path.as_ref().display().to_string();
+            let bad = |e: &dyn std::fmt::Display| MlError::Read(format!("{name}: {e}"));
+            let file = std::fs::File::open(path.as_ref()).map_err(|e| bad(&e))?;
+            let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
+            decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+            let mut reader = decoder.read_info().map_err(|e| bad(&e))?;
+            let mut buffer = vec![0; reader.output_buffer_size().ok_or_else(|| bad(&"too large"))?];
+            let info = reader.next_frame(&mut buffer).map_err(|e| bad(&e))?;
+            let (h, w) = (info.height as usize, info.width as usize);
+            let stride = info.color_type.samples();
+            let c = if stride >= 3 { 3 } else { 1 };
+            match shape {
+                None => shape = Some([c, h, w]),
+                Some(first) if first != [c, h, w] => {
+                    return Err(MlError::Shape(format!(
+                        "{name} is {c} × {h} × {w}, the first image {} × {} × {}",
+                        first[0], first[1], first[2]
+                    )));
+                }
+                Some(_) => {}
+            }
+            for channel in 0..c {
+                pixels.extend((0..h * w).map(|p| f32::from(buffer[p * stride + channel]) / 255.0));
+            }
+        }
+        let [c, h, w] = shape.ok_or_else(|| MlError::Empty("no PNG files given".into()))?;
+        Images::from_pixels([paths.len(), c, h, w], pixels)
+    }
+
+    /// Every image mirrored left to right.
+    pub fn flipped_horizontally(&self) -> Images {
+        self.map_images(|plane, h, w, out| {
+            for y in 0..h {
+                out.extend((0..w).rev().map(|x| plane[y * w + x]));
+            }
+        })
+    }
+
+    /// Every image mirrored top to bottom.
+    pub fn flipped_vertically(&self) -> Images {
+        self.map_images(|plane, h, w, out| {
+            for y in (0..h).rev() {
+                out.extend_from_slice(&plane[y * w..(y + 1) * w]);
+            }
+        })
+    }
+
+    /// Every image turned `turns` quarter turns clockwise (an odd number
+    /// of turns swaps height and width).
+    pub fn rotated(&self, turns: usize) -> Images {
+        let mut images = self.clone();
+        for _ in 0..turns % 4 {
+            let [n, c, h, w] = images.shape;
+            let mut turned = images.map_images(|plane, h, w, out| {
+                // Clockwise: the new row r is the old column r read bottom-up.
+                for x in 0..w {
+                    out.extend((0..h).rev().map(|y| plane[y * w + x]));
+                }
+            });
+            turned.shape = [n, c, w, h];
+            images = turned;
+        }
+        images
+    }
+
+    /// Every pixel times `factor`, clipped to 0–1 (brighter above 1).
+    pub fn with_brightness(&self, factor: f32) -> Images {
+        Images { shape: self.shape, pixels: self.pixels.iter().map(|p| (p * factor).clamp(0.0, 1.0)).collect() }
+    }
+
+    /// A random variant of every image, for training on more than the data
+    /// (deterministic per `seed`): flipped left to right with probability
+    /// ½, top to bottom with ½, turned 0–3 quarter turns when the images
+    /// are square (satellite chips have no up), and brightness × 0.8–1.2.
+    pub fn augmented(&self, seed: u64) -> Images {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let square = self.height() == self.width();
+        let mut pixels = Vec::with_capacity(self.pixels.len());
+        for i in 0..self.len() {
+            let mut one = self.select(&[i]).expect("an index below len");
+            if rng.gen_bool(0.5) {
+                one = one.flipped_horizontally();
+            }
+            if rng.gen_bool(0.5) {
+                one = one.flipped_vertically();
+            }
+            if square {
+                one = one.rotated(rng.gen_range(0..4));
+            }
+            one = one.with_brightness(rng.gen_range(0.8..1.2));
+            pixels.extend(one.pixels);
+        }
+        Images { shape: self.shape, pixels }
+    }
+
+    /// A new batch from `f(plane, h, w, out)` applied to every H × W
+    /// plane, which pushes the new plane's H·W values onto `out`.
+    fn map_images(&self, f: impl Fn(&[f32], usize, usize, &mut Vec<f32>)) -> Images {
+        let [_, _, h, w] = self.shape;
+        let mut out = Vec::with_capacity(self.pixels.len());
+        for plane in self.pixels.chunks(h * w) {
+            f(plane, h, w, &mut out);
+        }
+        Images { shape: self.shape, pixels: out }
+    }
+
     /// Colour histograms, a baseline's features: per image and channel, the
     /// share of pixels in each of `bins` equal bins over 0–1 (C·bins columns
     /// named `red_0`…, or `grey_0`… for one channel; each channel's row sums to 1).
@@ -485,6 +604,55 @@ mod tests {
         assert_eq!(edges.row(1).unwrap()[4..], [0.0; 5]);
         assert!(Images::from_pixels([1, 1, 2, 2], vec![0.0; 4]).unwrap().edge_statistics().is_err());
         assert!(images.colour_histograms(0).is_err());
+    }
+
+    #[test]
+    fn flips_turns_and_brightness() {
+        let images = two(); // image 0: rows [0 1 2] [3 4 5] (÷ 11)
+        let row = |im: &Images| im.image(0).unwrap().iter().map(|p| (p * 11.0).round() as u8).collect::<Vec<_>>();
+        assert_eq!(row(&images.flipped_horizontally()), [2, 1, 0, 5, 4, 3]);
+        assert_eq!(row(&images.flipped_vertically()), [3, 4, 5, 0, 1, 2]);
+        let turned = images.rotated(1);
+        assert_eq!(turned.shape(), [2, 1, 3, 2]);
+        assert_eq!(row(&turned), [3, 0, 4, 1, 5, 2]);
+        assert_eq!(images.rotated(4), images);
+        assert_eq!(images.rotated(2), images.flipped_horizontally().flipped_vertically());
+        assert_eq!(images.with_brightness(2.0).pixel(1, 0, 1, 2), Some(1.0));
+        // Augmentation: the seed's, and each image keeps its content up to brightness.
+        let square = Images::from_pixels([3, 1, 2, 2], (0..12).map(|v| v as f32 / 20.0).collect()).unwrap();
+        assert_eq!(square.augmented(7), square.augmented(7));
+        let sorted = |im: &Images, i: usize| {
+            let mut v = im.image(i).unwrap().to_vec();
+            v.sort_by(f32::total_cmp);
+            let top = v[3];
+            v.iter().map(|p| p / top).collect::<Vec<_>>()
+        };
+        let augmented = square.augmented(7);
+        for i in 0..3 {
+            let (a, b) = (sorted(&square, i), sorted(&augmented, i));
+            assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5), "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn pngs_read_back_what_was_written() {
+        let dir = std::env::temp_dir().join(format!("flywheel-png-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let images = two();
+        for i in 0..2 {
+            std::fs::write(dir.join(format!("{i}.png")), images.to_png(i).unwrap()).unwrap();
+        }
+        let paths = [dir.join("0.png"), dir.join("1.png")];
+        let read = Images::read_png(&paths).unwrap();
+        assert_eq!(read.shape(), [2, 1, 2, 3]);
+        assert!(read.as_slice().iter().zip(images.as_slice()).all(|(a, b)| (a - b).abs() <= 0.5 / 255.0));
+        let other = Images::from_pixels([1, 3, 2, 2], vec![0.5; 12]).unwrap();
+        std::fs::write(dir.join("rgb.png"), other.to_png(0).unwrap()).unwrap();
+        let e = Images::read_png(&[dir.join("0.png"), dir.join("rgb.png")]).unwrap_err().to_string();
+        assert!(e.contains("rgb.png is 3 × 2 × 2, the first image 1 × 2 × 3"), "{e}");
+        assert!(Images::read_png(&[dir.join("missing.png")]).is_err());
+        assert!(Images::read_png::<&str>(&[]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
