@@ -11,15 +11,13 @@
 //! requeued, to resume from its last checkpoint.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
 use flywheel_app::training::remote::{Assignment, Finish, Hello, Progress};
 use flywheel_app::training::runner;
-use flywheel_app::training::worker::{TICK, event_of, job_command};
+use flywheel_app::training::worker::{JobProcess, TICK, event_of};
 use flywheel_domain::JobEventKind;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 /// Where and as whom the worker works.
 #[derive(Debug, Clone)]
@@ -102,23 +100,7 @@ impl RemoteWorker {
 
     /// Runs the job's process in `dir` and reports on it to the end.
     async fn follow(&self, client: &reqwest::Client, assignment: &Assignment, dir: &Path) -> anyhow::Result<()> {
-        let program = std::env::current_exe()?;
-        let mut child = job_command(&program)
-            .arg("train-job")
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let stderr_tail = tokio::spawn(async move {
-            let mut all = Vec::new();
-            let _ = stderr.read_to_end(&mut all).await;
-            let skip = all.len().saturating_sub(4000);
-            String::from_utf8_lossy(&all[skip..]).into_owned()
-        });
+        let JobProcess { mut child, mut lines, stderr_tail } = JobProcess::start(&std::env::current_exe()?, dir)?;
         let id = assignment.id;
         let mut events: Vec<JobEventKind> = Vec::new();
         let mut ticker = tokio::time::interval(TICK);

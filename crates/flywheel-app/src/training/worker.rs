@@ -283,15 +283,49 @@ pub(super) async fn flush(
 /// the pool trains on the same machine.
 const NICE: &str = "/usr/bin/nice";
 
-/// The command that starts a job's process: `program` under `nice -n 10`
-/// where `nice` exists (it execs the program, so the pid is the job's).
-pub fn job_command(program: &Path) -> tokio::process::Command {
-    if Path::new(NICE).is_file() {
-        let mut command = tokio::process::Command::new(NICE);
-        command.args(["-n", "10"]).arg(program);
-        command
-    } else {
-        tokio::process::Command::new(program)
+/// A running job process, `program train-job DIR`: the child, its
+/// stdout's lines (the job's events) and the end of its stderr (ready when
+/// it exits).
+pub struct JobProcess {
+    /// The process (killed when dropped).
+    pub child: tokio::process::Child,
+    /// Its stdout, line by line.
+    pub lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    /// The last 4,000 bytes of its stderr.
+    pub stderr_tail: tokio::task::JoinHandle<String>,
+}
+
+impl JobProcess {
+    /// Starts `program train-job dir` under `nice -n 10` where `nice`
+    /// exists (it execs the program, so the pid is the job's).
+    ///
+    /// # Errors
+    /// The program cannot be started.
+    pub fn start(program: &Path, dir: &Path) -> std::io::Result<JobProcess> {
+        let mut command = if Path::new(NICE).is_file() {
+            let mut command = tokio::process::Command::new(NICE);
+            command.args(["-n", "10"]).arg(program);
+            command
+        } else {
+            tokio::process::Command::new(program)
+        };
+        let mut child = command
+            .arg("train-job")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let stderr_tail = tokio::spawn(async move {
+            let mut all = Vec::new();
+            let _ = stderr.read_to_end(&mut all).await;
+            let skip = all.len().saturating_sub(4000);
+            String::from_utf8_lossy(&all[skip..]).into_owned()
+        });
+        Ok(JobProcess { child, lines, stderr_tail })
     }
 }
 
@@ -309,22 +343,7 @@ async fn run_attempt(app: &App, name: &str, job: &TrainingJob) -> anyhow::Result
     let settings = &app.settings.training;
     let dir = settings.work_dir.join(format!("{}-{}", job.id, job.attempts));
     prepare(app, job, &dir).await?;
-    let mut child = job_command(&program(app))
-        .arg("train-job")
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let stderr_tail = tokio::spawn(async move {
-        let mut all = Vec::new();
-        let _ = stderr.read_to_end(&mut all).await;
-        let skip = all.len().saturating_sub(4000);
-        String::from_utf8_lossy(&all[skip..]).into_owned()
-    });
+    let JobProcess { mut child, mut lines, stderr_tail } = JobProcess::start(&program(app), &dir)?;
     let started = Instant::now();
     let mut ticker = tokio::time::interval(TICK);
     let mut pending: Vec<(Timestamp, JobEventKind)> = Vec::new();

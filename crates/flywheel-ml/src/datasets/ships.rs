@@ -637,6 +637,7 @@ fn coast(rng: &mut Xoshiro256PlusPlus, canvas: &mut Canvas, land_share: f32, rag
 }
 
 /// A hull: a ship's or a barge's.
+#[derive(Default)]
 struct Hull {
     cx: f32,
     cy: f32,
@@ -688,17 +689,13 @@ impl Hull {
         let hull = COLOURS[rng.gen_range(0..COLOURS.len())];
         let heading = uniform(rng, 0.0, std::f32::consts::TAU);
         Hull {
-            cx: 0.0,
-            cy: 0.0,
             cos: heading.cos(),
             sin: heading.sin(),
             length,
             beam: length * uniform(rng, 0.28, 0.4),
-            bow: 0.0,
             hull,
             deck: hull.map(|c| c * 1.15),
-            bridge: false,
-            hatches: 0,
+            ..Hull::default()
         }
     }
 
