@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use flywheel_domain::{JobEventKind, JobState, Timestamp, TrainingJob, TrainingJobId};
+use flywheel_domain::{JobEventKind, JobState, TrainingJob, TrainingJobId};
 use serde::{Deserialize, Serialize};
 
 use super::runner;
@@ -153,12 +153,9 @@ async fn its_job(app: &App, name: &str, id: TrainingJobId) -> Result<Option<Trai
 pub async fn heartbeat(app: &App, name: &str, id: TrainingJobId, report: Progress) -> Result<bool, TrainingError> {
     app.training.seen(name, None);
     let Some(job) = its_job(app, name, id).await? else { return Ok(false) };
-    if let Some(checkpoint) = &report.checkpoint {
-        super::worker::store_checkpoint(app, id, checkpoint).await?;
-    }
     let at = now();
-    let events: Vec<(Timestamp, JobEventKind)> = report.events.into_iter().map(|e| (at, e)).collect();
-    app.db.append_job_events(id, &events).await?;
+    let events = report.events.into_iter().map(|e| (at, e)).collect();
+    super::worker::record(app, &job, report.checkpoint.as_deref(), events).await?;
     if !app.db.heartbeat_training_job(id, name, at).await? {
         return Ok(false);
     }
@@ -181,8 +178,8 @@ pub async fn finish(app: &App, name: &str, id: TrainingJobId, report: Finish) ->
     app.training.seen(name, None);
     let Some(job) = its_job(app, name, id).await? else { return Ok(()) };
     let at = now();
-    let events: Vec<(Timestamp, JobEventKind)> = report.events.into_iter().map(|e| (at, e)).collect();
-    app.db.append_job_events(id, &events).await?;
+    let events = report.events.into_iter().map(|e| (at, e)).collect();
+    super::worker::record(app, &job, None, events).await?;
     let dir = app.settings.training.work_dir.join(format!("remote-{}-{}-end", job.id, job.attempts));
     let outcome = async {
         tokio::fs::create_dir_all(&dir).await?;

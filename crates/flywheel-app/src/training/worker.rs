@@ -243,39 +243,48 @@ pub(super) async fn prepare(app: &App, job: &TrainingJob, dir: &Path) -> anyhow:
     Ok(())
 }
 
-/// Keeps `content` as job `id`'s latest checkpoint, which its next attempt starts from.
-pub(super) async fn store_checkpoint(
+/// Stores a job's new `events`, with the `checkpoint` they announce first
+/// (as the job's [`runner::CHECKPOINT_FILE`] artifact, which its next
+/// attempt starts from); a tuning trial's new rounds wake the controller,
+/// which judges them at once (early stopping). Local and remote workers
+/// both report through here.
+pub(super) async fn record(
     app: &App,
-    id: TrainingJobId,
-    content: &str,
+    job: &TrainingJob,
+    checkpoint: Option<&str>,
+    events: Vec<(Timestamp, JobEventKind)>,
 ) -> Result<(), flywheel_store::StoreError> {
-    let artifact =
-        Artifact { name: runner::CHECKPOINT_FILE.into(), kind: "checkpoint".into(), size_bytes: content.len() as u64 };
-    app.db.put_training_artifact(id, &artifact, content).await
+    if let Some(content) = checkpoint {
+        let artifact = Artifact {
+            name: runner::CHECKPOINT_FILE.into(),
+            kind: "checkpoint".into(),
+            size_bytes: content.len() as u64,
+        };
+        app.db.put_training_artifact(job.id, &artifact, content).await?;
+    }
+    let trial_rounds = job.spec.get("tuning").is_some_and(|t| !t.is_null())
+        && events.iter().any(|(_, e)| matches!(e, JobEventKind::Metrics { .. }));
+    app.db.append_job_events(job.id, &events).await?;
+    if trial_rounds {
+        app.training.wake();
+    }
+    Ok(())
 }
 
-/// Stores the events gathered from the training process; when one says it
-/// saved a checkpoint, stores `dir`'s latest as the job's
-/// [`runner::CHECKPOINT_FILE`] artifact first, which the next attempt starts from.
+/// [`record`]s the events gathered from the local training process in
+/// `dir`, with `dir`'s latest checkpoint when one of them announces it.
 pub(super) async fn flush(
     app: &App,
     job: &TrainingJob,
     dir: &Path,
     pending: &mut Vec<(Timestamp, JobEventKind)>,
 ) -> Result<(), flywheel_store::StoreError> {
-    if pending.iter().any(|(_, e)| matches!(e, JobEventKind::Checkpoint { .. }))
-        && let Ok(content) = tokio::fs::read_to_string(dir.join(runner::CHECKPOINT_FILE)).await
-    {
-        store_checkpoint(app, job.id, &content).await?;
-    }
-    // A tuning trial's new rounds: its controller judges them at once (early stopping).
-    let trial_rounds = job.spec.get("tuning").is_some_and(|t| !t.is_null())
-        && pending.iter().any(|(_, e)| matches!(e, JobEventKind::Metrics { .. }));
-    app.db.append_job_events(job.id, &std::mem::take(pending)).await?;
-    if trial_rounds {
-        app.training.wake();
-    }
-    Ok(())
+    let checkpoint = if pending.iter().any(|(_, e)| matches!(e, JobEventKind::Checkpoint { .. })) {
+        tokio::fs::read_to_string(dir.join(runner::CHECKPOINT_FILE)).await.ok()
+    } else {
+        None
+    };
+    record(app, job, checkpoint.as_deref(), std::mem::take(pending)).await
 }
 
 /// Where `nice` is: job processes run at a lower CPU priority than the
