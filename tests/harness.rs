@@ -379,6 +379,7 @@ impl Browser {
 }
 
 /// A JSON client for `/api`.
+#[derive(Clone)]
 pub struct Api {
     /// The client (no cookies).
     pub client: reqwest::Client,

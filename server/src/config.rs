@@ -34,10 +34,16 @@ pub struct Config {
     pub session_idle_hours: u64,
     /// Largest request body accepted, in bytes (larger gets 413).
     pub max_body_bytes: usize,
-    /// Log-in attempts allowed per account per minute (web and API together).
-    pub login_attempts_per_account_per_minute: u32,
-    /// Log-in attempts allowed per client IP address per minute.
-    pub login_attempts_per_ip_per_minute: u32,
+    /// Failed log-ins (wrong password, unknown email) allowed per account per
+    /// minute, web and API together; past them the account is locked until
+    /// the oldest is a minute old.
+    pub login_failures_per_account_per_minute: u32,
+    /// Failed log-ins allowed per client IP address per minute, whatever the
+    /// account (password spraying); past them the address is locked likewise.
+    pub login_failures_per_ip_per_minute: u32,
+    /// Successful log-ins allowed per client IP address per minute: high
+    /// enough for a room behind one address.
+    pub logins_per_ip_per_minute: u32,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// Directory served at `/static` (htmx, CSS). Defaults to the repository's `static/`.
@@ -144,8 +150,9 @@ impl Default for Config {
             signup_enabled: true,
             session_idle_hours: 24 * 7,
             max_body_bytes: 1024 * 1024,
-            login_attempts_per_account_per_minute: 5,
-            login_attempts_per_ip_per_minute: 30,
+            login_failures_per_account_per_minute: 5,
+            login_failures_per_ip_per_minute: 60,
+            logins_per_ip_per_minute: 600,
             log_format: LogFormat::Text,
             static_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../static")),
             labs_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../labs")),
@@ -220,7 +227,7 @@ impl Config {
             .with_context(|| format!("invalid configuration (file {}, FLYWHEEL_* variables)", path.display()))
     }
 
-    const KEYS: [&'static str; 41] = [
+    const KEYS: [&'static str; 42] = [
         "bind",
         "data_dir",
         "database_url",
@@ -229,8 +236,9 @@ impl Config {
         "signup_enabled",
         "session_idle_hours",
         "max_body_bytes",
-        "login_attempts_per_account_per_minute",
-        "login_attempts_per_ip_per_minute",
+        "login_failures_per_account_per_minute",
+        "login_failures_per_ip_per_minute",
+        "logins_per_ip_per_minute",
         "log_format",
         "static_dir",
         "labs_dir",

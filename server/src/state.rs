@@ -35,8 +35,11 @@ impl Deref for AppState {
 impl AppState {
     /// State over `db` with `config`'s limits.
     pub fn new(db: Arc<dyn Database>, config: Config) -> Self {
-        let login_limits =
-            LoginLimits::new(config.login_attempts_per_account_per_minute, config.login_attempts_per_ip_per_minute);
+        let login_limits = LoginLimits::new(
+            config.login_failures_per_account_per_minute,
+            config.login_failures_per_ip_per_minute,
+            config.logins_per_ip_per_minute,
+        );
         Self {
             app: App::new(db, config.app_settings()),
             config: Arc::new(config),
