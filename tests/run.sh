@@ -49,7 +49,7 @@ start=$SECONDS
 # shellcheck source=tools.sh source-path=SCRIPTDIR
 source tests/tools.sh
 flywheel_install_test_tools
-summary+=("Tools:      nbformat, chromium, playwright-core              ok ($((SECONDS - start))s)")
+summary+=("Tools:      nbformat, chromium, playwright-core, fashion-mnist ok ($((SECONDS - start))s)")
 
 header "Lint"
 start=$SECONDS
