@@ -409,22 +409,30 @@ impl Images {
         Ok(out)
     }
 
+    /// Image `i` as a `data:image/png;base64,…` URI, for an `<img>` in a cell's HTML.
+    ///
+    /// # Errors
+    /// As [`Images::to_png`].
+    pub(crate) fn png_data_uri(&self, i: usize) -> Result<String> {
+        use base64::Engine as _;
+        Ok(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(self.to_png(i)?)))
+    }
+
     /// An HTML grid of the first `max` images as thumbnails, each with its
     /// caption (`captions[i]`, when given) under it.
     ///
     /// # Errors
     /// [`MlError::Write`] if an image cannot be encoded.
     pub fn thumbnails(&self, captions: &[String], max: usize) -> Result<String> {
-        use base64::Engine as _;
         let shown = self.len().min(max);
         let size = (self.width().max(self.height())).clamp(56, 96);
         let mut html = String::from(r#"<div style="display:flex;flex-wrap:wrap;gap:6px">"#);
         for i in 0..shown {
-            let png = base64::engine::general_purpose::STANDARD.encode(self.to_png(i)?);
+            let png = self.png_data_uri(i)?;
             let caption = captions.get(i).map_or_else(|| i.to_string(), |c| escape(c));
             let _ = write!(
                 html,
-                r#"<figure style="margin:0;text-align:center;font-size:11px"><img src="data:image/png;base64,{png}" width="{size}" height="{size}" style="image-rendering:pixelated" alt="image {i}"><figcaption>{caption}</figcaption></figure>"#
+                r#"<figure style="margin:0;text-align:center;font-size:11px"><img src="{png}" width="{size}" height="{size}" style="image-rendering:pixelated" alt="image {i}"><figcaption>{caption}</figcaption></figure>"#
             );
         }
         html.push_str("</div>");

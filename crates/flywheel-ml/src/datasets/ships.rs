@@ -251,11 +251,11 @@ impl ShipScene {
         let factor = h.max(w).div_ceil(480);
         let small = self.image.downscaled(factor);
         let scale = 1.0 / factor as f64;
-        let png = small.to_png(0).map(|p| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, p));
+        let png = small.png_data_uri(0);
         let Ok(png) = png else { return SceneView { html: escape("the scene could not be encoded") } };
         let (sw, sh) = (small.width(), small.height());
         let mut html = format!(
-            r#"<div style="position:relative;width:{sw}px;height:{sh}px"><img src="data:image/png;base64,{png}" width="{sw}" height="{sh}" style="position:absolute;left:0;top:0" alt="scene">"#
+            r#"<div style="position:relative;width:{sw}px;height:{sh}px"><img src="{png}" width="{sw}" height="{sh}" style="position:absolute;left:0;top:0" alt="scene">"#
         );
         let frame = |b: &BoundingBox, colour: &str, label: &str| {
             format!(
