@@ -774,11 +774,16 @@ impl Hull {
         );
     }
 
+    /// The corners of the hull's length × beam rectangle, in picture coordinates.
+    fn corners(&self) -> [(f32, f32); 4] {
+        let (along, across) = (self.length / 2.0, self.beam / 2.0);
+        [(along, across), (along, -across), (-along, across), (-along, -across)]
+            .map(|(u, v)| (self.cx + u * self.cos - v * self.sin, self.cy + u * self.sin + v * self.cos))
+    }
+
     /// The axis-aligned box around the hull, clipped to a `w` × `h` picture.
     fn bbox(&self, (w, h): (usize, usize)) -> BoundingBox {
-        let (along, across) = (self.length / 2.0, self.beam / 2.0);
-        let corners = [(along, across), (along, -across), (-along, across), (-along, -across)]
-            .map(|(u, v)| (self.cx + u * self.cos - v * self.sin, self.cy + u * self.sin + v * self.cos));
+        let corners = self.corners();
         let (x0, x1) = corners.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| (lo.min(c.0), hi.max(c.0)));
         let (y0, y1) = corners.iter().fold((f32::MAX, f32::MIN), |(lo, hi), c| (lo.min(c.1), hi.max(c.1)));
         let (x0, y0) = (x0.max(0.0), y0.max(0.0));
@@ -1057,11 +1062,7 @@ fn chip(kind: ChipKind, seed: u64) -> Vec<f32> {
 
 /// Whether a hull lies wholly inside the chip with a pixel to spare.
 fn fits(hull: &Hull, (w, h): (usize, usize)) -> bool {
-    let (along, across) = (hull.length / 2.0, hull.beam / 2.0);
-    [(along, across), (along, -across), (-along, across), (-along, -across)].iter().all(|&(u, v)| {
-        let (x, y) = (hull.cx + u * hull.cos - v * hull.sin, hull.cy + u * hull.sin + v * hull.cos);
-        (1.0..w as f32 - 1.0).contains(&x) && (1.0..h as f32 - 1.0).contains(&y)
-    })
+    hull.corners().iter().all(|&(x, y)| (1.0..w as f32 - 1.0).contains(&x) && (1.0..h as f32 - 1.0).contains(&y))
 }
 
 /// Wave crests of amplitude `amp` in one direction; with `whitecaps`, foam on the highest.
