@@ -45,6 +45,16 @@
 //!   `persist.rs` gives each `save`/`load`/`to_json`/`from_json`, a JSON
 //!   document that names the model's type (the form a submitted or served
 //!   model will take).
+//! - `deep/` — deep learning on candle (CPU by default, `cuda` feature):
+//!   `net.rs` is one network type (a serialisable list of layers: conv,
+//!   batch norm, ReLU, max pool, flatten, dropout, dense; weights as candle
+//!   `Var`s initialised from our own seeded generator, since candle's CPU
+//!   device has no seed) and the one training loop (mini-batch AdamW,
+//!   validation, early stopping keeping the best weights, a NaN guard
+//!   keeping the last good ones). `ConvNet`, `Mlp`, `Autoencoder` and
+//!   `TextClassifier` only build layer lists, normalise their inputs and
+//!   read outputs. A model saves as one safetensors file, its JSON config in
+//!   the header's metadata.
 //! - `split.rs`, `metrics.rs` (checked against scikit-learn fixtures in
 //!   `tests/`), `plot.rs` (SVG via plotters), `text.rs` (tokeniser, stop words,
 //!   counts, tf-idf).
@@ -111,6 +121,7 @@
 pub mod check;
 mod data;
 pub mod datasets;
+pub mod deep;
 pub mod detection;
 #[doc(hidden)]
 pub mod display;
@@ -137,6 +148,10 @@ pub use table::{ColumnData, Table};
 pub mod prelude {
     pub use crate::check::{self, Check};
     pub use crate::datasets;
+    pub use crate::deep::{
+        Autoencoder, AutoencoderModel, ConvNet, ConvNetModel, History, Mlp, MlpClassifier, MlpRegressor,
+        TextClassifier, TextClassifierModel,
+    };
     pub use crate::detection::{self, BoundingBox, Detection};
     pub use crate::job::{JobData, JobParams, JobStatus, SavedModel, SubmittedJob, TRAINING_JOB_MIME, TrainingJob};
     pub use crate::metrics::{self, ConfusionMatrix, CostMatrix, Curve, CurveKind, ThresholdPoint, ThresholdSweep};
