@@ -3,7 +3,7 @@
 //! (which also runs `convnet_torch.py` and prints the table), or alone:
 //!
 //! ```text
-//! cargo run --release -p flywheel-ml --example convnet_benchmark -- [--epochs N] [--train N] [--learning-rate R] [--json PATH]
+//! cargo run --release -p flywheel-ml --example convnet_benchmark -- [--epochs N] [--train N] [--learning-rate R] [--validation] [--json PATH]
 //! ```
 //!
 //! The network (both sides): conv 3×3 → 16 channels, batch norm, ReLU, 2×2
@@ -40,7 +40,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .learning_rate(learning_rate)
         .seed(1);
     let started = Instant::now();
-    let model = params.fit(&train, &train_labels)?;
+    // `--validation`: the test set's loss and accuracy after each epoch (slower: not for timing).
+    let model = if args.iter().any(|a| a == "--validation") {
+        params.fit_with_validation(&train, &train_labels, &test, &test_labels)?
+    } else {
+        params.fit(&train, &train_labels)?
+    };
     let train_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
     let predicted = model.predict(&test)?;

@@ -44,7 +44,20 @@ rich!(
     crate::check::Check,
     crate::LdaModel,
     crate::job::SubmittedJob,
+    crate::deep::History,
+    crate::deep::ConvNetModel,
+    crate::deep::MlpClassifier,
+    crate::deep::MlpRegressor,
+    crate::deep::AutoencoderModel,
+    crate::deep::TextClassifierModel,
 );
+
+/// A reference shows as its value: a cell may end in `model.history()`.
+impl<T: Rich + ?Sized> Rich for &T {
+    fn show_rich(&self) {
+        (**self).show_rich();
+    }
+}
 
 /// The value of a cell's last expression, as [`show!`](crate::show) wraps it.
 #[doc(hidden)]

@@ -1,20 +1,18 @@
 //! Deep learning on real images: `ConvNet` trained on Fashion-MNIST
 //! (Xiao, Rasul & Vollgraf 2017; Debian's `dataset-fashion-mnist`, which
-//! `bash tests/tools.sh` installs), all 60,000 training images, three
-//! epochs: measured 0.8979 accuracy on the 10,000 test images (the seed
-//! fixes it). The data set's README lists two-convolution CNNs at 90–94 %;
-//! three epochs of this small one fall 0.2 points short, and a fourth
-//! costs another 80 s of CI, so the bar here is 0.89 until the epoch is faster.
-//! The network is the benchmark's (`examples/convnet_benchmark.rs`).
-//! About four minutes on 2 cores.
+//! `bash tests/tools.sh` installs), all 60,000 training images, four epochs,
+//! reaches at least 90 % accuracy on the 10,000 test images (measured 0.906;
+//! the seed fixes it) — the data set's README lists two-convolution CNNs at
+//! 90–94 %. The network is the benchmark's (`examples/convnet_benchmark.rs`).
+//! About five minutes on 2 cores.
 
 use flywheel_ml::prelude::*;
 
-/// Two epochs at the benchmark's learning rate reached 0.8911; three at 0.002 reach 0.8979.
-const EPOCHS: usize = 3;
+/// Test accuracy by epoch at learning rate 0.002: 0.879, 0.896, 0.898, 0.906.
+const EPOCHS: usize = 4;
 
 #[test]
-fn convnet_reaches_89_percent_on_fashion_mnist() {
+fn convnet_reaches_90_percent_on_fashion_mnist() {
     let (train, train_labels) =
         datasets::fashion_mnist("train").expect("Fashion-MNIST: run `bash tests/tools.sh` first");
     let (test, test_labels) = datasets::fashion_mnist("test").unwrap();
@@ -28,6 +26,6 @@ fn convnet_reaches_89_percent_on_fashion_mnist() {
         .unwrap();
     let accuracy = metrics::accuracy(&test_labels, &model.predict(&test).unwrap()).unwrap();
     println!("Fashion-MNIST test accuracy {accuracy:.4} after {} epochs", model.history().epochs.len());
-    assert!(accuracy >= 0.89, "test accuracy {accuracy:.4}, below 0.89");
+    assert!(accuracy >= 0.90, "test accuracy {accuracy:.4}, below 0.90");
     assert_eq!(model.classes().len(), 10);
 }
