@@ -1,8 +1,5 @@
 //! [`Autoencoder`]: reconstruction error as an anomaly score.
 
-use std::collections::HashMap;
-
-use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::net::{Layer, Network, Targets, fit_error, train};
@@ -122,27 +119,13 @@ impl AutoencoderModel {
         Ok(Vector::from_vec(errors.into_iter().map(f64::from).collect()))
     }
 
-    /// Its training epochs.
-    pub fn history(&self) -> &History {
-        &self.config.history
-    }
-
-    fn parts(&self) -> (&AutoencoderConfig, HashMap<String, Tensor>) {
-        (&self.config, self.net.tensors())
-    }
-
-    fn from_parts(config: AutoencoderConfig, tensors: &HashMap<String, Tensor>) -> Result<Self> {
-        let net = Network::from_tensors(config.layers.clone(), tensors)?;
-        Ok(AutoencoderModel { config, net })
-    }
-
     /// The training curve.
     pub fn evcxr_display(&self) {
         self.config.history.evcxr_display();
     }
 }
 
-saveable_deep!(AutoencoderModel);
+saveable_deep!(AutoencoderModel: AutoencoderConfig);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,5 @@
 //! [`ConvNet`]: an image classifier of convolution blocks and a dense head.
 
-use std::collections::HashMap;
-
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -284,11 +282,6 @@ impl ConvNetModel {
         self.config.input
     }
 
-    /// Its training epochs (shown as curves).
-    pub fn history(&self) -> &History {
-        &self.config.history
-    }
-
     /// The hyper-parameters it was fitted with.
     pub fn params(&self) -> &ConvNetParams {
         &self.config.params
@@ -341,15 +334,6 @@ impl ConvNetModel {
         positive_proba(&self.probabilities(images)?, &self.config.classes)
     }
 
-    fn parts(&self) -> (&ConvNetConfig, HashMap<String, Tensor>) {
-        (&self.config, self.net.tensors())
-    }
-
-    fn from_parts(config: ConvNetConfig, tensors: &HashMap<String, Tensor>) -> Result<Self> {
-        let net = Network::from_tensors(config.layers.clone(), tensors)?;
-        Ok(ConvNetModel { config, net })
-    }
-
     /// A summary: layers, weights, input, classes and the training curves.
     pub fn evcxr_display(&self) {
         let [c, h, w] = self.config.input;
@@ -368,7 +352,7 @@ impl ConvNetModel {
     }
 }
 
-saveable_deep!(ConvNetModel);
+saveable_deep!(ConvNetModel: ConvNetConfig);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,5 @@
 //! [`Mlp`]: a multi-layer perceptron for tables (classifier and regressor).
 
-use std::collections::HashMap;
-
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +45,7 @@ pub struct MlpParams {
 pub struct MlpRegressorParams(MlpParams);
 
 super::training_options!(MlpParams);
+super::training_options!(MlpRegressorParams: 0.training);
 
 impl MlpRegressorParams {
     /// As [`MlpParams::hidden`].
@@ -57,35 +56,6 @@ impl MlpRegressorParams {
     pub fn dropout(self, rate: f64) -> Self {
         MlpRegressorParams(self.0.dropout(rate))
     }
-    /// As [`MlpParams::epochs`].
-    pub fn epochs(self, n: usize) -> Self {
-        MlpRegressorParams(self.0.epochs(n))
-    }
-    /// As [`MlpParams::batch_size`].
-    pub fn batch_size(self, n: usize) -> Self {
-        MlpRegressorParams(self.0.batch_size(n))
-    }
-    /// As [`MlpParams::learning_rate`].
-    pub fn learning_rate(self, rate: f64) -> Self {
-        MlpRegressorParams(self.0.learning_rate(rate))
-    }
-    /// As [`MlpParams::weight_decay`].
-    pub fn weight_decay(self, decay: f64) -> Self {
-        MlpRegressorParams(self.0.weight_decay(decay))
-    }
-    /// As [`MlpParams::seed`].
-    pub fn seed(self, seed: u64) -> Self {
-        MlpRegressorParams(self.0.seed(seed))
-    }
-    /// As [`MlpParams::early_stopping`].
-    pub fn early_stopping(self, patience: usize) -> Self {
-        MlpRegressorParams(self.0.early_stopping(patience))
-    }
-    /// As [`MlpParams::verbose`].
-    pub fn verbose(self, on: bool) -> Self {
-        MlpRegressorParams(self.0.verbose(on))
-    }
-
     /// Fits a regression [`Dataset`].
     ///
     /// # Errors
@@ -286,23 +256,9 @@ pub struct MlpRegressor {
 macro_rules! mlp_common {
     ($($model:ident),+) => {$(
         impl $model {
-            /// Its training epochs (shown as curves).
-            pub fn history(&self) -> &History {
-                &self.config.history
-            }
-
             /// The feature columns it takes, in order.
             pub fn columns(&self) -> &[String] {
                 &self.config.columns
-            }
-
-            fn parts(&self) -> (&MlpConfig, HashMap<String, Tensor>) {
-                (&self.config, self.net.tensors())
-            }
-
-            fn from_parts(config: MlpConfig, tensors: &HashMap<String, Tensor>) -> Result<Self> {
-                let net = Network::from_tensors(config.layers.clone(), tensors)?;
-                Ok($model { config, net })
             }
 
             /// The training curves.
@@ -313,7 +269,7 @@ macro_rules! mlp_common {
     )+};
 }
 mlp_common!(MlpClassifier, MlpRegressor);
-saveable_deep!(MlpClassifier, MlpRegressor);
+saveable_deep!(MlpClassifier: MlpConfig, MlpRegressor: MlpConfig);
 
 impl MlpClassifier {
     /// The class names, in the order of [`Self::predict_proba_all`]'s columns.

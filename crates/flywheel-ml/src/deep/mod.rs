@@ -107,27 +107,28 @@ impl TrainingOptions {
 /// The builder methods of [`TrainingOptions`] on a params type with a
 /// `training: TrainingOptions` field.
 macro_rules! training_options {
-    ($($params:ty),+ $(,)?) => {$(
+    ($($params:ty),+ $(,)?) => {$( $crate::deep::training_options!($params: training); )+};
+    ($params:ty: $($field:tt).+) => {
         impl $params {
             /// Passes over the training data (default 10).
-            pub fn epochs(mut self, n: usize) -> Self { self.training.epochs = n; self }
+            pub fn epochs(mut self, n: usize) -> Self { self.$($field).+.epochs = n; self }
             /// Rows per gradient step (default 64).
-            pub fn batch_size(mut self, n: usize) -> Self { self.training.batch_size = n; self }
+            pub fn batch_size(mut self, n: usize) -> Self { self.$($field).+.batch_size = n; self }
             /// AdamW's learning rate (default 0.001).
-            pub fn learning_rate(mut self, rate: f64) -> Self { self.training.learning_rate = rate; self }
+            pub fn learning_rate(mut self, rate: f64) -> Self { self.$($field).+.learning_rate = rate; self }
             /// AdamW's decoupled weight decay (default 0.0001).
-            pub fn weight_decay(mut self, decay: f64) -> Self { self.training.weight_decay = decay; self }
+            pub fn weight_decay(mut self, decay: f64) -> Self { self.$($field).+.weight_decay = decay; self }
             /// Seeds weights, shuffles and dropout: the same seed gives the same model (default 42).
-            pub fn seed(mut self, seed: u64) -> Self { self.training.seed = seed; self }
+            pub fn seed(mut self, seed: u64) -> Self { self.$($field).+.seed = seed; self }
             /// Stops when the validation loss has not improved for `patience`
             /// epochs, keeping the best epoch's weights (needs `fit_with_validation`).
-            pub fn early_stopping(mut self, patience: usize) -> Self { self.training.patience = Some(patience); self }
+            pub fn early_stopping(mut self, patience: usize) -> Self { self.$($field).+.patience = Some(patience); self }
             /// Print a line per epoch while fitting (default true).
-            pub fn verbose(mut self, on: bool) -> Self { self.training.verbose = on; self }
+            pub fn verbose(mut self, on: bool) -> Self { self.$($field).+.verbose = on; self }
             /// The training options as set.
-            pub fn training_options(&self) -> &TrainingOptions { &self.training }
+            pub fn training_options(&self) -> &TrainingOptions { &self.$($field).+ }
         }
-    )+};
+    };
 }
 use training_options;
 
@@ -249,19 +250,29 @@ fn model_from_bytes<C: serde::de::DeserializeOwned>(kind: &str, bytes: &[u8]) ->
     Ok((config, tensors))
 }
 
-/// `save`, `load` and `from_bytes` of a deep model with `fn parts(&self) ->
-/// (config, tensors)` and `fn from_parts(config, tensors) -> Result<Self>`.
+/// `save`, `load`, `from_bytes` and `history` of a deep model: a struct
+/// with a `config` (of the given type, with `layers` and `history` fields)
+/// and a `net`.
 macro_rules! saveable_deep {
-    ($($model:ident),+ $(,)?) => {$(
+    ($($model:ident: $config:ty),+ $(,)?) => {$(
         impl $model {
+            /// Its training epochs (shown as curves).
+            pub fn history(&self) -> &super::History {
+                &self.config.history
+            }
+
+            fn from_parts(config: $config, tensors: &std::collections::HashMap<String, candle_core::Tensor>) -> Result<Self> {
+                let net = super::net::Network::from_tensors(config.layers.clone(), tensors)?;
+                Ok($model { config, net })
+            }
+
             /// Writes the model to `path` as one safetensors file (its
             /// config in the header's metadata), replacing any file there.
             ///
             /// # Errors
             /// [`MlError::Write`] when the file cannot be written; the message names the path.
             pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
-                let (config, tensors) = self.parts();
-                super::save_model(stringify!($model), &config, &tensors, path.as_ref())
+                super::save_model(stringify!($model), &self.config, &self.net.tensors(), path.as_ref())
             }
 
             /// A model written by [`Self::save`].

@@ -1,7 +1,5 @@
 //! [`TextClassifier`]: fastText-style document classification.
 
-use std::collections::HashMap;
-
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -140,11 +138,6 @@ impl TextClassifierModel {
         self.config.vectorizer.n_terms()
     }
 
-    /// Its training epochs.
-    pub fn history(&self) -> &History {
-        &self.config.history
-    }
-
     /// The most probable class of each document.
     ///
     /// # Errors
@@ -161,22 +154,13 @@ impl TextClassifierModel {
         proba_matrix(&self.net.predict_proba(&bags(&self.config.vectorizer, docs)?)?, &self.config.classes)
     }
 
-    fn parts(&self) -> (&TextConfig, HashMap<String, Tensor>) {
-        (&self.config, self.net.tensors())
-    }
-
-    fn from_parts(config: TextConfig, tensors: &HashMap<String, Tensor>) -> Result<Self> {
-        let net = Network::from_tensors(config.layers.clone(), tensors)?;
-        Ok(TextClassifierModel { config, net })
-    }
-
     /// The training curve.
     pub fn evcxr_display(&self) {
         self.config.history.evcxr_display();
     }
 }
 
-saveable_deep!(TextClassifierModel);
+saveable_deep!(TextClassifierModel: TextConfig);
 
 #[cfg(test)]
 mod tests {
