@@ -139,46 +139,36 @@ impl Network {
         self.trainable().iter().map(|v| v.elem_count()).sum()
     }
 
-    fn trainable(&self) -> Vec<Var> {
-        let mut vars = Vec::new();
-        for w in &self.weights {
-            match w {
-                Weights::None => {}
-                Weights::Conv { weight, bias } | Weights::BatchNorm { weight, bias, .. } => {
-                    vars.extend([weight.clone(), bias.clone()]);
-                }
-                Weights::Dense { weight, bias } => {
-                    vars.push(weight.clone());
-                    vars.extend(bias.clone());
-                }
-            }
+    /// The trained weights by the name they are saved under
+    /// (`<layer>.weight`, `<layer>.bias`): the one place that names them.
+    fn named_vars(&self) -> Vec<(String, &Var)> {
+        let mut out = Vec::new();
+        for (i, w) in self.weights.iter().enumerate() {
+            let (weight, bias) = match w {
+                Weights::None => continue,
+                Weights::Conv { weight, bias } | Weights::BatchNorm { weight, bias, .. } => (weight, Some(bias)),
+                Weights::Dense { weight, bias } => (weight, bias.as_ref()),
+            };
+            out.push((format!("{i}.weight"), weight));
+            out.extend(bias.map(|b| (format!("{i}.bias"), b)));
         }
-        vars
+        out
     }
 
-    /// Every tensor by name (`<layer>.weight`, `.bias`, `.running_mean`,
-    /// `.running_var`), as saved in safetensors.
+    fn trainable(&self) -> Vec<Var> {
+        self.named_vars().into_iter().map(|(_, v)| v.clone()).collect()
+    }
+
+    /// Every tensor by name: [`Self::named_vars`], and each batch norm's
+    /// `<layer>.running_mean` and `.running_var`, as saved in safetensors.
     pub(crate) fn tensors(&self) -> HashMap<String, Tensor> {
-        let mut out = HashMap::new();
+        let copy = |t: &Tensor| t.copy().expect("copying a CPU tensor");
+        let mut out: HashMap<String, Tensor> =
+            self.named_vars().into_iter().map(|(name, v)| (name, copy(v.as_tensor()))).collect();
         for (i, w) in self.weights.iter().enumerate() {
-            match w {
-                Weights::None => {}
-                Weights::Conv { weight, bias } => {
-                    out.insert(format!("{i}.weight"), weight.as_tensor().copy().expect("copying a CPU tensor"));
-                    out.insert(format!("{i}.bias"), bias.as_tensor().copy().expect("copying a CPU tensor"));
-                }
-                Weights::BatchNorm { norm, weight, bias } => {
-                    out.insert(format!("{i}.weight"), weight.as_tensor().copy().expect("copying a CPU tensor"));
-                    out.insert(format!("{i}.bias"), bias.as_tensor().copy().expect("copying a CPU tensor"));
-                    out.insert(format!("{i}.running_mean"), norm.running_mean().copy().expect("copying a CPU tensor"));
-                    out.insert(format!("{i}.running_var"), norm.running_var().copy().expect("copying a CPU tensor"));
-                }
-                Weights::Dense { weight, bias } => {
-                    out.insert(format!("{i}.weight"), weight.as_tensor().copy().expect("copying a CPU tensor"));
-                    if let Some(bias) = bias {
-                        out.insert(format!("{i}.bias"), bias.as_tensor().copy().expect("copying a CPU tensor"));
-                    }
-                }
+            if let Weights::BatchNorm { norm, .. } = w {
+                out.insert(format!("{i}.running_mean"), copy(norm.running_mean()));
+                out.insert(format!("{i}.running_var"), copy(norm.running_var()));
             }
         }
         out
@@ -190,8 +180,8 @@ impl Network {
     /// [`MlError::Read`] when a tensor is missing or has another shape than its layer needs.
     pub(crate) fn from_tensors(layers: Vec<Layer>, tensors: &HashMap<String, Tensor>) -> Result<Network> {
         let mut net = Network::new(layers, 0)?;
-        let get = |name: String, like: &Tensor| -> Result<Tensor> {
-            let t = tensors.get(&name).ok_or_else(|| MlError::Read(format!("the weights lack the tensor `{name}`")))?;
+        let get = |name: &str, like: &Tensor| -> Result<Tensor> {
+            let t = tensors.get(name).ok_or_else(|| MlError::Read(format!("the weights lack the tensor `{name}`")))?;
             if t.dims() != like.dims() {
                 return Err(MlError::Read(format!(
                     "the tensor `{name}` has shape {:?}; its layer needs {:?}",
@@ -201,27 +191,14 @@ impl Network {
             }
             t.to_dtype(DType::F32).map_err(|e| MlError::Read(format!("the tensor `{name}`: {e}")))
         };
-        let set = |var: &Var, t: Tensor| var.set(&t).map_err(|e| MlError::Read(e.to_string()));
+        for (name, var) in net.named_vars() {
+            var.set(&get(&name, var.as_tensor())?).map_err(|e| MlError::Read(e.to_string()))?;
+        }
         for (i, w) in net.weights.iter_mut().enumerate() {
-            match w {
-                Weights::None => {}
-                Weights::Conv { weight, bias } => {
-                    set(weight, get(format!("{i}.weight"), weight.as_tensor())?)?;
-                    set(bias, get(format!("{i}.bias"), bias.as_tensor())?)?;
-                }
-                Weights::BatchNorm { norm, weight, bias } => {
-                    set(weight, get(format!("{i}.weight"), weight.as_tensor())?)?;
-                    set(bias, get(format!("{i}.bias"), bias.as_tensor())?)?;
-                    let mean = get(format!("{i}.running_mean"), bias.as_tensor())?;
-                    let var = get(format!("{i}.running_var"), bias.as_tensor())?;
-                    *norm = batch_norm(bias.elem_count(), mean, var, weight, bias)?;
-                }
-                Weights::Dense { weight, bias } => {
-                    set(weight, get(format!("{i}.weight"), weight.as_tensor())?)?;
-                    if let Some(bias) = bias {
-                        set(bias, get(format!("{i}.bias"), bias.as_tensor())?)?;
-                    }
-                }
+            if let Weights::BatchNorm { norm, weight, bias } = w {
+                let mean = get(&format!("{i}.running_mean"), bias.as_tensor())?;
+                let var = get(&format!("{i}.running_var"), bias.as_tensor())?;
+                *norm = batch_norm(bias.elem_count(), mean, var, weight, bias)?;
             }
         }
         Ok(net)
