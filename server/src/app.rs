@@ -96,7 +96,12 @@ impl Application {
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
         provisioning.abort();
+        // Awaiting the aborted workers drops their job processes, which
+        // kills them (`kill_on_drop`) before this returns.
         training_workers.iter().for_each(tokio::task::JoinHandle::abort);
+        for worker in training_workers {
+            let _ = worker.await;
+        }
         kernels.shutdown();
         served
     }
