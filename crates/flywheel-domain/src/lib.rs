@@ -39,6 +39,7 @@ macro_rules! uuid_id {
 mod account;
 pub mod curriculum;
 pub mod dataset;
+pub mod endpoint;
 mod lab;
 pub mod notebook;
 mod token;
@@ -47,6 +48,7 @@ pub mod workshop;
 
 pub use account::{DisplayName, Email, NewUser, Password, Role, User, UserId};
 pub use dataset::{DatasetId, DatasetName, DatasetRecord};
+pub use endpoint::{Capture, Endpoint, EndpointId, InferenceId, Variant};
 pub use lab::{CHECK_MIME, Lab, Step, StepDone, check_passed};
 pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError, NotebookId, NotebookRecord, NotebookSummary};
 pub use token::{ApiToken, ApiTokenId, TokenSecret};

@@ -9,7 +9,7 @@
 //! binary and applied on start.
 //!
 //! [`Database`] is one trait per area ([`AccountStore`], [`LoginSessionStore`],
-//! [`NotebookStore`], [`ProgressStore`], [`DatasetStore`], [`WorkshopStore`], [`TrainingStore`]),
+//! [`NotebookStore`], [`ProgressStore`], [`DatasetStore`], [`WorkshopStore`], [`TrainingStore`], [`EndpointStore`]),
 //! each implemented in its area's module. It is also the seam where tests
 //! put a fault double: [`testing::Faulty`] (the `testing` feature) fails or
 //! slows the areas a test names and passes the rest to a real database.
@@ -18,7 +18,7 @@
 //!
 //! `Database` (async, object-safe, `Arc<dyn Database>`) is one trait per area
 //! — `AccountStore`, `LoginSessionStore`, `NotebookStore`, `ProgressStore`,
-//! `DatasetStore`, `WorkshopStore`, `TrainingStore` — plus `backend` and `ping`; `SqlDatabase`
+//! `DatasetStore`, `WorkshopStore`, `TrainingStore`, `EndpointStore` — plus `backend` and `ping`; `SqlDatabase`
 //! is its one implementation, on sqlx's `Any` driver, each area's trait in its
 //! module (`accounts.rs`, `login_sessions.rs`, …; `sql.rs` holds the pool,
 //! connection and migrations). The backend is chosen by URL scheme (`sqlite:`
@@ -84,10 +84,18 @@
 //! `FOR UPDATE SKIP LOCKED` would only spare the loser a retry), a worker's
 //! writes also name the worker, so one whose job was requeued cannot finish it.
 //!
+//! Endpoints (`endpoints.rs`): `endpoints` (name unique on the server,
+//! `updated_at` bumped by every change of variants or weights, which servers
+//! holding the models compare), `endpoint_variants` (weight and the model's
+//! JSON, in the database like artifacts so any server can load it) and
+//! `endpoint_captures` (one row per captured prediction, the ground truth
+//! joined by `UPDATE`; `add_captures` keeps the newest `keep` per endpoint).
+//!
 //! **Invariant:** no HTTP, no templates. Times come in as arguments.
 
 mod accounts;
 mod datasets;
+mod endpoints;
 mod login_sessions;
 mod notebooks;
 mod progress;
@@ -100,9 +108,9 @@ mod workshops;
 use async_trait::async_trait;
 use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission, SubmissionKind, Team, Workshop};
 use flywheel_domain::{
-    ApiToken, ApiTokenId, Artifact, CellId, DatasetId, DatasetRecord, JobEvent, JobEventKind, JobState, NewUser,
-    Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, TrainingJob,
-    TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
+    ApiToken, ApiTokenId, Artifact, Capture, CellId, DatasetId, DatasetRecord, Endpoint, EndpointId, InferenceId,
+    JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
+    SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
 
 pub use sql::SqlDatabase;
@@ -187,6 +195,7 @@ pub trait Database:
     + DatasetStore
     + WorkshopStore
     + TrainingStore
+    + EndpointStore
     + 'static
 {
     /// The engine behind this store.
@@ -594,6 +603,51 @@ pub trait WorkshopStore: Send + Sync {
 
     /// The grades of a workshop's submissions.
     async fn grades(&self, workshop: WorkshopId) -> Result<Vec<Grade>, StoreError>;
+}
+
+/// Endpoints: their variants with each model's JSON, and the predictions
+/// they captured.
+#[async_trait]
+pub trait EndpointStore: Send + Sync {
+    /// Stores a new endpoint and its variants, `models[i]` being the JSON of
+    /// `endpoint.variants[i]`'s model.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`]`("endpoint name")` when the name is taken
+    /// (nothing written).
+    async fn create_endpoint(&self, endpoint: &Endpoint, models: &[String]) -> Result<(), StoreError>;
+
+    /// The endpoint with this name, with its variants (without their models).
+    async fn endpoint_by_name(&self, name: &str) -> Result<Option<Endpoint>, StoreError>;
+
+    /// Every endpoint, by name (callers keep those the caller may see).
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError>;
+
+    /// An endpoint's models: variant name and the saved model's JSON, in variant order.
+    async fn endpoint_models(&self, id: EndpointId) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Sets the weights of the named variants (others keep theirs) and
+    /// bumps `updated_at`, in one transaction; `false` when there is no such endpoint.
+    async fn set_variant_weights(
+        &self,
+        id: EndpointId,
+        weights: &[(String, f64)],
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes an endpoint, its variants and its captures; `false` when there was none.
+    async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError>;
+
+    /// Stores captured predictions, then deletes the endpoint's captures
+    /// older than its `keep` newest.
+    async fn add_captures(&self, id: EndpointId, captures: &[Capture], keep: u64) -> Result<(), StoreError>;
+
+    /// Records the true class of a captured prediction; `false` when the
+    /// endpoint captured no prediction with this id.
+    async fn set_ground_truth(&self, id: EndpointId, inference: InferenceId, label: &str) -> Result<bool, StoreError>;
+
+    /// The endpoint's newest captures, at most `limit`, newest first.
+    async fn captures(&self, id: EndpointId, limit: u64) -> Result<Vec<Capture>, StoreError>;
 }
 
 /// A stored value that does not decode, as an error.

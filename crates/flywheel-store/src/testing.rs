@@ -13,14 +13,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use flywheel_domain::workshop::{Grade, JoinCode, Member, MemberRole, Submission, SubmissionKind, Team, Workshop};
 use flywheel_domain::{
-    ApiToken, ApiTokenId, Artifact, CellId, DatasetId, DatasetRecord, JobEvent, JobEventKind, JobState, NewUser,
-    Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone, SubmissionId, TeamId, Timestamp, TrainingJob,
-    TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
+    ApiToken, ApiTokenId, Artifact, Capture, CellId, DatasetId, DatasetRecord, Endpoint, EndpointId, InferenceId,
+    JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
+    SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
 
 use crate::{
-    AccountStore, Backend, Database, DatasetStore, JobOutcome, LoginSessionStore, NotebookStore, ProgressStore,
-    StoreError, TrainingStore, WorkshopStore,
+    AccountStore, Backend, Database, DatasetStore, EndpointStore, JobOutcome, LoginSessionStore, NotebookStore,
+    ProgressStore, StoreError, TrainingStore, WorkshopStore,
 };
 
 /// An area of the store: one of the traits [`Database`] is made of.
@@ -40,6 +40,8 @@ pub enum Area {
     Workshops,
     /// [`TrainingStore`].
     Training,
+    /// [`EndpointStore`].
+    Endpoints,
 }
 
 /// A [`Database`] whose chosen areas fail or are slow (see the module docs).
@@ -438,5 +440,41 @@ impl TrainingStore for Faulty {
     }
     async fn training_shares(&self) -> Result<Vec<(TeamId, u32, u64)>, StoreError> {
         self.enter(Area::Training).await?.training_shares().await
+    }
+}
+
+#[async_trait]
+impl EndpointStore for Faulty {
+    async fn create_endpoint(&self, endpoint: &Endpoint, models: &[String]) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.create_endpoint(endpoint, models).await
+    }
+    async fn endpoint_by_name(&self, name: &str) -> Result<Option<Endpoint>, StoreError> {
+        self.enter(Area::Endpoints).await?.endpoint_by_name(name).await
+    }
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        self.enter(Area::Endpoints).await?.endpoints().await
+    }
+    async fn endpoint_models(&self, id: EndpointId) -> Result<Vec<(String, String)>, StoreError> {
+        self.enter(Area::Endpoints).await?.endpoint_models(id).await
+    }
+    async fn set_variant_weights(
+        &self,
+        id: EndpointId,
+        weights: &[(String, f64)],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.enter(Area::Endpoints).await?.set_variant_weights(id, weights, now).await
+    }
+    async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
+        self.enter(Area::Endpoints).await?.delete_endpoint(id).await
+    }
+    async fn add_captures(&self, id: EndpointId, captures: &[Capture], keep: u64) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.add_captures(id, captures, keep).await
+    }
+    async fn set_ground_truth(&self, id: EndpointId, inference: InferenceId, label: &str) -> Result<bool, StoreError> {
+        self.enter(Area::Endpoints).await?.set_ground_truth(id, inference, label).await
+    }
+    async fn captures(&self, id: EndpointId, limit: u64) -> Result<Vec<Capture>, StoreError> {
+        self.enter(Area::Endpoints).await?.captures(id, limit).await
     }
 }

@@ -24,7 +24,7 @@ use crate::{JobOutcome, SqlDatabase, StoreError, TrainingStore, corrupt};
 const COLUMNS: &str = "id, owner_id, workshop_id, team_id, algorithm, spec, gpus, priority, state, attempts, worker, \
                        error, final_metrics, row_count, created_at, started_at, finished_at, heartbeat_at";
 
-fn parse_id<T: FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, StoreError>
+pub(crate) fn parse_id<T: FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, StoreError>
 where
     T::Err: std::fmt::Display,
 {

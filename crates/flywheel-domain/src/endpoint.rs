@@ -1,0 +1,203 @@
+//! Endpoints (Day 3, production): a saved model served over HTTP under a
+//! name, as SageMaker's real-time endpoints are. An endpoint has one or
+//! more *variants* (production variants: a model each, with a relative
+//! traffic weight), captures a share of its predictions, and joins the
+//! *ground truth* posted later to them. The serving itself lives in the
+//! application crate's `endpoints` service; these are the values it keeps
+//! and the rules that need no I/O.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{TeamId, Timestamp, UserId, ValidationError, WorkshopId};
+
+uuid_id!(
+    /// An endpoint's id (its name is what people use).
+    EndpointId,
+    "endpoint"
+);
+
+uuid_id!(
+    /// One captured prediction's id, returned with it so that its ground
+    /// truth can be posted later.
+    InferenceId,
+    "inference"
+);
+
+/// Longest endpoint or variant name (SageMaker's limit for endpoint names).
+pub const MAX_NAME_CHARS: usize = 63;
+
+/// Most variants behind one endpoint.
+pub const MAX_VARIANTS: usize = 10;
+
+/// Checks an endpoint or variant name: 1–63 characters, lower-case ASCII
+/// letters, digits and hyphens, starting with a letter (so that it reads
+/// well in a URL: `/endpoints/fraud-v1/invocations`).
+///
+/// # Errors
+/// A [`ValidationError`] on `field` saying which rule the name breaks.
+pub fn check_name(field: &'static str, name: &str) -> Result<(), ValidationError> {
+    let bad = |why: &str| Err(ValidationError::new(field, format!("{name:?} {why}")));
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return bad(&format!("must be 1 to {MAX_NAME_CHARS} characters long"));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return bad("must start with a lower-case letter");
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return bad("may hold only lower-case letters, digits and hyphens");
+    }
+    Ok(())
+}
+
+/// A production variant: one model behind an endpoint and its share of the traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variant {
+    /// Its name, unique within the endpoint (the `X-Flywheel-Variant` header picks it).
+    pub name: String,
+    /// The saved model's type (`GradientBoostedTreesModel`, …).
+    pub model_kind: String,
+    /// Where the model came from, in words (`training job …`, `fraud.json of session …`).
+    pub source: String,
+    /// Relative traffic weight, ≥ 0: weights 2 and 1 send two thirds of the
+    /// requests to the first variant.
+    pub weight: f64,
+}
+
+/// An endpoint as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Its id.
+    pub id: EndpointId,
+    /// Its name, unique on the server (see [`check_name`]).
+    pub name: String,
+    /// Who deployed it.
+    pub owner: UserId,
+    /// The owner's workshop at deployment (its instructors see the endpoint).
+    pub workshop: Option<WorkshopId>,
+    /// The owner's team at deployment, which shares it.
+    pub team: Option<TeamId>,
+    /// Share of requests whose predictions are captured, 0–100.
+    pub capture_percent: u8,
+    /// Its variants, in the order they were given.
+    pub variants: Vec<Variant>,
+    /// When it was deployed.
+    pub created_at: Timestamp,
+    /// When its variants or weights last changed: servers holding its
+    /// models compare it to reload them.
+    pub updated_at: Timestamp,
+}
+
+/// Checks a set of variant names and weights: at least one and at most
+/// [`MAX_VARIANTS`], names valid and distinct, weights finite and ≥ 0 with a
+/// positive total.
+///
+/// # Errors
+/// A [`ValidationError`] (`variants`, `name` or `weight`) saying what is wrong.
+pub fn check_variants<'a>(variants: impl IntoIterator<Item = (&'a str, f64)>) -> Result<(), ValidationError> {
+    let variants: Vec<(&str, f64)> = variants.into_iter().collect();
+    if variants.is_empty() || variants.len() > MAX_VARIANTS {
+        return Err(ValidationError::new(
+            "variants",
+            format!("an endpoint has 1 to {MAX_VARIANTS} variants, not {}", variants.len()),
+        ));
+    }
+    for (i, (name, weight)) in variants.iter().enumerate() {
+        check_name("name", name)?;
+        if variants[..i].iter().any(|(other, _)| other == name) {
+            return Err(ValidationError::new("name", format!("two variants are named {name:?}")));
+        }
+        if !weight.is_finite() || *weight < 0.0 {
+            return Err(ValidationError::new(
+                "weight",
+                format!("variant {name:?} has weight {weight}: a weight is a number ≥ 0"),
+            ));
+        }
+    }
+    if variants.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+        return Err(ValidationError::new(
+            "weight",
+            "the weights add up to 0: give at least one variant a positive weight",
+        ));
+    }
+    Ok(())
+}
+
+/// The variant a request goes to, given `draw` uniform in [0, 1): variant
+/// `i` is chosen with probability `weights[i] / Σ weights` (SageMaker's
+/// production-variant routing). `None` when no weight is positive.
+pub fn pick_variant(weights: &[f64], draw: f64) -> Option<usize> {
+    let total: f64 = weights.iter().filter(|w| **w > 0.0).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut left = draw.clamp(0.0, 1.0) * total;
+    let last = weights.iter().rposition(|w| *w > 0.0)?;
+    for (i, w) in weights.iter().enumerate() {
+        if *w <= 0.0 {
+            continue;
+        }
+        if left < *w {
+            return Some(i);
+        }
+        left -= w;
+    }
+    Some(last)
+}
+
+/// One captured prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capture {
+    /// Its id, as the invocation answered it.
+    pub inference_id: InferenceId,
+    /// The variant that served it.
+    pub variant: String,
+    /// When it was served.
+    pub at: Timestamp,
+    /// The row's features, in the endpoint's column order.
+    pub features: Vec<f64>,
+    /// The probability of the positive class.
+    pub score: f64,
+    /// The predicted class.
+    pub class: String,
+    /// Time to serve the request it came in, in microseconds.
+    pub latency_us: u64,
+    /// The true class, once posted.
+    pub ground_truth: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_well_in_a_url() {
+        assert!(check_name("name", "fraud-v1").is_ok());
+        for bad in ["", "Fraud", "1fraud", "fraud_v1", "fraud v1", &"a".repeat(64)] {
+            assert!(check_name("name", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn variants_need_distinct_names_and_a_positive_total_weight() {
+        assert!(check_variants([("a", 2.0), ("b", 1.0)]).is_ok());
+        assert!(check_variants([("a", 0.0), ("b", 1.0)]).is_ok());
+        assert!(check_variants([]).is_err());
+        assert!(check_variants([("a", 1.0), ("a", 1.0)]).is_err());
+        assert!(check_variants([("a", 0.0), ("b", 0.0)]).unwrap_err().message.contains("add up to 0"));
+        assert!(check_variants([("a", -1.0), ("b", 3.0)]).is_err());
+        assert!(check_variants([("a", f64::NAN)]).is_err());
+    }
+
+    #[test]
+    fn traffic_follows_the_weights() {
+        // 2 : 1 : 0 over an even grid of draws: two thirds, one third, none.
+        let mut counts = [0usize; 3];
+        for i in 0..3000 {
+            counts[pick_variant(&[2.0, 1.0, 0.0], f64::from(i) / 3000.0).unwrap()] += 1;
+        }
+        assert_eq!(counts, [2000, 1000, 0]);
+        assert_eq!(pick_variant(&[0.0, 5.0], 0.0), Some(1));
+        assert_eq!(pick_variant(&[1.0, 0.0], 0.999_999_999), Some(0));
+        assert_eq!(pick_variant(&[0.0, 0.0], 0.5), None);
+    }
+}
