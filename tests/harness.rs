@@ -206,6 +206,16 @@ impl TestApp {
         (self.base, self.stop, self.server) = (base, Some(stop), Some(server));
     }
 
+    /// Another server on the same database and data directory, beside this
+    /// one (as several servers behind a balancer run), without training
+    /// workers of its own: its base URL, and the sender that stops it.
+    pub async fn another_server(&self) -> (String, tokio::sync::oneshot::Sender<()>) {
+        let mut config = self.config.clone();
+        config.training_local_workers = 0;
+        let (base, stop, _server) = serve(config).await;
+        (base, stop)
+    }
+
     /// A new person at a browser: their own cookie jar, redirects not followed.
     pub fn browser(&self) -> Browser {
         let client = reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client");

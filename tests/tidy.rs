@@ -160,14 +160,17 @@ fn every_configuration_key_is_in_the_example_file() {
 }
 
 /// The `(method, path)` pairs of every `.route("…", get(…).post(…))` in
-/// `server/src/api/`, with `/api/v1` in front.
+/// `server/src/api/`, with `/api/v1` in front — except in a `runtime_router`
+/// (the endpoints' invocations), which the server mounts at the top level.
 fn declared_routes() -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     let dir = workspace_root().join("server/src/api");
     for file in std::fs::read_dir(&dir).expect("server/src/api") {
         let source = std::fs::read_to_string(file.expect("entry").path()).expect("source");
+        let runtime_at = source.find("fn runtime_router(").unwrap_or(source.len());
         let mut rest = source.as_str();
         while let Some(start) = rest.find(".route(") {
+            let prefix = if source.len() - rest.len() + start > runtime_at { "" } else { "/api/v1" };
             rest = &rest[start + ".route(".len()..];
             // The call's arguments: up to the parenthesis that closes it.
             let mut depth = 1;
@@ -189,7 +192,7 @@ fn declared_routes() -> BTreeSet<(String, String)> {
                     .match_indices(&format!("{method}("))
                     .any(|(i, _)| !call[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
                 if named {
-                    routes.insert((method.to_owned(), format!("/api/v1{path}")));
+                    routes.insert((method.to_owned(), format!("{prefix}{path}")));
                 }
             }
         }

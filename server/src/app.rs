@@ -170,6 +170,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(web::router(&state))
         .nest("/api", api::router(&state))
+        .merge(api::endpoints::runtime_router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::export))

@@ -217,6 +217,20 @@ impl From<flywheel_app::training::TrainingError> for AppError {
     }
 }
 
+impl From<flywheel_app::endpoints::EndpointError> for AppError {
+    fn from(e: flywheel_app::endpoints::EndpointError) -> Self {
+        use flywheel_app::endpoints::EndpointError as E;
+        let message = e.to_string();
+        match e {
+            E::NotFound(_) | E::NoInference { .. } => AppError::not_found(message),
+            E::Taken(_) => AppError::conflict(message),
+            E::Invalid(_) => AppError::unprocessable(message),
+            E::Store(e) => e.into(),
+            E::Internal(e) => AppError::Internal(e),
+        }
+    }
+}
+
 impl From<flywheel_kernel_manager::KernelError> for AppError {
     fn from(e: flywheel_kernel_manager::KernelError) -> Self {
         use flywheel_kernel_manager::KernelError;

@@ -7,6 +7,7 @@ mod api;
 mod browser;
 mod curriculum;
 mod datasets;
+mod endpoints;
 mod kernel;
 mod labs;
 mod notebooks;

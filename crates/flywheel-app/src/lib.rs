@@ -104,6 +104,15 @@
 //!   early stopping (ASHA), checkpoints (a retried job starts again), GPU
 //!   workers, workers on other machines.
 //!
+//! - `endpoints.rs` — Day 3's endpoints (`EndpointError`): deploy a model a
+//!   kernel saved or a training job's artifact under a name, with variants
+//!   and traffic weights; invoke (JSON instances or records, CSV; the variant
+//!   drawn by weight or named); capture a share of predictions (bounded per
+//!   endpoint) and join ground truth to them; each variant's live accuracy,
+//!   ROC AUC and latency. Models are served from `Serving`, this server's
+//!   cache, rechecked against the database's `updated_at` every second so
+//!   several servers agree. Not yet: shadow variants, drift, keys, review.
+//!
 //! **Invariant:** no HTTP (no axum, askama, utoipa): checked by `tests/tidy.rs`.
 
 use std::path::PathBuf;
@@ -116,6 +125,7 @@ use flywheel_store::Database;
 pub mod accounts;
 pub mod curriculum;
 pub mod datasets;
+pub mod endpoints;
 pub mod kernels;
 pub mod labs;
 pub mod notebooks;
@@ -147,6 +157,8 @@ pub struct App {
     pub hidden_tests: Arc<HiddenTests>,
     /// The training pool's local workers and their wake-up bell.
     pub training: Arc<training::Pool>,
+    /// The endpoints' models this server has loaded.
+    pub endpoints: Arc<endpoints::Serving>,
     /// The settings the services obey.
     pub settings: Arc<Settings>,
 }
@@ -183,6 +195,7 @@ impl App {
             notebook_kernels: Arc::default(),
             hidden_tests: Arc::default(),
             training: Arc::default(),
+            endpoints: Arc::default(),
             settings: Arc::new(settings),
         }
     }

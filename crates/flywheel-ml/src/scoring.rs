@@ -174,6 +174,17 @@ impl SubmittedModel {
         }
     }
 
+    /// The feature columns the model was trained on, in order, when it
+    /// records them (boosted trees and random forests do; the others know
+    /// only how many).
+    pub fn feature_names(&self) -> Option<&[String]> {
+        match self {
+            Self::BoostedTrees(m) => Some(m.feature_names()),
+            Self::RandomForest(m) => Some(m.feature_names()),
+            Self::Linear(_) | Self::NaiveBayes(_) | Self::Knn(_) => None,
+        }
+    }
+
     /// The predicted class of each row.
     ///
     /// # Errors

@@ -21,6 +21,7 @@ use crate::state::AppState;
 use flywheel_app::accounts::{self, SignUp};
 
 pub mod datasets;
+pub mod endpoints;
 pub mod notebooks;
 pub mod sessions;
 pub mod training;
@@ -227,13 +228,14 @@ impl Modify for BearerAuth {
 /// The OpenAPI document of `/api/v1`.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Flywheel API", description = "Hands-on machine-learning workshops: accounts and tokens, labs and notebooks, notebook sessions on Rust kernels, datasets, workshops (teams, submissions, leaderboards, grading), and the shared training pool (training jobs, workers, artifacts)."),
+    info(title = "Flywheel API", description = "Hands-on machine-learning workshops: accounts and tokens, labs and notebooks, notebook sessions on Rust kernels, datasets, workshops (teams, submissions, leaderboards, grading), the shared training pool (training jobs, workers, artifacts), and endpoints serving saved models (variants, captures, ground truth)."),
     paths(create_user, list_users, create_token, list_tokens, revoke_token, me),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Sign-up and who am I"),
         (name = "tokens", description = "Personal API tokens"),
         (name = "sessions", description = "Notebook sessions on Rust kernels: run cells, follow their output, interrupt, restart"),
+        (name = "endpoints", description = "Saved models served over HTTP: variants with traffic weights, captured predictions, ground truth and live metrics"),
     ),
 )]
 pub struct ApiDoc;
@@ -247,6 +249,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(workshops::WorkshopsDoc::openapi());
     doc.merge(training::TrainingDoc::openapi());
     doc.merge(workers::WorkersDoc::openapi());
+    doc.merge(endpoints::EndpointsDoc::openapi());
     doc
 }
 
@@ -271,7 +274,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(datasets::router(state))
         .merge(workshops::router())
         .merge(training::router())
-        .merge(workers::router());
+        .merge(workers::router())
+        .merge(endpoints::router());
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .nest("/v1", v1)

@@ -306,20 +306,28 @@ fn day_start(now: Timestamp) -> Timestamp {
 }
 
 /// The workshop and team a new job of `user` counts against: the workshop
-/// named, else their most recent one as a participant.
+/// named, else their most recent one as a participant ([`context_of`]).
 async fn job_context(
     app: &App,
     user: &User,
     workshop: Option<WorkshopId>,
 ) -> Result<(Option<WorkshopId>, Option<TeamId>), TrainingError> {
+    let Some(w) = workshop else { return Ok(context_of(app, user).await?) };
+    if !app.db.member_workshops(user.id).await?.iter().any(|(ws, _)| ws.id == w) {
+        return Err(TrainingError::Invalid(
+            "You are not in that workshop; leave `workshop` out to use your own.".into(),
+        ));
+    }
+    Ok((Some(w), app.db.member(w, user.id).await?.and_then(|m| m.team)))
+}
+
+/// The workshop and team what `user` makes (a training job, an endpoint)
+/// belongs to: their most recent workshop as a participant and their team
+/// in it; none outside workshops.
+pub(crate) async fn context_of(app: &App, user: &User) -> Result<(Option<WorkshopId>, Option<TeamId>), StoreError> {
     let mine = app.db.member_workshops(user.id).await?;
-    let chosen = match workshop {
-        Some(w) => Some(mine.iter().find(|(ws, _)| ws.id == w).ok_or_else(|| {
-            TrainingError::Invalid("You are not in that workshop; leave `workshop` out to use your own.".into())
-        })?),
-        None => mine.iter().filter(|(_, role)| *role == MemberRole::Participant).max_by_key(|(ws, _)| ws.created_at),
-    };
-    let Some((ws, _)) = chosen else { return Ok((None, None)) };
+    let latest = mine.iter().filter(|(_, role)| *role == MemberRole::Participant).max_by_key(|(ws, _)| ws.created_at);
+    let Some((ws, _)) = latest else { return Ok((None, None)) };
     let team = app.db.member(ws.id, user.id).await?.and_then(|m| m.team);
     Ok((Some(ws.id), team))
 }
@@ -495,14 +503,14 @@ async fn results(app: &App, id: TrainingJobId) -> Result<Vec<Artifact>, Training
 
 /// Whether `user` may see a job (training or tuning) of `owner`, shared
 /// with `team` in `workshop`: its owner, its team's members, its workshop's
-/// instructors, admins.
-async fn may_see(
+/// instructors, admins. Endpoints follow the same rule.
+pub(crate) async fn may_see(
     app: &App,
     user: &User,
     owner: UserId,
     workshop: Option<WorkshopId>,
     team: Option<TeamId>,
-) -> Result<bool, TrainingError> {
+) -> Result<bool, StoreError> {
     if owner == user.id || user.role == Role::Admin {
         return Ok(true);
     }

@@ -1,0 +1,949 @@
+//! Endpoints (Day 3, production): saved models served over HTTP
+//! (`EndpointError`).
+//!
+//! A participant deploys a model a notebook saved, or a training job's
+//! artifact, under a name; `POST /endpoints/{name}/invocations` answers
+//! with each row's score and class, the variant that served it and an
+//! inference id. Several variants share the traffic by relative weight
+//! (SageMaker's production variants), changed live; a share of the
+//! predictions is captured, and ground truth posted later by inference id
+//! gives each variant's live accuracy and ROC AUC.
+//!
+//! Serving: each server keeps the parsed models of the endpoints it served
+//! ([`Serving`]) and checks the endpoint's `updated_at` in the database at
+//! most every [`RECHECK`], so several servers on one PostgreSQL serve the
+//! same variants and weights, and a weight change reaches all of them
+//! within that time without dropping a request (the old models answer until
+//! the new ones are loaded).
+//!
+//! Who may do what: an endpoint is its owner's and their team's (at
+//! deployment); its workshop's instructors and admins see and invoke it
+//! too. Everyone else gets `NotFound`, as for training jobs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use flywheel_domain::endpoint::{check_name, check_variants, pick_variant};
+use flywheel_domain::{Capture, Endpoint, EndpointId, InferenceId, TrainingJobId, User, ValidationError, Variant};
+use flywheel_ml::scoring::SubmittedModel;
+use flywheel_ml::{Labels, Matrix, Vector};
+use flywheel_store::StoreError;
+use uuid::Uuid;
+
+use crate::{App, now, random_bytes};
+
+/// How long a server serves an endpoint's cached variants before it asks
+/// the database whether they changed.
+pub const RECHECK: Duration = Duration::from_secs(1);
+
+/// Rows one invocation may carry.
+pub const MAX_ROWS: usize = 10_000;
+
+/// Captures kept per endpoint (the oldest go first).
+pub const MAX_CAPTURES: u64 = 100_000;
+
+/// Captures the live metrics are computed on (the newest).
+pub const METRIC_WINDOW: u64 = 10_000;
+
+/// What can go wrong with an endpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// No such endpoint, or one the caller may not see (the same answer).
+    #[error("There is no endpoint named {0:?} (or it is not yours or your team's).")]
+    NotFound(String),
+    /// No captured prediction has this inference id.
+    #[error(
+        "Endpoint {endpoint:?} captured no prediction with inference id {id}: ground truth joins captured predictions only (see the endpoint's capture_percent)."
+    )]
+    NoInference {
+        /// The endpoint.
+        endpoint: String,
+        /// The id posted.
+        id: String,
+    },
+    /// The name is taken.
+    #[error("An endpoint named {0:?} already exists: choose another name, or delete that one first.")]
+    Taken(String),
+    /// The request cannot be served or applied; the message says why and what is valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else (a blocking task that died, the random source).
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<ValidationError> for EndpointError {
+    fn from(e: ValidationError) -> Self {
+        EndpointError::Invalid(format!("{}: {}", e.field, e.message))
+    }
+}
+
+/// Where a variant's model comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A file a cell of the caller's kernel session saved (`model.save("fraud.json")?`).
+    Session {
+        /// The kernel session's id.
+        session: String,
+        /// The file's name in the session's folder.
+        file: String,
+    },
+    /// The model artifact (`model.json`) of a completed training job the caller may see.
+    TrainingJob(String),
+}
+
+/// One variant of a deployment.
+#[derive(Debug, Clone)]
+pub struct VariantRequest {
+    /// Its name.
+    pub name: String,
+    /// Its model.
+    pub model: ModelSource,
+    /// Its relative traffic weight.
+    pub weight: f64,
+}
+
+/// A deployment.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    /// The endpoint's name.
+    pub name: String,
+    /// Its variants.
+    pub variants: Vec<VariantRequest>,
+    /// Share of requests captured, 0–100.
+    pub capture_percent: u8,
+}
+
+/// An endpoint's models, parsed, as this server serves them.
+struct Served {
+    endpoint: Endpoint,
+    columns: Option<Vec<String>>,
+    models: Arc<Vec<SubmittedModel>>,
+    checked: Instant,
+}
+
+/// The endpoints this server has loaded, by name (see the module docs).
+#[derive(Default)]
+pub struct Serving {
+    loaded: Mutex<HashMap<String, Arc<Served>>>,
+}
+
+impl Serving {
+    fn get(&self, name: &str) -> Option<Arc<Served>> {
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner).get(name).cloned()
+    }
+
+    fn put(&self, served: Arc<Served>) {
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner).insert(served.endpoint.name.clone(), served);
+    }
+
+    fn forget(&self, name: &str) {
+        self.loaded.lock().unwrap_or_else(PoisonError::into_inner).remove(name);
+    }
+}
+
+/// Parses saved models on the blocking pool and checks that they take the
+/// same inputs: the feature columns one of them records (boosted trees and
+/// random forests do), which every other must record alike or accept.
+async fn parse_models(
+    named: Vec<(String, String)>,
+) -> Result<(Option<Vec<String>>, Vec<SubmittedModel>), EndpointError> {
+    tokio::task::spawn_blocking(move || {
+        let mut models = Vec::with_capacity(named.len());
+        for (variant, json) in &named {
+            let model = SubmittedModel::from_json(json)
+                .map_err(|e| EndpointError::Invalid(format!("Variant {variant:?} cannot be served: {e}.")))?;
+            models.push(model);
+        }
+        let columns = models.iter().find_map(SubmittedModel::feature_names).map(<[String]>::to_vec);
+        if let Some(columns) = &columns {
+            for ((variant, _), model) in named.iter().zip(&models) {
+                match model.feature_names() {
+                    Some(own) if own != columns.as_slice() => {
+                        return Err(EndpointError::Invalid(format!(
+                            "Variant {variant:?} takes the columns {}, another variant {}: the variants of an endpoint take the same inputs.",
+                            own.join(", "),
+                            columns.join(", ")
+                        )));
+                    }
+                    Some(_) => {}
+                    None => {
+                        let probe = Matrix::from_vec(1, columns.len(), vec![0.0; columns.len()])
+                            .map_err(|e| EndpointError::Internal(anyhow::anyhow!("{e}")))?;
+                        model.predict_proba(&probe).map_err(|e| {
+                            EndpointError::Invalid(format!(
+                                "Variant {variant:?} does not take this endpoint's {} columns ({}): {e}.",
+                                columns.len(),
+                                columns.join(", ")
+                            ))
+                        })?;
+                    }
+                }
+            }
+        }
+        Ok((columns, models))
+    })
+    .await
+    .map_err(|e| EndpointError::Internal(anyhow::anyhow!("loading models: {e}")))?
+}
+
+/// Reads a variant's model JSON from where the request says.
+async fn model_json(
+    app: &App,
+    user: &User,
+    variant: &str,
+    source: &ModelSource,
+) -> Result<(String, String), EndpointError> {
+    let invalid = |why: String| EndpointError::Invalid(format!("Variant {variant:?}: {why}"));
+    match source {
+        ModelSource::Session { session, file } => {
+            let session = app
+                .kernels
+                .session(user.id, session)
+                .map_err(|_| invalid(format!("you have no kernel session {session:?} (open the notebook that saved the model, and use its session id).")))?;
+            let bytes = session
+                .read_file(file.trim(), crate::workshops::MAX_MODEL_BYTES as u64)
+                .await
+                .map_err(|e| invalid(format!("{e}.")))?;
+            let json = String::from_utf8(bytes).map_err(|_| invalid(format!("{file} is not a saved model's JSON.")))?;
+            Ok((json, format!("{file} of kernel session {}", session.id)))
+        }
+        ModelSource::TrainingJob(id) => {
+            let id: TrainingJobId = id.parse().map_err(|_| invalid(format!("{id:?} is not a training job id.")))?;
+            let job = crate::training::visible(app, user, id)
+                .await
+                .map_err(|_| invalid(format!("there is no training job {id} of yours or your team's.")))?;
+            let json =
+                app.db.training_artifact_content(id, "model.json").await?.ok_or_else(|| {
+                    invalid(format!("training job {id} is {} and has no model yet.", job.state.as_str()))
+                })?;
+            Ok((json, format!("training job {id}")))
+        }
+    }
+}
+
+/// Deploys `req` for `user`: reads and checks every variant's model, then
+/// stores the endpoint. It answers at once afterwards (the models are loaded).
+///
+/// # Errors
+/// [`EndpointError::Invalid`] for a bad name, weights, capture share, a
+/// model that cannot be read or served (the message lists the types that
+/// can) or variants that take different inputs; [`EndpointError::Taken`].
+pub async fn deploy(app: &App, user: &User, req: &DeployRequest) -> Result<Endpoint, EndpointError> {
+    check_name("name", &req.name)?;
+    check_variants(req.variants.iter().map(|v| (v.name.as_str(), v.weight)))?;
+    if req.capture_percent > 100 {
+        return Err(EndpointError::Invalid(format!(
+            "capture_percent is a share of requests, 0 to 100, not {}.",
+            req.capture_percent
+        )));
+    }
+    let mut named = Vec::with_capacity(req.variants.len());
+    let mut sources = Vec::with_capacity(req.variants.len());
+    for v in &req.variants {
+        let (json, source) = model_json(app, user, &v.name, &v.model).await?;
+        named.push((v.name.clone(), json));
+        sources.push(source);
+    }
+    let (columns, models) = parse_models(named.clone()).await?;
+    let (workshop, team) = crate::training::context_of(app, user).await?;
+    let at = now();
+    let endpoint = Endpoint {
+        id: EndpointId(Uuid::new_v4()),
+        name: req.name.clone(),
+        owner: user.id,
+        workshop,
+        team,
+        capture_percent: req.capture_percent,
+        variants: req
+            .variants
+            .iter()
+            .zip(&models)
+            .zip(sources)
+            .map(|((v, m), source)| Variant {
+                name: v.name.clone(),
+                model_kind: m.kind().to_owned(),
+                source,
+                weight: v.weight,
+            })
+            .collect(),
+        created_at: at,
+        updated_at: at,
+    };
+    let jsons: Vec<String> = named.into_iter().map(|(_, json)| json).collect();
+    app.db.create_endpoint(&endpoint, &jsons).await.map_err(|e| match e {
+        StoreError::Conflict(_) => EndpointError::Taken(req.name.clone()),
+        other => other.into(),
+    })?;
+    app.endpoints.put(Arc::new(Served {
+        endpoint: endpoint.clone(),
+        columns,
+        models: Arc::new(models),
+        checked: Instant::now(),
+    }));
+    Ok(endpoint)
+}
+
+/// Whether `user` may see and invoke `endpoint` (see the module docs).
+async fn may_use(app: &App, user: &User, endpoint: &Endpoint) -> Result<bool, EndpointError> {
+    Ok(crate::training::may_see(app, user, endpoint.owner, endpoint.workshop, endpoint.team).await?)
+}
+
+/// The endpoint `name` as this server serves it, reloaded when it changed.
+async fn served(app: &App, user: &User, name: &str) -> Result<Arc<Served>, EndpointError> {
+    let missing = || EndpointError::NotFound(name.to_owned());
+    let cached = app.endpoints.get(name);
+    let served = match cached {
+        Some(s) if s.checked.elapsed() < RECHECK => s,
+        cached => {
+            let Some(stored) = app.db.endpoint_by_name(name).await? else {
+                app.endpoints.forget(name);
+                return Err(missing());
+            };
+            let served = match cached {
+                Some(s) if s.endpoint.id == stored.id && s.endpoint.updated_at == stored.updated_at => Served {
+                    endpoint: stored,
+                    columns: s.columns.clone(),
+                    models: s.models.clone(),
+                    checked: Instant::now(),
+                },
+                _ => {
+                    let (columns, models) = parse_models(app.db.endpoint_models(stored.id).await?).await?;
+                    Served { endpoint: stored, columns, models: Arc::new(models), checked: Instant::now() }
+                }
+            };
+            let served = Arc::new(served);
+            app.endpoints.put(served.clone());
+            served
+        }
+    };
+    if may_use(app, user, &served.endpoint).await? { Ok(served) } else { Err(missing()) }
+}
+
+/// An endpoint with what it has served: the caller's view.
+#[derive(Debug, Clone)]
+pub struct EndpointView {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// The feature columns it takes, in order, when its models record them.
+    pub columns: Option<Vec<String>>,
+    /// Per variant, in the endpoint's order.
+    pub variants: Vec<VariantStats>,
+}
+
+/// One variant's live figures, from the endpoint's newest [`METRIC_WINDOW`] captures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VariantStats {
+    /// Captured predictions.
+    pub captured: usize,
+    /// Of those, with ground truth.
+    pub labelled: usize,
+    /// Accuracy on the labelled ones.
+    pub accuracy: Option<f64>,
+    /// ROC AUC on the labelled ones (both classes present).
+    pub roc_auc: Option<f64>,
+    /// Area under the precision–recall curve (average precision) on the labelled ones.
+    pub pr_auc: Option<f64>,
+    /// Median serving time of the captured requests, in milliseconds.
+    pub latency_p50_ms: Option<f64>,
+    /// 95th percentile of the same, in milliseconds.
+    pub latency_p95_ms: Option<f64>,
+}
+
+/// A variant's figures from its captures (see [`VariantStats`]).
+pub fn variant_stats(captures: &[&Capture]) -> VariantStats {
+    let mut latencies: Vec<f64> = captures.iter().map(|c| c.latency_us as f64 / 1000.0).collect();
+    latencies.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let at = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+        latencies.get(at).copied()
+    };
+    let labelled: Vec<&&Capture> = captures.iter().filter(|c| c.ground_truth.is_some()).collect();
+    let truth: Vec<&str> = labelled.iter().filter_map(|c| c.ground_truth.as_deref()).collect();
+    let accuracy = (!labelled.is_empty()).then(|| {
+        let right = labelled.iter().filter(|c| c.ground_truth.as_deref() == Some(c.class.as_str())).count();
+        right as f64 / labelled.len() as f64
+    });
+    let (roc_auc, pr_auc) = if labelled.is_empty() {
+        (None, None)
+    } else {
+        let truth = Labels::from_strings(&truth);
+        let scores = Vector::from_vec(labelled.iter().map(|c| c.score).collect());
+        let two = truth.n_classes() == 2;
+        (
+            flywheel_ml::metrics::roc_auc(&truth, &scores).ok().filter(|_| two),
+            flywheel_ml::metrics::average_precision(&truth, &scores).ok().filter(|_| two),
+        )
+    };
+    VariantStats {
+        captured: captures.len(),
+        labelled: labelled.len(),
+        accuracy,
+        roc_auc,
+        pr_auc,
+        latency_p50_ms: quantile(0.5),
+        latency_p95_ms: quantile(0.95),
+    }
+}
+
+async fn view(app: &App, served: &Served) -> Result<EndpointView, EndpointError> {
+    let captures = app.db.captures(served.endpoint.id, METRIC_WINDOW).await?;
+    let variants = served
+        .endpoint
+        .variants
+        .iter()
+        .map(|v| variant_stats(&captures.iter().filter(|c| c.variant == v.name).collect::<Vec<_>>()))
+        .collect();
+    Ok(EndpointView { endpoint: served.endpoint.clone(), columns: served.columns.clone(), variants })
+}
+
+/// The endpoint `name` with its variants' live figures.
+///
+/// # Errors
+/// [`EndpointError::NotFound`].
+pub async fn get(app: &App, user: &User, name: &str) -> Result<EndpointView, EndpointError> {
+    let served = served(app, user, name).await?;
+    view(app, &served).await
+}
+
+/// The endpoints `user` may see, by name.
+///
+/// # Errors
+/// Storage failures.
+pub async fn list(app: &App, user: &User) -> Result<Vec<Endpoint>, EndpointError> {
+    let mut mine = Vec::new();
+    for e in app.db.endpoints().await? {
+        if may_use(app, user, &e).await? {
+            mine.push(e);
+        }
+    }
+    Ok(mine)
+}
+
+/// Sets the traffic weights of the named variants; the others keep theirs.
+/// Requests in flight finish on the old weights; new ones follow the new
+/// weights at once on this server and within [`RECHECK`] on the others.
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::Invalid`] for a variant the
+/// endpoint lacks or weights that do not give a positive total.
+pub async fn set_weights(
+    app: &App,
+    user: &User,
+    name: &str,
+    weights: &[(String, f64)],
+) -> Result<EndpointView, EndpointError> {
+    let served = served(app, user, name).await?;
+    let names: Vec<&str> = served.endpoint.variants.iter().map(|v| v.name.as_str()).collect();
+    if weights.is_empty() {
+        return Err(EndpointError::Invalid(format!(
+            "Give a weight for one or more of the variants {}.",
+            names.join(", ")
+        )));
+    }
+    if let Some((unknown, _)) = weights.iter().find(|(n, _)| !names.contains(&n.as_str())) {
+        return Err(EndpointError::Invalid(format!(
+            "Endpoint {name:?} has no variant {unknown:?}: its variants are {}.",
+            names.join(", ")
+        )));
+    }
+    let new_weight = |v: &Variant| weights.iter().rev().find(|(n, _)| *n == v.name).map_or(v.weight, |(_, w)| *w);
+    check_variants(served.endpoint.variants.iter().map(|v| (v.name.as_str(), new_weight(v))))?;
+    if !app.db.set_variant_weights(served.endpoint.id, weights, now()).await? {
+        return Err(EndpointError::NotFound(name.to_owned()));
+    }
+    app.endpoints.forget(name);
+    get(app, user, name).await
+}
+
+/// Deletes an endpoint and its captures.
+///
+/// # Errors
+/// [`EndpointError::NotFound`].
+pub async fn delete(app: &App, user: &User, name: &str) -> Result<(), EndpointError> {
+    let served = served(app, user, name).await?;
+    app.db.delete_endpoint(served.endpoint.id).await?;
+    app.endpoints.forget(name);
+    Ok(())
+}
+
+/// What an invocation carries, as the request's content type says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `{"instances": [[…], …]}` or `{"records": [{"column": value, …}, …]}`.
+    Json,
+    /// CSV rows of numbers; a first row that is not all numbers is a header of column names.
+    Csv,
+}
+
+/// One row's prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Its id, for posting its ground truth.
+    pub inference_id: InferenceId,
+    /// The probability of the positive class.
+    pub score: f64,
+    /// The predicted class.
+    pub class: String,
+}
+
+/// An invocation's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// The variant that served every row of the request.
+    pub variant: String,
+    /// Whether the predictions were captured (only captured ones take ground truth).
+    pub captured: bool,
+    /// One per row, in order.
+    pub predictions: Vec<Prediction>,
+}
+
+fn expected(columns: Option<&[String]>) -> String {
+    match columns {
+        Some(c) => format!("this endpoint takes {} features: {}", c.len(), c.join(", ")),
+        None => "the model records no column names, so send `instances` in its training column order".to_owned(),
+    }
+}
+
+fn number(value: &serde_json::Value, at: impl Fn() -> String) -> Result<f64, EndpointError> {
+    match value {
+        serde_json::Value::Number(n) => n.as_f64().filter(|x| x.is_finite()),
+        serde_json::Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+    .ok_or_else(|| EndpointError::Invalid(format!("{} is {value}, not a number.", at())))
+}
+
+/// A named value of a JSON record or a CSV row with a header.
+enum Field {
+    Number(f64),
+    Text(String),
+}
+
+impl Field {
+    fn of_json(value: &serde_json::Value) -> Option<Field> {
+        match value {
+            serde_json::Value::String(s) => Some(Field::Text(s.clone())),
+            other => number(other, String::new).ok().map(Field::Number),
+        }
+    }
+
+    fn of_csv(text: &str) -> Field {
+        let text = text.trim();
+        text.parse::<f64>().ok().filter(|x| x.is_finite()).map_or_else(|| Field::Text(text.to_owned()), Field::Number)
+    }
+}
+
+/// A row in the endpoint's column order from named values (a JSON record,
+/// or a CSV row under a header). A column the pool one-hot encoded
+/// (`purpose=business`) is filled from the raw column (`"purpose":
+/// "business"`) as training encoded it, or taken as named; a category the
+/// model never saw gives the group all zeros, as the pool's validation
+/// data does.
+fn named_row(columns: Option<&[String]>, named: &[(String, Field)], at: &str) -> Result<Vec<f64>, EndpointError> {
+    let Some(columns) = columns else {
+        return Err(EndpointError::Invalid(format!("{at} names its columns, but {}.", expected(None))));
+    };
+    let group_of = |c: &str| c.split_once('=').map(|(g, _)| g.to_owned());
+    let is_group = |name: &str| columns.iter().any(|c| group_of(c).as_deref() == Some(name));
+    let mut unknown = Vec::new();
+    for (name, field) in named {
+        if columns.contains(name) {
+            if let Field::Text(t) = field {
+                return Err(EndpointError::Invalid(format!("{at}.{name} is {t:?}, not a number.")));
+            }
+        } else if !is_group(name) {
+            unknown.push(name.as_str());
+        }
+    }
+    let mut missing: Vec<String> = Vec::new();
+    let mut row = Vec::with_capacity(columns.len());
+    for c in columns {
+        let direct = named.iter().find(|(n, _)| n == c);
+        let value = match (direct, group_of(c)) {
+            (Some((_, Field::Number(x))), _) => Some(*x),
+            (_, Some(group)) => named.iter().find(|(n, _)| *n == group).map(|(_, f)| {
+                let v = match f {
+                    Field::Text(t) => t.clone(),
+                    Field::Number(x) => x.to_string(),
+                };
+                f64::from(u8::from(*c == format!("{group}={v}")))
+            }),
+            _ => None,
+        };
+        match value {
+            Some(v) => row.push(v),
+            None => {
+                let name = group_of(c).unwrap_or_else(|| c.clone());
+                if !missing.contains(&name) {
+                    missing.push(name);
+                }
+            }
+        }
+    }
+    if unknown.is_empty() && missing.is_empty() {
+        return Ok(row);
+    }
+    let mut why = Vec::new();
+    if !unknown.is_empty() {
+        why.push(format!("unknown columns {}", unknown.join(", ")));
+    }
+    if !missing.is_empty() {
+        why.push(format!("missing columns {}", missing.join(", ")));
+    }
+    Err(EndpointError::Invalid(format!("{at} has {}; {}.", why.join(" and "), expected(Some(columns)))))
+}
+
+/// Parses an invocation body into rows of numbers in the endpoint's column order.
+///
+/// # Errors
+/// [`EndpointError::Invalid`] naming the row and value at fault: an empty
+/// body, another shape, a value that is not a number, rows of another
+/// length than the columns, unknown or missing column names, more than [`MAX_ROWS`] rows.
+pub fn parse_rows(body: &[u8], format: BodyFormat, columns: Option<&[String]>) -> Result<Vec<Vec<f64>>, EndpointError> {
+    const SHAPES: &str = "send JSON {\"instances\": [[…], …]} or {\"records\": [{\"column\": value, …}, …]}, or CSV rows (Content-Type: text/csv)";
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(EndpointError::Invalid(format!("The request body is empty: {SHAPES}.")));
+    }
+    let rows = match format {
+        BodyFormat::Json => {
+            let value: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|e| EndpointError::Invalid(format!("The body is not JSON ({e}): {SHAPES}.")))?;
+            if let Some(instances) = value.get("instances").and_then(serde_json::Value::as_array) {
+                instances
+                    .iter()
+                    .enumerate()
+                    .map(|(i, row)| {
+                        let row = row.as_array().ok_or_else(|| {
+                            EndpointError::Invalid(format!("instances[{i}] is not a list of numbers."))
+                        })?;
+                        row.iter().enumerate().map(|(j, v)| number(v, || format!("instances[{i}][{j}]"))).collect()
+                    })
+                    .collect::<Result<Vec<Vec<f64>>, _>>()?
+            } else if let Some(records) = value.get("records").and_then(serde_json::Value::as_array) {
+                records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, record)| {
+                        let at = format!("records[{i}]");
+                        let record = record.as_object().ok_or_else(|| {
+                            EndpointError::Invalid(format!("{at} is not an object of column: value."))
+                        })?;
+                        let named = record
+                            .iter()
+                            .map(|(k, v)| {
+                                Field::of_json(v).map(|f| (k.clone(), f)).ok_or_else(|| {
+                                    EndpointError::Invalid(format!("{at}.{k} is {v}, not a number or a category."))
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        named_row(columns, &named, &at)
+                    })
+                    .collect::<Result<Vec<Vec<f64>>, _>>()?
+            } else {
+                return Err(EndpointError::Invalid(format!(
+                    "The JSON has neither `instances` nor `records`: {SHAPES}."
+                )));
+            }
+        }
+        BodyFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(body);
+            let mut records = reader.records().peekable();
+            let mut header: Option<Vec<String>> = None;
+            if let Some(Ok(first)) = records.peek()
+                && first.iter().any(|f| f.trim().parse::<f64>().is_err())
+            {
+                header = Some(first.iter().map(|f| f.trim().to_owned()).collect());
+                records.next();
+            }
+            let mut rows = Vec::new();
+            for (i, record) in records.enumerate() {
+                let record = record.map_err(|e| EndpointError::Invalid(format!("The CSV cannot be read: {e}.")))?;
+                let at = format!("CSV row {}", i + 1);
+                if let Some(names) = &header {
+                    let named: Vec<(String, Field)> =
+                        names.iter().cloned().zip(record.iter().map(Field::of_csv)).collect();
+                    if named.len() != record.len() {
+                        return Err(EndpointError::Invalid(format!(
+                            "{at} has {} fields and the header {}.",
+                            record.len(),
+                            names.len()
+                        )));
+                    }
+                    rows.push(named_row(columns, &named, &at)?);
+                    continue;
+                }
+                let values: Vec<f64> = record
+                    .iter()
+                    .enumerate()
+                    .map(|(j, f)| {
+                        f.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
+                            EndpointError::Invalid(format!("{at}, field {} is {f:?}, not a number.", j + 1))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+                rows.push(values);
+            }
+            rows
+        }
+    };
+    if rows.is_empty() {
+        return Err(EndpointError::Invalid(format!("The request has no rows: {SHAPES}.")));
+    }
+    if rows.len() > MAX_ROWS {
+        return Err(EndpointError::Invalid(format!(
+            "The request has {} rows; one invocation takes at most {MAX_ROWS}.",
+            rows.len()
+        )));
+    }
+    let width = columns.map_or(rows[0].len(), <[String]>::len);
+    if let Some((i, row)) = rows.iter().enumerate().find(|(_, r)| r.len() != width) {
+        return Err(EndpointError::Invalid(format!(
+            "Row {i} has {} values; {}.",
+            row.len(),
+            if columns.is_some() { expected(columns) } else { format!("row 0 has {width}") }
+        )));
+    }
+    Ok(rows)
+}
+
+/// A uniform draw in [0, 1) from the operating system's random source.
+fn draw() -> Result<f64, EndpointError> {
+    let bits = u64::from_le_bytes(random_bytes::<8>()?);
+    #[allow(clippy::cast_precision_loss)]
+    Ok((bits >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+/// Serves one request: parses its rows, picks the variant (`variant` when
+/// the caller names one, else by weight), predicts, and captures the
+/// predictions when the endpoint's capture share draws this request.
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::Invalid`] as
+/// [`parse_rows`], for an unknown `variant`, or rows the model refuses.
+pub async fn invoke(
+    app: &App,
+    user: &User,
+    name: &str,
+    body: &[u8],
+    format: BodyFormat,
+    variant: Option<&str>,
+) -> Result<Invocation, EndpointError> {
+    let started = Instant::now();
+    let served = served(app, user, name).await?;
+    let endpoint = &served.endpoint;
+    let rows = parse_rows(body, format, served.columns.as_deref())?;
+    let chosen = match variant {
+        Some(wanted) => endpoint.variants.iter().position(|v| v.name == wanted).ok_or_else(|| {
+            let names: Vec<&str> = endpoint.variants.iter().map(|v| v.name.as_str()).collect();
+            EndpointError::Invalid(format!(
+                "Endpoint {name:?} has no variant {wanted:?}: its variants are {}.",
+                names.join(", ")
+            ))
+        })?,
+        None => {
+            let weights: Vec<f64> = endpoint.variants.iter().map(|v| v.weight).collect();
+            pick_variant(&weights, draw()?).ok_or_else(|| {
+                EndpointError::Invalid(format!("Endpoint {name:?} has no variant with a positive weight."))
+            })?
+        }
+    };
+    let model = &served.models[chosen];
+    let x = Matrix::from_rows(&rows).map_err(|e| EndpointError::Invalid(format!("{e}.")))?;
+    let (scores, classes) = match (model.predict_proba(&x), model.predict(&x)) {
+        (Ok(s), Ok(c)) => (s, c),
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(EndpointError::Invalid(format!("The model cannot score these rows: {e}.")));
+        }
+    };
+    let predictions: Vec<Prediction> = (0..rows.len())
+        .map(|i| Prediction {
+            inference_id: InferenceId(Uuid::new_v4()),
+            score: scores.get(i).unwrap_or(f64::NAN),
+            class: classes.get(i).unwrap_or_default().to_owned(),
+        })
+        .collect();
+    let variant = endpoint.variants[chosen].name.clone();
+    let captured = endpoint.capture_percent > 0 && draw()? * 100.0 < f64::from(endpoint.capture_percent);
+    if captured {
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let at = now();
+        let captures: Vec<Capture> = predictions
+            .iter()
+            .zip(rows)
+            .map(|(p, features)| Capture {
+                inference_id: p.inference_id,
+                variant: variant.clone(),
+                at,
+                features,
+                score: p.score,
+                class: p.class.clone(),
+                latency_us,
+                ground_truth: None,
+            })
+            .collect();
+        app.db.add_captures(endpoint.id, &captures, MAX_CAPTURES).await?;
+    }
+    Ok(Invocation { variant, captured, predictions })
+}
+
+/// Records the true class of a captured prediction.
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::NoInference`] for an id
+/// the endpoint did not capture; [`EndpointError::Invalid`] for an empty label.
+pub async fn ground_truth(
+    app: &App,
+    user: &User,
+    name: &str,
+    inference_id: &str,
+    label: &str,
+) -> Result<(), EndpointError> {
+    let served = served(app, user, name).await?;
+    let no_such = || EndpointError::NoInference { endpoint: name.to_owned(), id: inference_id.to_owned() };
+    let id: InferenceId = inference_id.parse().map_err(|_| no_such())?;
+    let label = label.trim();
+    if label.is_empty() || label.len() > 200 {
+        return Err(EndpointError::Invalid("`label` is the true class, 1 to 200 characters.".to_owned()));
+    }
+    if app.db.set_ground_truth(served.endpoint.id, id, label).await? { Ok(()) } else { Err(no_such()) }
+}
+
+/// The endpoint's newest captures, at most `limit` (up to [`MAX_CAPTURES`]), newest first.
+///
+/// # Errors
+/// [`EndpointError::NotFound`].
+pub async fn captures(
+    app: &App,
+    user: &User,
+    name: &str,
+    limit: u64,
+) -> Result<(EndpointView, Vec<Capture>), EndpointError> {
+    let served = served(app, user, name).await?;
+    let all = app.db.captures(served.endpoint.id, limit.min(MAX_CAPTURES)).await?;
+    Ok((EndpointView { endpoint: served.endpoint.clone(), columns: served.columns.clone(), variants: Vec::new() }, all))
+}
+
+/// Captures as CSV: `inference_id, variant, at` (Unix milliseconds),
+/// `score, class, ground_truth, latency_us`, then one column per feature
+/// (the endpoint's column names, else `feature_0`, …).
+///
+/// # Errors
+/// When the CSV writer fails (it writes to memory, so it does not).
+pub fn captures_csv(columns: Option<&[String]>, captures: &[Capture]) -> anyhow::Result<String> {
+    let width = captures.iter().map(|c| c.features.len()).max().unwrap_or(0);
+    let features: Vec<String> = match columns {
+        Some(c) if c.len() == width => c.to_vec(),
+        _ => (0..width).map(|i| format!("feature_{i}")).collect(),
+    };
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let head = ["inference_id", "variant", "at", "score", "class", "ground_truth", "latency_us"];
+    out.write_record(head.iter().map(|h| (*h).to_owned()).chain(features))?;
+    for c in captures {
+        let fixed = [
+            c.inference_id.to_string(),
+            c.variant.clone(),
+            c.at.millis().to_string(),
+            c.score.to_string(),
+            c.class.clone(),
+            c.ground_truth.clone().unwrap_or_default(),
+            c.latency_us.to_string(),
+        ];
+        out.write_record(fixed.into_iter().chain(c.features.iter().map(f64::to_string)))?;
+    }
+    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("captures CSV: {e}"))?;
+    Ok(String::from_utf8(bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flywheel_domain::Timestamp;
+
+    fn cols(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn json_instances_and_records_give_rows_in_column_order() {
+        let c = cols(&["a", "b"]);
+        let rows = parse_rows(br#"{"instances": [[1, 2], [3.5, true]]}"#, BodyFormat::Json, Some(&c)).unwrap();
+        assert_eq!(rows, vec![vec![1.0, 2.0], vec![3.5, 1.0]]);
+        let rows = parse_rows(br#"{"records": [{"b": 2, "a": 1}]}"#, BodyFormat::Json, Some(&c)).unwrap();
+        assert_eq!(rows, vec![vec![1.0, 2.0]]);
+    }
+
+    #[test]
+    fn csv_rows_with_or_without_a_header() {
+        let c = cols(&["a", "b"]);
+        assert_eq!(parse_rows(b"1,2\n3,4\n", BodyFormat::Csv, Some(&c)).unwrap(), vec![vec![1.0, 2.0], vec![3.0, 4.0]]);
+        assert_eq!(parse_rows(b"b,a\n2,1\n", BodyFormat::Csv, Some(&c)).unwrap(), vec![vec![1.0, 2.0]]);
+    }
+
+    #[test]
+    fn records_fill_one_hot_columns_from_the_raw_category() {
+        let c = cols(&["age", "purpose=car", "purpose=tv"]);
+        let rows = parse_rows(br#"{"records": [{"purpose": "tv", "age": 40}]}"#, BodyFormat::Json, Some(&c)).unwrap();
+        assert_eq!(rows, vec![vec![40.0, 0.0, 1.0]]);
+        let rows = parse_rows(b"age,purpose\n40,car\n", BodyFormat::Csv, Some(&c)).unwrap();
+        assert_eq!(rows, vec![vec![40.0, 1.0, 0.0]]);
+        let rows = parse_rows(br#"{"records": [{"purpose": "boat", "age": 1}]}"#, BodyFormat::Json, Some(&c)).unwrap();
+        assert_eq!(rows, vec![vec![1.0, 0.0, 0.0]], "a category never seen: all zeros");
+        let err = parse_rows(br#"{"records": [{"age": 1}]}"#, BodyFormat::Json, Some(&c)).unwrap_err();
+        assert!(err.to_string().contains("missing columns purpose;"), "{err}");
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        let c = cols(&["a", "b"]);
+        let err = |body: &[u8], format| parse_rows(body, format, Some(&c)).unwrap_err().to_string();
+        assert!(err(b"  ", BodyFormat::Json).contains("empty"));
+        assert!(err(b"{\"rows\": []}", BodyFormat::Json).contains("neither"));
+        assert!(
+            err(br#"{"instances": [[1, "x"]]}"#, BodyFormat::Json).contains("instances[0][1] is \"x\", not a number")
+        );
+        let wrong = err(br#"{"instances": [[1, 2, 3]]}"#, BodyFormat::Json);
+        assert!(wrong.contains("3 values") && wrong.contains("takes 2 features: a, b"), "{wrong}");
+        let names = err(br#"{"records": [{"a": 1, "c": 2}]}"#, BodyFormat::Json);
+        assert!(names.contains("unknown columns c") && names.contains("missing columns b"), "{names}");
+        assert!(err(b"1,zz\n2,3\n", BodyFormat::Csv).contains("unknown columns 1, zz"));
+        assert!(err(b"a,b\n1,x\n", BodyFormat::Csv).contains("CSV row 1.b is \"x\", not a number"));
+        assert!(err(b"1,2\n3,zz\n", BodyFormat::Csv).contains("row 2, field 2"));
+        assert!(err(br#"{"instances": []}"#, BodyFormat::Json).contains("no rows"));
+    }
+
+    fn capture(variant: &str, score: f64, class: &str, truth: Option<&str>, latency_us: u64) -> Capture {
+        Capture {
+            inference_id: InferenceId(Uuid::new_v4()),
+            variant: variant.to_owned(),
+            at: Timestamp(0),
+            features: vec![],
+            score,
+            class: class.to_owned(),
+            latency_us,
+            ground_truth: truth.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn live_metrics_come_from_the_labelled_captures() {
+        let all = [
+            capture("a", 0.9, "1", Some("1"), 1000),
+            capture("a", 0.2, "0", Some("0"), 2000),
+            capture("a", 0.6, "1", Some("0"), 3000),
+            capture("a", 0.4, "0", None, 4000),
+        ];
+        let s = variant_stats(&all.iter().collect::<Vec<_>>());
+        assert_eq!((s.captured, s.labelled), (4, 3));
+        assert!((s.accuracy.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s.roc_auc, Some(1.0));
+        assert_eq!(s.latency_p50_ms, Some(3.0));
+        let none = variant_stats(&[]);
+        assert_eq!((none.accuracy, none.roc_auc, none.latency_p50_ms), (None, None, None));
+    }
+}

@@ -1,0 +1,356 @@
+//! Endpoints (Day 3) through the API, on models trained by the real pool:
+//! deploy two variants, invoke them as JSON instances, records and CSV,
+//! traffic split by weight and by header, ground truth giving each variant's
+//! live accuracy, weights changed live, captures downloaded; bad requests
+//! refused with what is valid and nothing changed; another participant
+//! sees nothing; a second server on the same database serves the same
+//! endpoint and follows a weight change.
+
+use std::time::Duration;
+
+use flywheel_domain::Role;
+use flywheel_tests::{Api, TestApp, error_message, eventually, spawn_app_with};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const CREDIT: &str = "builtin:german_credit";
+
+async fn trained(api: &Api, token: &str, body: Value) -> String {
+    let (status, job) = api.json(Method::POST, "/api/v1/training-jobs", Some(body), token).await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    eventually(&format!("job {id} completes"), Duration::from_secs(180), || async {
+        let (_, j) = api.json(Method::GET, &format!("/api/v1/training-jobs/{id}"), None, token).await;
+        match j["state"].as_str() {
+            Some("completed") => Ok(()),
+            Some("failed" | "cancelled") => panic!("{j}"),
+            _ => Err(j.to_string()),
+        }
+    })
+    .await;
+    id
+}
+
+/// A boosted-trees and a linear-learner model of German credit, trained in the pool.
+async fn two_models(app: &TestApp, token: &str) -> (String, String) {
+    let api = app.api();
+    let data = json!({"train": CREDIT, "target": "creditability"});
+    let trees = trained(&api, token, json!({"algorithm": "gradient_boosted_trees", "hyperparameters": {"iterations": 10, "max_depth": 3}, "data": data})).await;
+    let linear = trained(&api, token, json!({"algorithm": "linear_learner", "data": data})).await;
+    (trees, linear)
+}
+
+/// German credit as the pool trained on it (every text column but the
+/// target one-hot encoded).
+struct Credit {
+    /// The feature columns.
+    columns: Vec<String>,
+    /// The rows, in those columns.
+    rows: Vec<Vec<f64>>,
+    /// Each row's class.
+    truth: Vec<String>,
+    /// Each row as a record of the raw table (categories as text).
+    records: Vec<serde_json::Map<String, Value>>,
+}
+
+fn credit_rows() -> Credit {
+    let raw = flywheel_ml::datasets::german_credit();
+    let numeric = raw.numeric_columns();
+    let mut encoded = raw.clone();
+    for c in raw.column_names() {
+        if !numeric.contains(&c) && c != "creditability" {
+            encoded = encoded.one_hot(&c).unwrap();
+        }
+    }
+    let columns: Vec<String> = encoded.numeric_columns().into_iter().filter(|c| c != "creditability").collect();
+    let x = encoded.matrix(&columns).unwrap();
+    let rows = (0..x.nrows()).map(|i| x.row(i).unwrap()).collect();
+    let labels = raw.labels("creditability").unwrap();
+    let truth = (0..labels.len()).map(|i| labels.get(i).unwrap().to_owned()).collect();
+    let mut records = vec![serde_json::Map::new(); raw.nrows()];
+    for c in raw.column_names().into_iter().filter(|c| c != "creditability") {
+        let values: Vec<Value> = if numeric.contains(&c) {
+            raw.numbers(&c).unwrap().to_vec().into_iter().map(|v| json!(v)).collect()
+        } else {
+            raw.texts(&c).unwrap().into_iter().map(Value::String).collect()
+        };
+        for (record, v) in records.iter_mut().zip(values) {
+            record.insert(c.clone(), v);
+        }
+    }
+    Credit { columns, rows, truth, records }
+}
+
+/// POSTs a raw body; the status, the served variant header and the JSON.
+async fn invoke_raw(
+    base: &str,
+    token: &str,
+    name: &str,
+    body: Vec<u8>,
+    content_type: &str,
+    variant: Option<&str>,
+) -> (u16, Option<String>, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/endpoints/{name}/invocations"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(v) = variant {
+        req = req.header("x-flywheel-variant", v);
+    }
+    let r = req.send().await.expect("invocation");
+    let status = r.status().as_u16();
+    let served = r.headers().get("x-flywheel-variant").map(|v| v.to_str().unwrap().to_owned());
+    let text = r.text().await.unwrap();
+    (status, served, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn invoke(
+    base: &str,
+    token: &str,
+    name: &str,
+    body: Value,
+    variant: Option<&str>,
+) -> (u16, Option<String>, Value) {
+    invoke_raw(base, token, name, body.to_string().into_bytes(), "application/json", variant).await
+}
+
+#[tokio::test]
+async fn two_variants_share_traffic_by_weight_and_ground_truth_gives_each_its_live_accuracy() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, linear) = two_models(&app, &ada).await;
+    let Credit { columns, rows, truth, records } = credit_rows();
+
+    let deploy = json!({"name": "credit", "capture_percent": 100, "variants": [
+        {"name": "trees", "model": {"training_job": trees}, "weight": 2},
+        {"name": "linear", "model": {"training_job": linear}, "weight": 1},
+    ]});
+    let (status, endpoint) = api.json(Method::POST, "/api/v1/endpoints", Some(deploy.clone()), &ada).await;
+    assert_eq!(status, 201, "{endpoint}");
+    assert_eq!(endpoint["state"], "in_service");
+    assert_eq!(endpoint["invocation_url"], "/endpoints/credit/invocations");
+    assert_eq!(endpoint["columns"], json!(columns), "the boosted trees record their (one-hot encoded) columns");
+    assert_eq!(endpoint["variants"][0]["model_kind"], "GradientBoostedTreesModel");
+    assert_eq!(endpoint["variants"][1]["model_kind"], "LinearClassifier");
+    assert!((endpoint["variants"][0]["traffic_percent"].as_f64().unwrap() - 200.0 / 3.0).abs() < 1e-9);
+
+    // 300 single-row requests: about two thirds to the trees; each row's
+    // truth posted back; the server's accuracy per variant is ours.
+    let mut right = std::collections::HashMap::<String, (u32, u32)>::new();
+    for (row, label) in rows.iter().zip(&truth).take(300) {
+        let (status, served, answer) = invoke(&app.base, &ada, "credit", json!({"instances": [row]}), None).await;
+        assert_eq!(status, 200, "{answer}");
+        let variant = answer["variant"].as_str().unwrap().to_owned();
+        assert_eq!(served.as_deref(), Some(variant.as_str()), "the header says who served it");
+        assert_eq!(answer["captured"], true);
+        let p = &answer["predictions"][0];
+        let score = p["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score), "{p}");
+        let entry = right.entry(variant).or_default();
+        entry.0 += 1;
+        entry.1 += u32::from(p["class"] == label.as_str());
+        let posted = json!({"inference_id": p["inference_id"], "label": label});
+        let (status, body) = api.json(Method::POST, "/endpoints/credit/ground-truth", Some(posted), &ada).await;
+        assert_eq!(status, 204, "{body}");
+    }
+    let trees_served = right["trees"].0;
+    assert!((160..=240).contains(&trees_served), "2 : 1 of 300 is 200 ± 40 (5 standard deviations): {right:?}");
+
+    let (_, endpoint) = api.json(Method::GET, "/api/v1/endpoints/credit", None, &ada).await;
+    for variant in endpoint["variants"].as_array().unwrap() {
+        let name = variant["name"].as_str().unwrap();
+        let (served, correct) = right[name];
+        let m = &variant["metrics"];
+        assert_eq!(m["captured"], served, "{m}");
+        assert_eq!(m["labelled"], served, "{m}");
+        assert!((m["accuracy"].as_f64().unwrap() - f64::from(correct) / f64::from(served)).abs() < 1e-12, "{m}");
+        let auc = m["roc_auc"].as_f64().unwrap();
+        assert!(auc > 0.6 && auc <= 1.0, "{name} learned something: {m}");
+        assert!(m["latency_p50_ms"].as_f64().unwrap() >= 0.0, "{m}");
+    }
+
+    // The header picks a variant; records and CSV give the same score as instances.
+    let row = &rows[0];
+    let (_, served, by_instances) =
+        invoke(&app.base, &ada, "credit", json!({"instances": [row]}), Some("linear")).await;
+    assert_eq!(served.as_deref(), Some("linear"));
+    // A record of the raw row: its categories are one-hot encoded as in training.
+    let (status, _, by_record) =
+        invoke(&app.base, &ada, "credit", json!({"records": [records[0]]}), Some("linear")).await;
+    assert_eq!(status, 200, "{by_record}");
+    assert_eq!(by_record["predictions"][0]["score"], by_instances["predictions"][0]["score"]);
+    let named: serde_json::Map<String, Value> = columns.iter().zip(row).map(|(c, v)| (c.clone(), json!(v))).collect();
+    let (_, _, by_columns) = invoke(&app.base, &ada, "credit", json!({"records": [named]}), Some("linear")).await;
+    assert_eq!(by_columns["predictions"][0]["score"], by_instances["predictions"][0]["score"]);
+    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    let csv = format!("{}\n{}\n", quoted.join(","), row.iter().map(f64::to_string).collect::<Vec<_>>().join(","));
+    let (status, _, by_csv) = invoke_raw(&app.base, &ada, "credit", csv.into_bytes(), "text/csv", Some("linear")).await;
+    assert_eq!(status, 200, "{by_csv}");
+    assert_eq!(by_csv["predictions"][0]["score"], by_instances["predictions"][0]["score"]);
+
+    // Weights change live: with the trees at 0, every request goes to the linear model.
+    let (status, changed) =
+        api.json(Method::PATCH, "/api/v1/endpoints/credit", Some(json!({"weights": {"trees": 0}})), &ada).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["variants"][1]["traffic_percent"], 100.0);
+    for row in rows.iter().skip(300).take(20) {
+        let (_, served, _) = invoke(&app.base, &ada, "credit", json!({"instances": [row]}), None).await;
+        assert_eq!(served.as_deref(), Some("linear"));
+    }
+
+    // Captures: JSON lines and CSV with the columns' names.
+    let (status, lines) = api.get_text(&ada, "/api/v1/endpoints/credit/captures?limit=100000").await;
+    assert_eq!(status, 200);
+    assert_eq!(lines.lines().count(), 300 + 4 + 20, "every request was captured");
+    let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(first["features"].as_array().unwrap().len(), columns.len());
+    let (status, csv) = api.get_text(&ada, "/api/v1/endpoints/credit/captures?format=csv&limit=5").await;
+    assert_eq!(status, 200);
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with("inference_id,variant,at,score,class,ground_truth,latency_us,"), "{header}");
+    assert!(header.ends_with(columns.last().unwrap().as_str()), "{header}");
+    assert_eq!(csv.lines().count(), 6);
+
+    // Another participant sees none of it.
+    let bob = app.account("bob@example.org", Role::Participant).await;
+    let (status, _) = api.json(Method::GET, "/api/v1/endpoints/credit", None, &bob).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = invoke(&app.base, &bob, "credit", json!({"instances": [row]}), None).await;
+    assert_eq!(status, 404);
+    let (_, list) = api.json(Method::GET, "/api/v1/endpoints", None, &bob).await;
+    assert_eq!(list, json!([]));
+    let (_, list) = api.json(Method::GET, "/api/v1/endpoints", None, &ada).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // The name is taken; deleting frees it.
+    let (status, body) = api.json(Method::POST, "/api/v1/endpoints", Some(deploy.clone()), &ada).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = api.json(Method::DELETE, "/api/v1/endpoints/credit", None, &ada).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = invoke(&app.base, &ada, "credit", json!({"instances": [row]}), None).await;
+    assert_eq!(status, 404);
+    let (status, body) = api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn bad_requests_say_what_is_valid_and_change_nothing() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, linear) = two_models(&app, &ada).await;
+    let clusters = trained(
+        &api,
+        &ada,
+        json!({"algorithm": "kmeans", "hyperparameters": {"k": 2, "runs": 1}, "data": {"train": CREDIT}}),
+    )
+    .await;
+    let variant =
+        |name: &str, job: &str, weight: f64| json!({"name": name, "model": {"training_job": job}, "weight": weight});
+    let deploy = |name: &str, variants: Value| json!({"name": name, "variants": variants});
+    let refused = |status: u16, body: &Value, needle: &str| {
+        let message = error_message(body);
+        assert_eq!(status, 422, "{body}");
+        assert!(message.contains(needle), "{needle:?} in {message:?}");
+    };
+
+    let (s, b) = api
+        .json(Method::POST, "/api/v1/endpoints", Some(deploy("Credit", json!([variant("a", &trees, 1.0)]))), &ada)
+        .await;
+    refused(s, &b, "lower-case");
+    let (s, b) = api
+        .json(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some(deploy("c", json!([variant("a", &trees, 0.0), variant("b", &linear, 0.0)]))),
+            &ada,
+        )
+        .await;
+    refused(s, &b, "add up to 0");
+    let (s, b) = api
+        .json(Method::POST, "/api/v1/endpoints", Some(deploy("c", json!([variant("a", &clusters, 1.0)]))), &ada)
+        .await;
+    refused(s, &b, "LinearClassifier, GradientBoostedTreesModel");
+    let (s, b) = api
+        .json(Method::POST, "/api/v1/endpoints", Some(deploy("c", json!([variant("a", "not-a-job", 1.0)]))), &ada)
+        .await;
+    refused(s, &b, "not a training job id");
+    let (_, list) = api.json(Method::GET, "/api/v1/endpoints", None, &ada).await;
+    assert_eq!(list, json!([]), "nothing was deployed");
+
+    let (s, b) = api
+        .json(
+            Method::POST,
+            "/api/v1/endpoints",
+            Some(deploy("c", json!([variant("a", &trees, 1.0), variant("b", &linear, 1.0)]))),
+            &ada,
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, _, b) = invoke(&app.base, &ada, "c", json!({"instances": [[1, 2, 3]]}), None).await;
+    refused(s, &b, "takes 61 features: ");
+    let (s, _, b) = invoke(&app.base, &ada, "c", json!({"instances": [vec!["x"; 61]]}), None).await;
+    refused(s, &b, "instances[0][0] is \"x\", not a number");
+    let (s, _, b) = invoke(&app.base, &ada, "c", json!({"records": [{"age_in_years": 30}]}), None).await;
+    refused(s, &b, "missing columns");
+    let (s, _, b) = invoke_raw(&app.base, &ada, "c", Vec::new(), "application/json", None).await;
+    refused(s, &b, "empty");
+    let (s, _, b) = invoke(&app.base, &ada, "c", json!({"instances": [vec![0; 61]]}), Some("nope")).await;
+    refused(s, &b, "its variants are a, b");
+    let (s, _, _) = invoke_raw(&app.base, &ada, "c", vec![b' '; 3 * 1024 * 1024], "application/json", None).await;
+    assert_eq!(s, 413, "a body over the server's limit");
+    let (s, _, _) = invoke(&app.base, &ada, "missing", json!({"instances": [vec![0; 61]]}), None).await;
+    assert_eq!(s, 404);
+    let (s, b) = api
+        .json(
+            Method::POST,
+            "/endpoints/c/ground-truth",
+            Some(json!({"inference_id": "00000000-0000-0000-0000-000000000000", "label": 1})),
+            &ada,
+        )
+        .await;
+    assert_eq!(s, 404, "{b}");
+    assert!(error_message(&b).contains("captured no prediction"), "{b}");
+
+    let (s, b) = api.json(Method::PATCH, "/api/v1/endpoints/c", Some(json!({"weights": {"a": 0, "b": 0}})), &ada).await;
+    refused(s, &b, "add up to 0");
+    let (s, b) = api.json(Method::PATCH, "/api/v1/endpoints/c", Some(json!({"weights": {"z": 1}})), &ada).await;
+    refused(s, &b, "no variant \"z\"");
+    let (_, endpoint) = api.json(Method::GET, "/api/v1/endpoints/c", None, &ada).await;
+    assert_eq!(endpoint["variants"][0]["weight"], 1.0, "the refused changes changed nothing");
+    assert_eq!(endpoint["variants"][1]["weight"], 1.0);
+    assert_eq!(endpoint["variants"][0]["metrics"]["captured"], 0, "refused invocations capture nothing");
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_database_serves_the_endpoint_and_follows_its_weights() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, linear) = two_models(&app, &ada).await;
+    let deploy = json!({"name": "credit", "variants": [
+        {"name": "trees", "model": {"training_job": trees}},
+        {"name": "linear", "model": {"training_job": linear}},
+    ]});
+    let (status, body) = api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await;
+    assert_eq!(status, 201, "{body}");
+    let (other, stop) = app.another_server().await;
+    let row = json!({"instances": [vec![1; 61]]});
+    let (status, served, _) = invoke(&other, &ada, "credit", row.clone(), Some("trees")).await;
+    assert_eq!((status, served.as_deref()), (200, Some("trees")));
+
+    let (status, _) =
+        api.json(Method::PATCH, "/api/v1/endpoints/credit", Some(json!({"weights": {"linear": 0}})), &ada).await;
+    assert_eq!(status, 200);
+    eventually("the other server sends everything to the trees", Duration::from_secs(10), || async {
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            seen.push(invoke(&other, &ada, "credit", row.clone(), None).await.1.unwrap_or_default());
+        }
+        if seen.iter().all(|v| v == "trees") { Ok(()) } else { Err(format!("{seen:?}")) }
+    })
+    .await;
+    let _ = stop.send(());
+}
