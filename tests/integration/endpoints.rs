@@ -354,3 +354,172 @@ async fn a_second_server_on_the_same_database_serves_the_endpoint_and_follows_it
     .await;
     let _ = stop.send(());
 }
+
+#[tokio::test]
+async fn a_shadow_answers_after_production_its_report_compares_them_and_promotion_rolls_back() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, linear) = two_models(&app, &ada).await;
+    let Credit { rows, truth, .. } = credit_rows();
+    let deploy = json!({"name": "credit", "variants": [{"name": "trees", "model": {"training_job": trees}}],
+        "shadow": {"variant": {"name": "linear", "model": {"training_job": linear}}, "sample_percent": 100}});
+    let (status, endpoint) = api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await;
+    assert_eq!(status, 201, "{endpoint}");
+    assert_eq!((endpoint["shadow"]["name"].as_str(), endpoint["shadow_percent"].as_u64()), (Some("linear"), Some(100)));
+
+    // The shadow's own model, loaded here, says what it should have answered.
+    let (_, json) = api.get_text(&ada, &format!("/api/v1/training-jobs/{linear}/artifacts/model.json")).await;
+    let shadow_model = flywheel_ml::scoring::SubmittedModel::from_json(&json).unwrap();
+    let x = flywheel_ml::Matrix::from_rows(&rows[..100]).unwrap();
+    let (shadow_scores, shadow_classes) = (shadow_model.predict_proba(&x).unwrap(), shadow_model.predict(&x).unwrap());
+    let (mut agree, mut production_right, mut shadow_right) = (0, 0, 0);
+    let mut production_scores = Vec::new();
+    for (i, (row, label)) in rows.iter().zip(&truth).take(100).enumerate() {
+        let (status, served, answer) = invoke(&app.base, &ada, "credit", json!({"instances": [row]}), None).await;
+        assert_eq!((status, served.as_deref()), (200, Some("trees")), "the shadow never answers: {answer}");
+        let p = &answer["predictions"][0];
+        let class = p["class"].as_str().unwrap();
+        production_scores.push(p["score"].as_f64().unwrap());
+        agree += usize::from(class == shadow_classes.get(i).unwrap());
+        production_right += usize::from(class == label);
+        shadow_right += usize::from(shadow_classes.get(i).unwrap() == label);
+        let posted = json!({"inference_id": p["inference_id"], "label": label});
+        assert_eq!(api.json(Method::POST, "/endpoints/credit/ground-truth", Some(posted), &ada).await.0, 204);
+    }
+    let report = eventually("the shadow answered all 100", Duration::from_secs(20), || async {
+        let (_, r) = api.json(Method::GET, "/api/v1/endpoints/credit/shadow-report", None, &ada).await;
+        if r["compared"] == 100 { Ok(r) } else { Err(r.to_string()) }
+    })
+    .await;
+    assert_eq!((report["variant"].as_str(), report["errors"].as_u64()), (Some("linear"), Some(0)), "{report}");
+    assert!((report["agreement"].as_f64().unwrap() - agree as f64 / 100.0).abs() < 1e-12, "{agree}: {report}");
+    assert!((report["production"]["accuracy"].as_f64().unwrap() - production_right as f64 / 100.0).abs() < 1e-12);
+    assert!((report["shadow"]["accuracy"].as_f64().unwrap() - shadow_right as f64 / 100.0).abs() < 1e-12);
+    let expected =
+        flywheel_ml::metrics::pearson(&flywheel_ml::Vector::from_vec(production_scores), &shadow_scores).unwrap();
+    assert!((report["score_correlation"].as_f64().unwrap() - expected).abs() < 1e-9, "{expected}: {report}");
+    assert!(expected > 0.0, "two models of the same data agree in direction: {expected}");
+    assert_eq!(report["shadow"]["labelled"], 100);
+
+    // A shadow cannot take a production variant's name.
+    let clash = json!({"variant": {"name": "trees", "model": {"training_job": linear}}, "sample_percent": 10});
+    let (status, body) = api.json(Method::POST, "/api/v1/endpoints/credit/shadow", Some(clash), &ada).await;
+    assert_eq!(status, 422, "{body}");
+
+    // Promote: the shadow takes all the traffic; roll back with the old weights.
+    let (status, promoted) = api.json(Method::POST, "/api/v1/endpoints/credit/shadow/promote", None, &ada).await;
+    assert_eq!(status, 200, "{promoted}");
+    assert_eq!(promoted["shadow"], Value::Null);
+    assert_eq!(promoted["variants"][1]["name"], "linear");
+    assert_eq!(promoted["variants"][1]["traffic_percent"], 100.0);
+    for row in rows.iter().take(5) {
+        assert_eq!(
+            invoke(&app.base, &ada, "credit", json!({"instances": [row]}), None).await.1.as_deref(),
+            Some("linear")
+        );
+    }
+    let back = json!({"weights": {"trees": 1, "linear": 0}});
+    assert_eq!(api.json(Method::PATCH, "/api/v1/endpoints/credit", Some(back), &ada).await.0, 200);
+    for row in rows.iter().take(5) {
+        assert_eq!(
+            invoke(&app.base, &ada, "credit", json!({"instances": [row]}), None).await.1.as_deref(),
+            Some("trees")
+        );
+    }
+    let (status, body) = api.json(Method::POST, "/api/v1/endpoints/credit/shadow/promote", None, &ada).await;
+    assert_eq!(status, 422, "nothing left to promote: {body}");
+
+    // The audit trail: who did what, in order.
+    let (_, me) = api.json(Method::GET, "/api/v1/me", None, &ada).await;
+    let (_, events) = api.json(Method::GET, "/api/v1/endpoints/credit/events", None, &ada).await;
+    let messages: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    assert!(messages[0].starts_with("deployed: trees (GradientBoostedTreesModel"), "{messages:?}");
+    assert!(messages[0].ends_with(") on 100 % of requests") && messages[0].contains("; shadow linear (LinearClassifier"));
+    assert!(messages[1].starts_with("baseline: training data of job"), "{messages:?}");
+    assert!(messages[2].starts_with("shadow linear promoted"), "{messages:?}");
+    assert_eq!(messages[3], "weights: trees 0 → 1, linear 1 → 0");
+    assert!(events.as_array().unwrap().iter().all(|e| e["actor"] == me["id"]));
+}
+
+#[tokio::test]
+async fn drift_against_the_training_data_finds_the_columns_that_shifted() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, _) = two_models(&app, &ada).await;
+    let Credit { records, .. } = credit_rows();
+    let deploy = json!({"name": "credit", "variants": [{"name": "trees", "model": {"training_job": trees}}]});
+    assert_eq!(api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await.0, 201);
+    let (status, body) = api.json(Method::GET, "/api/v1/endpoints/credit/drift", None, &ada).await;
+    assert_eq!(status, 422, "nothing captured yet: {body}");
+
+    // Rows the model was trained on: no drift.
+    for record in records.iter().take(200) {
+        assert_eq!(invoke(&app.base, &ada, "credit", json!({"records": [record]}), None).await.0, 200);
+    }
+    let (status, calm) = api.json(Method::GET, "/api/v1/endpoints/credit/drift?window=200", None, &ada).await;
+    assert_eq!(status, 200, "{calm}");
+    assert_eq!(calm["baseline"]["rows"], 1000, "German credit's 1,000 training rows: {}", calm["baseline"]);
+    assert!(calm["baseline"]["source"].as_str().unwrap().contains("builtin:german_credit"));
+    assert_eq!(calm["current_rows"], 200);
+    assert_eq!(calm["dataset_drift"], false);
+    let drifted = |report: &Value| -> Vec<String> {
+        report["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["drifted"] == true)
+            .map(|c| c["column"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(!drifted(&calm).contains(&"credit_amount".to_owned()), "{calm}");
+
+    // Amounts tripled and durations two years longer: those columns drift.
+    for record in records.iter().skip(200).take(200) {
+        let mut shifted = record.clone();
+        shifted["credit_amount"] = json!(record["credit_amount"].as_f64().unwrap() * 3.0);
+        shifted["duration_in_month"] = json!(record["duration_in_month"].as_f64().unwrap() + 24.0);
+        assert_eq!(invoke(&app.base, &ada, "credit", json!({"records": [shifted]}), None).await.0, 200);
+    }
+    let (_, moved) = api.json(Method::GET, "/api/v1/endpoints/credit/drift?window=200", None, &ada).await;
+    let names = drifted(&moved);
+    assert!(names.contains(&"credit_amount".to_owned()) && names.contains(&"duration_in_month".to_owned()), "{moved}");
+    let amount = moved["columns"].as_array().unwrap().iter().find(|c| c["column"] == "credit_amount").unwrap();
+    assert_eq!(
+        (amount["method"].as_str(), amount["psi_band"].as_str()),
+        (Some("K-S p_value"), Some("major")),
+        "{amount}"
+    );
+    assert!(amount["statistic"].as_f64().unwrap() < 0.05);
+    assert_eq!(moved["dataset_drift"], false, "2 of 61 columns is not half: {}", moved["drifted_share"]);
+
+    // The shifted captures as the baseline: compared with themselves, nothing drifts.
+    let (status, baseline) =
+        api.json(Method::PUT, "/api/v1/endpoints/credit/baseline", Some(json!({"captures": 200})), &ada).await;
+    assert_eq!((status, baseline["rows"].as_u64()), (200, Some(200)), "{baseline}");
+    let (_, same) = api.json(Method::GET, "/api/v1/endpoints/credit/drift?window=200", None, &ada).await;
+    assert_eq!(same["drifted_share"], 0.0, "{same}");
+
+    // An uploaded CSV baseline (raw columns, encoded as invocations are).
+    let csv =
+        flywheel_ml::datasets::german_credit().head(50).drop(&["creditability"]).unwrap().to_csv_string().unwrap();
+    let r = reqwest::Client::new()
+        .put(format!("{}/api/v1/endpoints/credit/baseline", app.base))
+        .bearer_auth(&ada)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["rows"], 50);
+    let (status, body) = api.json(Method::PUT, "/api/v1/endpoints/credit/baseline", Some(json!({})), &ada).await;
+    assert_eq!(status, 422, "{body}");
+
+    let (_, events) = api.json(Method::GET, "/api/v1/endpoints/credit/events", None, &ada).await;
+    let messages: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    assert!(messages[1].starts_with("baseline: training data of job"), "{messages:?}");
+    assert_eq!(&messages[2..], ["baseline: 200 captured requests, 200 rows", "baseline: 50 uploaded rows, 50 rows"]);
+}

@@ -25,7 +25,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use flywheel_domain::endpoint::{check_name, check_variants, pick_variant};
-use flywheel_domain::{Capture, Endpoint, EndpointId, InferenceId, TrainingJobId, User, ValidationError, Variant};
+use flywheel_domain::{
+    Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ShadowResult, TrainingJobId, User, ValidationError,
+    Variant,
+};
 use flywheel_ml::scoring::SubmittedModel;
 use flywheel_ml::{Labels, Matrix, Vector};
 use flywheel_store::StoreError;
@@ -116,14 +119,59 @@ pub struct DeployRequest {
     pub variants: Vec<VariantRequest>,
     /// Share of requests captured, 0–100.
     pub capture_percent: u8,
+    /// A shadow variant, if any.
+    pub shadow: Option<ShadowRequest>,
 }
 
-/// An endpoint's models, parsed, as this server serves them.
+/// A shadow variant: a model that gets a copy of a share of the requests
+/// after production has answered, whose answers are only compared.
+#[derive(Debug, Clone)]
+pub struct ShadowRequest {
+    /// The variant (its weight is unused).
+    pub variant: VariantRequest,
+    /// Share of requests mirrored to it, 1–100.
+    pub sample_percent: u8,
+}
+
+/// An endpoint's models, parsed, as this server serves them: one per
+/// production variant in order, then the shadow's.
 struct Served {
     endpoint: Endpoint,
     columns: Option<Vec<String>>,
     models: Arc<Vec<SubmittedModel>>,
     checked: Instant,
+}
+
+impl Served {
+    fn shadow_model(&self) -> Option<&SubmittedModel> {
+        self.endpoint.shadow.as_ref().and_then(|_| self.models.get(self.endpoint.variants.len()))
+    }
+}
+
+/// Most shadow results kept per endpoint (the oldest go first).
+pub const MAX_SHADOW_RESULTS: u64 = 100_000;
+
+/// Records a change in the endpoint's audit trail (a failure is logged: the change itself stands).
+async fn audit(app: &App, endpoint: EndpointId, user: &User, message: String) {
+    let event = EndpointEvent { at: now(), actor: Some(user.id), message };
+    if let Err(e) = app.db.add_endpoint_event(endpoint, &event).await {
+        tracing::warn!(error = %e, %endpoint, "could not record an endpoint event");
+    }
+}
+
+fn describe(v: &Variant) -> String {
+    format!("{} ({}, {}, weight {})", v.name, v.model_kind, v.source, v.weight)
+}
+
+fn describe_shadow(v: &Variant, percent: u8) -> String {
+    format!("shadow {} ({}, {}) on {percent} % of requests", v.name, v.model_kind, v.source)
+}
+
+fn check_percent(what: &str, percent: u8) -> Result<(), EndpointError> {
+    if percent > 100 {
+        return Err(EndpointError::Invalid(format!("{what} is a share of requests, 0 to 100, not {percent}.")));
+    }
+    Ok(())
 }
 
 /// The endpoints this server has loaded, by name (see the module docs).
@@ -236,21 +284,32 @@ async fn model_json(
 pub async fn deploy(app: &App, user: &User, req: &DeployRequest) -> Result<Endpoint, EndpointError> {
     check_name("name", &req.name)?;
     check_variants(req.variants.iter().map(|v| (v.name.as_str(), v.weight)))?;
-    if req.capture_percent > 100 {
-        return Err(EndpointError::Invalid(format!(
-            "capture_percent is a share of requests, 0 to 100, not {}.",
-            req.capture_percent
-        )));
+    check_percent("capture_percent", req.capture_percent)?;
+    if let Some(shadow) = &req.shadow {
+        check_shadow(req.variants.iter().map(|v| v.name.as_str()), shadow)?;
     }
-    let mut named = Vec::with_capacity(req.variants.len());
-    let mut sources = Vec::with_capacity(req.variants.len());
-    for v in &req.variants {
+    let all: Vec<&VariantRequest> = req.variants.iter().chain(req.shadow.as_ref().map(|s| &s.variant)).collect();
+    let mut named = Vec::with_capacity(all.len());
+    let mut sources = Vec::with_capacity(all.len());
+    for v in &all {
         let (json, source) = model_json(app, user, &v.name, &v.model).await?;
         named.push((v.name.clone(), json));
         sources.push(source);
     }
     let (columns, models) = parse_models(named.clone()).await?;
     let (workshop, team) = crate::training::context_of(app, user).await?;
+    let mut variants: Vec<Variant> = all
+        .iter()
+        .zip(&models)
+        .zip(sources)
+        .map(|((v, m), source)| Variant {
+            name: v.name.clone(),
+            model_kind: m.kind().to_owned(),
+            source,
+            weight: v.weight,
+        })
+        .collect();
+    let shadow = req.shadow.as_ref().and_then(|_| variants.pop());
     let at = now();
     let endpoint = Endpoint {
         id: EndpointId(Uuid::new_v4()),
@@ -259,18 +318,9 @@ pub async fn deploy(app: &App, user: &User, req: &DeployRequest) -> Result<Endpo
         workshop,
         team,
         capture_percent: req.capture_percent,
-        variants: req
-            .variants
-            .iter()
-            .zip(&models)
-            .zip(sources)
-            .map(|((v, m), source)| Variant {
-                name: v.name.clone(),
-                model_kind: m.kind().to_owned(),
-                source,
-                weight: v.weight,
-            })
-            .collect(),
+        variants,
+        shadow,
+        shadow_percent: req.shadow.as_ref().map_or(0, |s| s.sample_percent),
         created_at: at,
         updated_at: at,
     };
@@ -279,13 +329,143 @@ pub async fn deploy(app: &App, user: &User, req: &DeployRequest) -> Result<Endpo
         StoreError::Conflict(_) => EndpointError::Taken(req.name.clone()),
         other => other.into(),
     })?;
+    let mut message: Vec<String> = endpoint.variants.iter().map(describe).collect();
+    if let Some(shadow) = &endpoint.shadow {
+        message.push(describe_shadow(shadow, endpoint.shadow_percent));
+    }
+    audit(app, endpoint.id, user, format!("deployed: {}", message.join("; "))).await;
     app.endpoints.put(Arc::new(Served {
         endpoint: endpoint.clone(),
         columns,
         models: Arc::new(models),
         checked: Instant::now(),
     }));
+    // The first variant's training data is the drift baseline, when it came from the pool.
+    if let Some(ModelSource::TrainingJob(job)) = req.variants.first().map(|v| &v.model)
+        && let Err(e) = set_baseline(app, user, &endpoint.name, &BaselineSource::TrainingJob(job.clone())).await
+    {
+        tracing::warn!(error = %e, endpoint = %endpoint.name, "no baseline from the training data");
+    }
     Ok(endpoint)
+}
+
+fn check_shadow<'a>(
+    production: impl IntoIterator<Item = &'a str>,
+    shadow: &ShadowRequest,
+) -> Result<(), EndpointError> {
+    check_name("name", &shadow.variant.name)?;
+    if production.into_iter().any(|n| n == shadow.variant.name) {
+        return Err(EndpointError::Invalid(format!(
+            "The shadow is named {:?} like a production variant: give it a name of its own.",
+            shadow.variant.name
+        )));
+    }
+    if !(1..=100).contains(&shadow.sample_percent) {
+        return Err(EndpointError::Invalid(format!(
+            "sample_percent is the share of requests mirrored to the shadow, 1 to 100, not {}.",
+            shadow.sample_percent
+        )));
+    }
+    Ok(())
+}
+
+/// Gives the endpoint a shadow variant, replacing any it had: the new
+/// model is read and checked against the production models' columns.
+///
+/// # Errors
+/// As [`deploy`] for the variant; [`EndpointError::NotFound`].
+pub async fn set_shadow(
+    app: &App,
+    user: &User,
+    name: &str,
+    req: &ShadowRequest,
+) -> Result<EndpointView, EndpointError> {
+    let served = served(app, user, name).await?;
+    let endpoint = &served.endpoint;
+    check_shadow(endpoint.variants.iter().map(|v| v.name.as_str()), req)?;
+    let (json, source) = model_json(app, user, &req.variant.name, &req.variant.model).await?;
+    let mut named = ordered_models(endpoint, app.db.endpoint_models(endpoint.id).await?)?;
+    named.truncate(endpoint.variants.len());
+    named.push((req.variant.name.clone(), json.clone()));
+    let (_, models) = parse_models(named).await?;
+    let kind = models.last().map_or("", SubmittedModel::kind).to_owned();
+    let variant = Variant { name: req.variant.name.clone(), model_kind: kind, source, weight: 0.0 };
+    if !app.db.set_shadow(endpoint.id, Some((&variant, &json)), req.sample_percent, now()).await? {
+        return Err(EndpointError::NotFound(name.to_owned()));
+    }
+    let replaced = endpoint.shadow.as_ref().map(|old| format!(", replacing {}", old.name)).unwrap_or_default();
+    let message = format!("{}{replaced}", describe_shadow(&variant, req.sample_percent));
+    audit(app, endpoint.id, user, message).await;
+    app.endpoints.forget(name);
+    get(app, user, name).await
+}
+
+/// Removes the endpoint's shadow variant (its results stay).
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::Invalid`] when it has none.
+pub async fn remove_shadow(app: &App, user: &User, name: &str) -> Result<EndpointView, EndpointError> {
+    let served = served(app, user, name).await?;
+    let Some(shadow) = &served.endpoint.shadow else {
+        return Err(EndpointError::Invalid(format!("Endpoint {name:?} has no shadow variant.")));
+    };
+    app.db.set_shadow(served.endpoint.id, None, 0, now()).await?;
+    audit(app, served.endpoint.id, user, format!("shadow {} removed", shadow.name)).await;
+    app.endpoints.forget(name);
+    get(app, user, name).await
+}
+
+/// Promotes the shadow: it becomes a production variant with all the
+/// traffic; the other variants stay with weight 0, so a rollback is one
+/// weight change ([`set_weights`]).
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::Invalid`] when it has no shadow.
+pub async fn promote_shadow(app: &App, user: &User, name: &str) -> Result<EndpointView, EndpointError> {
+    let served = served(app, user, name).await?;
+    let Some(shadow) = &served.endpoint.shadow else {
+        return Err(EndpointError::Invalid(format!("Endpoint {name:?} has no shadow variant to promote.")));
+    };
+    if !app.db.promote_shadow(served.endpoint.id, now()).await? {
+        return Err(EndpointError::Invalid(format!("Endpoint {name:?} has no shadow variant to promote.")));
+    }
+    let before: Vec<String> = served.endpoint.variants.iter().map(|v| format!("{} {}", v.name, v.weight)).collect();
+    let message = format!(
+        "shadow {} promoted: it takes all the traffic (weights were {}; set them back to roll back)",
+        shadow.name,
+        before.join(", ")
+    );
+    audit(app, served.endpoint.id, user, message).await;
+    app.endpoints.forget(name);
+    get(app, user, name).await
+}
+
+/// The endpoint's audit trail, oldest first.
+///
+/// # Errors
+/// [`EndpointError::NotFound`].
+pub async fn events(app: &App, user: &User, name: &str) -> Result<Vec<EndpointEvent>, EndpointError> {
+    let served = served(app, user, name).await?;
+    Ok(app.db.endpoint_events(served.endpoint.id).await?)
+}
+
+/// The stored models in the endpoint's order: production variants, then the shadow.
+fn ordered_models(endpoint: &Endpoint, stored: Vec<(String, String)>) -> Result<Vec<(String, String)>, EndpointError> {
+    let mut stored: HashMap<String, String> = stored.into_iter().collect();
+    endpoint
+        .variants
+        .iter()
+        .chain(&endpoint.shadow)
+        .map(|v| {
+            let json = stored.remove(&v.name).ok_or_else(|| {
+                EndpointError::Store(StoreError::Corrupt(format!(
+                    "endpoint {} has no model for {}",
+                    endpoint.name, v.name
+                )))
+            })?;
+            Ok((v.name.clone(), json))
+        })
+        .collect()
 }
 
 /// Whether `user` may see and invoke `endpoint` (see the module docs).
@@ -312,7 +492,8 @@ async fn served(app: &App, user: &User, name: &str) -> Result<Arc<Served>, Endpo
                     checked: Instant::now(),
                 },
                 _ => {
-                    let (columns, models) = parse_models(app.db.endpoint_models(stored.id).await?).await?;
+                    let named = ordered_models(&stored, app.db.endpoint_models(stored.id).await?)?;
+                    let (columns, models) = parse_models(named).await?;
                     Served { endpoint: stored, columns, models: Arc::new(models), checked: Instant::now() }
                 }
             };
@@ -356,24 +537,46 @@ pub struct VariantStats {
 
 /// A variant's figures from its captures (see [`VariantStats`]).
 pub fn variant_stats(captures: &[&Capture]) -> VariantStats {
-    let mut latencies: Vec<f64> = captures.iter().map(|c| c.latency_us as f64 / 1000.0).collect();
+    let answers = captures.iter().map(|c| Answer {
+        latency_us: c.latency_us,
+        score: c.score,
+        class: &c.class,
+        truth: c.ground_truth.as_deref(),
+    });
+    stats(answers)
+}
+
+/// One served answer, for [`stats`].
+struct Answer<'a> {
+    latency_us: u64,
+    score: f64,
+    class: &'a str,
+    truth: Option<&'a str>,
+}
+
+/// Latency quantiles over all answers; accuracy, ROC AUC and PR AUC over
+/// those with ground truth (AUCs only when both of two classes are present).
+fn stats<'a>(answers: impl Iterator<Item = Answer<'a>>) -> VariantStats {
+    let answers: Vec<Answer<'a>> = answers.collect();
+    #[allow(clippy::cast_precision_loss)]
+    let mut latencies: Vec<f64> = answers.iter().map(|a| a.latency_us as f64 / 1000.0).collect();
     latencies.sort_by(f64::total_cmp);
     let quantile = |q: f64| {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
         let at = ((latencies.len() as f64 - 1.0) * q).round() as usize;
         latencies.get(at).copied()
     };
-    let labelled: Vec<&&Capture> = captures.iter().filter(|c| c.ground_truth.is_some()).collect();
-    let truth: Vec<&str> = labelled.iter().filter_map(|c| c.ground_truth.as_deref()).collect();
+    let labelled: Vec<&Answer<'a>> = answers.iter().filter(|a| a.truth.is_some()).collect();
+    #[allow(clippy::cast_precision_loss)]
     let accuracy = (!labelled.is_empty()).then(|| {
-        let right = labelled.iter().filter(|c| c.ground_truth.as_deref() == Some(c.class.as_str())).count();
+        let right = labelled.iter().filter(|a| a.truth == Some(a.class)).count();
         right as f64 / labelled.len() as f64
     });
     let (roc_auc, pr_auc) = if labelled.is_empty() {
         (None, None)
     } else {
-        let truth = Labels::from_strings(&truth);
-        let scores = Vector::from_vec(labelled.iter().map(|c| c.score).collect());
+        let truth = Labels::from_strings(&labelled.iter().filter_map(|a| a.truth).collect::<Vec<_>>());
+        let scores = Vector::from_vec(labelled.iter().map(|a| a.score).collect());
         let two = truth.n_classes() == 2;
         (
             flywheel_ml::metrics::roc_auc(&truth, &scores).ok().filter(|_| two),
@@ -381,7 +584,7 @@ pub fn variant_stats(captures: &[&Capture]) -> VariantStats {
         )
     };
     VariantStats {
-        captured: captures.len(),
+        captured: answers.len(),
         labelled: labelled.len(),
         accuracy,
         roc_auc,
@@ -389,6 +592,78 @@ pub fn variant_stats(captures: &[&Capture]) -> VariantStats {
         latency_p50_ms: quantile(0.5),
         latency_p95_ms: quantile(0.95),
     }
+}
+
+/// Production against the shadow on the same requests: the report
+/// SageMaker's shadow tests lack (it compares latency, errors and
+/// invocations only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShadowReport {
+    /// The shadow variant compared (the current one, else the last one that ran).
+    pub variant: Option<String>,
+    /// Share of requests mirrored to it now, percent.
+    pub sample_percent: u8,
+    /// Rows both answered or the shadow failed on (newest [`METRIC_WINDOW`]).
+    pub compared: usize,
+    /// Rows the shadow failed on.
+    pub errors: usize,
+    /// Share of rows where both gave the same class.
+    pub agreement: Option<f64>,
+    /// Pearson correlation of the two scores.
+    pub score_correlation: Option<f64>,
+    /// Production's figures on these rows (`captured` counts the rows).
+    pub production: VariantStats,
+    /// The shadow's figures on the rows it answered.
+    pub shadow: VariantStats,
+}
+
+/// Compares production with the shadow on the rows mirrored to it (see [`ShadowReport`]).
+pub fn shadow_report(variant: Option<&str>, sample_percent: u8, results: &[ShadowResult]) -> ShadowReport {
+    let variant = variant.map(str::to_owned).or_else(|| results.first().map(|r| r.shadow_variant.clone()));
+    let mine: Vec<&ShadowResult> = results.iter().filter(|r| Some(&r.shadow_variant) == variant.as_ref()).collect();
+    let answered: Vec<(&ShadowResult, f64, &str)> =
+        mine.iter().filter_map(|r| Some((*r, r.shadow_score?, r.shadow_class.as_deref()?))).collect();
+    #[allow(clippy::cast_precision_loss)]
+    let agreement = (!answered.is_empty())
+        .then(|| answered.iter().filter(|(r, _, c)| r.production_class == *c).count() as f64 / answered.len() as f64);
+    let score_correlation = flywheel_ml::metrics::pearson(
+        &Vector::from_vec(answered.iter().map(|(r, _, _)| r.production_score).collect()),
+        &Vector::from_vec(answered.iter().map(|(_, s, _)| *s).collect()),
+    )
+    .ok();
+    let production = stats(mine.iter().map(|r| Answer {
+        latency_us: r.production_us,
+        score: r.production_score,
+        class: &r.production_class,
+        truth: r.ground_truth.as_deref(),
+    }));
+    let shadow = stats(answered.iter().map(|(r, score, class)| Answer {
+        latency_us: r.shadow_us,
+        score: *score,
+        class,
+        truth: r.ground_truth.as_deref(),
+    }));
+    ShadowReport {
+        variant,
+        sample_percent,
+        compared: mine.len(),
+        errors: mine.len() - answered.len(),
+        agreement,
+        score_correlation,
+        production,
+        shadow,
+    }
+}
+
+/// The endpoint's shadow report.
+///
+/// # Errors
+/// [`EndpointError::NotFound`].
+pub async fn shadow(app: &App, user: &User, name: &str) -> Result<ShadowReport, EndpointError> {
+    let served = served(app, user, name).await?;
+    let results = app.db.shadow_results(served.endpoint.id, METRIC_WINDOW).await?;
+    let e = &served.endpoint;
+    Ok(shadow_report(e.shadow.as_ref().map(|v| v.name.as_str()), e.shadow_percent, &results))
 }
 
 async fn view(app: &App, served: &Served) -> Result<EndpointView, EndpointError> {
@@ -457,6 +732,9 @@ pub async fn set_weights(
     if !app.db.set_variant_weights(served.endpoint.id, weights, now()).await? {
         return Err(EndpointError::NotFound(name.to_owned()));
     }
+    let changes: Vec<String> =
+        served.endpoint.variants.iter().map(|v| format!("{} {} → {}", v.name, v.weight, new_weight(v))).collect();
+    audit(app, served.endpoint.id, user, format!("weights: {}", changes.join(", "))).await;
     app.endpoints.forget(name);
     get(app, user, name).await
 }
@@ -712,6 +990,185 @@ pub fn parse_rows(body: &[u8], format: BodyFormat, columns: Option<&[String]>) -
     Ok(rows)
 }
 
+/// Most rows a baseline keeps, evenly spaced over its source.
+pub const MAX_BASELINE_ROWS: usize = 5_000;
+
+/// Newest captures a drift check compares with the baseline, unless told otherwise.
+pub const DRIFT_WINDOW: u64 = 1_000;
+
+/// Where a baseline comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaselineSource {
+    /// The training data of a training job the caller may see (at
+    /// deployment, the first variant's when it came from one).
+    TrainingJob(String),
+    /// The endpoint's newest captures, at most this many.
+    Captures(u64),
+    /// CSV with a header row, as an invocation takes it.
+    Csv(String),
+}
+
+/// An endpoint's baseline, as people see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    /// Where its rows came from.
+    pub source: String,
+    /// How many rows it holds.
+    pub rows: usize,
+    /// When it was set.
+    pub created_at: flywheel_domain::Timestamp,
+}
+
+/// A training job's training table and target column.
+async fn training_table(
+    app: &App,
+    user: &User,
+    id: &str,
+) -> Result<(flywheel_ml::Table, Option<String>, String), EndpointError> {
+    use crate::training::DataSource;
+    let invalid = |why: String| EndpointError::Invalid(format!("The baseline: {why}"));
+    let job_id: TrainingJobId = id.parse().map_err(|_| invalid(format!("{id:?} is not a training job id.")))?;
+    let job = crate::training::visible(app, user, job_id)
+        .await
+        .map_err(|_| invalid(format!("there is no training job {id} of yours or your team's.")))?;
+    let train = job.spec.pointer("/data/train").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+    let target = job.spec.pointer("/data/target").and_then(serde_json::Value::as_str).map(str::to_owned);
+    let csv = match DataSource::parse(&train).map_err(|e| invalid(e.to_string()))? {
+        DataSource::Builtin(name) => {
+            let table =
+                DataSource::builtin_table(&name).ok_or_else(|| invalid(format!("no built-in table {name}.")))?;
+            return Ok((table, target, format!("training data of job {job_id} ({train})")));
+        }
+        DataSource::Dataset(name) => {
+            let mine = app.db.datasets(job.owner).await?;
+            let record = mine
+                .iter()
+                .find(|d| d.name == name)
+                .ok_or_else(|| invalid(format!("the dataset {train} is no longer there.")))?;
+            app.db.dataset_content(record.id).await?.unwrap_or_default()
+        }
+        DataSource::Cell(name) => {
+            app.db.training_artifact_content(job_id, &format!("input/{name}")).await?.unwrap_or_default()
+        }
+    };
+    let table = flywheel_ml::Table::from_csv_str(&csv).map_err(|e| invalid(format!("{e}.")))?;
+    Ok((table, target, format!("training data of job {job_id} ({train})")))
+}
+
+/// At most [`MAX_BASELINE_ROWS`] rows of `table`, evenly spaced, without
+/// `target`, in the endpoint's columns (categories encoded as invocations are).
+fn table_rows(
+    table: &flywheel_ml::Table,
+    target: Option<&str>,
+    columns: Option<&[String]>,
+) -> Result<Vec<Vec<f64>>, EndpointError> {
+    let invalid = |e: flywheel_ml::MlError| EndpointError::Invalid(format!("The baseline: {e}."));
+    let table = match target {
+        Some(t) if table.column_names().iter().any(|c| c == t) => table.drop(&[t]).map_err(invalid)?,
+        _ => table.clone(),
+    };
+    let n = table.nrows();
+    let step = n.div_ceil(MAX_BASELINE_ROWS).max(1);
+    let keep: Vec<bool> = (0..n).map(|i| i % step == 0).collect();
+    let csv = table.filter(&keep).and_then(|t| t.to_csv_string()).map_err(invalid)?;
+    parse_rows(csv.as_bytes(), BodyFormat::Csv, columns)
+}
+
+/// Sets the rows drift is measured against.
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::Invalid`] for a source
+/// that gives no rows or rows the endpoint does not take.
+pub async fn set_baseline(
+    app: &App,
+    user: &User,
+    name: &str,
+    source: &BaselineSource,
+) -> Result<Baseline, EndpointError> {
+    let served = served(app, user, name).await?;
+    let columns = served.columns.as_deref();
+    let (rows, described) = match source {
+        BaselineSource::TrainingJob(id) => {
+            let (table, target, described) = training_table(app, user, id).await?;
+            (table_rows(&table, target.as_deref(), columns)?, described)
+        }
+        BaselineSource::Captures(limit) => {
+            let captures = app.db.captures(served.endpoint.id, (*limit).clamp(1, MAX_BASELINE_ROWS as u64)).await?;
+            if captures.is_empty() {
+                return Err(EndpointError::Invalid(format!(
+                    "Endpoint {name:?} has captured nothing to take as a baseline yet."
+                )));
+            }
+            let n = captures.len();
+            (captures.into_iter().map(|c| c.features).collect(), format!("{n} captured requests"))
+        }
+        BaselineSource::Csv(text) => {
+            let rows = parse_rows(text.as_bytes(), BodyFormat::Csv, columns)?;
+            if rows.len() > MAX_BASELINE_ROWS {
+                return Err(EndpointError::Invalid(format!(
+                    "A baseline holds at most {MAX_BASELINE_ROWS} rows; this one has {}.",
+                    rows.len()
+                )));
+            }
+            let n = rows.len();
+            (rows, format!("{n} uploaded rows"))
+        }
+    };
+    let json = serde_json::to_string(&rows).map_err(|e| EndpointError::Internal(e.into()))?;
+    let at = now();
+    app.db.set_baseline(served.endpoint.id, &described, &json, at).await?;
+    audit(app, served.endpoint.id, user, format!("baseline: {described}, {} rows", rows.len())).await;
+    Ok(Baseline { source: described, rows: rows.len(), created_at: at })
+}
+
+/// The newest `window` captures against the baseline: each column's drift
+/// and the verdict (`flywheel_ml::drift`, Evidently's defaults).
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::Invalid`] without a
+/// baseline or captures.
+pub async fn drift(
+    app: &App,
+    user: &User,
+    name: &str,
+    window: u64,
+) -> Result<(Baseline, flywheel_ml::drift::DriftReport), EndpointError> {
+    let served = served(app, user, name).await?;
+    let Some((source, rows, created_at)) = app.db.baseline(served.endpoint.id).await? else {
+        return Err(EndpointError::Invalid(format!(
+            "Endpoint {name:?} has no baseline to measure drift against: set one from a training job, its captures or a CSV."
+        )));
+    };
+    let reference: Vec<Vec<f64>> =
+        serde_json::from_str(&rows).map_err(|e| EndpointError::Store(StoreError::Corrupt(format!("baseline: {e}"))))?;
+    let current: Vec<Vec<f64>> = app
+        .db
+        .captures(served.endpoint.id, window.clamp(1, MAX_CAPTURES))
+        .await?
+        .into_iter()
+        .map(|c| c.features)
+        .collect();
+    if current.is_empty() {
+        return Err(EndpointError::Invalid(format!(
+            "Endpoint {name:?} has captured nothing to compare with its baseline yet."
+        )));
+    }
+    let baseline = Baseline { source, rows: reference.len(), created_at };
+    let width = reference.first().map_or(0, Vec::len);
+    let names: Vec<String> = match &served.columns {
+        Some(c) if c.len() == width => c.clone(),
+        _ => (0..width).map(|i| format!("feature_{i}")).collect(),
+    };
+    let report = tokio::task::spawn_blocking(move || {
+        let matrix = |rows: &[Vec<f64>]| Matrix::from_rows(rows).and_then(|m| m.with_columns(&names));
+        flywheel_ml::drift::drift(&matrix(&reference)?, &matrix(&current)?)
+    })
+    .await
+    .map_err(|e| EndpointError::Internal(anyhow::anyhow!("drift task: {e}")))?
+    .map_err(|e| EndpointError::Invalid(format!("Drift cannot be measured: {e}.")))?;
+    Ok((baseline, report))
+}
+
 /// A uniform draw in [0, 1) from the operating system's random source.
 fn draw() -> Result<f64, EndpointError> {
     let bits = u64::from_le_bytes(random_bytes::<8>()?);
@@ -769,10 +1226,22 @@ pub async fn invoke(
         })
         .collect();
     let variant = endpoint.variants[chosen].name.clone();
+    let production_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let at = now();
+    let mirrored = served.shadow_model().is_some() && draw()? * 100.0 < f64::from(endpoint.shadow_percent);
+    if mirrored {
+        let job = Mirror {
+            served: served.clone(),
+            rows: rows.clone(),
+            production: predictions.clone(),
+            variant: variant.clone(),
+            production_us,
+            at,
+        };
+        tokio::spawn(job.run(app.clone()));
+    }
     let captured = endpoint.capture_percent > 0 && draw()? * 100.0 < f64::from(endpoint.capture_percent);
     if captured {
-        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let at = now();
         let captures: Vec<Capture> = predictions
             .iter()
             .zip(rows)
@@ -783,13 +1252,74 @@ pub async fn invoke(
                 features,
                 score: p.score,
                 class: p.class.clone(),
-                latency_us,
+                latency_us: production_us,
                 ground_truth: None,
             })
             .collect();
         app.db.add_captures(endpoint.id, &captures, MAX_CAPTURES).await?;
     }
     Ok(Invocation { variant, captured, predictions })
+}
+
+/// A request mirrored to the shadow, answered after production has answered.
+struct Mirror {
+    served: Arc<Served>,
+    rows: Vec<Vec<f64>>,
+    production: Vec<Prediction>,
+    variant: String,
+    production_us: u64,
+    at: flywheel_domain::Timestamp,
+}
+
+impl Mirror {
+    /// Runs the shadow model on the blocking pool and stores both answers;
+    /// a failure of the shadow is stored as its error, never seen by the caller.
+    async fn run(self, app: App) {
+        let served = self.served.clone();
+        let rows = self.rows;
+        let answered = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let answer = match served.shadow_model() {
+                Some(model) => Matrix::from_rows(&rows)
+                    .and_then(|x| Ok((model.predict_proba(&x)?, model.predict(&x)?)))
+                    .map_err(|e| e.to_string()),
+                None => Err("the shadow variant was removed".to_owned()),
+            };
+            (answer, u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX))
+        })
+        .await;
+        let (answer, shadow_us) = answered.unwrap_or_else(|e| (Err(format!("the shadow's task failed: {e}")), 0));
+        let endpoint = &self.served.endpoint;
+        let shadow_variant = endpoint.shadow.as_ref().map(|v| v.name.clone()).unwrap_or_default();
+        let results: Vec<ShadowResult> = self
+            .production
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let (score, class, error) = match &answer {
+                    Ok((scores, classes)) => (scores.get(i), classes.get(i).map(str::to_owned), None),
+                    Err(e) => (None, None, Some(e.clone())),
+                };
+                ShadowResult {
+                    inference_id: p.inference_id,
+                    at: self.at,
+                    production_variant: self.variant.clone(),
+                    production_score: p.score,
+                    production_class: p.class.clone(),
+                    production_us: self.production_us,
+                    shadow_variant: shadow_variant.clone(),
+                    shadow_score: score,
+                    shadow_class: class,
+                    shadow_us,
+                    error,
+                    ground_truth: None,
+                }
+            })
+            .collect();
+        if let Err(e) = app.db.add_shadow_results(endpoint.id, &results, MAX_SHADOW_RESULTS).await {
+            tracing::warn!(error = %e, endpoint = %endpoint.name, "could not store shadow results");
+        }
+    }
 }
 
 /// Records the true class of a captured prediction.

@@ -78,8 +78,14 @@ pub struct Endpoint {
     pub team: Option<TeamId>,
     /// Share of requests whose predictions are captured, 0–100.
     pub capture_percent: u8,
-    /// Its variants, in the order they were given.
+    /// Its production variants, in the order they were given.
     pub variants: Vec<Variant>,
+    /// The shadow variant, if any: it gets a copy of [`Self::shadow_percent`]
+    /// of the requests after production has answered, and its answers are
+    /// only stored (its weight is unused).
+    pub shadow: Option<Variant>,
+    /// Share of requests mirrored to the shadow, 0–100 (0 without one).
+    pub shadow_percent: u8,
     /// When it was deployed.
     pub created_at: Timestamp,
     /// When its variants or weights last changed: servers holding its
@@ -163,6 +169,46 @@ pub struct Capture {
     pub latency_us: u64,
     /// The true class, once posted.
     pub ground_truth: Option<String>,
+}
+
+/// One request row answered by production and by the shadow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShadowResult {
+    /// The production answer's inference id.
+    pub inference_id: InferenceId,
+    /// When production answered.
+    pub at: Timestamp,
+    /// The production variant that answered.
+    pub production_variant: String,
+    /// Production's probability of the positive class.
+    pub production_score: f64,
+    /// Production's class.
+    pub production_class: String,
+    /// Production's serving time, microseconds.
+    pub production_us: u64,
+    /// The shadow variant.
+    pub shadow_variant: String,
+    /// The shadow's probability of the positive class (`None` when it failed).
+    pub shadow_score: Option<f64>,
+    /// The shadow's class (`None` when it failed).
+    pub shadow_class: Option<String>,
+    /// The shadow's serving time, microseconds.
+    pub shadow_us: u64,
+    /// Why the shadow failed, if it did.
+    pub error: Option<String>,
+    /// The true class, when it was posted for the captured production answer.
+    pub ground_truth: Option<String>,
+}
+
+/// One entry of an endpoint's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointEvent {
+    /// When.
+    pub at: Timestamp,
+    /// Who (absent for Flywheel itself).
+    pub actor: Option<UserId>,
+    /// What changed, in words (`weights: trees 2 → 0, linear 1 → 1`).
+    pub message: String,
 }
 
 #[cfg(test)]

@@ -125,6 +125,7 @@ pub mod deep;
 pub mod detection;
 #[doc(hidden)]
 pub mod display;
+pub mod drift;
 mod error;
 mod images;
 pub mod job;
@@ -153,6 +154,7 @@ pub mod prelude {
         TextClassifier, TextClassifierModel,
     };
     pub use crate::detection::{self, BoundingBox, Detection};
+    pub use crate::drift::{self, DriftReport};
     pub use crate::job::{JobData, JobParams, JobStatus, SavedModel, SubmittedJob, TRAINING_JOB_MIME, TrainingJob};
     pub use crate::metrics::{self, ConfusionMatrix, CostMatrix, Curve, CurveKind, ThresholdPoint, ThresholdSweep};
     pub use crate::models::*;

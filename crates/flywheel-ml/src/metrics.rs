@@ -862,6 +862,28 @@ pub fn r2(truth: &Vector, pred: &Vector) -> Result<f64> {
     Ok(1.0 - residual / total)
 }
 
+/// Pearson's correlation coefficient of two series, in [−1, 1]:
+/// `cov(a, b) / (σ_a σ_b)` (as `scipy.stats.pearsonr`'s statistic). Used to
+/// compare two models' scores on the same rows (an endpoint's shadow report).
+///
+/// # Errors
+/// As [`rmse`] (lengths differ, non-finite values); [`MlError::InvalidData`]
+/// for fewer than two values or a constant series (no correlation is defined).
+pub fn pearson(a: &Vector, b: &Vector) -> Result<f64> {
+    let pairs: Vec<(f64, f64)> = regression_pairs(a, b)?.collect();
+    if pairs.len() < 2 {
+        return Err(MlError::InvalidData("a correlation needs at least two values".into()));
+    }
+    let (ma, mb) = (a.mean(), b.mean());
+    let (cov, va, vb) = pairs.iter().fold((0.0, 0.0, 0.0), |(c, x, y), (p, q)| {
+        (c + (p - ma) * (q - mb), x + (p - ma) * (p - ma), y + (q - mb) * (q - mb))
+    });
+    if va == 0.0 || vb == 0.0 {
+        return Err(MlError::InvalidData("a constant series has no correlation".into()));
+    }
+    Ok((cov / (va * vb).sqrt()).clamp(-1.0, 1.0))
+}
+
 // ---------------------------------------------------------------------------
 // Clustering.
 // ---------------------------------------------------------------------------
@@ -1371,5 +1393,16 @@ elephant             0    0         1
         assert!(matches!(average_precision_at_iou(&[vec![]], &[vec![]], 0.5), Err(MlError::InvalidData(_))));
         let nan = vec![vec![d(0.0, f64::NAN)], vec![]];
         assert!(matches!(average_precision_at_iou(&truth, &nan, 0.5), Err(MlError::NonFinite { .. })));
+    }
+
+    #[test]
+    fn pearson_is_one_for_a_line_and_refuses_a_constant() {
+        let a = Vector::from_vec(vec![1.0, 2.0, 3.0, 4.0]);
+        assert!((pearson(&a, &a.map(|x| 3.0 * x - 1.0)).unwrap() - 1.0).abs() < 1e-12);
+        assert!((pearson(&a, &a.map(|x| -x)).unwrap() + 1.0).abs() < 1e-12);
+        // scipy.stats.pearsonr([1, 2, 3, 4], [1, 3, 2, 4]).statistic == 0.8
+        let b = Vector::from_vec(vec![1.0, 3.0, 2.0, 4.0]);
+        assert!((pearson(&a, &b).unwrap() - 0.8).abs() < 1e-12);
+        assert!(pearson(&a, &Vector::from_vec(vec![2.0; 4])).is_err());
     }
 }

@@ -3,7 +3,9 @@
 //! that any of several servers can load them) and its captured predictions.
 
 use async_trait::async_trait;
-use flywheel_domain::{Capture, Endpoint, EndpointId, InferenceId, Timestamp, Variant};
+use flywheel_domain::{
+    Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ShadowResult, Timestamp, UserId, Variant,
+};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
@@ -11,26 +13,32 @@ use crate::sql::conflict_on;
 use crate::training::parse_id;
 use crate::{EndpointStore, SqlDatabase, StoreError, corrupt};
 
-const COLUMNS: &str = "id, name, owner_id, workshop_id, team_id, capture_percent, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, owner_id, workshop_id, team_id, capture_percent, shadow_percent, created_at, updated_at";
 
 async fn endpoint(pool: &AnyPool, row: &AnyRow) -> Result<Endpoint, StoreError> {
     let id: EndpointId = parse_id(row, "id")?.ok_or_else(|| corrupt("an endpoint without an id"))?;
-    let variants = sqlx::query(
-        "SELECT name, model_kind, source, weight FROM endpoint_variants WHERE endpoint_id = $1 ORDER BY position",
+    let rows = sqlx::query(
+        "SELECT name, model_kind, source, weight, shadow FROM endpoint_variants WHERE endpoint_id = $1 ORDER BY position",
     )
     .bind(id.to_string())
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|v| {
-        Ok(Variant {
+    .await?;
+    let mut variants = Vec::with_capacity(rows.len());
+    let mut shadow = None;
+    for v in &rows {
+        let variant = Variant {
             name: v.try_get("name")?,
             model_kind: v.try_get("model_kind")?,
             source: v.try_get("source")?,
             weight: v.try_get("weight")?,
-        })
-    })
-    .collect::<Result<Vec<_>, StoreError>>()?;
+        };
+        if v.try_get::<i64, _>("shadow")? == 1 {
+            shadow = Some(variant);
+        } else {
+            variants.push(variant);
+        }
+    }
     Ok(Endpoint {
         id,
         name: row.try_get("name")?,
@@ -39,6 +47,8 @@ async fn endpoint(pool: &AnyPool, row: &AnyRow) -> Result<Endpoint, StoreError> 
         team: parse_id(row, "team_id")?,
         capture_percent: u8::try_from(row.try_get::<i64, _>("capture_percent")?).map_err(corrupt)?,
         variants,
+        shadow,
+        shadow_percent: u8::try_from(row.try_get::<i64, _>("shadow_percent")?).map_err(corrupt)?,
         created_at: Timestamp(row.try_get("created_at")?),
         updated_at: Timestamp(row.try_get("updated_at")?),
     })
@@ -59,21 +69,101 @@ fn capture(row: &AnyRow) -> Result<Capture, StoreError> {
     })
 }
 
+async fn insert_variant(
+    conn: &mut sqlx::AnyConnection,
+    id: EndpointId,
+    position: i64,
+    variant: &Variant,
+    shadow: bool,
+    model: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO endpoint_variants (endpoint_id, position, name, model_kind, source, weight, shadow, model)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id.to_string())
+    .bind(position)
+    .bind(&variant.name)
+    .bind(&variant.model_kind)
+    .bind(&variant.source)
+    .bind(variant.weight)
+    .bind(i64::from(shadow))
+    .bind(model)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Bumps an endpoint's `updated_at` (every server reloads its models); `false` when there is none.
+async fn touch(conn: &mut sqlx::AnyConnection, id: EndpointId, now: Timestamp) -> Result<bool, StoreError> {
+    let found = sqlx::query("UPDATE endpoints SET updated_at = $2 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(now.millis())
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(found > 0)
+}
+
+/// Deletes the rows of `table` of endpoint `id` older than its `keep` newest (by `at`).
+async fn keep_newest(conn: &mut sqlx::AnyConnection, table: &str, id: EndpointId, keep: u64) -> Result<(), StoreError> {
+    let cutoff: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT at FROM {table} WHERE endpoint_id = $1 ORDER BY at DESC LIMIT 1 OFFSET $2"
+    ))
+    .bind(id.to_string())
+    .bind(i64::try_from(keep).unwrap_or(i64::MAX))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(cutoff) = cutoff {
+        sqlx::query(&format!("DELETE FROM {table} WHERE endpoint_id = $1 AND at <= $2"))
+            .bind(id.to_string())
+            .bind(cutoff)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn shadow_result(row: &AnyRow) -> Result<ShadowResult, StoreError> {
+    let id: InferenceId = parse_id(row, "inference_id")?.ok_or_else(|| corrupt("a shadow result without an id"))?;
+    let error: String = row.try_get("error")?;
+    let failed = !error.is_empty();
+    let us =
+        |column: &str| -> Result<u64, StoreError> { u64::try_from(row.try_get::<i64, _>(column)?).map_err(corrupt) };
+    Ok(ShadowResult {
+        inference_id: id,
+        at: Timestamp(row.try_get("at")?),
+        production_variant: row.try_get("production_variant")?,
+        production_score: row.try_get("production_score")?,
+        production_class: row.try_get("production_class")?,
+        production_us: us("production_us")?,
+        shadow_variant: row.try_get("shadow_variant")?,
+        shadow_score: if failed { None } else { Some(row.try_get("shadow_score")?) },
+        shadow_class: if failed { None } else { Some(row.try_get("shadow_class")?) },
+        shadow_us: us("shadow_us")?,
+        error: failed.then_some(error),
+        ground_truth: row.try_get("ground_truth")?,
+    })
+}
+
 #[async_trait]
 impl EndpointStore for SqlDatabase {
     async fn create_endpoint(&self, endpoint: &Endpoint, models: &[String]) -> Result<(), StoreError> {
-        if models.len() != endpoint.variants.len() {
+        let all: Vec<(&Variant, bool)> =
+            endpoint.variants.iter().map(|v| (v, false)).chain(endpoint.shadow.iter().map(|v| (v, true))).collect();
+        if models.len() != all.len() {
             return Err(corrupt(format!(
                 "endpoint {} has {} variants and {} models",
                 endpoint.name,
-                endpoint.variants.len(),
+                all.len(),
                 models.len()
             )));
         }
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO endpoints (id, name, owner_id, workshop_id, team_id, capture_percent, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO endpoints (id, name, owner_id, workshop_id, team_id, capture_percent, shadow_percent,
+                                    created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(endpoint.id.to_string())
         .bind(&endpoint.name)
@@ -81,25 +171,15 @@ impl EndpointStore for SqlDatabase {
         .bind(endpoint.workshop.map(|w| w.to_string()))
         .bind(endpoint.team.map(|t| t.to_string()))
         .bind(i64::from(endpoint.capture_percent))
+        .bind(i64::from(endpoint.shadow_percent))
         .bind(endpoint.created_at.millis())
         .bind(endpoint.updated_at.millis())
         .execute(&mut *tx)
         .await
         .map_err(conflict_on("endpoint name"))?;
-        for (position, (variant, model)) in endpoint.variants.iter().zip(models).enumerate() {
-            sqlx::query(
-                "INSERT INTO endpoint_variants (endpoint_id, position, name, model_kind, source, weight, model)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(endpoint.id.to_string())
-            .bind(i64::try_from(position).map_err(corrupt)?)
-            .bind(&variant.name)
-            .bind(&variant.model_kind)
-            .bind(&variant.source)
-            .bind(variant.weight)
-            .bind(model)
-            .execute(&mut *tx)
-            .await?;
+        for (position, ((variant, shadow), model)) in all.into_iter().zip(models).enumerate() {
+            insert_variant(&mut tx, endpoint.id, i64::try_from(position).map_err(corrupt)?, variant, shadow, model)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -140,17 +220,11 @@ impl EndpointStore for SqlDatabase {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let found = sqlx::query("UPDATE endpoints SET updated_at = $2 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if found == 0 {
+        if !touch(&mut tx, id, now).await? {
             return Ok(false);
         }
         for (name, weight) in weights {
-            sqlx::query("UPDATE endpoint_variants SET weight = $3 WHERE endpoint_id = $1 AND name = $2")
+            sqlx::query("UPDATE endpoint_variants SET weight = $3 WHERE endpoint_id = $1 AND name = $2 AND shadow = 0")
                 .bind(id.to_string())
                 .bind(name)
                 .bind(*weight)
@@ -163,7 +237,7 @@ impl EndpointStore for SqlDatabase {
 
     async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        for table in ["endpoint_captures", "endpoint_variants"] {
+        for table in ["endpoint_captures", "endpoint_shadow_results", "endpoint_baselines", "endpoint_variants"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE endpoint_id = $1"))
                 .bind(id.to_string())
                 .execute(&mut *tx)
@@ -192,21 +266,7 @@ impl EndpointStore for SqlDatabase {
             .execute(&mut *tx)
             .await?;
         }
-        // Bounded retention: the captures older than the `keep`-th newest go.
-        let cutoff: Option<i64> = sqlx::query_scalar(
-            "SELECT at FROM endpoint_captures WHERE endpoint_id = $1 ORDER BY at DESC LIMIT 1 OFFSET $2",
-        )
-        .bind(id.to_string())
-        .bind(i64::try_from(keep).unwrap_or(i64::MAX))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(cutoff) = cutoff {
-            sqlx::query("DELETE FROM endpoint_captures WHERE endpoint_id = $1 AND at <= $2")
-                .bind(id.to_string())
-                .bind(cutoff)
-                .execute(&mut *tx)
-                .await?;
-        }
+        keep_newest(&mut tx, "endpoint_captures", id, keep).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -232,5 +292,161 @@ impl EndpointStore for SqlDatabase {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(capture).collect()
+    }
+
+    async fn set_shadow(
+        &self,
+        id: EndpointId,
+        shadow: Option<(&Variant, &str)>,
+        percent: u8,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !touch(&mut tx, id, now).await? {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM endpoint_variants WHERE endpoint_id = $1 AND shadow = 1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if let Some((variant, model)) = shadow {
+            let last: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(position) FROM endpoint_variants WHERE endpoint_id = $1")
+                    .bind(id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            insert_variant(&mut tx, id, last.unwrap_or(0) + 1, variant, true, model).await?;
+        }
+        sqlx::query("UPDATE endpoints SET shadow_percent = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(i64::from(if shadow.is_some() { percent } else { 0 }))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn promote_shadow(&self, id: EndpointId, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let has_shadow: Option<i64> =
+            sqlx::query_scalar("SELECT shadow FROM endpoint_variants WHERE endpoint_id = $1 AND shadow = 1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if has_shadow.is_none() || !touch(&mut tx, id, now).await? {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE endpoint_variants SET weight = CASE WHEN shadow = 1 THEN 1.0 ELSE 0.0 END, shadow = 0 WHERE endpoint_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE endpoints SET shadow_percent = 0 WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn add_shadow_results(&self, id: EndpointId, results: &[ShadowResult], keep: u64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for r in results {
+            sqlx::query(
+                "INSERT INTO endpoint_shadow_results (inference_id, endpoint_id, at, production_variant, production_score,
+                     production_class, production_us, shadow_variant, shadow_score, shadow_class, shadow_us, error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(r.inference_id.to_string())
+            .bind(id.to_string())
+            .bind(r.at.millis())
+            .bind(&r.production_variant)
+            .bind(r.production_score)
+            .bind(&r.production_class)
+            .bind(i64::try_from(r.production_us).unwrap_or(i64::MAX))
+            .bind(&r.shadow_variant)
+            .bind(r.shadow_score.unwrap_or(0.0))
+            .bind(r.shadow_class.clone().unwrap_or_default())
+            .bind(i64::try_from(r.shadow_us).unwrap_or(i64::MAX))
+            .bind(r.error.clone().unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        }
+        keep_newest(&mut tx, "endpoint_shadow_results", id, keep).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn shadow_results(&self, id: EndpointId, limit: u64) -> Result<Vec<ShadowResult>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.inference_id, s.at, s.production_variant, s.production_score, s.production_class,
+                    s.production_us, s.shadow_variant, s.shadow_score, s.shadow_class, s.shadow_us, s.error,
+                    c.ground_truth
+             FROM endpoint_shadow_results s LEFT JOIN endpoint_captures c ON c.inference_id = s.inference_id
+             WHERE s.endpoint_id = $1 ORDER BY s.at DESC, s.inference_id LIMIT $2",
+        )
+        .bind(id.to_string())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(shadow_result).collect()
+    }
+
+    async fn add_endpoint_event(&self, id: EndpointId, event: &EndpointEvent) -> Result<(), StoreError> {
+        let mut tries = 0;
+        loop {
+            let done = sqlx::query(
+                "INSERT INTO endpoint_events (endpoint_id, seq, at, actor_id, message)
+                 SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM endpoint_events WHERE endpoint_id = $1",
+            )
+            .bind(id.to_string())
+            .bind(event.at.millis())
+            .bind(event.actor.map(|a| a.to_string()))
+            .bind(&event.message)
+            .execute(&self.pool)
+            .await;
+            match done {
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() && tries < 5 => tries += 1,
+                other => return other.map(drop).map_err(StoreError::from),
+            }
+        }
+    }
+
+    async fn endpoint_events(&self, id: EndpointId) -> Result<Vec<EndpointEvent>, StoreError> {
+        let rows = sqlx::query("SELECT at, actor_id, message FROM endpoint_events WHERE endpoint_id = $1 ORDER BY seq")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EndpointEvent {
+                    at: Timestamp(r.try_get("at")?),
+                    actor: parse_id::<UserId>(r, "actor_id")?,
+                    message: r.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_baseline(&self, id: EndpointId, source: &str, rows: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO endpoint_baselines (endpoint_id, source, rows, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (endpoint_id) DO UPDATE SET source = excluded.source, rows = excluded.rows,
+                                                     created_at = excluded.created_at",
+        )
+        .bind(id.to_string())
+        .bind(source)
+        .bind(rows)
+        .bind(now.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn baseline(&self, id: EndpointId) -> Result<Option<(String, String, Timestamp)>, StoreError> {
+        let row = sqlx::query("SELECT source, rows, created_at FROM endpoint_baselines WHERE endpoint_id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("source")?, r.try_get("rows")?, Timestamp(r.try_get("created_at")?)))).transpose()
     }
 }

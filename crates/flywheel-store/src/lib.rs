@@ -89,7 +89,11 @@
 //! holding the models compare), `endpoint_variants` (weight and the model's
 //! JSON, in the database like artifacts so any server can load it) and
 //! `endpoint_captures` (one row per captured prediction, the ground truth
-//! joined by `UPDATE`; `add_captures` keeps the newest `keep` per endpoint).
+//! joined by `UPDATE`; `add_captures` keeps the newest `keep` per endpoint),
+//! `endpoint_shadow_results` (production's and the shadow's answer to the
+//! same row, bounded alike; the ground truth joined from the capture) and
+//! `endpoint_events` (the audit trail, numbered as job events are) and
+//! `endpoint_baselines` (the rows drift is measured against, as JSON).
 //!
 //! **Invariant:** no HTTP, no templates. Times come in as arguments.
 
@@ -112,6 +116,7 @@ use flywheel_domain::{
     JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
     SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
+use flywheel_domain::{EndpointEvent, ShadowResult, Variant};
 
 pub use sql::SqlDatabase;
 
@@ -610,7 +615,7 @@ pub trait WorkshopStore: Send + Sync {
 #[async_trait]
 pub trait EndpointStore: Send + Sync {
     /// Stores a new endpoint and its variants, `models[i]` being the JSON of
-    /// `endpoint.variants[i]`'s model.
+    /// `endpoint.variants[i]`'s model and the last one the shadow's, if any.
     ///
     /// # Errors
     /// [`StoreError::Conflict`]`("endpoint name")` when the name is taken
@@ -648,6 +653,41 @@ pub trait EndpointStore: Send + Sync {
 
     /// The endpoint's newest captures, at most `limit`, newest first.
     async fn captures(&self, id: EndpointId, limit: u64) -> Result<Vec<Capture>, StoreError>;
+
+    /// Replaces the endpoint's shadow variant (`None`: removes it) with
+    /// `percent` of the requests, and bumps `updated_at`; `false` when there is no such endpoint.
+    async fn set_shadow(
+        &self,
+        id: EndpointId,
+        shadow: Option<(&Variant, &str)>,
+        percent: u8,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Makes the shadow a production variant with all the traffic (weight
+    /// 1, the others 0, kept for a rollback), in one transaction; `false`
+    /// when the endpoint has no shadow.
+    async fn promote_shadow(&self, id: EndpointId, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Stores shadow results, then deletes those older than the endpoint's `keep` newest.
+    async fn add_shadow_results(&self, id: EndpointId, results: &[ShadowResult], keep: u64) -> Result<(), StoreError>;
+
+    /// The newest shadow results, at most `limit`, with the ground truth of
+    /// the captured production answer joined.
+    async fn shadow_results(&self, id: EndpointId, limit: u64) -> Result<Vec<ShadowResult>, StoreError>;
+
+    /// Appends to the endpoint's audit trail.
+    async fn add_endpoint_event(&self, id: EndpointId, event: &EndpointEvent) -> Result<(), StoreError>;
+
+    /// The endpoint's audit trail, oldest first.
+    async fn endpoint_events(&self, id: EndpointId) -> Result<Vec<EndpointEvent>, StoreError>;
+
+    /// Sets the rows drift is measured against (`rows`: a JSON array of
+    /// rows), replacing any, with where they came from.
+    async fn set_baseline(&self, id: EndpointId, source: &str, rows: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The endpoint's baseline: its source, its rows (JSON) and when it was set.
+    async fn baseline(&self, id: EndpointId) -> Result<Option<(String, String, Timestamp)>, StoreError>;
 }
 
 /// A stored value that does not decode, as an error.

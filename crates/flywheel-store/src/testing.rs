@@ -17,6 +17,7 @@ use flywheel_domain::{
     JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
     SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
+use flywheel_domain::{EndpointEvent, ShadowResult, Variant};
 
 use crate::{
     AccountStore, Backend, Database, DatasetStore, EndpointStore, JobOutcome, LoginSessionStore, NotebookStore,
@@ -476,5 +477,35 @@ impl EndpointStore for Faulty {
     }
     async fn captures(&self, id: EndpointId, limit: u64) -> Result<Vec<Capture>, StoreError> {
         self.enter(Area::Endpoints).await?.captures(id, limit).await
+    }
+    async fn set_shadow(
+        &self,
+        id: EndpointId,
+        shadow: Option<(&Variant, &str)>,
+        percent: u8,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.enter(Area::Endpoints).await?.set_shadow(id, shadow, percent, now).await
+    }
+    async fn promote_shadow(&self, id: EndpointId, now: Timestamp) -> Result<bool, StoreError> {
+        self.enter(Area::Endpoints).await?.promote_shadow(id, now).await
+    }
+    async fn add_shadow_results(&self, id: EndpointId, results: &[ShadowResult], keep: u64) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.add_shadow_results(id, results, keep).await
+    }
+    async fn shadow_results(&self, id: EndpointId, limit: u64) -> Result<Vec<ShadowResult>, StoreError> {
+        self.enter(Area::Endpoints).await?.shadow_results(id, limit).await
+    }
+    async fn add_endpoint_event(&self, id: EndpointId, event: &EndpointEvent) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.add_endpoint_event(id, event).await
+    }
+    async fn endpoint_events(&self, id: EndpointId) -> Result<Vec<EndpointEvent>, StoreError> {
+        self.enter(Area::Endpoints).await?.endpoint_events(id).await
+    }
+    async fn set_baseline(&self, id: EndpointId, source: &str, rows: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.set_baseline(id, source, rows, now).await
+    }
+    async fn baseline(&self, id: EndpointId) -> Result<Option<(String, String, Timestamp)>, StoreError> {
+        self.enter(Area::Endpoints).await?.baseline(id).await
     }
 }

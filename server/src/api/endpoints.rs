@@ -11,7 +11,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use flywheel_app::endpoints::{self, BodyFormat, DeployRequest, EndpointView, ModelSource, VariantRequest};
+use flywheel_app::endpoints::{
+    self, BaselineSource, BodyFormat, DeployRequest, EndpointView, ModelSource, ShadowRequest, VariantRequest,
+    VariantStats,
+};
 use flywheel_domain::Endpoint;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -79,6 +82,36 @@ pub struct EndpointRequest {
     /// Share of requests whose predictions are captured (0–100, default 100).
     #[serde(default = "all")]
     pub capture_percent: u8,
+    /// A shadow variant: it gets a copy of a share of the requests after
+    /// production has answered; its answers are compared, never returned.
+    #[serde(default)]
+    pub shadow: Option<ShadowBody>,
+}
+
+/// A shadow variant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowBody {
+    /// The variant (its weight is unused).
+    pub variant: VariantRequestBody,
+    /// Share of requests mirrored to it, 1–100.
+    #[schema(example = 50)]
+    pub sample_percent: u8,
+}
+
+fn variant_request(v: VariantRequestBody) -> VariantRequest {
+    VariantRequest {
+        name: v.name,
+        model: match v.model {
+            ModelBody::Session { session, file } => ModelSource::Session { session, file },
+            ModelBody::TrainingJob { training_job } => ModelSource::TrainingJob(training_job),
+        },
+        weight: v.weight,
+    }
+}
+
+fn shadow_request(s: ShadowBody) -> ShadowRequest {
+    ShadowRequest { variant: variant_request(s.variant), sample_percent: s.sample_percent }
 }
 
 /// New traffic weights.
@@ -139,8 +172,12 @@ pub struct EndpointBody {
     pub invocation_url: String,
     /// The feature columns it takes, in order (absent when no model records them).
     pub columns: Option<Vec<String>>,
-    /// Its variants.
+    /// Its production variants.
     pub variants: Vec<VariantBody>,
+    /// Its shadow variant (`weight` and `traffic_percent` unused).
+    pub shadow: Option<VariantBody>,
+    /// Share of requests mirrored to the shadow, percent.
+    pub shadow_percent: u8,
     /// Share of requests captured, percent.
     pub capture_percent: u8,
     /// Who deployed it (user id).
@@ -153,10 +190,33 @@ pub struct EndpointBody {
     pub updated_at: i64,
 }
 
-fn body(endpoint: Endpoint, columns: Option<Vec<String>>, stats: Option<Vec<endpoints::VariantStats>>) -> EndpointBody {
+impl From<VariantStats> for VariantMetricsBody {
+    fn from(s: VariantStats) -> Self {
+        Self {
+            captured: s.captured,
+            labelled: s.labelled,
+            accuracy: s.accuracy,
+            roc_auc: s.roc_auc,
+            pr_auc: s.pr_auc,
+            latency_p50_ms: s.latency_p50_ms,
+            latency_p95_ms: s.latency_p95_ms,
+        }
+    }
+}
+
+fn body(endpoint: Endpoint, columns: Option<Vec<String>>, stats: Option<Vec<VariantStats>>) -> EndpointBody {
     let total: f64 = endpoint.variants.iter().map(|v| v.weight).sum();
     let mut stats = stats.map(Vec::into_iter);
     EndpointBody {
+        shadow: endpoint.shadow.map(|v| VariantBody {
+            name: v.name,
+            model_kind: v.model_kind,
+            source: v.source,
+            weight: 0.0,
+            traffic_percent: 0.0,
+            metrics: None,
+        }),
+        shadow_percent: endpoint.shadow_percent,
         invocation_url: format!("/endpoints/{}/invocations", endpoint.name),
         state: "in_service".to_owned(),
         columns,
@@ -165,15 +225,7 @@ fn body(endpoint: Endpoint, columns: Option<Vec<String>>, stats: Option<Vec<endp
             .into_iter()
             .map(|v| VariantBody {
                 traffic_percent: if total > 0.0 { 100.0 * v.weight / total } else { 0.0 },
-                metrics: stats.as_mut().and_then(Iterator::next).map(|s| VariantMetricsBody {
-                    captured: s.captured,
-                    labelled: s.labelled,
-                    accuracy: s.accuracy,
-                    roc_auc: s.roc_auc,
-                    pr_auc: s.pr_auc,
-                    latency_p50_ms: s.latency_p50_ms,
-                    latency_p95_ms: s.latency_p95_ms,
-                }),
+                metrics: stats.as_mut().and_then(Iterator::next).map(VariantMetricsBody::from),
                 name: v.name,
                 model_kind: v.model_kind,
                 source: v.source,
@@ -211,19 +263,9 @@ async fn deploy(
 ) -> Result<Response, AppError> {
     let request = DeployRequest {
         name: req.name,
-        variants: req
-            .variants
-            .into_iter()
-            .map(|v| VariantRequest {
-                name: v.name,
-                model: match v.model {
-                    ModelBody::Session { session, file } => ModelSource::Session { session, file },
-                    ModelBody::TrainingJob { training_job } => ModelSource::TrainingJob(training_job),
-                },
-                weight: v.weight,
-            })
-            .collect(),
+        variants: req.variants.into_iter().map(variant_request).collect(),
         capture_percent: req.capture_percent,
+        shadow: req.shadow.map(shadow_request),
     };
     let endpoint = endpoints::deploy(&state, &user, &request).await?;
     let view = endpoints::get(&state, &user, &endpoint.name).await?;
@@ -280,6 +322,265 @@ async fn delete_endpoint(
 ) -> Result<StatusCode, AppError> {
     endpoints::delete(&state, &user, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Gives the endpoint a shadow variant (replacing any): a share of the
+/// requests is mirrored to it after production answers; see `…/shadow-report`.
+#[utoipa::path(post, path = "/api/v1/endpoints/{name}/shadow", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    request_body = ShadowBody,
+    responses((status = 200, body = EndpointBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_shadow(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<ShadowBody>,
+) -> Result<Json<EndpointBody>, AppError> {
+    Ok(Json(endpoints::set_shadow(&state, &user, &name, &shadow_request(req)).await?.into()))
+}
+
+/// Removes the shadow variant (its results stay in the report).
+#[utoipa::path(delete, path = "/api/v1/endpoints/{name}/shadow", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = EndpointBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn remove_shadow(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<EndpointBody>, AppError> {
+    Ok(Json(endpoints::remove_shadow(&state, &user, &name).await?.into()))
+}
+
+/// Promotes the shadow to production with all the traffic; the other
+/// variants stay at weight 0, so `PATCH` with the old weights rolls back.
+#[utoipa::path(post, path = "/api/v1/endpoints/{name}/shadow/promote", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = EndpointBody), (status = 404, body = ErrorBody), (status = 422, description = "No shadow", body = ErrorBody)))]
+async fn promote_shadow(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<EndpointBody>, AppError> {
+    Ok(Json(endpoints::promote_shadow(&state, &user, &name).await?.into()))
+}
+
+/// Production against the shadow on the same requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShadowReportBody {
+    /// The shadow variant compared.
+    pub variant: Option<String>,
+    /// Share of requests mirrored now, percent.
+    pub sample_percent: u8,
+    /// Rows compared (the newest 10,000).
+    pub compared: usize,
+    /// Rows the shadow failed on.
+    pub errors: usize,
+    /// Share of rows where both gave the same class.
+    pub agreement: Option<f64>,
+    /// Pearson correlation of the two scores.
+    pub score_correlation: Option<f64>,
+    /// Production on these rows: latency, and metrics where ground truth arrived.
+    pub production: VariantMetricsBody,
+    /// The shadow on the rows it answered.
+    pub shadow: VariantMetricsBody,
+}
+
+/// The shadow report: agreement, score correlation, latency and errors of
+/// the shadow against production on the same rows, and both variants'
+/// accuracy and AUCs once ground truth arrives.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/shadow-report", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = ShadowReportBody), (status = 404, body = ErrorBody)))]
+async fn shadow_report(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<ShadowReportBody>, AppError> {
+    let r = endpoints::shadow(&state, &user, &name).await?;
+    Ok(Json(ShadowReportBody {
+        variant: r.variant,
+        sample_percent: r.sample_percent,
+        compared: r.compared,
+        errors: r.errors,
+        agreement: r.agreement,
+        score_correlation: r.score_correlation,
+        production: r.production.into(),
+        shadow: r.shadow.into(),
+    }))
+}
+
+/// One change to an endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointEventBody {
+    /// Unix milliseconds.
+    pub at: i64,
+    /// Who (user id).
+    pub actor: Option<String>,
+    /// What changed.
+    pub message: String,
+}
+
+/// The endpoint's audit trail: every deployment, weight change, shadow and promotion, oldest first.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/events", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = Vec<EndpointEventBody>), (status = 404, body = ErrorBody)))]
+async fn events(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<EndpointEventBody>>, AppError> {
+    let all = endpoints::events(&state, &user, &name).await?;
+    Ok(Json(
+        all.into_iter()
+            .map(|e| EndpointEventBody { at: e.at.millis(), actor: e.actor.map(|a| a.to_string()), message: e.message })
+            .collect(),
+    ))
+}
+
+/// An endpoint's baseline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BaselineBody {
+    /// Where its rows came from.
+    pub source: String,
+    /// How many rows it holds.
+    pub rows: usize,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl From<endpoints::Baseline> for BaselineBody {
+    fn from(b: endpoints::Baseline) -> Self {
+        Self { source: b.source, rows: b.rows, created_at: b.created_at.millis() }
+    }
+}
+
+/// Where a new baseline comes from (or send CSV with a header, `Content-Type: text/csv`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineRequest {
+    /// A training job whose training data becomes the baseline.
+    #[serde(default)]
+    pub training_job: Option<String>,
+    /// Take the newest this many captures (up to 5,000).
+    #[serde(default)]
+    pub captures: Option<u64>,
+}
+
+/// Sets the rows drift is measured against: a training job's data, the
+/// newest captures, or uploaded CSV. At deployment it is the first
+/// variant's training data when that came from the pool.
+#[utoipa::path(put, path = "/api/v1/endpoints/{name}/baseline", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    request_body(content = BaselineRequest, description = "JSON, or CSV with a header (text/csv)"),
+    responses((status = 200, body = BaselineBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_baseline(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BaselineBody>, AppError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let source = if content_type.starts_with("text/csv") {
+        BaselineSource::Csv(
+            String::from_utf8(body.to_vec()).map_err(|_| AppError::unprocessable("The CSV is not UTF-8 text."))?,
+        )
+    } else {
+        let req: BaselineRequest = serde_json::from_slice(&body)
+            .map_err(|e| AppError::unprocessable(format!("The body is not a baseline request ({e}).")))?;
+        match (req.training_job, req.captures) {
+            (Some(job), None) => BaselineSource::TrainingJob(job),
+            (None, Some(n)) => BaselineSource::Captures(n),
+            _ => {
+                return Err(AppError::unprocessable(
+                    "Give one of `training_job` or `captures`, or send CSV with a header (Content-Type: text/csv).",
+                ));
+            }
+        }
+    };
+    Ok(Json(endpoints::set_baseline(&state, &user, &name, &source).await?.into()))
+}
+
+/// The window of a drift check.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct DriftQuery {
+    /// Newest captures compared with the baseline (default 1,000).
+    #[serde(default)]
+    pub window: Option<u64>,
+}
+
+/// One column's drift.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ColumnDriftBody {
+    /// The column.
+    pub column: String,
+    /// Tested as categorical (at most 5 distinct baseline values).
+    pub categorical: bool,
+    /// The test: `K-S p_value`, `chi-square p_value`, `Wasserstein distance (normed)` or `Jensen-Shannon distance`.
+    pub method: String,
+    /// The p-value or the distance.
+    pub statistic: f64,
+    /// Drift below it (a p-value) or at or above it (a distance).
+    pub threshold: f64,
+    /// Whether it drifted.
+    pub drifted: bool,
+    /// Population stability index.
+    pub psi: f64,
+    /// `none` (< 0.1), `moderate` (0.1–0.25), `major` (> 0.25).
+    pub psi_band: String,
+}
+
+/// Data drift of the newest captures against the baseline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DriftBody {
+    /// The baseline.
+    pub baseline: BaselineBody,
+    /// Captures compared.
+    pub current_rows: usize,
+    /// Share of the columns that drifted.
+    pub drifted_share: f64,
+    /// Whether the data set drifted (half of the columns or more).
+    pub dataset_drift: bool,
+    /// Per column, drifted first.
+    pub columns: Vec<ColumnDriftBody>,
+}
+
+/// Checks data drift now: each column of the newest captures against the
+/// baseline (Evidently's defaults: K-S or chi-squared for a baseline of up
+/// to 1,000 rows, else normed Wasserstein or Jensen–Shannon), with PSI.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/drift", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name"), DriftQuery),
+    responses((status = 200, body = DriftBody), (status = 404, body = ErrorBody), (status = 422, description = "No baseline or no captures yet", body = ErrorBody)))]
+async fn drift(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+    Query(q): Query<DriftQuery>,
+) -> Result<Json<DriftBody>, AppError> {
+    let (baseline, report) =
+        endpoints::drift(&state, &user, &name, q.window.unwrap_or(endpoints::DRIFT_WINDOW)).await?;
+    let mut columns: Vec<ColumnDriftBody> = report
+        .columns
+        .iter()
+        .map(|c| ColumnDriftBody {
+            column: c.column.clone(),
+            categorical: c.categorical,
+            method: c.method.title().to_owned(),
+            statistic: c.statistic,
+            threshold: c.method.threshold(),
+            drifted: c.drifted,
+            psi: c.psi,
+            psi_band: c.psi_band().to_owned(),
+        })
+        .collect();
+    columns.sort_by_key(|c| !c.drifted);
+    Ok(Json(DriftBody {
+        baseline: baseline.into(),
+        current_rows: report.current_rows,
+        drifted_share: report.drifted_share(),
+        dataset_drift: report.dataset_drift(),
+        columns,
+    }))
 }
 
 /// Filters of the capture download.
@@ -432,15 +733,37 @@ async fn ground_truth(
 
 /// The endpoints' part of the OpenAPI document.
 #[derive(OpenApi)]
-#[openapi(paths(deploy, list, get_endpoint, set_weights, delete_endpoint, captures, invoke, ground_truth))]
+#[openapi(paths(
+    deploy,
+    list,
+    get_endpoint,
+    set_weights,
+    delete_endpoint,
+    set_shadow,
+    remove_shadow,
+    promote_shadow,
+    shadow_report,
+    events,
+    set_baseline,
+    drift,
+    captures,
+    invoke,
+    ground_truth
+))]
 pub struct EndpointsDoc;
 
 /// `/api/v1/endpoints…`.
 pub fn router() -> axum::Router<AppState> {
-    use axum::routing::{get, post};
+    use axum::routing::{get, post, put};
     axum::Router::new()
         .route("/endpoints", post(deploy).get(list))
         .route("/endpoints/{name}", get(get_endpoint).patch(set_weights).delete(delete_endpoint))
+        .route("/endpoints/{name}/shadow", post(set_shadow).delete(remove_shadow))
+        .route("/endpoints/{name}/shadow/promote", post(promote_shadow))
+        .route("/endpoints/{name}/shadow-report", get(shadow_report))
+        .route("/endpoints/{name}/events", get(events))
+        .route("/endpoints/{name}/baseline", put(set_baseline))
+        .route("/endpoints/{name}/drift", get(drift))
         .route("/endpoints/{name}/captures", get(captures))
 }
 
