@@ -224,6 +224,7 @@ impl From<flywheel_app::endpoints::EndpointError> for AppError {
         match e {
             E::NotFound(_) | E::NoInference { .. } => AppError::not_found(message),
             E::Taken(_) => AppError::conflict(message),
+            E::BadKey => AppError::unauthorized(message),
             E::Invalid(_) => AppError::unprocessable(message),
             E::Store(e) => e.into(),
             E::Internal(e) => AppError::Internal(e),

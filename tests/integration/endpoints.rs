@@ -436,7 +436,9 @@ async fn a_shadow_answers_after_production_its_report_compares_them_and_promotio
     let messages: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
     assert_eq!(messages.len(), 4, "{messages:?}");
     assert!(messages[0].starts_with("deployed: trees (GradientBoostedTreesModel"), "{messages:?}");
-    assert!(messages[0].ends_with(") on 100 % of requests") && messages[0].contains("; shadow linear (LinearClassifier"));
+    assert!(
+        messages[0].ends_with(") on 100 % of requests") && messages[0].contains("; shadow linear (LinearClassifier")
+    );
     assert!(messages[1].starts_with("baseline: training data of job"), "{messages:?}");
     assert!(messages[2].starts_with("shadow linear promoted"), "{messages:?}");
     assert_eq!(messages[3], "weights: trees 0 → 1, linear 1 → 0");
@@ -522,4 +524,53 @@ async fn drift_against_the_training_data_finds_the_columns_that_shifted() {
     let messages: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
     assert!(messages[1].starts_with("baseline: training data of job"), "{messages:?}");
     assert_eq!(&messages[2..], ["baseline: 200 captured requests, 200 rows", "baseline: 50 uploaded rows, 50 rows"]);
+}
+
+#[tokio::test]
+async fn an_endpoint_key_opens_its_endpoint_only_and_nothing_once_revoked() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, _) = two_models(&app, &ada).await;
+    for name in ["a", "b"] {
+        let deploy = json!({"name": name, "variants": [{"name": "trees", "model": {"training_job": trees}}]});
+        assert_eq!(api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await.0, 201);
+    }
+    let (status, made) =
+        api.json(Method::POST, "/api/v1/endpoints/a/keys", Some(json!({"name": "scoring service"})), &ada).await;
+    assert_eq!(status, 201, "{made}");
+    let key = made["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("fwk_"), "{made}");
+    let (_, listed) = api.json(Method::GET, "/api/v1/endpoints/a/keys", None, &ada).await;
+    assert_eq!(listed[0]["name"], "scoring service");
+    assert_eq!(listed[0]["key"], Value::Null, "the secret is shown once");
+
+    let row = json!({"instances": [vec![0; 61]]});
+    let (status, _, answer) = invoke(&app.base, &key, "a", row.clone(), None).await;
+    assert_eq!(status, 200, "{answer}");
+    let posted = json!({"inference_id": answer["predictions"][0]["inference_id"], "label": "good"});
+    let r = reqwest::Client::new()
+        .post(format!("{}/endpoints/a/ground-truth", app.base))
+        .bearer_auth(&key)
+        .json(&posted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(invoke(&app.base, &key, "b", row.clone(), None).await.0, 404, "another endpoint");
+    assert_eq!(api.json(Method::GET, "/api/v1/endpoints/a", None, &key).await.0, 401, "a key is not a person's token");
+    let r =
+        reqwest::Client::new().post(format!("{}/endpoints/a/invocations", app.base)).json(&row).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no credentials");
+    let bob = app.account("bob@example.org", Role::Participant).await;
+    assert_eq!(api.json(Method::POST, "/api/v1/endpoints/a/keys", Some(json!({})), &bob).await.0, 404);
+
+    let id = made["id"].as_str().unwrap();
+    assert_eq!(api.json(Method::DELETE, &format!("/api/v1/endpoints/a/keys/{id}"), None, &ada).await.0, 204);
+    let (status, _, body) = invoke(&app.base, &key, "a", row, None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(error_message(&body).contains("revoked"), "{body}");
+    assert_eq!(api.json(Method::DELETE, &format!("/api/v1/endpoints/a/keys/{id}"), None, &ada).await.0, 422);
+    let (_, listed) = api.json(Method::GET, "/api/v1/endpoints/a/keys", None, &ada).await;
+    assert!(listed[0]["revoked_at"].is_i64() && listed[0]["last_used_at"].is_i64(), "{listed}");
 }

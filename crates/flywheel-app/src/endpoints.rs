@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use flywheel_domain::endpoint::{check_name, check_variants, pick_variant};
 use flywheel_domain::{
-    Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ShadowResult, TrainingJobId, User, ValidationError,
-    Variant,
+    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ShadowResult, TokenSecret,
+    TrainingJobId, User, ValidationError, Variant,
 };
 use flywheel_ml::scoring::SubmittedModel;
 use flywheel_ml::{Labels, Matrix, Vector};
@@ -65,6 +65,9 @@ pub enum EndpointError {
         /// The id posted.
         id: String,
     },
+    /// An endpoint key that was revoked or never existed.
+    #[error("This endpoint key was revoked or never existed: ask your team for a current one.")]
+    BadKey,
     /// The name is taken.
     #[error("An endpoint named {0:?} already exists: choose another name, or delete that one first.")]
     Taken(String),
@@ -475,6 +478,21 @@ async fn may_use(app: &App, user: &User, endpoint: &Endpoint) -> Result<bool, En
 
 /// The endpoint `name` as this server serves it, reloaded when it changed.
 async fn served(app: &App, user: &User, name: &str) -> Result<Arc<Served>, EndpointError> {
+    served_to(app, Caller::User(user), name).await
+}
+
+/// Who calls an endpoint's invocations.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// A person, by their token or login session: their own endpoints,
+    /// their team's, and (for staff) their workshop's.
+    User(&'a User),
+    /// An endpoint key (`fwk_…`), by the digest of its secret: its endpoint only.
+    Key(&'a str),
+}
+
+/// [`served`] for any [`Caller`].
+async fn served_to(app: &App, caller: Caller<'_>, name: &str) -> Result<Arc<Served>, EndpointError> {
     let missing = || EndpointError::NotFound(name.to_owned());
     let cached = app.endpoints.get(name);
     let served = match cached {
@@ -502,7 +520,14 @@ async fn served(app: &App, user: &User, name: &str) -> Result<Arc<Served>, Endpo
             served
         }
     };
-    if may_use(app, user, &served.endpoint).await? { Ok(served) } else { Err(missing()) }
+    let allowed = match caller {
+        Caller::User(user) => may_use(app, user, &served.endpoint).await?,
+        Caller::Key(digest) => match app.db.endpoint_of_key(digest, now()).await? {
+            None => return Err(EndpointError::BadKey),
+            Some(id) => id == served.endpoint.id,
+        },
+    };
+    if allowed { Ok(served) } else { Err(missing()) }
 }
 
 /// An endpoint with what it has served: the caller's view.
@@ -1185,14 +1210,14 @@ fn draw() -> Result<f64, EndpointError> {
 /// [`parse_rows`], for an unknown `variant`, or rows the model refuses.
 pub async fn invoke(
     app: &App,
-    user: &User,
+    caller: Caller<'_>,
     name: &str,
     body: &[u8],
     format: BodyFormat,
     variant: Option<&str>,
 ) -> Result<Invocation, EndpointError> {
     let started = Instant::now();
-    let served = served(app, user, name).await?;
+    let served = served_to(app, caller, name).await?;
     let endpoint = &served.endpoint;
     let rows = parse_rows(body, format, served.columns.as_deref())?;
     let chosen = match variant {
@@ -1322,6 +1347,53 @@ impl Mirror {
     }
 }
 
+/// A new key for the endpoint's invocations: its record, and its secret to
+/// show once (only its digest is kept).
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::Invalid`] for a bad name.
+pub async fn create_key(app: &App, user: &User, name: &str, label: &str) -> Result<(ApiToken, String), EndpointError> {
+    let served = served(app, user, name).await?;
+    let label = ApiToken::parse_name(label)?;
+    let secret = TokenSecret::endpoint_key_from_random_bytes(random_bytes::<32>()?);
+    let key = ApiToken {
+        id: ApiTokenId(Uuid::new_v4()),
+        user_id: user.id,
+        name: label,
+        created_at: now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    app.db.create_endpoint_key(served.endpoint.id, &key, &secret.digest()).await?;
+    audit(app, served.endpoint.id, user, format!("key {:?} made", key.name)).await;
+    Ok((key, secret.expose().to_owned()))
+}
+
+/// The endpoint's keys, newest first (without their secrets).
+///
+/// # Errors
+/// [`EndpointError::NotFound`].
+pub async fn keys(app: &App, user: &User, name: &str) -> Result<Vec<ApiToken>, EndpointError> {
+    let served = served(app, user, name).await?;
+    Ok(app.db.endpoint_keys(served.endpoint.id).await?)
+}
+
+/// Revokes a key: it opens nothing from now on.
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::Invalid`] for a key it
+/// lacks or that is revoked already.
+pub async fn revoke_key(app: &App, user: &User, name: &str, key: &str) -> Result<(), EndpointError> {
+    let served = served(app, user, name).await?;
+    let no_key = || EndpointError::Invalid(format!("Endpoint {name:?} has no active key {key:?}."));
+    let id: ApiTokenId = key.parse().map_err(|_| no_key())?;
+    if !app.db.revoke_endpoint_key(served.endpoint.id, id, now()).await? {
+        return Err(no_key());
+    }
+    audit(app, served.endpoint.id, user, format!("key {id} revoked")).await;
+    Ok(())
+}
+
 /// Records the true class of a captured prediction.
 ///
 /// # Errors
@@ -1329,12 +1401,12 @@ impl Mirror {
 /// the endpoint did not capture; [`EndpointError::Invalid`] for an empty label.
 pub async fn ground_truth(
     app: &App,
-    user: &User,
+    caller: Caller<'_>,
     name: &str,
     inference_id: &str,
     label: &str,
 ) -> Result<(), EndpointError> {
-    let served = served(app, user, name).await?;
+    let served = served_to(app, caller, name).await?;
     let no_such = || EndpointError::NoInference { endpoint: name.to_owned(), id: inference_id.to_owned() };
     let id: InferenceId = inference_id.parse().map_err(|_| no_such())?;
     let label = label.trim();

@@ -1,4 +1,5 @@
-//! Personal API tokens: `Authorization: Bearer fw_…`.
+//! Personal API tokens, `Authorization: Bearer fw_…`, and endpoint keys,
+//! `Authorization: Bearer fwk_…` (good for one endpoint's invocations only).
 //!
 //! A token's secret is shown once, when it is created; the store keeps only
 //! its SHA-256 digest, so a leaked database does not leak usable tokens.
@@ -15,30 +16,43 @@ uuid_id!(
     "token"
 );
 
-/// The secret part of an API token: `fw_` followed by 64 lower-case hex
-/// digits (32 random bytes). Its `Debug` output never shows the secret.
+/// The secret part of an API token (`fw_`) or an endpoint key (`fwk_`),
+/// followed by 64 lower-case hex digits (32 random bytes). Its `Debug`
+/// output never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenSecret(String);
 
 impl TokenSecret {
     const PREFIX: &'static str = "fw_";
+    const KEY_PREFIX: &'static str = "fwk_";
 
-    /// Makes a secret from 32 random bytes supplied by the caller.
+    /// Makes a personal token's secret from 32 random bytes supplied by the caller.
     pub fn from_random_bytes(bytes: [u8; 32]) -> Self {
         Self(format!("{}{}", Self::PREFIX, hex::encode(bytes)))
+    }
+
+    /// Makes an endpoint key's secret from 32 random bytes supplied by the caller.
+    pub fn endpoint_key_from_random_bytes(bytes: [u8; 32]) -> Self {
+        Self(format!("{}{}", Self::KEY_PREFIX, hex::encode(bytes)))
     }
 
     /// Parses a secret as presented in an `Authorization` header.
     ///
     /// # Errors
-    /// [`ValidationError`] on `token` when it is not `fw_` + 64 hex digits.
+    /// [`ValidationError`] on `token` when it is not `fw_` or `fwk_` + 64 hex digits.
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
-        match raw.strip_prefix(Self::PREFIX) {
+        let hexpart = raw.strip_prefix(Self::KEY_PREFIX).or_else(|| raw.strip_prefix(Self::PREFIX));
+        match hexpart {
             Some(hexpart) if hexpart.len() == 64 && hexpart.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 Ok(Self(raw.to_ascii_lowercase()))
             }
-            _ => Err(ValidationError::new("token", "is not a Flywheel API token")),
+            _ => Err(ValidationError::new("token", "is not a Flywheel API token or endpoint key")),
         }
+    }
+
+    /// Whether it is an endpoint key (`fwk_…`) rather than a personal token.
+    pub fn is_endpoint_key(&self) -> bool {
+        self.0.starts_with(Self::KEY_PREFIX)
     }
 
     /// The secret, to show to its owner once.
@@ -58,7 +72,8 @@ impl fmt::Debug for TokenSecret {
     }
 }
 
-/// An API token as stored (without its secret).
+/// An API token or an endpoint key as stored (without its secret); for a
+/// key, `user_id` is who made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
     /// Stable id, used to revoke it.
@@ -117,6 +132,15 @@ mod tests {
             assert!(TokenSecret::parse(raw).is_err(), "{raw:?}");
         }
         assert!(TokenSecret::parse(&format!("fw_{}", "g".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn endpoint_keys_are_told_apart_from_personal_tokens() {
+        let key = TokenSecret::endpoint_key_from_random_bytes([7; 32]);
+        assert!(key.expose().starts_with("fwk_") && key.is_endpoint_key());
+        assert_eq!(TokenSecret::parse(key.expose()).unwrap(), key);
+        assert!(!TokenSecret::from_random_bytes([7; 32]).is_endpoint_key());
+        assert_ne!(key.digest(), TokenSecret::from_random_bytes([7; 32]).digest());
     }
 
     #[test]

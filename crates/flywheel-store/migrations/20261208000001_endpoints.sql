@@ -87,3 +87,17 @@ CREATE TABLE endpoint_baselines (
     rows        TEXT NOT NULL,
     created_at  BIGINT NOT NULL
 );
+
+-- Keys for one endpoint's invocations (made and revoked by its team),
+-- stored as the SHA-256 digest of the secret shown once.
+CREATE TABLE endpoint_keys (
+    id           TEXT PRIMARY KEY,
+    endpoint_id  TEXT NOT NULL REFERENCES endpoints (id) ON DELETE CASCADE,
+    created_by   TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    digest       TEXT NOT NULL UNIQUE,
+    created_at   BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at   BIGINT
+);
+CREATE INDEX endpoint_keys_endpoint ON endpoint_keys (endpoint_id);

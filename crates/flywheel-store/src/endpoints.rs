@@ -4,7 +4,8 @@
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ShadowResult, Timestamp, UserId, Variant,
+    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ShadowResult, Timestamp, UserId,
+    Variant,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -237,7 +238,9 @@ impl EndpointStore for SqlDatabase {
 
     async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        for table in ["endpoint_captures", "endpoint_shadow_results", "endpoint_baselines", "endpoint_variants"] {
+        for table in
+            ["endpoint_captures", "endpoint_shadow_results", "endpoint_baselines", "endpoint_keys", "endpoint_variants"]
+        {
             sqlx::query(&format!("DELETE FROM {table} WHERE endpoint_id = $1"))
                 .bind(id.to_string())
                 .execute(&mut *tx)
@@ -448,5 +451,66 @@ impl EndpointStore for SqlDatabase {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| Ok((r.try_get("source")?, r.try_get("rows")?, Timestamp(r.try_get("created_at")?)))).transpose()
+    }
+
+    async fn create_endpoint_key(&self, id: EndpointId, key: &ApiToken, digest: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO endpoint_keys (id, endpoint_id, created_by, name, digest, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(key.id.to_string())
+        .bind(id.to_string())
+        .bind(key.user_id.to_string())
+        .bind(&key.name)
+        .bind(digest)
+        .bind(key.created_at.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn endpoint_keys(&self, id: EndpointId) -> Result<Vec<ApiToken>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, created_by, name, created_at, last_used_at, revoked_at FROM endpoint_keys
+             WHERE endpoint_id = $1 ORDER BY created_at DESC, id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiToken {
+                    id: parse_id(r, "id")?.ok_or_else(|| corrupt("an endpoint key without an id"))?,
+                    user_id: parse_id(r, "created_by")?.ok_or_else(|| corrupt("an endpoint key without a maker"))?,
+                    name: r.try_get("name")?,
+                    created_at: Timestamp(r.try_get("created_at")?),
+                    last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp),
+                    revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(Timestamp),
+                })
+            })
+            .collect()
+    }
+
+    async fn revoke_endpoint_key(&self, id: EndpointId, key: ApiTokenId, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE endpoint_keys SET revoked_at = $3 WHERE endpoint_id = $1 AND id = $2 AND revoked_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(key.to_string())
+        .bind(now.millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn endpoint_of_key(&self, digest: &str, now: Timestamp) -> Result<Option<EndpointId>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE endpoint_keys SET last_used_at = $2 WHERE digest = $1 AND revoked_at IS NULL RETURNING endpoint_id",
+        )
+        .bind(digest)
+        .bind(now.millis())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| parse_id(&r, "endpoint_id")).transpose().map(Option::flatten)
     }
 }

@@ -93,7 +93,8 @@
 //! `endpoint_shadow_results` (production's and the shadow's answer to the
 //! same row, bounded alike; the ground truth joined from the capture) and
 //! `endpoint_events` (the audit trail, numbered as job events are) and
-//! `endpoint_baselines` (the rows drift is measured against, as JSON).
+//! `endpoint_baselines` (the rows drift is measured against, as JSON) and
+//! `endpoint_keys` (digests of the keys that open one endpoint's invocations).
 //!
 //! **Invariant:** no HTTP, no templates. Times come in as arguments.
 
@@ -688,6 +689,18 @@ pub trait EndpointStore: Send + Sync {
 
     /// The endpoint's baseline: its source, its rows (JSON) and when it was set.
     async fn baseline(&self, id: EndpointId) -> Result<Option<(String, String, Timestamp)>, StoreError>;
+
+    /// Stores a new key of the endpoint under the digest of its secret.
+    async fn create_endpoint_key(&self, id: EndpointId, key: &ApiToken, digest: &str) -> Result<(), StoreError>;
+
+    /// The endpoint's keys, newest first, revoked ones included.
+    async fn endpoint_keys(&self, id: EndpointId) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Revokes a key of the endpoint; `false` when it has no such unrevoked key.
+    async fn revoke_endpoint_key(&self, id: EndpointId, key: ApiTokenId, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// The endpoint an unrevoked key with this digest opens, recording the use.
+    async fn endpoint_of_key(&self, digest: &str, now: Timestamp) -> Result<Option<EndpointId>, StoreError>;
 }
 
 /// A stored value that does not decode, as an error.

@@ -508,4 +508,16 @@ impl EndpointStore for Faulty {
     async fn baseline(&self, id: EndpointId) -> Result<Option<(String, String, Timestamp)>, StoreError> {
         self.enter(Area::Endpoints).await?.baseline(id).await
     }
+    async fn create_endpoint_key(&self, id: EndpointId, key: &ApiToken, digest: &str) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.create_endpoint_key(id, key, digest).await
+    }
+    async fn endpoint_keys(&self, id: EndpointId) -> Result<Vec<ApiToken>, StoreError> {
+        self.enter(Area::Endpoints).await?.endpoint_keys(id).await
+    }
+    async fn revoke_endpoint_key(&self, id: EndpointId, key: ApiTokenId, now: Timestamp) -> Result<bool, StoreError> {
+        self.enter(Area::Endpoints).await?.revoke_endpoint_key(id, key, now).await
+    }
+    async fn endpoint_of_key(&self, digest: &str, now: Timestamp) -> Result<Option<EndpointId>, StoreError> {
+        self.enter(Area::Endpoints).await?.endpoint_of_key(digest, now).await
+    }
 }

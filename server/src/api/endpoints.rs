@@ -23,6 +23,9 @@ use crate::api::ApiJson;
 use crate::auth::extract::ApiUser;
 use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use flywheel_domain::{TokenSecret, User};
 
 /// The request header that names the variant to serve a request
 /// (SageMaker's `TargetVariant`); the answer carries the variant that served it.
@@ -583,6 +586,86 @@ async fn drift(
     }))
 }
 
+/// A new endpoint key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRequest {
+    /// A label ("fraud scoring service").
+    #[serde(default)]
+    pub name: String,
+}
+
+/// An endpoint key (its secret only in the answer that made it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyBody {
+    /// Its id, to revoke it.
+    pub id: String,
+    /// Its label.
+    pub name: String,
+    /// The secret, `fwk_…`: shown once, now; Flywheel keeps only its digest.
+    pub key: Option<String>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds of its last use.
+    pub last_used_at: Option<i64>,
+    /// Unix milliseconds; a revoked key opens nothing.
+    pub revoked_at: Option<i64>,
+}
+
+fn key_body(k: flywheel_domain::ApiToken, secret: Option<String>) -> KeyBody {
+    KeyBody {
+        id: k.id.to_string(),
+        name: k.name,
+        key: secret,
+        created_at: k.created_at.millis(),
+        last_used_at: k.last_used_at.map(|t| t.millis()),
+        revoked_at: k.revoked_at.map(|t| t.millis()),
+    }
+}
+
+/// Makes a key for this endpoint's invocations and ground truth (for a
+/// service that should not hold a person's token). The secret is in this
+/// answer only.
+#[utoipa::path(post, path = "/api/v1/endpoints/{name}/keys", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    request_body = KeyRequest,
+    responses((status = 201, body = KeyBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_key(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<KeyRequest>,
+) -> Result<Response, AppError> {
+    let (key, secret) = endpoints::create_key(&state, &user, &name, &req.name).await?;
+    Ok((StatusCode::CREATED, Json(key_body(key, Some(secret)))).into_response())
+}
+
+/// The endpoint's keys, newest first, without their secrets.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/keys", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = Vec<KeyBody>), (status = 404, body = ErrorBody)))]
+async fn list_keys(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<KeyBody>>, AppError> {
+    let all = endpoints::keys(&state, &user, &name).await?;
+    Ok(Json(all.into_iter().map(|k| key_body(k, None)).collect()))
+}
+
+/// Revokes a key: requests with it get 401 from now on.
+#[utoipa::path(delete, path = "/api/v1/endpoints/{name}/keys/{id}", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name"), ("id" = String, Path, description = "Key id")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn revoke_key(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    endpoints::revoke_key(&state, &user, &name, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Filters of the capture download.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct CapturesQuery {
@@ -628,6 +711,44 @@ async fn captures(
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], text).into_response())
 }
 
+/// Who calls an invocation: a person by their API token, or an endpoint
+/// key (`Authorization: Bearer fwk_…`, good for its endpoint only).
+pub enum InvocationCaller {
+    /// A person.
+    User(User),
+    /// The digest of an endpoint key's secret.
+    Key(String),
+}
+
+impl InvocationCaller {
+    fn as_caller(&self) -> endpoints::Caller<'_> {
+        match self {
+            InvocationCaller::User(u) => endpoints::Caller::User(u),
+            InvocationCaller::Key(d) => endpoints::Caller::Key(d),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for InvocationCaller {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let unauthorized =
+            || AppError::unauthorized("Send an endpoint key or an API token: `Authorization: Bearer fwk_…` or `fw_…`.");
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(unauthorized)?;
+        let header = header.to_str().map_err(|_| unauthorized())?;
+        let (scheme, raw) = header.split_once(' ').ok_or_else(unauthorized)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(unauthorized());
+        }
+        let secret = TokenSecret::parse(raw.trim()).map_err(|_| unauthorized())?;
+        if secret.is_endpoint_key() {
+            return Ok(InvocationCaller::Key(secret.digest()));
+        }
+        let user = state.db.authenticate_api_token(&secret.digest(), crate::now()).await?;
+        user.map(InvocationCaller::User).ok_or_else(unauthorized)
+    }
+}
+
 /// One row's prediction.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PredictionBody {
@@ -669,7 +790,7 @@ pub struct InvocationBody {
     ))]
 async fn invoke(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    caller: InvocationCaller,
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -677,7 +798,7 @@ async fn invoke(
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
     let format = if content_type.starts_with("text/csv") { BodyFormat::Csv } else { BodyFormat::Json };
     let variant = headers.get(&VARIANT_HEADER).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
-    let served = endpoints::invoke(&state, &user, &name, &body, format, variant).await?;
+    let served = endpoints::invoke(&state, caller.as_caller(), &name, &body, format, variant).await?;
     let answer = InvocationBody {
         predictions: served
             .predictions
@@ -713,7 +834,7 @@ pub struct GroundTruthRequest {
     ))]
 async fn ground_truth(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    caller: InvocationCaller,
     Path(name): Path<String>,
     ApiJson(req): ApiJson<GroundTruthRequest>,
 ) -> Result<StatusCode, AppError> {
@@ -727,7 +848,7 @@ async fn ground_truth(
         serde_json::Value::Bool(b) => b.to_string(),
         other => return Err(AppError::unprocessable(format!("`label` is the true class, not {other}."))),
     };
-    endpoints::ground_truth(&state, &user, &name, &req.inference_id, &label).await?;
+    endpoints::ground_truth(&state, caller.as_caller(), &name, &req.inference_id, &label).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -746,6 +867,9 @@ async fn ground_truth(
     events,
     set_baseline,
     drift,
+    create_key,
+    list_keys,
+    revoke_key,
     captures,
     invoke,
     ground_truth
@@ -764,6 +888,8 @@ pub fn router() -> axum::Router<AppState> {
         .route("/endpoints/{name}/events", get(events))
         .route("/endpoints/{name}/baseline", put(set_baseline))
         .route("/endpoints/{name}/drift", get(drift))
+        .route("/endpoints/{name}/keys", post(create_key).get(list_keys))
+        .route("/endpoints/{name}/keys/{id}", axum::routing::delete(revoke_key))
         .route("/endpoints/{name}/captures", get(captures))
 }
 
