@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use flywheel_domain::Role;
-use flywheel_tests::{Api, TestApp, error_message, eventually, spawn_app_with};
+use flywheel_tests::{Api, PASSWORD, TestApp, error_message, eventually, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -573,4 +573,75 @@ async fn an_endpoint_key_opens_its_endpoint_only_and_nothing_once_revoked() {
     assert_eq!(api.json(Method::DELETE, &format!("/api/v1/endpoints/a/keys/{id}"), None, &ada).await.0, 422);
     let (_, listed) = api.json(Method::GET, "/api/v1/endpoints/a/keys", None, &ada).await;
     assert!(listed[0]["revoked_at"].is_i64() && listed[0]["last_used_at"].is_i64(), "{listed}");
+}
+
+#[tokio::test]
+async fn the_pages_deploy_show_live_figures_change_weights_check_drift_and_make_keys() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, linear) = two_models(&app, &ada).await;
+    let browser = app.browser();
+    browser.log_in("ada@example.org", PASSWORD).await;
+    let page = browser.get("/endpoints").await;
+    assert!(page.has("form#deploy") && page.has("#no-endpoints"), "{}", page.html.html());
+
+    let refused = browser.submit("/endpoints", "/endpoints", &[("name", "Credit"), ("job", &trees)]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text("#endpoint-error").contains("lower-case"), "{}", refused.html.html());
+    let fields = [
+        ("name", "credit"),
+        ("job", trees.as_str()),
+        ("second_job", linear.as_str()),
+        ("second_weight", "2"),
+        ("shadow_job", linear.as_str()),
+        ("shadow_percent", "100"),
+    ];
+    let deployed = browser.submit("/endpoints", "/endpoints", &fields).await;
+    assert_eq!(deployed.status, 303, "{}", deployed.html.html());
+    let Credit { records, .. } = credit_rows();
+    for record in records.iter().take(30) {
+        assert_eq!(invoke(&app.base, &ada, "credit", json!({"records": [record]}), None).await.0, 200);
+    }
+
+    let page = browser.get("/endpoints/credit").await;
+    assert_eq!(page.texts("tr.variant td.traffic"), ["33 %", "67 %"], "{}", page.html.html());
+    let captured: u32 = page.texts("tr.variant td:nth-child(5)").iter().map(|t| t.parse::<u32>().unwrap()).sum();
+    assert_eq!(captured, 30);
+    let report = eventually("the shadow report fills", Duration::from_secs(20), || async {
+        let page = browser.get("/endpoints/credit").await;
+        if page.has("#shadow-report") && page.text("#shadow-report p").contains("30 rows compared") {
+            Ok(page)
+        } else {
+            Err(page.html.html())
+        }
+    })
+    .await;
+    assert!(report.has("form#promote"));
+    assert!(
+        report.text("ol.events").contains("deployed: a (GradientBoostedTreesModel"),
+        "{}",
+        report.text("ol.events")
+    );
+
+    let moved =
+        browser.submit("/endpoints/credit", "/endpoints/credit/weights", &[("weight_a", "1"), ("weight_b", "0")]).await;
+    assert_eq!(moved.status, 303, "{}", moved.html.html());
+    let page = browser.get("/endpoints/credit").await;
+    assert_eq!(page.texts("tr.variant td.traffic"), ["100 %", "0 %"]);
+    let refused =
+        browser.submit("/endpoints/credit", "/endpoints/credit/weights", &[("weight_a", "0"), ("weight_b", "0")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text("#endpoint-error").contains("add up to 0"));
+
+    let drift = browser.get("/endpoints/credit?drift=1").await;
+    assert!(drift.text("#drift").contains("columns drifted"), "{}", drift.html.html());
+    let keyed = browser.submit("/endpoints/credit", "/endpoints/credit/keys", &[("label", "scorer")]).await;
+    assert_eq!(keyed.status, 200);
+    let secret = keyed.text("#new-key code");
+    assert!(secret.starts_with("fwk_"), "{secret}");
+    assert_eq!(invoke(&app.base, &secret, "credit", json!({"records": [records[0]]}), None).await.0, 200);
+    let page = browser.get("/endpoints").await;
+    assert!(page.has("tr#endpoint-credit"));
+    assert_eq!(api.json(Method::GET, "/api/v1/endpoints/credit", None, &ada).await.1["variants"][1]["weight"], 0.0);
 }

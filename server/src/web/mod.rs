@@ -7,6 +7,7 @@
 
 mod account;
 mod datasets;
+mod endpoints;
 mod learn;
 mod notebooks;
 mod training;
@@ -148,6 +149,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/training/jobs", get(training::jobs))
         .route("/training/{id}/cancel", post(training::cancel))
         .route("/training/{id}/priority", post(training::set_priority))
+        .route("/endpoints", get(endpoints::list).post(endpoints::deploy))
+        .route("/endpoints/{name}", get(endpoints::show))
+        .route("/endpoints/{name}/weights", post(endpoints::set_weights))
+        .route("/endpoints/{name}/promote", post(endpoints::promote))
+        .route("/endpoints/{name}/keys", post(endpoints::create_key))
+        .route("/endpoints/{name}/keys/{id}/revoke", post(endpoints::revoke_key))
         .route("/workshops", get(workshops::list).post(workshops::create))
         .route("/workshops/join", post(workshops::join))
         .route("/workshops/{id}", get(workshops::show))

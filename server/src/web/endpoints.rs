@@ -1,0 +1,278 @@
+//! The endpoints' pages (Day 3): `/endpoints` lists mine and my team's and
+//! deploys a completed training job's model (one or two variants, an
+//! optional shadow); `/endpoints/{name}` shows each variant's traffic and
+//! live metrics, changes weights, reads the shadow report and promotes the
+//! shadow, checks drift against the baseline on request, makes endpoint
+//! keys (the secret shown once) and lists the audit trail. All through the
+//! `endpoints` service, as the API.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_htmx::HxRequest;
+use flywheel_app::endpoints::{
+    self, DeployRequest, EndpointView, ModelSource, ShadowReport, ShadowRequest, VariantRequest,
+};
+use flywheel_app::training;
+use flywheel_domain::{ApiToken, Endpoint, EndpointEvent, JobState, User};
+use flywheel_ml::drift::DriftReport;
+use serde::Deserialize;
+
+use super::{Layout, Page, format_time, see_other};
+use crate::auth::extract::CurrentUser;
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(askama::Template)]
+#[template(path = "endpoints.html")]
+struct EndpointsPage {
+    layout: Layout,
+    endpoints: Vec<Endpoint>,
+    /// Completed training jobs with a servable model: (id, what the list says).
+    jobs: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "endpoint.html")]
+struct EndpointPage {
+    layout: Layout,
+    view: EndpointView,
+    shadow: Option<ShadowReport>,
+    drift: Option<Result<DriftReport, String>>,
+    keys: Vec<ApiToken>,
+    /// A key just made: its secret, shown this once.
+    new_key: Option<String>,
+    events: Vec<(String, EndpointEvent)>,
+    error: Option<String>,
+}
+
+impl EndpointPage {
+    /// A metric for a table cell: 3 decimals, or a dash.
+    fn figure(&self, x: &Option<f64>) -> String {
+        x.map_or_else(|| "–".to_owned(), |x| format!("{x:.3}"))
+    }
+
+    fn traffic(&self, weight: f64) -> String {
+        let total: f64 = self.view.endpoint.variants.iter().map(|v| v.weight).sum();
+        if total > 0.0 { format!("{:.0} %", 100.0 * weight / total) } else { "0 %".to_owned() }
+    }
+}
+
+async fn list_page(state: &AppState, user: &User, layout: Layout, error: Option<String>) -> Result<Response, AppError> {
+    let endpoints = endpoints::list(state, user).await?;
+    let servable =
+        ["LinearClassifier", "GradientBoostedTreesModel", "RandomForestModel", "NaiveBayesModel", "KnnClassifier"];
+    let jobs = training::jobs_of(state, user)
+        .await?
+        .into_iter()
+        .filter(|v| {
+            v.job.state == JobState::Completed && v.artifacts.iter().any(|a| servable.contains(&a.kind.as_str()))
+        })
+        .map(|v| {
+            let id = v.job.id.to_string();
+            let label = format!("{} {} ({})", v.job.algorithm, &id[..8], format_time(v.job.created_at));
+            (id, label)
+        })
+        .collect();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(Page(status, EndpointsPage { layout, endpoints, jobs, error }).into_response())
+}
+
+/// `GET /endpoints`.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    layout: Layout,
+) -> Result<Response, AppError> {
+    list_page(&state, &user, layout, None).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct DeployForm {
+    name: String,
+    job: String,
+    #[serde(default)]
+    second_job: String,
+    #[serde(default)]
+    second_weight: String,
+    #[serde(default)]
+    shadow_job: String,
+    #[serde(default)]
+    shadow_percent: String,
+    #[serde(default)]
+    capture_percent: String,
+}
+
+fn number<T: std::str::FromStr>(text: &str, default: T, what: &str) -> Result<T, String> {
+    let text = text.trim();
+    if text.is_empty() { Ok(default) } else { text.parse().map_err(|_| format!("{what} is a number, not {text:?}.")) }
+}
+
+fn deploy_request(form: &DeployForm) -> Result<DeployRequest, String> {
+    let variant = |name: &str, job: &str, weight: f64| VariantRequest {
+        name: name.to_owned(),
+        model: ModelSource::TrainingJob(job.to_owned()),
+        weight,
+    };
+    let mut variants = vec![variant("a", &form.job, 1.0)];
+    if !form.second_job.trim().is_empty() {
+        variants.push(variant("b", form.second_job.trim(), number(&form.second_weight, 1.0, "The second weight")?));
+    }
+    let shadow = (!form.shadow_job.trim().is_empty())
+        .then(|| -> Result<ShadowRequest, String> {
+            Ok(ShadowRequest {
+                variant: variant("shadow", form.shadow_job.trim(), 0.0),
+                sample_percent: number(&form.shadow_percent, 100, "The shadow's share")?,
+            })
+        })
+        .transpose()?;
+    Ok(DeployRequest {
+        name: form.name.trim().to_owned(),
+        variants,
+        capture_percent: number(&form.capture_percent, 100, "The capture share")?,
+        shadow,
+    })
+}
+
+/// The message of a refusal, for the page; other errors stay errors.
+fn refusal(e: impl Into<AppError>) -> Result<String, AppError> {
+    match e.into() {
+        AppError::Client { message, .. } => Ok(message),
+        other => Err(other),
+    }
+}
+
+/// `POST /endpoints`: deploys; a refusal re-shows the list with the message.
+pub(super) async fn deploy(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    layout: Layout,
+    Form(form): Form<DeployForm>,
+) -> Result<Response, AppError> {
+    let request = match deploy_request(&form) {
+        Ok(r) => r,
+        Err(message) => return list_page(&state, &user, layout, Some(message)).await,
+    };
+    match endpoints::deploy(&state, &user, &request).await {
+        Ok(e) => Ok(see_other(hx, &format!("/endpoints/{}", e.name))),
+        Err(e) => list_page(&state, &user, layout, Some(refusal(e)?)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ShowQuery {
+    #[serde(default)]
+    drift: Option<String>,
+}
+
+async fn show_page(
+    state: &AppState,
+    user: &User,
+    name: &str,
+    layout: Layout,
+    check_drift: bool,
+    new_key: Option<String>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let view = endpoints::get(state, user, name).await?;
+    let shadow = endpoints::shadow(state, user, name).await?;
+    let shadow = (shadow.variant.is_some()).then_some(shadow);
+    let drift = if check_drift {
+        Some(match endpoints::drift(state, user, name, endpoints::DRIFT_WINDOW).await {
+            Ok((_, report)) => Ok(report),
+            Err(e) => Err(refusal(e)?),
+        })
+    } else {
+        None
+    };
+    let keys = endpoints::keys(state, user, name).await?;
+    let mut events: Vec<(String, EndpointEvent)> =
+        endpoints::events(state, user, name).await?.into_iter().map(|e| (format_time(e.at), e)).collect();
+    events.reverse();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(Page(status, EndpointPage { layout, view, shadow, drift, keys, new_key, events, error }).into_response())
+}
+
+/// `GET /endpoints/{name}` (`?drift=1` checks drift now).
+pub(super) async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+    Query(q): Query<ShowQuery>,
+    layout: Layout,
+) -> Result<Response, AppError> {
+    show_page(&state, &user, &name, layout, q.drift.is_some(), None, None).await
+}
+
+/// `POST /endpoints/{name}/weights`: one `weight_<variant>` field per variant.
+pub(super) async fn set_weights(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    Path(name): Path<String>,
+    layout: Layout,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let mut weights = Vec::new();
+    for (field, value) in &form {
+        if let Some(variant) = field.strip_prefix("weight_") {
+            match number(value, f64::NAN, &format!("The weight of {variant}")) {
+                Ok(w) if w.is_finite() => weights.push((variant.to_owned(), w)),
+                Ok(_) => {}
+                Err(message) => return show_page(&state, &user, &name, layout, false, None, Some(message)).await,
+            }
+        }
+    }
+    match endpoints::set_weights(&state, &user, &name, &weights).await {
+        Ok(_) => Ok(see_other(hx, &format!("/endpoints/{name}"))),
+        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+    }
+}
+
+/// `POST /endpoints/{name}/promote`: the shadow takes all the traffic.
+pub(super) async fn promote(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    Path(name): Path<String>,
+    layout: Layout,
+) -> Result<Response, AppError> {
+    match endpoints::promote_shadow(&state, &user, &name).await {
+        Ok(_) => Ok(see_other(hx, &format!("/endpoints/{name}"))),
+        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct KeyForm {
+    #[serde(default)]
+    label: String,
+}
+
+/// `POST /endpoints/{name}/keys`: makes a key and shows its secret once.
+pub(super) async fn create_key(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+    layout: Layout,
+    Form(form): Form<KeyForm>,
+) -> Result<Response, AppError> {
+    match endpoints::create_key(&state, &user, &name, &form.label).await {
+        Ok((_, secret)) => show_page(&state, &user, &name, layout, false, Some(secret), None).await,
+        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+    }
+}
+
+/// `POST /endpoints/{name}/keys/{id}/revoke`.
+pub(super) async fn revoke_key(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    endpoints::revoke_key(&state, &user, &name, &id).await?;
+    Ok(see_other(hx, &format!("/endpoints/{name}")))
+}
