@@ -645,3 +645,53 @@ async fn the_pages_deploy_show_live_figures_change_weights_check_drift_and_make_
     assert!(page.has("tr#endpoint-credit"));
     assert_eq!(api.json(Method::GET, "/api/v1/endpoints/credit", None, &ada).await.1["variants"][1]["weight"], 0.0);
 }
+
+#[tokio::test]
+async fn uncertain_predictions_wait_for_review_and_a_label_becomes_ground_truth() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, _) = two_models(&app, &ada).await;
+    let deploy = json!({"name": "credit", "variants": [{"name": "trees", "model": {"training_job": trees}}],
+        "review": {"low": 0.3, "high": 0.7}});
+    let (status, endpoint) = api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await;
+    assert_eq!(status, 201, "{endpoint}");
+    assert_eq!(endpoint["review"], json!({"low": 0.3, "high": 0.7}));
+    let Credit { records, .. } = credit_rows();
+    let mut uncertain = 0;
+    for record in records.iter().take(100) {
+        let (_, _, answer) = invoke(&app.base, &ada, "credit", json!({"records": [record]}), None).await;
+        let score = answer["predictions"][0]["score"].as_f64().unwrap();
+        uncertain += usize::from((0.3..=0.7).contains(&score));
+    }
+    assert!(uncertain > 0, "some scores fall in the band");
+    let (status, queue) = api.json(Method::GET, "/api/v1/endpoints/credit/review-queue", None, &ada).await;
+    assert_eq!(status, 200, "{queue}");
+    let queue = queue.as_array().unwrap().clone();
+    assert_eq!(queue.len(), uncertain.min(50));
+    assert!(queue.iter().all(|c| (0.3..=0.7).contains(&c["score"].as_f64().unwrap())));
+
+    // A teammate labels the first one on the review page.
+    let browser = app.browser();
+    browser.log_in("ada@example.org", PASSWORD).await;
+    let page = browser.get("/endpoints/credit/review").await;
+    assert_eq!(page.texts("tr.pending").len(), queue.len(), "{}", page.html.html());
+    let first = queue[0]["inference_id"].as_str().unwrap();
+    let labelled = browser
+        .submit("/endpoints/credit/review", &format!("/endpoints/credit/review/{first}"), &[("label", "bad")])
+        .await;
+    assert_eq!(labelled.status, 303, "{}", labelled.html.html());
+    let page = browser.get("/endpoints/credit/review").await;
+    assert!(!page.has(&format!("tr#review-{first}")), "labelled, it leaves the queue");
+    let (_, lines) = api.get_text(&ada, "/api/v1/endpoints/credit/captures?limit=1000").await;
+    let capture: Value =
+        lines.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|c| c["inference_id"] == first).unwrap();
+    assert_eq!(capture["ground_truth"], "bad");
+
+    let (status, body) =
+        api.json(Method::PUT, "/api/v1/endpoints/credit/review", Some(json!({"low": 0.8, "high": 0.2})), &ada).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, ended) = api.json(Method::DELETE, "/api/v1/endpoints/credit/review", None, &ada).await;
+    assert_eq!((status, &ended["review"]), (200, &Value::Null));
+    assert_eq!(api.json(Method::GET, "/api/v1/endpoints/credit/review-queue", None, &ada).await.0, 422);
+}

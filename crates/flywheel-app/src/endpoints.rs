@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use flywheel_domain::endpoint::{check_name, check_variants, pick_variant};
 use flywheel_domain::{
-    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ShadowResult, TokenSecret,
-    TrainingJobId, User, ValidationError, Variant,
+    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ReviewBand, ShadowResult,
+    TokenSecret, TrainingJobId, User, ValidationError, Variant,
 };
 use flywheel_ml::scoring::SubmittedModel;
 use flywheel_ml::{Labels, Matrix, Vector};
@@ -124,6 +124,8 @@ pub struct DeployRequest {
     pub capture_percent: u8,
     /// A shadow variant, if any.
     pub shadow: Option<ShadowRequest>,
+    /// Human review of the captured predictions scored in this band, if any.
+    pub review: Option<ReviewBand>,
 }
 
 /// A shadow variant: a model that gets a copy of a share of the requests
@@ -324,6 +326,7 @@ pub async fn deploy(app: &App, user: &User, req: &DeployRequest) -> Result<Endpo
         variants,
         shadow,
         shadow_percent: req.shadow.as_ref().map_or(0, |s| s.sample_percent),
+        review: req.review,
         created_at: at,
         updated_at: at,
     };
@@ -335,6 +338,9 @@ pub async fn deploy(app: &App, user: &User, req: &DeployRequest) -> Result<Endpo
     let mut message: Vec<String> = endpoint.variants.iter().map(describe).collect();
     if let Some(shadow) = &endpoint.shadow {
         message.push(describe_shadow(shadow, endpoint.shadow_percent));
+    }
+    if let Some(band) = endpoint.review {
+        message.push(format!("review of scores {} to {}", band.low, band.high));
     }
     audit(app, endpoint.id, user, format!("deployed: {}", message.join("; "))).await;
     app.endpoints.put(Arc::new(Served {
@@ -1392,6 +1398,50 @@ pub async fn revoke_key(app: &App, user: &User, name: &str, key: &str) -> Result
     }
     audit(app, served.endpoint.id, user, format!("key {id} revoked")).await;
     Ok(())
+}
+
+/// Most predictions the review queue shows at once.
+pub const REVIEW_PAGE: u64 = 50;
+
+/// Sets the human review band (`None` ends review): captured predictions
+/// scored in it wait for a person's label, which becomes their ground truth.
+///
+/// # Errors
+/// [`EndpointError::NotFound`].
+pub async fn set_review(
+    app: &App,
+    user: &User,
+    name: &str,
+    band: Option<ReviewBand>,
+) -> Result<EndpointView, EndpointError> {
+    let served = served(app, user, name).await?;
+    if !app.db.set_review(served.endpoint.id, band, now()).await? {
+        return Err(EndpointError::NotFound(name.to_owned()));
+    }
+    let message =
+        band.map_or_else(|| "review ended".to_owned(), |b| format!("review of scores {} to {}", b.low, b.high));
+    audit(app, served.endpoint.id, user, message).await;
+    app.endpoints.forget(name);
+    get(app, user, name).await
+}
+
+/// The review queue: captured predictions scored in the review band that
+/// no one has labelled yet, oldest first (at most [`REVIEW_PAGE`]), with
+/// the endpoint's columns to name their features.
+///
+/// # Errors
+/// [`EndpointError::NotFound`]; [`EndpointError::Invalid`] when the endpoint has no review band.
+pub async fn review_queue(app: &App, user: &User, name: &str) -> Result<(EndpointView, Vec<Capture>), EndpointError> {
+    let served = served(app, user, name).await?;
+    let Some(band) = served.endpoint.review else {
+        return Err(EndpointError::Invalid(format!(
+            "Endpoint {name:?} has no review band: set one (for example scores 0.4 to 0.6) to review its uncertain predictions."
+        )));
+    };
+    let queue = app.db.review_queue(served.endpoint.id, band, REVIEW_PAGE).await?;
+    let view =
+        EndpointView { endpoint: served.endpoint.clone(), columns: served.columns.clone(), variants: Vec::new() };
+    Ok((view, queue))
 }
 
 /// Records the true class of a captured prediction.

@@ -86,6 +86,9 @@ pub struct Endpoint {
     pub shadow: Option<Variant>,
     /// Share of requests mirrored to the shadow, 0–100 (0 without one).
     pub shadow_percent: u8,
+    /// Human review: captured predictions whose score lies in this band
+    /// (inclusive) wait in a review queue until a person gives their label.
+    pub review: Option<ReviewBand>,
     /// When it was deployed.
     pub created_at: Timestamp,
     /// When its variants or weights last changed: servers holding its
@@ -171,6 +174,54 @@ pub struct Capture {
     pub ground_truth: Option<String>,
 }
 
+/// The scores whose predictions a person reviews, `low ≤ score ≤ high`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ReviewBand {
+    /// Lowest score reviewed, in [0, 1].
+    pub low: f64,
+    /// Highest score reviewed, in [0, 1], ≥ `low`.
+    pub high: f64,
+}
+
+impl ReviewBand {
+    /// Checks a band: `0 ≤ low ≤ high ≤ 1`.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] on `review` saying what is wrong.
+    pub fn new(low: f64, high: f64) -> Result<Self, ValidationError> {
+        if !(0.0..=1.0).contains(&low) || !(0.0..=1.0).contains(&high) || low > high {
+            return Err(ValidationError::new(
+                "review",
+                format!("the band is two scores with 0 ≤ low ≤ high ≤ 1, not {low} to {high}"),
+            ));
+        }
+        Ok(Self { low, high })
+    }
+
+    /// Whether a score falls in the band.
+    pub fn contains(self, score: f64) -> bool {
+        (self.low..=self.high).contains(&score)
+    }
+
+    /// As stored: `"low,high"`.
+    pub fn to_text(self) -> String {
+        format!("{},{}", self.low, self.high)
+    }
+
+    /// Reads [`Self::to_text`]'s form; empty text is no band.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] for other text.
+    pub fn parse(text: &str) -> Result<Option<Self>, ValidationError> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let bad = || ValidationError::new("review", format!("{text:?} is not a review band"));
+        let (low, high) = text.split_once(',').ok_or_else(bad)?;
+        Self::new(low.parse().map_err(|_| bad())?, high.parse().map_err(|_| bad())?).map(Some)
+    }
+}
+
 /// One request row answered by production and by the shadow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShadowResult {
@@ -232,6 +283,16 @@ mod tests {
         assert!(check_variants([("a", 0.0), ("b", 0.0)]).unwrap_err().message.contains("add up to 0"));
         assert!(check_variants([("a", -1.0), ("b", 3.0)]).is_err());
         assert!(check_variants([("a", f64::NAN)]).is_err());
+    }
+
+    #[test]
+    fn review_bands_are_scores_in_order() {
+        let band = ReviewBand::new(0.4, 0.6).unwrap();
+        assert!(band.contains(0.4) && band.contains(0.6) && !band.contains(0.61));
+        assert_eq!(ReviewBand::parse(&band.to_text()).unwrap(), Some(band));
+        assert_eq!(ReviewBand::parse("").unwrap(), None);
+        assert!(ReviewBand::new(0.7, 0.3).is_err() && ReviewBand::new(-0.1, 0.3).is_err());
+        assert!(ReviewBand::parse("0.4").is_err());
     }
 
     #[test]

@@ -14,6 +14,9 @@ CREATE TABLE endpoints (
     capture_percent BIGINT NOT NULL,
     -- share of requests mirrored to the shadow variant (0 without one)
     shadow_percent  BIGINT NOT NULL,
+    -- human review: captured predictions scored in "low,high" wait for a
+    -- person's label; empty: no review
+    review_band     TEXT NOT NULL,
     created_at      BIGINT NOT NULL,
     updated_at      BIGINT NOT NULL
 );

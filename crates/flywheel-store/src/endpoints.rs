@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ShadowResult, Timestamp, UserId,
-    Variant,
+    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ReviewBand, ShadowResult,
+    Timestamp, UserId, Variant,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -15,7 +15,7 @@ use crate::training::parse_id;
 use crate::{EndpointStore, SqlDatabase, StoreError, corrupt};
 
 const COLUMNS: &str =
-    "id, name, owner_id, workshop_id, team_id, capture_percent, shadow_percent, created_at, updated_at";
+    "id, name, owner_id, workshop_id, team_id, capture_percent, shadow_percent, review_band, created_at, updated_at";
 
 async fn endpoint(pool: &AnyPool, row: &AnyRow) -> Result<Endpoint, StoreError> {
     let id: EndpointId = parse_id(row, "id")?.ok_or_else(|| corrupt("an endpoint without an id"))?;
@@ -50,6 +50,7 @@ async fn endpoint(pool: &AnyPool, row: &AnyRow) -> Result<Endpoint, StoreError> 
         variants,
         shadow,
         shadow_percent: u8::try_from(row.try_get::<i64, _>("shadow_percent")?).map_err(corrupt)?,
+        review: ReviewBand::parse(&row.try_get::<String, _>("review_band")?).map_err(corrupt)?,
         created_at: Timestamp(row.try_get("created_at")?),
         updated_at: Timestamp(row.try_get("updated_at")?),
     })
@@ -163,8 +164,8 @@ impl EndpointStore for SqlDatabase {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO endpoints (id, name, owner_id, workshop_id, team_id, capture_percent, shadow_percent,
-                                    created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                    review_band, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(endpoint.id.to_string())
         .bind(&endpoint.name)
@@ -173,6 +174,7 @@ impl EndpointStore for SqlDatabase {
         .bind(endpoint.team.map(|t| t.to_string()))
         .bind(i64::from(endpoint.capture_percent))
         .bind(i64::from(endpoint.shadow_percent))
+        .bind(endpoint.review.map(ReviewBand::to_text).unwrap_or_default())
         .bind(endpoint.created_at.millis())
         .bind(endpoint.updated_at.millis())
         .execute(&mut *tx)
@@ -283,6 +285,36 @@ impl EndpointStore for SqlDatabase {
                 .execute(&self.pool)
                 .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_review(&self, id: EndpointId, band: Option<ReviewBand>, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !touch(&mut tx, id, now).await? {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE endpoints SET review_band = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(band.map(ReviewBand::to_text).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn review_queue(&self, id: EndpointId, band: ReviewBand, limit: u64) -> Result<Vec<Capture>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT inference_id, variant, at, features, score, class, latency_us, ground_truth
+             FROM endpoint_captures
+             WHERE endpoint_id = $1 AND ground_truth IS NULL AND score >= $2 AND score <= $3
+             ORDER BY at, inference_id LIMIT $4",
+        )
+        .bind(id.to_string())
+        .bind(band.low)
+        .bind(band.high)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(capture).collect()
     }
 
     async fn captures(&self, id: EndpointId, limit: u64) -> Result<Vec<Capture>, StoreError> {

@@ -117,7 +117,7 @@ use flywheel_domain::{
     JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
     SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
-use flywheel_domain::{EndpointEvent, ShadowResult, Variant};
+use flywheel_domain::{EndpointEvent, ReviewBand, ShadowResult, Variant};
 
 pub use sql::SqlDatabase;
 
@@ -654,6 +654,13 @@ pub trait EndpointStore: Send + Sync {
 
     /// The endpoint's newest captures, at most `limit`, newest first.
     async fn captures(&self, id: EndpointId, limit: u64) -> Result<Vec<Capture>, StoreError>;
+
+    /// Sets (or, with `None`, ends) the endpoint's human review band and
+    /// bumps `updated_at`; `false` when there is no such endpoint.
+    async fn set_review(&self, id: EndpointId, band: Option<ReviewBand>, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// The review queue: captures scored in `band` without ground truth, oldest first, at most `limit`.
+    async fn review_queue(&self, id: EndpointId, band: ReviewBand, limit: u64) -> Result<Vec<Capture>, StoreError>;
 
     /// Replaces the endpoint's shadow variant (`None`: removes it) with
     /// `percent` of the requests, and bumps `updated_at`; `false` when there is no such endpoint.

@@ -17,7 +17,7 @@ use flywheel_domain::{
     JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
     SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
-use flywheel_domain::{EndpointEvent, ShadowResult, Variant};
+use flywheel_domain::{EndpointEvent, ReviewBand, ShadowResult, Variant};
 
 use crate::{
     AccountStore, Backend, Database, DatasetStore, EndpointStore, JobOutcome, LoginSessionStore, NotebookStore,
@@ -519,5 +519,11 @@ impl EndpointStore for Faulty {
     }
     async fn endpoint_of_key(&self, digest: &str, now: Timestamp) -> Result<Option<EndpointId>, StoreError> {
         self.enter(Area::Endpoints).await?.endpoint_of_key(digest, now).await
+    }
+    async fn set_review(&self, id: EndpointId, band: Option<ReviewBand>, now: Timestamp) -> Result<bool, StoreError> {
+        self.enter(Area::Endpoints).await?.set_review(id, band, now).await
+    }
+    async fn review_queue(&self, id: EndpointId, band: ReviewBand, limit: u64) -> Result<Vec<Capture>, StoreError> {
+        self.enter(Area::Endpoints).await?.review_queue(id, band, limit).await
     }
 }

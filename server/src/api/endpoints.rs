@@ -89,6 +89,26 @@ pub struct EndpointRequest {
     /// production has answered; its answers are compared, never returned.
     #[serde(default)]
     pub shadow: Option<ShadowBody>,
+    /// Human review: captured predictions scored in this band wait for a person's label.
+    #[serde(default)]
+    pub review: Option<ReviewBody>,
+}
+
+/// A human review band: captured predictions with `low ≤ score ≤ high`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    /// Lowest score reviewed, 0–1.
+    #[schema(example = 0.4)]
+    pub low: f64,
+    /// Highest score reviewed, 0–1.
+    #[schema(example = 0.6)]
+    pub high: f64,
+}
+
+fn review_band(r: ReviewBody) -> Result<flywheel_domain::ReviewBand, AppError> {
+    flywheel_domain::ReviewBand::new(r.low, r.high)
+        .map_err(|e| AppError::unprocessable(format!("{}: {}.", e.field, e.message)))
 }
 
 /// A shadow variant.
@@ -181,6 +201,8 @@ pub struct EndpointBody {
     pub shadow: Option<VariantBody>,
     /// Share of requests mirrored to the shadow, percent.
     pub shadow_percent: u8,
+    /// The human review band, if any.
+    pub review: Option<ReviewBody>,
     /// Share of requests captured, percent.
     pub capture_percent: u8,
     /// Who deployed it (user id).
@@ -220,6 +242,7 @@ fn body(endpoint: Endpoint, columns: Option<Vec<String>>, stats: Option<Vec<Vari
             metrics: None,
         }),
         shadow_percent: endpoint.shadow_percent,
+        review: endpoint.review.map(|b| ReviewBody { low: b.low, high: b.high }),
         invocation_url: format!("/endpoints/{}/invocations", endpoint.name),
         state: "in_service".to_owned(),
         columns,
@@ -269,6 +292,7 @@ async fn deploy(
         variants: req.variants.into_iter().map(variant_request).collect(),
         capture_percent: req.capture_percent,
         shadow: req.shadow.map(shadow_request),
+        review: req.review.map(review_band).transpose()?,
     };
     let endpoint = endpoints::deploy(&state, &user, &request).await?;
     let view = endpoints::get(&state, &user, &endpoint.name).await?;
@@ -666,6 +690,47 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sets the human review band: captured predictions scored in it wait in
+/// the review queue until a teammate labels them (their ground truth).
+#[utoipa::path(put, path = "/api/v1/endpoints/{name}/review", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    request_body = ReviewBody,
+    responses((status = 200, body = EndpointBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_review(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<ReviewBody>,
+) -> Result<Json<EndpointBody>, AppError> {
+    Ok(Json(endpoints::set_review(&state, &user, &name, Some(review_band(req)?)).await?.into()))
+}
+
+/// Ends human review (labels given stay as ground truth).
+#[utoipa::path(delete, path = "/api/v1/endpoints/{name}/review", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = EndpointBody), (status = 404, body = ErrorBody)))]
+async fn end_review(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<EndpointBody>, AppError> {
+    Ok(Json(endpoints::set_review(&state, &user, &name, None).await?.into()))
+}
+
+/// The review queue: captured predictions in the review band without a
+/// label, oldest first (50 at a time). Label one with
+/// `POST /endpoints/{name}/ground-truth`.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/review-queue", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = Vec<Object>), (status = 404, body = ErrorBody), (status = 422, description = "No review band", body = ErrorBody)))]
+async fn review_queue(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<flywheel_domain::Capture>>, AppError> {
+    Ok(Json(endpoints::review_queue(&state, &user, &name).await?.1))
+}
+
 /// Filters of the capture download.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct CapturesQuery {
@@ -870,6 +935,9 @@ async fn ground_truth(
     create_key,
     list_keys,
     revoke_key,
+    set_review,
+    end_review,
+    review_queue,
     captures,
     invoke,
     ground_truth
@@ -889,6 +957,8 @@ pub fn router() -> axum::Router<AppState> {
         .route("/endpoints/{name}/baseline", put(set_baseline))
         .route("/endpoints/{name}/drift", get(drift))
         .route("/endpoints/{name}/keys", post(create_key).get(list_keys))
+        .route("/endpoints/{name}/review", put(set_review).delete(end_review))
+        .route("/endpoints/{name}/review-queue", get(review_queue))
         .route("/endpoints/{name}/keys/{id}", axum::routing::delete(revoke_key))
         .route("/endpoints/{name}/captures", get(captures))
 }

@@ -15,7 +15,7 @@ use flywheel_app::endpoints::{
     self, DeployRequest, EndpointView, ModelSource, ShadowReport, ShadowRequest, VariantRequest,
 };
 use flywheel_app::training;
-use flywheel_domain::{ApiToken, Endpoint, EndpointEvent, JobState, User};
+use flywheel_domain::{ApiToken, Capture, Endpoint, EndpointEvent, JobState, ReviewBand, User};
 use flywheel_ml::drift::DriftReport;
 use serde::Deserialize;
 
@@ -31,6 +31,27 @@ struct EndpointsPage {
     endpoints: Vec<Endpoint>,
     /// Completed training jobs with a servable model: (id, what the list says).
     jobs: Vec<(String, String)>,
+    error: Option<String>,
+}
+
+/// A prediction waiting for review, as the page shows it.
+struct Pending {
+    capture: Capture,
+    /// Its features, named.
+    named: Vec<(String, f64)>,
+    /// When it was served.
+    at: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "endpoint_review.html")]
+struct ReviewPage {
+    layout: Layout,
+    view: EndpointView,
+    band: Option<ReviewBand>,
+    queue: Vec<Pending>,
+    /// The classes to choose from: those the model predicted.
+    classes: Vec<String>,
     error: Option<String>,
 }
 
@@ -133,6 +154,7 @@ fn deploy_request(form: &DeployForm) -> Result<DeployRequest, String> {
         variants,
         capture_percent: number(&form.capture_percent, 100, "The capture share")?,
         shadow,
+        review: None,
     })
 }
 
@@ -275,4 +297,100 @@ pub(super) async fn revoke_key(
 ) -> Result<Response, AppError> {
     endpoints::revoke_key(&state, &user, &name, &id).await?;
     Ok(see_other(hx, &format!("/endpoints/{name}")))
+}
+
+#[derive(Deserialize)]
+pub(super) struct BandForm {
+    #[serde(default)]
+    low: String,
+    #[serde(default)]
+    high: String,
+}
+
+/// `POST /endpoints/{name}/review-band`: sets the band (both empty: ends review).
+pub(super) async fn set_review_band(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    Path(name): Path<String>,
+    layout: Layout,
+    Form(form): Form<BandForm>,
+) -> Result<Response, AppError> {
+    let band = if form.low.trim().is_empty() && form.high.trim().is_empty() {
+        Ok(None)
+    } else {
+        number(&form.low, f64::NAN, "The lowest score")
+            .and_then(|low| Ok((low, number(&form.high, f64::NAN, "The highest score")?)))
+            .and_then(|(low, high)| ReviewBand::new(low, high).map(Some).map_err(|e| format!("{}.", e.message)))
+    };
+    let band = match band {
+        Ok(b) => b,
+        Err(message) => return show_page(&state, &user, &name, layout, false, None, Some(message)).await,
+    };
+    endpoints::set_review(&state, &user, &name, band).await?;
+    Ok(see_other(hx, &format!("/endpoints/{name}/review")))
+}
+
+async fn review_page(
+    state: &AppState,
+    user: &User,
+    name: &str,
+    layout: Layout,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let view = endpoints::get(state, user, name).await?;
+    let band = view.endpoint.review;
+    let queue = match endpoints::review_queue(state, user, name).await {
+        Ok((_, queue)) => queue,
+        Err(endpoints::EndpointError::Invalid(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut classes: Vec<String> =
+        endpoints::captures(state, user, name, 1000).await?.1.into_iter().map(|c| c.class).collect();
+    classes.sort();
+    classes.dedup();
+    let queue = queue
+        .into_iter()
+        .map(|c| {
+            let named = match &view.columns {
+                Some(cols) if cols.len() == c.features.len() => {
+                    cols.iter().cloned().zip(c.features.iter().copied()).collect()
+                }
+                _ => c.features.iter().enumerate().map(|(i, x)| (format!("feature_{i}"), *x)).collect(),
+            };
+            Pending { at: format_time(c.at), named, capture: c }
+        })
+        .collect();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(Page(status, ReviewPage { layout, view, band, queue, classes, error }).into_response())
+}
+
+/// `GET /endpoints/{name}/review`: the predictions waiting for a person's label.
+pub(super) async fn review(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(name): Path<String>,
+    layout: Layout,
+) -> Result<Response, AppError> {
+    review_page(&state, &user, &name, layout, None).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct LabelForm {
+    label: String,
+}
+
+/// `POST /endpoints/{name}/review/{inference}`: a person's label becomes the prediction's ground truth.
+pub(super) async fn label(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    Path((name, inference)): Path<(String, String)>,
+    layout: Layout,
+    Form(form): Form<LabelForm>,
+) -> Result<Response, AppError> {
+    match endpoints::ground_truth(&state, endpoints::Caller::User(&user), &name, &inference, &form.label).await {
+        Ok(()) => Ok(see_other(hx, &format!("/endpoints/{name}/review"))),
+        Err(e) => review_page(&state, &user, &name, layout, Some(refusal(e)?)).await,
+    }
 }
