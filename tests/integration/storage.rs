@@ -65,6 +65,10 @@ async fn api_tokens_authenticate_until_revoked_and_only_their_owner_revokes() {
     let listed = db.api_tokens(ada.id).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].last_used_at, Some(Timestamp(20)), "use is recorded");
+    db.authenticate_api_token("digest-1", Timestamp(25)).await.unwrap();
+    assert_eq!(db.api_tokens(ada.id).await.unwrap()[0].last_used_at, Some(Timestamp(20)), "to the minute");
+    db.authenticate_api_token("digest-1", Timestamp(60_020)).await.unwrap();
+    assert_eq!(db.api_tokens(ada.id).await.unwrap()[0].last_used_at, Some(Timestamp(60_020)), "a minute later");
 
     assert!(!db.revoke_api_token(bob.id, token.id, Timestamp(30)).await.unwrap(), "not bob's token");
     assert!(db.authenticate_api_token("digest-1", Timestamp(31)).await.unwrap().is_some());

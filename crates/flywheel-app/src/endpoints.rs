@@ -16,6 +16,15 @@
 //! within that time without dropping a request (the old models answer until
 //! the new ones are loaded).
 //!
+//! Captures and shadow results never hold up a request: invocations queue
+//! them for the server's capture writer ([`Serving`]), which stores them in
+//! batches and prunes each endpoint to its newest [`MAX_CAPTURES`] every
+//! [`PRUNE_EVERY`]. Reads of them (metrics, downloads, drift, the review
+//! queue) and ground truth wait for the queue to be written first, so a
+//! caller always sees its own requests. Ground truth posted to another
+//! server within a few milliseconds of the invocation can miss its capture
+//! (404): post it again.
+//!
 //! Who may do what: an endpoint is its owner's and their team's (at
 //! deployment); its workshop's instructors and admins see and invoke it
 //! too. Everyone else gets `NotFound`, as for training jobs.
@@ -32,6 +41,7 @@ use flywheel_domain::{
 use flywheel_ml::scoring::SubmittedModel;
 use flywheel_ml::{Labels, Matrix, Vector};
 use flywheel_store::StoreError;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::{App, now, random_bytes};
@@ -179,10 +189,77 @@ fn check_percent(what: &str, percent: u8) -> Result<(), EndpointError> {
     Ok(())
 }
 
-/// The endpoints this server has loaded, by name (see the module docs).
+/// The endpoints this server has loaded, by name (see the module docs),
+/// and its capture writer.
 #[derive(Default)]
 pub struct Serving {
     loaded: Mutex<HashMap<String, Arc<Served>>>,
+    writer: std::sync::OnceLock<mpsc::UnboundedSender<Write>>,
+}
+
+/// Most writes the capture writer takes into one batch.
+const WRITE_BATCH: usize = 512;
+
+/// How often the capture writer prunes an endpoint's captures and shadow
+/// results to the newest [`MAX_CAPTURES`] / [`MAX_SHADOW_RESULTS`] (the
+/// pruning query reads them all, so not at every batch).
+pub const PRUNE_EVERY: Duration = Duration::from_secs(10);
+
+/// What the capture writer is asked to do.
+enum Write {
+    Captures(EndpointId, Vec<Capture>),
+    Shadow(EndpointId, Vec<ShadowResult>),
+    /// Answer once everything queued before has been written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The capture writer: invocations queue their captures and return; this
+/// task stores them in batches (a transaction per endpoint and batch), so a
+/// request never waits for the database. Started with the first write.
+async fn write_captures(db: Arc<dyn flywheel_store::Database>, mut queue: mpsc::UnboundedReceiver<Write>) {
+    let mut pruned: HashMap<(EndpointId, bool), Instant> = HashMap::new();
+    let mut due = |id: EndpointId, shadow: bool, keep: u64| -> u64 {
+        let last = pruned
+            .entry((id, shadow))
+            .or_insert_with(|| Instant::now().checked_sub(PRUNE_EVERY).unwrap_or_else(Instant::now));
+        if last.elapsed() >= PRUNE_EVERY {
+            *last = Instant::now();
+            keep
+        } else {
+            u64::MAX
+        }
+    };
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match queue.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let (mut captures, mut shadows, mut flushes) =
+            (HashMap::<EndpointId, Vec<Capture>>::new(), HashMap::<EndpointId, Vec<ShadowResult>>::new(), Vec::new());
+        for w in batch {
+            match w {
+                Write::Captures(id, c) => captures.entry(id).or_default().extend(c),
+                Write::Shadow(id, r) => shadows.entry(id).or_default().extend(r),
+                Write::Flush(done) => flushes.push(done),
+            }
+        }
+        for (id, c) in captures {
+            if let Err(e) = db.add_captures(id, &c, due(id, false, MAX_CAPTURES)).await {
+                tracing::warn!(error = %e, endpoint = %id, lost = c.len(), "could not store captures");
+            }
+        }
+        for (id, r) in shadows {
+            if let Err(e) = db.add_shadow_results(id, &r, due(id, true, MAX_SHADOW_RESULTS)).await {
+                tracing::warn!(error = %e, endpoint = %id, lost = r.len(), "could not store shadow results");
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
 }
 
 impl Serving {
@@ -196,6 +273,29 @@ impl Serving {
 
     fn forget(&self, name: &str) {
         self.loaded.lock().unwrap_or_else(PoisonError::into_inner).remove(name);
+    }
+
+    /// Queues a write for the capture writer, starting it the first time.
+    fn write(&self, app: &App, w: Write) {
+        let writer = self.writer.get_or_init(|| {
+            let (send, receive) = mpsc::unbounded_channel();
+            tokio::spawn(write_captures(app.db.clone(), receive));
+            send
+        });
+        if writer.send(w).is_err() {
+            tracing::warn!("the capture writer has stopped; captures are lost");
+        }
+    }
+
+    /// Waits until every capture and shadow result queued so far is in the
+    /// database (before reading them back, or joining ground truth).
+    async fn flush(&self) {
+        if let Some(writer) = self.writer.get() {
+            let (done, written) = oneshot::channel();
+            if writer.send(Write::Flush(done)).is_ok() {
+                let _ = written.await;
+            }
+        }
     }
 }
 
@@ -692,12 +792,14 @@ pub fn shadow_report(variant: Option<&str>, sample_percent: u8, results: &[Shado
 /// [`EndpointError::NotFound`].
 pub async fn shadow(app: &App, user: &User, name: &str) -> Result<ShadowReport, EndpointError> {
     let served = served(app, user, name).await?;
+    app.endpoints.flush().await;
     let results = app.db.shadow_results(served.endpoint.id, METRIC_WINDOW).await?;
     let e = &served.endpoint;
     Ok(shadow_report(e.shadow.as_ref().map(|v| v.name.as_str()), e.shadow_percent, &results))
 }
 
 async fn view(app: &App, served: &Served) -> Result<EndpointView, EndpointError> {
+    app.endpoints.flush().await;
     let captures = app.db.captures(served.endpoint.id, METRIC_WINDOW).await?;
     let variants = served
         .endpoint
@@ -1124,6 +1226,7 @@ pub async fn set_baseline(
             (table_rows(&table, target.as_deref(), columns)?, described)
         }
         BaselineSource::Captures(limit) => {
+            app.endpoints.flush().await;
             let captures = app.db.captures(served.endpoint.id, (*limit).clamp(1, MAX_BASELINE_ROWS as u64)).await?;
             if captures.is_empty() {
                 return Err(EndpointError::Invalid(format!(
@@ -1172,6 +1275,7 @@ pub async fn drift(
     };
     let reference: Vec<Vec<f64>> =
         serde_json::from_str(&rows).map_err(|e| EndpointError::Store(StoreError::Corrupt(format!("baseline: {e}"))))?;
+    app.endpoints.flush().await;
     let current: Vec<Vec<f64>> = app
         .db
         .captures(served.endpoint.id, window.clamp(1, MAX_CAPTURES))
@@ -1287,7 +1391,7 @@ pub async fn invoke(
                 ground_truth: None,
             })
             .collect();
-        app.db.add_captures(endpoint.id, &captures, MAX_CAPTURES).await?;
+        app.endpoints.write(app, Write::Captures(endpoint.id, captures));
     }
     Ok(Invocation { variant, captured, predictions })
 }
@@ -1347,9 +1451,7 @@ impl Mirror {
                 }
             })
             .collect();
-        if let Err(e) = app.db.add_shadow_results(endpoint.id, &results, MAX_SHADOW_RESULTS).await {
-            tracing::warn!(error = %e, endpoint = %endpoint.name, "could not store shadow results");
-        }
+        app.endpoints.write(&app, Write::Shadow(endpoint.id, results));
     }
 }
 
@@ -1438,6 +1540,7 @@ pub async fn review_queue(app: &App, user: &User, name: &str) -> Result<(Endpoin
             "Endpoint {name:?} has no review band: set one (for example scores 0.4 to 0.6) to review its uncertain predictions."
         )));
     };
+    app.endpoints.flush().await;
     let queue = app.db.review_queue(served.endpoint.id, band, REVIEW_PAGE).await?;
     let view =
         EndpointView { endpoint: served.endpoint.clone(), columns: served.columns.clone(), variants: Vec::new() };
@@ -1463,6 +1566,7 @@ pub async fn ground_truth(
     if label.is_empty() || label.len() > 200 {
         return Err(EndpointError::Invalid("`label` is the true class, 1 to 200 characters.".to_owned()));
     }
+    app.endpoints.flush().await;
     if app.db.set_ground_truth(served.endpoint.id, id, label).await? { Ok(()) } else { Err(no_such()) }
 }
 
@@ -1477,6 +1581,7 @@ pub async fn captures(
     limit: u64,
 ) -> Result<(EndpointView, Vec<Capture>), EndpointError> {
     let served = served(app, user, name).await?;
+    app.endpoints.flush().await;
     let all = app.db.captures(served.endpoint.id, limit.min(MAX_CAPTURES)).await?;
     Ok((EndpointView { endpoint: served.endpoint.clone(), columns: served.columns.clone(), variants: Vec::new() }, all))
 }

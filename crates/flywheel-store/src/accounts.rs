@@ -112,15 +112,25 @@ impl AccountStore for SqlDatabase {
     }
 
     async fn authenticate_api_token(&self, digest: &str, now: Timestamp) -> Result<Option<User>, StoreError> {
-        let owner: Option<String> = sqlx::query_scalar(
-            "UPDATE api_tokens SET last_used_at = $1
-             WHERE token_digest = $2 AND revoked_at IS NULL
-             RETURNING user_id",
-        )
-        .bind(now.millis())
-        .bind(digest)
-        .fetch_optional(&self.pool)
-        .await?;
+        // A read, and a write only when the recorded use is a minute old:
+        // every API call authenticates, and on SQLite a write per call
+        // queues behind the other writers (an endpoint's captures).
+        let row =
+            sqlx::query("SELECT user_id, last_used_at FROM api_tokens WHERE token_digest = $1 AND revoked_at IS NULL")
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let owner: String = row.try_get("user_id")?;
+        let last: Option<i64> = row.try_get("last_used_at")?;
+        if last.is_none_or(|t| now.millis() - t >= crate::USE_RECORDED_EVERY_MILLIS) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_digest = $2")
+                .bind(now.millis())
+                .bind(digest)
+                .execute(&self.pool)
+                .await?;
+        }
+        let owner = Some(owner);
         let Some(owner) = owner else { return Ok(None) };
         let user = self.user(UserId::from_str(&owner).map_err(corrupt)?).await?;
         Ok(user.filter(User::is_active))

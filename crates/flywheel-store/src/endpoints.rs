@@ -107,8 +107,12 @@ async fn touch(conn: &mut sqlx::AnyConnection, id: EndpointId, now: Timestamp) -
     Ok(found > 0)
 }
 
-/// Deletes the rows of `table` of endpoint `id` older than its `keep` newest (by `at`).
+/// Deletes the rows of `table` of endpoint `id` older than its `keep` newest
+/// (by `at`); `u64::MAX` keeps all without asking.
 async fn keep_newest(conn: &mut sqlx::AnyConnection, table: &str, id: EndpointId, keep: u64) -> Result<(), StoreError> {
+    if keep == u64::MAX {
+        return Ok(());
+    }
     let cutoff: Option<i64> = sqlx::query_scalar(&format!(
         "SELECT at FROM {table} WHERE endpoint_id = $1 ORDER BY at DESC LIMIT 1 OFFSET $2"
     ))
@@ -536,13 +540,20 @@ impl EndpointStore for SqlDatabase {
     }
 
     async fn endpoint_of_key(&self, digest: &str, now: Timestamp) -> Result<Option<EndpointId>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE endpoint_keys SET last_used_at = $2 WHERE digest = $1 AND revoked_at IS NULL RETURNING endpoint_id",
-        )
-        .bind(digest)
-        .bind(now.millis())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| parse_id(&r, "endpoint_id")).transpose().map(Option::flatten)
+        let row =
+            sqlx::query("SELECT endpoint_id, last_used_at FROM endpoint_keys WHERE digest = $1 AND revoked_at IS NULL")
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let last: Option<i64> = row.try_get("last_used_at")?;
+        if last.is_none_or(|t| now.millis() - t >= crate::USE_RECORDED_EVERY_MILLIS) {
+            sqlx::query("UPDATE endpoint_keys SET last_used_at = $2 WHERE digest = $1")
+                .bind(digest)
+                .bind(now.millis())
+                .execute(&self.pool)
+                .await?;
+        }
+        parse_id(&row, "endpoint_id")
     }
 }

@@ -239,7 +239,8 @@ pub trait AccountStore: Send + Sync {
         now: Timestamp,
     ) -> Result<ApiToken, StoreError>;
 
-    /// The active owner of an unrevoked token with this digest, recording the use.
+    /// The active owner of an unrevoked token with this digest, recording
+    /// the use (to the minute: [`USE_RECORDED_EVERY_MILLIS`]).
     async fn authenticate_api_token(&self, digest: &str, now: Timestamp) -> Result<Option<User>, StoreError>;
 
     /// The tokens of `user`, newest first, revoked ones included.
@@ -645,7 +646,8 @@ pub trait EndpointStore: Send + Sync {
     async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError>;
 
     /// Stores captured predictions, then deletes the endpoint's captures
-    /// older than its `keep` newest.
+    /// older than its `keep` newest (`u64::MAX`: deletes nothing; the
+    /// pruning reads every capture of the endpoint, so callers prune now and then).
     async fn add_captures(&self, id: EndpointId, captures: &[Capture], keep: u64) -> Result<(), StoreError>;
 
     /// Records the true class of a captured prediction; `false` when the
@@ -677,7 +679,8 @@ pub trait EndpointStore: Send + Sync {
     /// when the endpoint has no shadow.
     async fn promote_shadow(&self, id: EndpointId, now: Timestamp) -> Result<bool, StoreError>;
 
-    /// Stores shadow results, then deletes those older than the endpoint's `keep` newest.
+    /// Stores shadow results, then deletes those older than the endpoint's
+    /// `keep` newest (`u64::MAX`: deletes nothing).
     async fn add_shadow_results(&self, id: EndpointId, results: &[ShadowResult], keep: u64) -> Result<(), StoreError>;
 
     /// The newest shadow results, at most `limit`, with the ground truth of
@@ -706,9 +709,15 @@ pub trait EndpointStore: Send + Sync {
     /// Revokes a key of the endpoint; `false` when it has no such unrevoked key.
     async fn revoke_endpoint_key(&self, id: EndpointId, key: ApiTokenId, now: Timestamp) -> Result<bool, StoreError>;
 
-    /// The endpoint an unrevoked key with this digest opens, recording the use.
+    /// The endpoint an unrevoked key with this digest opens, recording the
+    /// use (to the minute: [`USE_RECORDED_EVERY_MILLIS`]).
     async fn endpoint_of_key(&self, digest: &str, now: Timestamp) -> Result<Option<EndpointId>, StoreError>;
 }
+
+/// How stale a token's or key's recorded last use may get: a use is
+/// written when the one recorded is at least this old (one minute), so
+/// that authenticating is a read, not a write, on almost every request.
+pub const USE_RECORDED_EVERY_MILLIS: i64 = 60_000;
 
 /// A stored value that does not decode, as an error.
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
