@@ -29,7 +29,7 @@ fn user_from_row(row: &AnyRow) -> Result<User, StoreError> {
     })
 }
 
-fn token_from_row(row: &AnyRow) -> Result<ApiToken, StoreError> {
+pub(crate) fn token_from_row(row: &AnyRow) -> Result<ApiToken, StoreError> {
     let id: String = row.try_get("id")?;
     let user_id: String = row.try_get("user_id")?;
     Ok(ApiToken {
@@ -130,8 +130,6 @@ impl AccountStore for SqlDatabase {
                 .execute(&self.pool)
                 .await?;
         }
-        let owner = Some(owner);
-        let Some(owner) = owner else { return Ok(None) };
         let user = self.user(UserId::from_str(&owner).map_err(corrupt)?).await?;
         Ok(user.filter(User::is_active))
     }

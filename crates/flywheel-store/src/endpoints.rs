@@ -10,6 +10,7 @@ use flywheel_domain::{
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
+use crate::accounts::token_from_row;
 use crate::sql::conflict_on;
 use crate::training::parse_id;
 use crate::{EndpointStore, SqlDatabase, StoreError, corrupt};
@@ -506,25 +507,15 @@ impl EndpointStore for SqlDatabase {
     }
 
     async fn endpoint_keys(&self, id: EndpointId) -> Result<Vec<ApiToken>, StoreError> {
+        // The same shape as a personal token's row: the key's maker is its `user_id`.
         let rows = sqlx::query(
-            "SELECT id, created_by, name, created_at, last_used_at, revoked_at FROM endpoint_keys
+            "SELECT id, created_by AS user_id, name, created_at, last_used_at, revoked_at FROM endpoint_keys
              WHERE endpoint_id = $1 ORDER BY created_at DESC, id",
         )
         .bind(id.to_string())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ApiToken {
-                    id: parse_id(r, "id")?.ok_or_else(|| corrupt("an endpoint key without an id"))?,
-                    user_id: parse_id(r, "created_by")?.ok_or_else(|| corrupt("an endpoint key without a maker"))?,
-                    name: r.try_get("name")?,
-                    created_at: Timestamp(r.try_get("created_at")?),
-                    last_used_at: r.try_get::<Option<i64>, _>("last_used_at")?.map(Timestamp),
-                    revoked_at: r.try_get::<Option<i64>, _>("revoked_at")?.map(Timestamp),
-                })
-            })
-            .collect()
+        rows.iter().map(token_from_row).collect()
     }
 
     async fn revoke_endpoint_key(&self, id: EndpointId, key: ApiTokenId, now: Timestamp) -> Result<bool, StoreError> {
