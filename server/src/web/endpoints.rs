@@ -19,7 +19,7 @@ use flywheel_domain::{ApiToken, Capture, Endpoint, EndpointEvent, JobState, Revi
 use flywheel_ml::drift::DriftReport;
 use serde::Deserialize;
 
-use super::{Layout, Page, format_time, see_other};
+use super::{Layout, Page, format_time, refusal, see_other};
 use crate::auth::extract::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -156,14 +156,6 @@ fn deploy_request(form: &DeployForm) -> Result<DeployRequest, String> {
         shadow,
         review: None,
     })
-}
-
-/// The message of a refusal, for the page; other errors stay errors.
-fn refusal(e: impl Into<AppError>) -> Result<String, AppError> {
-    match e.into() {
-        AppError::Client { message, .. } => Ok(message),
-        other => Err(other),
-    }
 }
 
 /// `POST /endpoints`: deploys; a refusal re-shows the list with the message.

@@ -69,6 +69,18 @@ pub fn see_other(htmx: bool, to: &str) -> Response {
 
 pub use flywheel_app::format_time;
 
+/// The message of a service's refusal (a 4xx), to show on the form's page
+/// again; any other error stays an error (an error page).
+///
+/// # Errors
+/// The error itself when it is not a refusal.
+pub fn refusal(e: impl Into<AppError>) -> Result<String, AppError> {
+    match e.into() {
+        AppError::Client { message, .. } => Ok(message),
+        other => Err(other),
+    }
+}
+
 #[derive(askama::Template)]
 #[template(path = "landing.html")]
 struct Landing {

@@ -13,7 +13,7 @@ use flywheel_app::training::{self, DataChannels, JobRequest, JobView, PoolView, 
 use flywheel_domain::TrainingJobId;
 use serde::Deserialize;
 
-use super::{Layout, Page, format_time, see_other};
+use super::{Layout, Page, format_time, refusal, see_other};
 use crate::auth::extract::{CurrentUser, PathId};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -184,10 +184,7 @@ pub(super) async fn submit(
     };
     match training::submit(&state, &user, None, &request).await {
         Ok(_) => Ok(see_other(hx, "/training")),
-        Err(e) => match AppError::from(e) {
-            AppError::Client { message, .. } => page(&state, &user, layout, Some(message)).await,
-            other => Err(other),
-        },
+        Err(e) => page(&state, &user, layout, Some(refusal(e)?)).await,
     }
 }
 
