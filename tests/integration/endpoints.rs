@@ -695,3 +695,44 @@ async fn uncertain_predictions_wait_for_review_and_a_label_becomes_ground_truth(
     assert_eq!((status, &ended["review"]), (200, &Value::Null));
     assert_eq!(api.json(Method::GET, "/api/v1/endpoints/credit/review-queue", None, &ada).await.0, 422);
 }
+
+#[tokio::test]
+async fn teammates_share_an_endpoint_and_the_instructor_sees_every_teams_endpoints() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ins = app.account("ins@example.org", Role::Instructor).await;
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let bob = app.account("bob@example.org", Role::Participant).await;
+    let cy = app.account("cy@example.org", Role::Participant).await;
+    let body = json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "team_size": 2});
+    let (status, w) = api.create_workshop(&ins, body).await;
+    assert_eq!(status, 201, "{w}");
+    let (ws, code) = (w["id"].as_str().unwrap(), w["join_code"].as_str().unwrap());
+    for t in [&ada, &bob, &cy] {
+        assert_eq!(api.join_workshop(t, code).await.0, 200);
+    }
+    let (_, kestrel) = api.create_team(&ada, ws, "Kestrel").await;
+    assert_eq!(api.join_team(&bob, ws, kestrel["id"].as_str().unwrap()).await.0, 204);
+    api.create_team(&cy, ws, "Osprey").await;
+
+    let (trees, _) = two_models(&app, &ada).await;
+    let deploy = json!({"name": "kestrel-fraud", "variants": [{"name": "trees", "model": {"training_job": trees}}]});
+    let (status, endpoint) = api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await;
+    assert_eq!(status, 201, "{endpoint}");
+    assert_eq!(endpoint["team"], kestrel["id"]);
+
+    let row = json!({"instances": [vec![0; 61]]});
+    assert_eq!(invoke(&app.base, &bob, "kestrel-fraud", row.clone(), None).await.0, 200, "a teammate");
+    assert_eq!(invoke(&app.base, &cy, "kestrel-fraud", row.clone(), None).await.0, 404, "another team");
+    assert_eq!(invoke(&app.base, &ins, "kestrel-fraud", row, None).await.0, 200, "the instructor");
+    let (_, listed) = api.json(Method::GET, "/api/v1/endpoints", None, &ins).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let (_, listed) = api.json(Method::GET, "/api/v1/endpoints", None, &cy).await;
+    assert_eq!(listed, json!([]));
+    let browser = app.browser();
+    browser.log_in("ins@example.org", PASSWORD).await;
+    let page = browser.get("/endpoints").await;
+    assert!(page.has("tr#endpoint-kestrel-fraud"), "{}", page.html.html());
+    let (_, seen) = api.json(Method::GET, "/api/v1/endpoints/kestrel-fraud", None, &ins).await;
+    assert_eq!(seen["variants"][0]["metrics"]["captured"], 2, "the teammate's and the instructor's requests: {seen}");
+}
