@@ -189,6 +189,20 @@ pub async fn spawn_app_on(db: Arc<dyn Database>) -> String {
     format!("http://{addr}")
 }
 
+/// What [`TestApp::two_teams`] made: API tokens, and team Kestrel's id.
+pub struct TwoTeams {
+    /// The instructor's token.
+    pub ins: String,
+    /// Kestrel's first member.
+    pub ada: String,
+    /// Kestrel's second member.
+    pub bob: String,
+    /// Osprey's only member.
+    pub cy: String,
+    /// Kestrel's team id.
+    pub kestrel: String,
+}
+
 impl TestApp {
     /// Shuts the server down as `serve` does on a signal (its training
     /// workers stop and their processes are killed), keeping its database
@@ -214,6 +228,30 @@ impl TestApp {
         config.training_local_workers = 0;
         let (base, stop, _server) = serve(config).await;
         (base, stop)
+    }
+
+    /// A workshop of two teams, as the team tests use it: an instructor
+    /// (`ins@example.org`), team Kestrel (`ada@…`, who made it, and `bob@…`)
+    /// and team Osprey (`cy@…`), each person's API token, and Kestrel's id.
+    pub async fn two_teams(&self) -> TwoTeams {
+        let api = self.api();
+        let ins = self.account("ins@example.org", Role::Instructor).await;
+        let ada = self.account("ada@example.org", Role::Participant).await;
+        let bob = self.account("bob@example.org", Role::Participant).await;
+        let cy = self.account("cy@example.org", Role::Participant).await;
+        let body =
+            serde_json::json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "team_size": 2});
+        let (status, w) = api.create_workshop(&ins, body).await;
+        assert_eq!(status, 201, "{w}");
+        let (ws, code) = (w["id"].as_str().expect("an id"), w["join_code"].as_str().expect("a code"));
+        for t in [&ada, &bob, &cy] {
+            assert_eq!(api.join_workshop(t, code).await.0, 200);
+        }
+        let (_, kestrel) = api.create_team(&ada, ws, "Kestrel").await;
+        let kestrel = kestrel["id"].as_str().expect("a team id").to_owned();
+        assert_eq!(api.join_team(&bob, ws, &kestrel).await.0, 204);
+        api.create_team(&cy, ws, "Osprey").await;
+        TwoTeams { ins, ada, bob, cy, kestrel }
     }
 
     /// A new person at a browser: their own cookie jar, redirects not followed.

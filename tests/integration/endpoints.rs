@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use flywheel_domain::Role;
-use flywheel_tests::{Api, PASSWORD, TestApp, error_message, eventually, spawn_app_with};
+use flywheel_tests::{Api, PASSWORD, TestApp, TwoTeams, error_message, eventually, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -700,26 +700,13 @@ async fn uncertain_predictions_wait_for_review_and_a_label_becomes_ground_truth(
 async fn teammates_share_an_endpoint_and_the_instructor_sees_every_teams_endpoints() {
     let app = spawn_app_with(|c| c.training_local_workers = 1).await;
     let api = app.api();
-    let ins = app.account("ins@example.org", Role::Instructor).await;
-    let ada = app.account("ada@example.org", Role::Participant).await;
-    let bob = app.account("bob@example.org", Role::Participant).await;
-    let cy = app.account("cy@example.org", Role::Participant).await;
-    let body = json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "team_size": 2});
-    let (status, w) = api.create_workshop(&ins, body).await;
-    assert_eq!(status, 201, "{w}");
-    let (ws, code) = (w["id"].as_str().unwrap(), w["join_code"].as_str().unwrap());
-    for t in [&ada, &bob, &cy] {
-        assert_eq!(api.join_workshop(t, code).await.0, 200);
-    }
-    let (_, kestrel) = api.create_team(&ada, ws, "Kestrel").await;
-    assert_eq!(api.join_team(&bob, ws, kestrel["id"].as_str().unwrap()).await.0, 204);
-    api.create_team(&cy, ws, "Osprey").await;
+    let TwoTeams { ins, ada, bob, cy, kestrel } = app.two_teams().await;
 
     let (trees, _) = two_models(&app, &ada).await;
     let deploy = json!({"name": "kestrel-fraud", "variants": [{"name": "trees", "model": {"training_job": trees}}]});
     let (status, endpoint) = api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await;
     assert_eq!(status, 201, "{endpoint}");
-    assert_eq!(endpoint["team"], kestrel["id"]);
+    assert_eq!(endpoint["team"], json!(kestrel));
 
     let row = json!({"instances": [vec![0; 61]]});
     assert_eq!(invoke(&app.base, &bob, "kestrel-fraud", row.clone(), None).await.0, 200, "a teammate");

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use flywheel_domain::{JobState, Role, Timestamp, TrainingJob, TrainingJobId};
 use flywheel_store::{AccountStore, TrainingStore};
-use flywheel_tests::{Api, PASSWORD, TestApp, error_message, eventually, flywheel_program, spawn_app_with};
+use flywheel_tests::{Api, PASSWORD, TestApp, TwoTeams, error_message, eventually, flywheel_program, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -545,20 +545,7 @@ async fn on_slurm_a_job_runs_through_sbatch_and_cancel_is_scancel() {
 async fn teammates_share_jobs_and_the_instructor_sees_and_steers_the_workshops_queue() {
     let app = pool(0).await;
     let api = app.api();
-    let ins = app.account("ins@example.org", Role::Instructor).await;
-    let ada = app.account("ada@example.org", Role::Participant).await;
-    let bob = app.account("bob@example.org", Role::Participant).await;
-    let cy = app.account("cy@example.org", Role::Participant).await;
-    let body = json!({"title": "ML week", "days": ["2099-03-02", "2099-03-03", "2099-03-04"], "team_size": 2});
-    let (status, w) = api.create_workshop(&ins, body).await;
-    assert_eq!(status, 201, "{w}");
-    let (ws, code) = (w["id"].as_str().unwrap(), w["join_code"].as_str().unwrap());
-    for t in [&ada, &bob, &cy] {
-        assert_eq!(api.join_workshop(t, code).await.0, 200);
-    }
-    let (_, kestrel) = api.create_team(&ada, ws, "Kestrel").await;
-    assert_eq!(api.join_team(&bob, ws, kestrel["id"].as_str().unwrap()).await.0, 204);
-    api.create_team(&cy, ws, "Osprey").await;
+    let TwoTeams { ins, ada, bob, cy, kestrel } = app.two_teams().await;
 
     let id = submit(&api, &ada, small_job(5)).await;
     let theirs = submit(&api, &cy, small_job(5)).await;
@@ -566,7 +553,7 @@ async fn teammates_share_jobs_and_the_instructor_sees_and_steers_the_workshops_q
     let (_, list) = api.json(Method::GET, "/api/v1/training-jobs", None, &bob).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list[0]["id"], id.as_str());
-    assert_eq!(job(&api, &bob, &id).await["team"], kestrel["id"]);
+    assert_eq!(job(&api, &bob, &id).await["team"], json!(kestrel));
     let (status, _) = api.json(Method::GET, &format!("/api/v1/training-jobs/{id}"), None, &cy).await;
     assert_eq!(status, 404);
 
