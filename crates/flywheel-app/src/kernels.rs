@@ -61,6 +61,19 @@ pub struct KernelSettings {
 #[error("{0}")]
 pub struct ProvisionError(String);
 
+/// Readies a kernel session `user` just opened: their datasets and
+/// training-job models go into its `data/` folder, and its cells' training
+/// jobs and endpoint calls are watched.
+pub async fn attach(
+    app: &crate::App,
+    user: &flywheel_domain::User,
+    session: &Arc<flywheel_kernel_manager::KernelSession>,
+) {
+    crate::datasets::share_with(app, user, session).await;
+    crate::training::attach(app, user, session).await;
+    crate::endpoints::cells::watch(app, user, session);
+}
+
 /// The manager, not yet started: see [`provision`].
 pub fn manager(settings: &KernelSettings) -> KernelManager {
     let mut m = ManagerConfig::new(kernels_dir(settings).join("sessions"));

@@ -199,8 +199,7 @@ async fn session_for(app: &App, user: &User, notebook: NotebookId) -> Result<Arc
         Err(KernelError::TooManySessions { .. }) if reclaim(app, user) > 0 => app.kernels.create_session(user.id)?,
         other => other?,
     };
-    crate::datasets::share_with(app, user, &session).await;
-    crate::training::attach(app, user, &session).await;
+    crate::kernels::attach(app, user, &session).await;
     app.notebook_kernels.set((notebook, user.id), session.id.clone());
     Ok(session)
 }

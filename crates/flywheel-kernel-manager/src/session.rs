@@ -354,9 +354,15 @@ fn plain_file_name(name: &str) -> bool {
 
 /// Writes `data/<name>` in a worker's directory; a failure is logged (the
 /// cell that opens the file then says it is missing).
+/// Writes `data/<name>` whole: into a hidden file first, then moved into
+/// place, so a cell that polls for it never reads half of it.
 fn write_data_file(dir: &std::path::Path, name: &str, content: &str) {
     let data = dir.join(DATA_DIR);
-    if let Err(e) = std::fs::create_dir_all(&data).and_then(|()| std::fs::write(data.join(name), content)) {
+    let partial = data.join(format!(".{name}.partial"));
+    let written = std::fs::create_dir_all(&data)
+        .and_then(|()| std::fs::write(&partial, content))
+        .and_then(|()| std::fs::rename(&partial, data.join(name)));
+    if let Err(e) = written {
         tracing::error!(dir = %data.display(), name, error = %e, "could not put a data file into a kernel's directory");
     }
 }

@@ -44,6 +44,8 @@ rich!(
     crate::check::Check,
     crate::LdaModel,
     crate::job::SubmittedJob,
+    crate::endpoint::EndpointSummary,
+    crate::endpoint::ShadowReport,
     crate::deep::History,
     crate::deep::ConvNetModel,
     crate::deep::MlpClassifier,

@@ -34,6 +34,10 @@ pub enum MlError {
     /// The underlying algorithm failed.
     #[error("fitting failed: {0}")]
     Fit(String),
+    /// An endpoint call from a cell failed: the server refused it (the
+    /// message says why, as the API would), or did not answer in time.
+    #[error("endpoint: {0}")]
+    Endpoint(String),
 }
 
 /// Shorthand for results of this crate.

@@ -168,6 +168,11 @@ pub trait SavedModel: Sized {
     /// # Errors
     /// [`MlError::Read`] for text that is not a saved model of this type.
     fn from_json(text: &str) -> Result<Self>;
+    /// The model's saved JSON (as the type's own `to_json`).
+    ///
+    /// # Errors
+    /// [`MlError::Write`] if it cannot be serialised (it always can).
+    fn to_json(&self) -> Result<String>;
 }
 
 impl TrainingJob {
@@ -652,7 +657,7 @@ fn file(dir: &Path, token: &str, what: &str) -> PathBuf {
 
 /// 16 lower-case hex digits from the clock's nanoseconds, the process id
 /// and a counter, mixed by a randomly keyed SipHash.
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut hasher = RandomState::new().build_hasher();
     hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
     hasher.write_u32(std::process::id());
@@ -661,7 +666,7 @@ fn new_token() -> String {
 }
 
 #[cfg(not(test))]
-fn job_dir() -> PathBuf {
+pub(crate) fn job_dir() -> PathBuf {
     PathBuf::new()
 }
 
@@ -679,8 +684,14 @@ thread_local! {
 }
 
 #[cfg(test)]
-fn job_dir() -> PathBuf {
+pub(crate) fn job_dir() -> PathBuf {
     TEST_DIR.with_borrow(Clone::clone)
+}
+
+/// Makes `dir` this test thread's working directory (as a cell's is).
+#[cfg(test)]
+pub(crate) fn set_test_dir(dir: &Path) {
+    TEST_DIR.with_borrow_mut(|d| *d = dir.to_path_buf());
 }
 
 #[cfg(test)]

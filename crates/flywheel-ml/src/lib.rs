@@ -126,6 +126,7 @@ pub mod detection;
 #[doc(hidden)]
 pub mod display;
 pub mod drift;
+pub mod endpoint;
 mod error;
 mod images;
 pub mod job;
@@ -155,6 +156,7 @@ pub mod prelude {
     };
     pub use crate::detection::{self, BoundingBox, Detection};
     pub use crate::drift::{self, DriftReport};
+    pub use crate::endpoint::{Deploy, Deployment, Endpoint, EndpointSummary, Invocation, ShadowReport};
     pub use crate::job::{JobData, JobParams, JobStatus, SavedModel, SubmittedJob, TRAINING_JOB_MIME, TrainingJob};
     pub use crate::metrics::{self, ConfusionMatrix, CostMatrix, Curve, CurveKind, ThresholdPoint, ThresholdSweep};
     pub use crate::models::*;

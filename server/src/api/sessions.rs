@@ -118,8 +118,7 @@ pub struct KernelStatusBody {
     ))]
 async fn create_session(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Response, AppError> {
     let session = state.kernels.create_session(user.id)?;
-    flywheel_app::datasets::share_with(&state, &user, &session).await;
-    flywheel_app::training::attach(&state, &user, &session).await;
+    flywheel_app::kernels::attach(&state, &user, &session).await;
     Ok((StatusCode::CREATED, Json(SessionBody::from(session.view()))).into_response())
 }
 

@@ -95,6 +95,10 @@ macro_rules! saveable {
             fn from_json(text: &str) -> Result<Self> {
                 persist::from_json(stringify!($model), text)
             }
+
+            fn to_json(&self) -> Result<String> {
+                persist::to_json(stringify!($model), self)
+            }
         }
     )+};
 }

@@ -46,6 +46,8 @@ use uuid::Uuid;
 
 use crate::{App, now, random_bytes};
 
+pub mod cells;
+
 /// How long a server serves an endpoint's cached variants before it asks
 /// the database whether they changed.
 pub const RECHECK: Duration = Duration::from_secs(1);
