@@ -92,10 +92,12 @@ impl Application {
         let settings = Arc::new(self.state.settings.kernels.clone());
         let provisioning = tokio::spawn(flywheel_app::kernels::provision(kernels.clone(), settings));
         let training_workers = flywheel_app::training::worker::start(&self.state);
+        let monitors = tokio::spawn(flywheel_app::endpoints::monitor::run(self.state.app.clone()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
         provisioning.abort();
+        monitors.abort();
         // Awaiting the aborted workers drops their job processes, which
         // kills them (`kill_on_drop`) before this returns.
         training_workers.iter().for_each(tokio::task::JoinHandle::abort);

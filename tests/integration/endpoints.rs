@@ -419,8 +419,33 @@ async fn a_shadow_answers_after_production_its_report_compares_them_and_promotio
             Some("linear")
         );
     }
-    let back = json!({"weights": {"trees": 1, "linear": 0}});
-    assert_eq!(api.json(Method::PATCH, "/api/v1/endpoints/credit", Some(back), &ada).await.0, 200);
+    // A monitor whose latency alarm must fire rolls the promotion back on its own.
+    let (status, body) = api.json(Method::POST, "/api/v1/endpoints/credit/monitor/check", None, &ada).await;
+    assert_eq!(status, 422, "no monitor yet: {body}");
+    let strict = json!({"latency_p95_ms": 0.000001, "auto_rollback": true});
+    let (status, monitor) = api.json(Method::PUT, "/api/v1/endpoints/credit/monitor", Some(strict), &ada).await;
+    assert_eq!(status, 200, "{monitor}");
+    assert_eq!(
+        (monitor["next_at"].clone(), monitor["rollback_weights"].clone()),
+        (Value::Null, json!([["trees", 1.0]]))
+    );
+    let (status, checked) = api.json(Method::POST, "/api/v1/endpoints/credit/monitor/check", None, &ada).await;
+    assert_eq!(status, 200, "{checked}");
+    let alarms: Vec<&str> = checked["alarms"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(alarms.len(), 2, "both variants served above 1 ns: {alarms:?}");
+    assert!(
+        alarms[0].starts_with("latency: variant trees p95 ") && alarms[1].starts_with("latency: variant linear p95 ")
+    );
+    assert_eq!(checked["rollback_weights"], json!([]), "rolled back once: nothing left to roll back to");
+    let (_, after) = api.json(Method::GET, "/api/v1/endpoints/credit", None, &ada).await;
+    assert_eq!(
+        (after["variants"][0]["weight"].as_f64(), after["variants"][1]["weight"].as_f64()),
+        (Some(1.0), Some(0.0))
+    );
+    let bad = json!({"every_minutes": 5});
+    let (status, body) = api.json(Method::PUT, "/api/v1/endpoints/credit/monitor", Some(bad), &ada).await;
+    assert_eq!(status, 422, "a monitor that watches nothing: {body}");
+    assert!(body["error"]["message"].as_str().unwrap_or_default().contains("watch something"), "{body}");
     for row in rows.iter().take(5) {
         assert_eq!(
             invoke(&app.base, &ada, "credit", json!({"instances": [row]}), None).await.1.as_deref(),
@@ -434,14 +459,16 @@ async fn a_shadow_answers_after_production_its_report_compares_them_and_promotio
     let (_, me) = api.json(Method::GET, "/api/v1/me", None, &ada).await;
     let (_, events) = api.json(Method::GET, "/api/v1/endpoints/credit/events", None, &ada).await;
     let messages: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
-    assert_eq!(messages.len(), 4, "{messages:?}");
+    assert_eq!(messages.len(), 7, "{messages:?}");
     assert!(messages[0].starts_with("deployed: trees (GradientBoostedTreesModel"), "{messages:?}");
     assert!(
         messages[0].ends_with(") on 100 % of requests") && messages[0].contains("; shadow linear (LinearClassifier")
     );
     assert!(messages[1].starts_with("baseline: training data of job"), "{messages:?}");
     assert!(messages[2].starts_with("shadow linear promoted"), "{messages:?}");
-    assert_eq!(messages[3], "weights: trees 0 → 1, linear 1 → 0");
+    assert_eq!(messages[3], "monitor: p95 latency > 0.000001 ms (on demand, automatic rollback)");
+    assert!(messages[4].starts_with("alarm: latency: variant trees") && messages[5].starts_with("alarm: latency"));
+    assert_eq!(messages[6..], ["automatic rollback: weights back to trees 1, linear 0"]);
     assert!(events.as_array().unwrap().iter().all(|e| e["actor"] == me["id"]));
 }
 
@@ -497,6 +524,23 @@ async fn drift_against_the_training_data_finds_the_columns_that_shifted() {
     assert!(amount["statistic"].as_f64().unwrap() < 0.05);
     assert_eq!(moved["dataset_drift"], false, "2 of 61 columns is not half: {}", moved["drifted_share"]);
 
+    // The monitor's drift alarm names the shifted columns (drifted, with a major PSI).
+    let watch = json!({"drift": true, "every_minutes": 5});
+    let (status, monitor) = api.json(Method::PUT, "/api/v1/endpoints/credit/monitor", Some(watch), &ada).await;
+    assert_eq!(status, 200, "{monitor}");
+    assert!(monitor["next_at"].as_i64().is_some(), "scheduled: {monitor}");
+    // The schedule's first check runs within the server's 10 s tick.
+    let checked = eventually("the scheduled check", Duration::from_secs(30), || async {
+        let (_, m) = api.json(Method::GET, "/api/v1/endpoints/credit/monitor", None, &ada).await;
+        if m["checked_at"].is_i64() { Ok(m) } else { Err(m.to_string()) }
+    })
+    .await;
+    assert!(checked["next_at"].as_i64().unwrap() >= checked["checked_at"].as_i64().unwrap() + 4 * 60_000, "{checked}");
+    let alarms = checked["alarms"].as_array().unwrap();
+    assert_eq!(alarms.len(), 1, "{checked}");
+    let alarm = alarms[0].as_str().unwrap();
+    assert!(alarm.starts_with("drift: ") && alarm.contains("credit_amount ("), "{alarm}");
+
     // The shifted captures as the baseline: compared with themselves, nothing drifts.
     let (status, baseline) =
         api.json(Method::PUT, "/api/v1/endpoints/credit/baseline", Some(json!({"captures": 200})), &ada).await;
@@ -523,7 +567,12 @@ async fn drift_against_the_training_data_finds_the_columns_that_shifted() {
     let (_, events) = api.json(Method::GET, "/api/v1/endpoints/credit/events", None, &ada).await;
     let messages: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
     assert!(messages[1].starts_with("baseline: training data of job"), "{messages:?}");
-    assert_eq!(&messages[2..], ["baseline: 200 captured requests, 200 rows", "baseline: 50 uploaded rows, 50 rows"]);
+    assert!(
+        messages[2].starts_with("monitor: drift (major PSI ≥ 0.25) (every 5 min")
+            && messages[3].starts_with("alarm: drift: ")
+    );
+    assert_eq!(events[3]["actor"], Value::Null, "the server raised the scheduled alarm: {}", events[3]);
+    assert_eq!(&messages[4..], ["baseline: 200 captured requests, 200 rows", "baseline: 50 uploaded rows, 50 rows"]);
 }
 
 #[tokio::test]

@@ -308,3 +308,65 @@ mod tests {
         assert_eq!(pick_variant(&[0.0, 0.0], 0.5), None);
     }
 }
+
+/// What an endpoint's monitor watches, and how often it checks on its own.
+/// Every alarm is optional; an alarm that fires is written to the
+/// endpoint's event log, and with `auto_rollback` the weights go back to
+/// what they were before the last weight change or promotion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Monitor {
+    /// Minutes between scheduled checks, 1–1440; 0: checks on demand only.
+    pub every_minutes: u32,
+    /// Alarm when a column of the newest captures drifts from the baseline
+    /// with a major PSI (≥ 0.25) as well as by its drift test.
+    pub drift: bool,
+    /// Alarm when a variant's 95th-percentile serving time exceeds this, in milliseconds.
+    pub latency_p95_ms: Option<f64>,
+    /// Alarm when a variant's live ROC AUC (over at least
+    /// [`Monitor::MIN_LABELLED`] labelled predictions) falls below this.
+    pub min_roc_auc: Option<f64>,
+    /// Roll the weights back when an alarm fires.
+    pub auto_rollback: bool,
+}
+
+impl Monitor {
+    /// Labelled predictions a variant needs before its live ROC AUC can raise an alarm.
+    pub const MIN_LABELLED: usize = 50;
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] on `monitor` naming the setting and its range.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let bad = |message: String| Err(ValidationError::new("monitor", message));
+        if self.every_minutes > 1440 {
+            return bad(format!("every_minutes is 0 (on demand) to 1440, not {}", self.every_minutes));
+        }
+        if let Some(ms) = self.latency_p95_ms.filter(|ms| !(ms.is_finite() && *ms > 0.0)) {
+            return bad(format!("latency_p95_ms is a positive number of milliseconds, not {ms}"));
+        }
+        if let Some(auc) = self.min_roc_auc.filter(|a| !(0.0..=1.0).contains(a)) {
+            return bad(format!("min_roc_auc is between 0 and 1, not {auc}"));
+        }
+        if !self.drift && self.latency_p95_ms.is_none() && self.min_roc_auc.is_none() {
+            return bad("watch something: drift, latency_p95_ms or min_roc_auc".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// An endpoint's monitor with its state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorState {
+    /// The settings.
+    pub monitor: Monitor,
+    /// When the next scheduled check is due (none when on demand only).
+    pub next_at: Option<Timestamp>,
+    /// When it last checked.
+    pub checked_at: Option<Timestamp>,
+    /// The alarms of the last check (empty: all clear).
+    pub alarms: Vec<String>,
+    /// The production weights before the last weight change or promotion:
+    /// what a rollback restores (empty: nothing to roll back to).
+    pub rollback_weights: Vec<(String, f64)>,
+}

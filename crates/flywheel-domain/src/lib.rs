@@ -48,7 +48,9 @@ pub mod workshop;
 
 pub use account::{DisplayName, Email, NewUser, Password, Role, User, UserId};
 pub use dataset::{DatasetId, DatasetName, DatasetRecord};
-pub use endpoint::{Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ReviewBand, ShadowResult, Variant};
+pub use endpoint::{
+    Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, Monitor, MonitorState, ReviewBand, ShadowResult, Variant,
+};
 pub use lab::{CHECK_MIME, Lab, Step, StepDone, check_passed};
 pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError, NotebookId, NotebookRecord, NotebookSummary};
 pub use token::{ApiToken, ApiTokenId, TokenSecret};

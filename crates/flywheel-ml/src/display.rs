@@ -46,6 +46,7 @@ rich!(
     crate::job::SubmittedJob,
     crate::endpoint::EndpointSummary,
     crate::endpoint::ShadowReport,
+    crate::endpoint::Alarms,
     crate::deep::History,
     crate::deep::ConvNetModel,
     crate::deep::MlpClassifier,

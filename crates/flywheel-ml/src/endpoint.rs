@@ -106,6 +106,13 @@ pub enum Request {
     },
     /// Gives the shadow all the traffic (the other variants stay, at weight 0).
     PromoteShadow,
+    /// Sets the endpoint's monitor.
+    SetMonitor {
+        /// What it watches.
+        monitor: Monitor,
+    },
+    /// Checks the monitor's alarms now.
+    CheckAlarms,
 }
 
 /// One variant of a [`Request::Deploy`]: a model file the cell saved.
@@ -463,6 +470,94 @@ impl ShadowReport {
     }
 }
 
+/// What an endpoint's monitor watches: alarms on drift, latency and live
+/// ROC AUC, checked every few minutes by the server (or on demand with
+/// [`Endpoint::check_alarms`]), each alarm in the endpoint's event log;
+/// with [`Monitor::auto_rollback`] an alarm puts the weights back to what
+/// they were before the last weight change or promotion.
+/// `Monitor::new().drift().latency_p95_ms(50.0).every_minutes(5)`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Monitor {
+    /// Minutes between scheduled checks, 1–1440; 0: on demand only.
+    pub every_minutes: u32,
+    /// Alarm on a column that drifts from the baseline with a major PSI (≥ 0.25).
+    pub drift: bool,
+    /// Alarm when a variant's p95 serving time exceeds this, in milliseconds.
+    pub latency_p95_ms: Option<f64>,
+    /// Alarm when a variant's live ROC AUC (over 50 labelled predictions or more) falls below this.
+    pub min_roc_auc: Option<f64>,
+    /// Roll the weights back when an alarm fires.
+    pub auto_rollback: bool,
+}
+
+impl Monitor {
+    /// A monitor that watches nothing yet, checked on demand only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks on its own every `minutes` (1–1440), starting now.
+    #[must_use]
+    pub fn every_minutes(mut self, minutes: u32) -> Self {
+        self.every_minutes = minutes;
+        self
+    }
+
+    /// Alarms on drift (a column drifted by its test, with a major PSI).
+    #[must_use]
+    pub fn drift(mut self) -> Self {
+        self.drift = true;
+        self
+    }
+
+    /// Alarms when a variant's p95 serving time exceeds `ms` milliseconds.
+    #[must_use]
+    pub fn latency_p95_ms(mut self, ms: f64) -> Self {
+        self.latency_p95_ms = Some(ms);
+        self
+    }
+
+    /// Alarms when a variant's live ROC AUC falls below `auc`.
+    #[must_use]
+    pub fn min_roc_auc(mut self, auc: f64) -> Self {
+        self.min_roc_auc = Some(auc);
+        self
+    }
+
+    /// Rolls the weights back when an alarm fires.
+    #[must_use]
+    pub fn auto_rollback(mut self) -> Self {
+        self.auto_rollback = true;
+        self
+    }
+}
+
+/// A monitor's last check.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Alarms {
+    /// The alarms that fired (empty: all clear).
+    pub alarms: Vec<String>,
+    /// Whether the check rolled the weights back.
+    pub rolled_back: bool,
+}
+
+impl Alarms {
+    /// The alarms as HTML.
+    pub fn to_html(&self) -> String {
+        if self.alarms.is_empty() {
+            return "<p>✓ No alarm.</p>".to_owned();
+        }
+        let items: String = self.alarms.iter().map(|a| format!("<li>{}</li>", escape(a))).collect();
+        let rollback = if self.rolled_back { "<p>The weights were rolled back.</p>" } else { "" };
+        format!("<p><b>{} alarm(s)</b></p><ul>{items}</ul>{rollback}", self.alarms.len())
+    }
+
+    /// Shows the alarms in a notebook ([`Alarms::to_html`]).
+    pub fn evcxr_display(&self) {
+        emit("text/html", &self.to_html());
+    }
+}
+
 /// The server's answer file.
 #[derive(Deserialize)]
 struct Answer {
@@ -604,7 +699,25 @@ impl Endpoint {
         self.call_as(&Request::PromoteShadow, "promote the shadow")
     }
 
-    fn call_as<T: serde::de::DeserializeOwned>(&self, request: &Request, what: &str) -> Result<T> {
+    /// Sets the endpoint's monitor ([`Monitor`]); a schedule's first
+    /// check runs at once.
+    ///
+    /// # Errors
+    /// [`MlError::Endpoint`] for settings out of range or a monitor that watches nothing.
+    pub fn set_monitor(&self, monitor: &Monitor) -> Result<()> {
+        self.call(&Request::SetMonitor { monitor: monitor.clone() }, "monitor").map(drop)
+    }
+
+    /// Checks the monitor's alarms now (rolling back when they fire and
+    /// the monitor says so).
+    ///
+    /// # Errors
+    /// [`MlError::Endpoint`] when the endpoint has no monitor.
+    pub fn check_alarms(&self) -> Result<Alarms> {
+        self.call_as(&Request::CheckAlarms, "check alarms")
+    }
+
+        fn call_as<T: serde::de::DeserializeOwned>(&self, request: &Request, what: &str) -> Result<T> {
         let value = self.call(request, what)?;
         serde_json::from_value(value).map_err(|e| {
             MlError::Endpoint(format!("{}: the server's answer to {what} is not understood: {e}", self.name))

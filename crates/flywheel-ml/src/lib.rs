@@ -156,7 +156,9 @@ pub mod prelude {
     };
     pub use crate::detection::{self, BoundingBox, Detection};
     pub use crate::drift::{self, DriftReport};
-    pub use crate::endpoint::{Deploy, Deployment, Endpoint, EndpointSummary, Invocation, ShadowReport};
+    pub use crate::endpoint::{
+        Alarms, Deploy, Deployment, Endpoint, EndpointSummary, Invocation, Monitor, ShadowReport,
+    };
     pub use crate::job::{JobData, JobParams, JobStatus, SavedModel, SubmittedJob, TRAINING_JOB_MIME, TrainingJob};
     pub use crate::metrics::{self, ConfusionMatrix, CostMatrix, Curve, CurveKind, ThresholdPoint, ThresholdSweep};
     pub use crate::models::*;

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ReviewBand, ShadowResult,
-    Timestamp, UserId, Variant,
+    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, Monitor, MonitorState, ReviewBand,
+    ShadowResult, Timestamp, UserId, Variant,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -245,9 +245,14 @@ impl EndpointStore for SqlDatabase {
 
     async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        for table in
-            ["endpoint_captures", "endpoint_shadow_results", "endpoint_baselines", "endpoint_keys", "endpoint_variants"]
-        {
+        for table in [
+            "endpoint_captures",
+            "endpoint_shadow_results",
+            "endpoint_baselines",
+            "endpoint_keys",
+            "endpoint_monitors",
+            "endpoint_variants",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE endpoint_id = $1"))
                 .bind(id.to_string())
                 .execute(&mut *tx)
@@ -546,5 +551,100 @@ impl EndpointStore for SqlDatabase {
                 .await?;
         }
         parse_id(&row, "endpoint_id")
+    }
+
+    async fn set_monitor(
+        &self,
+        id: EndpointId,
+        monitor: &Monitor,
+        next_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        let config = serde_json::to_string(monitor).map_err(|e| StoreError::Corrupt(format!("monitor: {e}")))?;
+        sqlx::query(
+            "INSERT INTO endpoint_monitors (endpoint_id, config, next_at, checked_at, alarms, rollback_weights)
+             VALUES ($1, $2, $3, 0, '[]', '[]')
+             ON CONFLICT (endpoint_id) DO UPDATE SET config = excluded.config, next_at = excluded.next_at",
+        )
+        .bind(id.to_string())
+        .bind(config)
+        .bind(next_at.map_or(0, Timestamp::millis))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn monitor(&self, id: EndpointId) -> Result<Option<MonitorState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT config, next_at, checked_at, alarms, rollback_weights FROM endpoint_monitors WHERE endpoint_id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        // A row without settings only remembers rollback weights.
+        let Some(row) = row.filter(|r| r.try_get::<String, _>("config").is_ok_and(|c| !c.is_empty())) else {
+            return Ok(None);
+        };
+        let json = |column: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(column)?) };
+        let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt(format!("endpoint monitor {what}: {e}"));
+        let at = |column: &str| -> Result<Option<Timestamp>, StoreError> {
+            Ok(Some(row.try_get::<i64, _>(column)?).filter(|&ms| ms > 0).map(Timestamp))
+        };
+        Ok(Some(MonitorState {
+            monitor: serde_json::from_str(&json("config")?).map_err(|e| corrupt("config", e))?,
+            next_at: at("next_at")?,
+            checked_at: at("checked_at")?,
+            alarms: serde_json::from_str(&json("alarms")?).map_err(|e| corrupt("alarms", e))?,
+            rollback_weights: serde_json::from_str(&json("rollback_weights")?).map_err(|e| corrupt("weights", e))?,
+        }))
+    }
+
+    async fn due_monitors(&self, now: Timestamp) -> Result<Vec<(EndpointId, Timestamp)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT endpoint_id, next_at FROM endpoint_monitors WHERE next_at > 0 AND next_at <= $1")
+                .bind(now.millis())
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .filter_map(|r| match parse_id::<EndpointId>(r, "endpoint_id") {
+                Ok(Some(id)) => Some(r.try_get("next_at").map(|at| (id, Timestamp(at))).map_err(StoreError::from)),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+
+    async fn claim_monitor(&self, id: EndpointId, due: Timestamp, next_at: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE endpoint_monitors SET next_at = $3 WHERE endpoint_id = $1 AND next_at = $2")
+            .bind(id.to_string())
+            .bind(due.millis())
+            .bind(next_at.millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn record_check(&self, id: EndpointId, alarms: &[String], at: Timestamp) -> Result<(), StoreError> {
+        let alarms = serde_json::to_string(alarms).map_err(|e| StoreError::Corrupt(format!("alarms: {e}")))?;
+        sqlx::query("UPDATE endpoint_monitors SET alarms = $2, checked_at = $3 WHERE endpoint_id = $1")
+            .bind(id.to_string())
+            .bind(alarms)
+            .bind(at.millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_rollback_weights(&self, id: EndpointId, weights: &[(String, f64)]) -> Result<(), StoreError> {
+        let weights = serde_json::to_string(weights).map_err(|e| StoreError::Corrupt(format!("weights: {e}")))?;
+        sqlx::query(
+            "INSERT INTO endpoint_monitors (endpoint_id, config, next_at, checked_at, alarms, rollback_weights)
+             VALUES ($1, '', 0, 0, '[]', $2)
+             ON CONFLICT (endpoint_id) DO UPDATE SET rollback_weights = excluded.rollback_weights",
+        )
+        .bind(id.to_string())
+        .bind(weights)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }

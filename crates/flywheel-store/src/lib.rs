@@ -117,7 +117,7 @@ use flywheel_domain::{
     JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
     SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
-use flywheel_domain::{EndpointEvent, ReviewBand, ShadowResult, Variant};
+use flywheel_domain::{EndpointEvent, Monitor, MonitorState, ReviewBand, ShadowResult, Variant};
 
 pub use sql::SqlDatabase;
 
@@ -712,6 +712,32 @@ pub trait EndpointStore: Send + Sync {
     /// The endpoint an unrevoked key with this digest opens, recording the
     /// use (to the minute: [`USE_RECORDED_EVERY_MILLIS`]).
     async fn endpoint_of_key(&self, digest: &str, now: Timestamp) -> Result<Option<EndpointId>, StoreError>;
+
+    /// Sets the endpoint's monitor, keeping its state (last check, rollback
+    /// weights); the next scheduled check is at `next_at` (none: on demand only).
+    async fn set_monitor(
+        &self,
+        id: EndpointId,
+        monitor: &Monitor,
+        next_at: Option<Timestamp>,
+    ) -> Result<(), StoreError>;
+
+    /// The endpoint's monitor and its state, if it has one.
+    async fn monitor(&self, id: EndpointId) -> Result<Option<MonitorState>, StoreError>;
+
+    /// The monitored endpoints whose scheduled check is due at `now`, with the due time.
+    async fn due_monitors(&self, now: Timestamp) -> Result<Vec<(EndpointId, Timestamp)>, StoreError>;
+
+    /// Moves a due check from `due` to `next_at`; `false` when another
+    /// server did first (so one server runs each scheduled check).
+    async fn claim_monitor(&self, id: EndpointId, due: Timestamp, next_at: Timestamp) -> Result<bool, StoreError>;
+
+    /// Records a check's alarms.
+    async fn record_check(&self, id: EndpointId, alarms: &[String], at: Timestamp) -> Result<(), StoreError>;
+
+    /// Sets what a rollback restores (the weights before a change), kept
+    /// for the endpoint's monitor, set now or later; empty clears it.
+    async fn set_rollback_weights(&self, id: EndpointId, weights: &[(String, f64)]) -> Result<(), StoreError>;
 }
 
 /// How stale a token's or key's recorded last use may get: a use is

@@ -17,7 +17,7 @@ use flywheel_domain::{
     JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
     SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
-use flywheel_domain::{EndpointEvent, ReviewBand, ShadowResult, Variant};
+use flywheel_domain::{EndpointEvent, Monitor, MonitorState, ReviewBand, ShadowResult, Variant};
 
 use crate::{
     AccountStore, Backend, Database, DatasetStore, EndpointStore, JobOutcome, LoginSessionStore, NotebookStore,
@@ -519,6 +519,29 @@ impl EndpointStore for Faulty {
     }
     async fn endpoint_of_key(&self, digest: &str, now: Timestamp) -> Result<Option<EndpointId>, StoreError> {
         self.enter(Area::Endpoints).await?.endpoint_of_key(digest, now).await
+    }
+    async fn set_monitor(
+        &self,
+        id: EndpointId,
+        monitor: &Monitor,
+        next_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.set_monitor(id, monitor, next_at).await
+    }
+    async fn monitor(&self, id: EndpointId) -> Result<Option<MonitorState>, StoreError> {
+        self.enter(Area::Endpoints).await?.monitor(id).await
+    }
+    async fn due_monitors(&self, now: Timestamp) -> Result<Vec<(EndpointId, Timestamp)>, StoreError> {
+        self.enter(Area::Endpoints).await?.due_monitors(now).await
+    }
+    async fn claim_monitor(&self, id: EndpointId, due: Timestamp, next_at: Timestamp) -> Result<bool, StoreError> {
+        self.enter(Area::Endpoints).await?.claim_monitor(id, due, next_at).await
+    }
+    async fn record_check(&self, id: EndpointId, alarms: &[String], at: Timestamp) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.record_check(id, alarms, at).await
+    }
+    async fn set_rollback_weights(&self, id: EndpointId, weights: &[(String, f64)]) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.set_rollback_weights(id, weights).await
     }
     async fn set_review(&self, id: EndpointId, band: Option<ReviewBand>, now: Timestamp) -> Result<bool, StoreError> {
         self.enter(Area::Endpoints).await?.set_review(id, band, now).await

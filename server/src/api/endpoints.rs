@@ -690,6 +690,108 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// An endpoint's monitor: what it watches and how often it checks.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorBody {
+    /// Minutes between scheduled checks, 1–1440; 0: on demand only.
+    #[serde(default)]
+    pub every_minutes: u32,
+    /// Alarm when a column drifts from the baseline with a major PSI (≥ 0.25).
+    #[serde(default)]
+    pub drift: bool,
+    /// Alarm when a variant's p95 serving time exceeds this, milliseconds.
+    #[serde(default)]
+    pub latency_p95_ms: Option<f64>,
+    /// Alarm when a variant's live ROC AUC (50 labelled predictions or more) falls below this.
+    #[serde(default)]
+    pub min_roc_auc: Option<f64>,
+    /// Roll the weights back to before the last change or promotion when an alarm fires.
+    #[serde(default)]
+    pub auto_rollback: bool,
+}
+
+/// A monitor with its last check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MonitorStateBody {
+    /// The settings.
+    pub monitor: MonitorBody,
+    /// Unix milliseconds of the next scheduled check (absent: on demand only).
+    pub next_at: Option<i64>,
+    /// Unix milliseconds of the last check.
+    pub checked_at: Option<i64>,
+    /// The last check's alarms (empty: all clear).
+    pub alarms: Vec<String>,
+    /// What a rollback restores: the production weights before the last change.
+    pub rollback_weights: Vec<(String, f64)>,
+}
+
+impl From<flywheel_domain::MonitorState> for MonitorStateBody {
+    fn from(s: flywheel_domain::MonitorState) -> Self {
+        let m = s.monitor;
+        Self {
+            monitor: MonitorBody {
+                every_minutes: m.every_minutes,
+                drift: m.drift,
+                latency_p95_ms: m.latency_p95_ms,
+                min_roc_auc: m.min_roc_auc,
+                auto_rollback: m.auto_rollback,
+            },
+            next_at: s.next_at.map(flywheel_domain::Timestamp::millis),
+            checked_at: s.checked_at.map(flywheel_domain::Timestamp::millis),
+            alarms: s.alarms,
+            rollback_weights: s.rollback_weights,
+        }
+    }
+}
+
+/// Sets the endpoint's monitor: alarms on drift, p95 latency and live
+/// ROC AUC, checked every few minutes (or on demand), each alarm written to
+/// the event log, with an optional automatic rollback of the weights.
+#[utoipa::path(put, path = "/api/v1/endpoints/{name}/monitor", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    request_body = MonitorBody,
+    responses((status = 200, body = MonitorStateBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_monitor(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+    ApiJson(m): ApiJson<MonitorBody>,
+) -> Result<Json<MonitorStateBody>, AppError> {
+    let monitor = flywheel_domain::Monitor {
+        every_minutes: m.every_minutes,
+        drift: m.drift,
+        latency_p95_ms: m.latency_p95_ms,
+        min_roc_auc: m.min_roc_auc,
+        auto_rollback: m.auto_rollback,
+    };
+    Ok(Json(endpoints::monitor::set_monitor(&state, &user, &name, &monitor).await?.into()))
+}
+
+/// The endpoint's monitor and its last check.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/monitor", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = MonitorStateBody), (status = 404, body = ErrorBody), (status = 422, description = "No monitor", body = ErrorBody)))]
+async fn get_monitor(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<MonitorStateBody>, AppError> {
+    Ok(Json(endpoints::monitor::monitor(&state, &user, &name).await?.into()))
+}
+
+/// Checks the monitor's alarms now (and rolls back if they fire and it is asked to).
+#[utoipa::path(post, path = "/api/v1/endpoints/{name}/monitor/check", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = MonitorStateBody), (status = 404, body = ErrorBody), (status = 422, description = "No monitor", body = ErrorBody)))]
+async fn check_monitor(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<MonitorStateBody>, AppError> {
+    Ok(Json(endpoints::monitor::check_now(&state, &user, &name).await?.into()))
+}
+
 /// Sets the human review band: captured predictions scored in it wait in
 /// the review queue until a teammate labels them (their ground truth).
 #[utoipa::path(put, path = "/api/v1/endpoints/{name}/review", tag = "endpoints", security(("bearer" = [])),
@@ -938,6 +1040,9 @@ async fn ground_truth(
     set_review,
     end_review,
     review_queue,
+    set_monitor,
+    get_monitor,
+    check_monitor,
     captures,
     invoke,
     ground_truth
@@ -959,6 +1064,8 @@ pub fn router() -> axum::Router<AppState> {
         .route("/endpoints/{name}/keys", post(create_key).get(list_keys))
         .route("/endpoints/{name}/review", put(set_review).delete(end_review))
         .route("/endpoints/{name}/review-queue", get(review_queue))
+        .route("/endpoints/{name}/monitor", put(set_monitor).get(get_monitor))
+        .route("/endpoints/{name}/monitor/check", post(check_monitor))
         .route("/endpoints/{name}/keys/{id}", axum::routing::delete(revoke_key))
         .route("/endpoints/{name}/captures", get(captures))
 }

@@ -156,6 +156,23 @@ async fn run(app: &App, user: &User, session: &KernelSession, token: &str) -> Re
             let variant = variant(shadow);
             Ok(summary(super::set_shadow(app, user, name, &ShadowRequest { variant, sample_percent }).await?))
         }
+        Request::SetMonitor { monitor: m } => {
+            let monitor = flywheel_domain::Monitor {
+                every_minutes: m.every_minutes,
+                drift: m.drift,
+                latency_p95_ms: m.latency_p95_ms,
+                min_roc_auc: m.min_roc_auc,
+                auto_rollback: m.auto_rollback,
+            };
+            super::monitor::set_monitor(app, user, name, &monitor).await?;
+            Ok(Value::Null)
+        }
+        Request::CheckAlarms => {
+            let before = super::monitor::monitor(app, user, name).await?;
+            let after = super::monitor::check_now(app, user, name).await?;
+            let rolled_back = !before.rollback_weights.is_empty() && after.rollback_weights.is_empty();
+            Ok(json!({ "alarms": after.alarms, "rolled_back": rolled_back }))
+        }
         Request::PromoteShadow => Ok(summary(super::promote_shadow(app, user, name).await?)),
     }
 }

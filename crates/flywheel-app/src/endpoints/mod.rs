@@ -47,6 +47,7 @@ use uuid::Uuid;
 use crate::{App, now, random_bytes};
 
 pub mod cells;
+pub mod monitor;
 
 /// How long a server serves an endpoint's cached variants before it asks
 /// the database whether they changed.
@@ -170,10 +171,20 @@ pub const MAX_SHADOW_RESULTS: u64 = 100_000;
 
 /// Records a change in the endpoint's audit trail (a failure is logged: the change itself stands).
 async fn audit(app: &App, endpoint: EndpointId, user: &User, message: String) {
-    let event = EndpointEvent { at: now(), actor: Some(user.id), message };
+    record(app, endpoint, Some(user), message).await;
+}
+
+/// Appends to the endpoint's audit trail; no `user`: the server did it (a scheduled check).
+async fn record(app: &App, endpoint: EndpointId, user: Option<&User>, message: String) {
+    let event = EndpointEvent { at: now(), actor: user.map(|u| u.id), message };
     if let Err(e) = app.db.add_endpoint_event(endpoint, &event).await {
         tracing::warn!(error = %e, %endpoint, "could not record an endpoint event");
     }
+}
+
+/// The production variants' weights: what a rollback restores.
+fn weights_of(endpoint: &Endpoint) -> Vec<(String, f64)> {
+    endpoint.variants.iter().map(|v| (v.name.clone(), v.weight)).collect()
 }
 
 fn describe(v: &Variant) -> String {
@@ -537,6 +548,7 @@ pub async fn promote_shadow(app: &App, user: &User, name: &str) -> Result<Endpoi
     let Some(shadow) = &served.endpoint.shadow else {
         return Err(EndpointError::Invalid(format!("Endpoint {name:?} has no shadow variant to promote.")));
     };
+    app.db.set_rollback_weights(served.endpoint.id, &weights_of(&served.endpoint)).await?;
     if !app.db.promote_shadow(served.endpoint.id, now()).await? {
         return Err(EndpointError::Invalid(format!("Endpoint {name:?} has no shadow variant to promote.")));
     }
@@ -601,6 +613,20 @@ pub enum Caller<'a> {
 
 /// [`served`] for any [`Caller`].
 async fn served_to(app: &App, caller: Caller<'_>, name: &str) -> Result<Arc<Served>, EndpointError> {
+    let served = served_system(app, name).await?;
+    let allowed = match caller {
+        Caller::User(user) => may_use(app, user, &served.endpoint).await?,
+        Caller::Key(digest) => match app.db.endpoint_of_key(digest, now()).await? {
+            None => return Err(EndpointError::BadKey),
+            Some(id) => id == served.endpoint.id,
+        },
+    };
+    if allowed { Ok(served) } else { Err(EndpointError::NotFound(name.to_owned())) }
+}
+
+/// The endpoint `name` as this server serves it, for the server's own
+/// work (scheduled checks): no caller, no permission check.
+async fn served_system(app: &App, name: &str) -> Result<Arc<Served>, EndpointError> {
     let missing = || EndpointError::NotFound(name.to_owned());
     let cached = app.endpoints.get(name);
     let served = match cached {
@@ -628,14 +654,7 @@ async fn served_to(app: &App, caller: Caller<'_>, name: &str) -> Result<Arc<Serv
             served
         }
     };
-    let allowed = match caller {
-        Caller::User(user) => may_use(app, user, &served.endpoint).await?,
-        Caller::Key(digest) => match app.db.endpoint_of_key(digest, now()).await? {
-            None => return Err(EndpointError::BadKey),
-            Some(id) => id == served.endpoint.id,
-        },
-    };
-    if allowed { Ok(served) } else { Err(missing()) }
+    Ok(served)
 }
 
 /// An endpoint with what it has served: the caller's view.
@@ -864,6 +883,7 @@ pub async fn set_weights(
     }
     let new_weight = |v: &Variant| weights.iter().rev().find(|(n, _)| *n == v.name).map_or(v.weight, |(_, w)| *w);
     check_variants(served.endpoint.variants.iter().map(|v| (v.name.as_str(), new_weight(v))))?;
+    app.db.set_rollback_weights(served.endpoint.id, &weights_of(&served.endpoint)).await?;
     if !app.db.set_variant_weights(served.endpoint.id, weights, now()).await? {
         return Err(EndpointError::NotFound(name.to_owned()));
     }
@@ -1270,6 +1290,16 @@ pub async fn drift(
     window: u64,
 ) -> Result<(Baseline, flywheel_ml::drift::DriftReport), EndpointError> {
     let served = served(app, user, name).await?;
+    drift_of(app, &served, window).await
+}
+
+/// [`drift`] of an endpoint already loaded.
+async fn drift_of(
+    app: &App,
+    served: &Served,
+    window: u64,
+) -> Result<(Baseline, flywheel_ml::drift::DriftReport), EndpointError> {
+    let name = &served.endpoint.name;
     let Some((source, rows, created_at)) = app.db.baseline(served.endpoint.id).await? else {
         return Err(EndpointError::Invalid(format!(
             "Endpoint {name:?} has no baseline to measure drift against: set one from a training job, its captures or a CSV."
