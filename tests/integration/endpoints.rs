@@ -693,6 +693,30 @@ async fn the_pages_deploy_show_live_figures_change_weights_check_drift_and_make_
     let page = browser.get("/endpoints").await;
     assert!(page.has("tr#endpoint-credit"));
     assert_eq!(api.json(Method::GET, "/api/v1/endpoints/credit", None, &ada).await.1["variants"][1]["weight"], 0.0);
+
+    // Alarms, set and checked from the page: a latency bar no endpoint
+    // meets fires, and the weight change is rolled back.
+    let page = browser.get("/endpoints/credit").await;
+    assert!(page.has("form#set-monitor") && !page.has("form#check-alarms"), "{}", page.html.html());
+    let refused = browser.submit("/endpoints/credit", "/endpoints/credit/monitor", &[("every_minutes", "0")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text("#endpoint-error").contains("watch something"), "{}", refused.html.html());
+    let alarms = [("latency_p95_ms", "0.000001"), ("every_minutes", "0"), ("auto_rollback", "on")];
+    let set = browser.submit("/endpoints/credit", "/endpoints/credit/monitor", &alarms).await;
+    assert_eq!(set.status, 303, "{}", set.html.html());
+    let page = browser.get("/endpoints/credit").await;
+    assert!(page.text("#alarm-state").contains("Not checked yet"), "{}", page.html.html());
+    let checked = browser.submit("/endpoints/credit", "/endpoints/credit/monitor/check", &[("go", "")]).await;
+    assert_eq!(checked.status, 303, "{}", checked.html.html());
+    let page = browser.get("/endpoints/credit").await;
+    let state = page.text("#alarm-state");
+    assert!(state.contains("alarm(s)") && state.contains("latency: variant a p95"), "{state}");
+    assert_eq!(page.texts("tr.variant td.traffic"), ["33 %", "67 %"], "rolled back to the deployed weights");
+    assert!(
+        page.text("ol.events").contains("automatic rollback: weights back to a 1, b 2"),
+        "{}",
+        page.text("ol.events")
+    );
 }
 
 #[tokio::test]

@@ -717,7 +717,7 @@ impl Endpoint {
         self.call_as(&Request::CheckAlarms, "check alarms")
     }
 
-        fn call_as<T: serde::de::DeserializeOwned>(&self, request: &Request, what: &str) -> Result<T> {
+    fn call_as<T: serde::de::DeserializeOwned>(&self, request: &Request, what: &str) -> Result<T> {
         let value = self.call(request, what)?;
         serde_json::from_value(value).map_err(|e| {
             MlError::Endpoint(format!("{}: the server's answer to {what} is not understood: {e}", self.name))

@@ -63,6 +63,8 @@ struct EndpointPage {
     shadow: Option<ShadowReport>,
     drift: Option<Result<DriftReport, String>>,
     keys: Vec<ApiToken>,
+    /// The monitor and its last check, if it has one.
+    monitor: Option<flywheel_domain::MonitorState>,
     /// A key just made: its secret, shown this once.
     new_key: Option<String>,
     events: Vec<(String, EndpointEvent)>,
@@ -203,11 +205,17 @@ async fn show_page(
         None
     };
     let keys = endpoints::keys(state, user, name).await?;
+    let monitor = match endpoints::monitor::monitor(state, user, name).await {
+        Ok(m) => Some(m),
+        Err(endpoints::EndpointError::Invalid(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
     let mut events: Vec<(String, EndpointEvent)> =
         endpoints::events(state, user, name).await?.into_iter().map(|e| (format_time(e.at), e)).collect();
     events.reverse();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok(Page(status, EndpointPage { layout, view, shadow, drift, keys, new_key, events, error }).into_response())
+    Ok(Page(status, EndpointPage { layout, view, shadow, drift, keys, monitor, new_key, events, error })
+        .into_response())
 }
 
 /// `GET /endpoints/{name}` (`?drift=1` checks drift now).
@@ -256,6 +264,65 @@ pub(super) async fn promote(
 ) -> Result<Response, AppError> {
     match endpoints::promote_shadow(&state, &user, &name).await {
         Ok(_) => Ok(see_other(hx, &format!("/endpoints/{name}"))),
+        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct MonitorForm {
+    #[serde(default)]
+    every_minutes: String,
+    #[serde(default)]
+    drift: Option<String>,
+    #[serde(default)]
+    latency_p95_ms: String,
+    #[serde(default)]
+    min_roc_auc: String,
+    #[serde(default)]
+    auto_rollback: Option<String>,
+}
+
+/// `POST /endpoints/{name}/monitor`: sets the alarms and the schedule.
+pub(super) async fn set_monitor(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    Path(name): Path<String>,
+    layout: Layout,
+    Form(form): Form<MonitorForm>,
+) -> Result<Response, AppError> {
+    let optional = |text: &str, what: &str| -> Result<Option<f64>, String> {
+        if text.trim().is_empty() { Ok(None) } else { number(text, f64::NAN, what).map(Some) }
+    };
+    let parsed = number(&form.every_minutes, 0_u32, "Minutes between checks").and_then(|every_minutes| {
+        Ok(flywheel_domain::Monitor {
+            every_minutes,
+            drift: form.drift.is_some(),
+            latency_p95_ms: optional(&form.latency_p95_ms, "The p95 latency bar")?,
+            min_roc_auc: optional(&form.min_roc_auc, "The lowest ROC AUC")?,
+            auto_rollback: form.auto_rollback.is_some(),
+        })
+    });
+    let monitor = match parsed {
+        Ok(m) => m,
+        Err(message) => return show_page(&state, &user, &name, layout, false, None, Some(message)).await,
+    };
+    match endpoints::monitor::set_monitor(&state, &user, &name, &monitor).await {
+        Ok(_) => Ok(see_other(hx, &format!("/endpoints/{name}#alarms"))),
+        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+    }
+}
+
+/// `POST /endpoints/{name}/monitor/check`: checks the alarms now.
+pub(super) async fn check_monitor(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    Path(name): Path<String>,
+    layout: Layout,
+) -> Result<Response, AppError> {
+    match endpoints::monitor::check_now(&state, &user, &name).await {
+        Ok(_) => Ok(see_other(hx, &format!("/endpoints/{name}#alarms"))),
         Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
     }
 }
