@@ -136,6 +136,8 @@ pub(crate) enum Command {
     },
     /// Put a file into the kernel's `data/` folder, now and after every restart.
     PutFile(String, Arc<str>),
+    /// Put a file into the running kernel's `data/` folder only.
+    WriteFile(String, Arc<str>),
     /// Take a file out of the kernel's `data/` folder.
     RemoveFile(String),
     /// Read a file of the kernel's working directory, up to a size.
@@ -304,6 +306,17 @@ impl KernelSession {
         }
     }
 
+    /// Puts `content` into the running kernel's working directory as
+    /// `data/<name>`, written whole, once: a kernel that replaces this one
+    /// does not get it (an answer to a running cell, which would be gone).
+    /// Nothing happens without a running kernel or for a name that is not
+    /// a plain file name.
+    pub fn write_file(&self, name: &str, content: Arc<str>) {
+        if plain_file_name(name) {
+            let _ = self.commands.send(Command::WriteFile(name.to_owned(), content));
+        }
+    }
+
     /// Takes `data/<name>` out of the kernel's working directory (and out
     /// of the kernels that replace it).
     pub fn remove_file(&self, name: &str) {
@@ -442,6 +455,11 @@ impl Actor {
                             write_data_file(&w.dir, &name, &content);
                         }
                         self.files.insert(name, content);
+                    }
+                    Some(Command::WriteFile(name, content)) => {
+                        if let Some(w) = &self.worker {
+                            write_data_file(&w.dir, &name, &content);
+                        }
                     }
                     Some(Command::RemoveFile(name)) => {
                         if let Some(w) = &self.worker {

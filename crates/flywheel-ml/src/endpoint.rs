@@ -28,7 +28,8 @@
 //!    user, with the checks of the API;
 //! 3. the server answers in `data/endpoint-<token>.json`, written whole
 //!    (moved into place): `{"ok": <value>}` or `{"error": "<message>"}`;
-//!    the cell waits for it (every 5 ms, up to [`ANSWER_TIMEOUT`]).
+//!    the cell waits for it (every 5 ms, up to [`ANSWER_TIMEOUT`]), and
+//!    deletes both files once it has read the answer.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -757,6 +758,7 @@ impl Endpoint {
             }
         };
         std::fs::remove_file(&path).ok();
+        std::fs::remove_file(&answer_path).ok();
         let answer: Answer = serde_json::from_str(&text)
             .map_err(|e| MlError::Endpoint(format!("{}: the server's answer is not JSON: {e}", self.name)))?;
         match (answer.ok, answer.error) {
@@ -863,6 +865,7 @@ mod tests {
         assert!(line.starts_with("[endpoint fraud-v1] invoke, 2 rows (request "), "{line}");
         let token = request_token(&line).unwrap();
         assert!(!dir.join(format!("endpoint-{token}.json")).exists(), "the request file is removed after the answer");
+        assert!(!dir.join("data").join(format!("endpoint-{token}.json")).exists(), "and so is the answer");
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -7,11 +7,11 @@
 //! and for each request line reads `endpoint-<token>.json`, runs it as the
 //! session's owner through the same functions and checks as the API, and
 //! answers in the kernel's `data/endpoint-<token>.json` — `{"ok": …}` or
-//! `{"error": "<the API's message>"}`. Answers are taken out of the
-//! session's files after [`ANSWER_KEPT`]: the cell read it long before.
+//! `{"error": "<the API's message>"}`, written into the running kernel
+//! only (`KernelSession::write_file`: a restarted kernel has no cell
+//! waiting); the cell deletes it once read.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use flywheel_domain::User;
 use flywheel_kernel_manager::{KernelSession, SessionEvent};
@@ -25,9 +25,6 @@ use super::{
     ShadowRequest, VariantRequest, VariantStats,
 };
 use crate::App;
-
-/// How long an answer stays in the session's `data/` folder.
-pub const ANSWER_KEPT: Duration = Duration::from_secs(300);
 
 /// A request file as a cell writes it: the endpoint's name and the call.
 #[derive(serde::Deserialize)]
@@ -70,10 +67,7 @@ async fn answer(app: App, user: User, session: Arc<KernelSession>, token: String
         }
         Err(e) => json!({ "error": e.to_string() }),
     };
-    let name = format!("endpoint-{token}.json");
-    session.put_file(&name, Arc::from(answer.to_string()));
-    tokio::time::sleep(ANSWER_KEPT).await;
-    session.remove_file(&name);
+    session.write_file(&format!("endpoint-{token}.json"), Arc::from(answer.to_string()));
 }
 
 async fn run(app: &App, user: &User, session: &KernelSession, token: &str) -> Result<Value, EndpointError> {
