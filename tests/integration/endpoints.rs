@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use flywheel_domain::Role;
-use flywheel_tests::{Api, PASSWORD, TestApp, TwoTeams, error_message, eventually, spawn_app_with};
+use flywheel_tests::{Api, PASSWORD, Page, TestApp, TwoTeams, error_message, eventually, spawn_app_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -157,6 +157,23 @@ async fn two_variants_share_traffic_by_weight_and_ground_truth_gives_each_its_li
     }
     let trees_served = right["trees"].0;
     assert!((160..=240).contains(&trees_served), "2 : 1 of 300 is 200 ± 40 (5 standard deviations): {right:?}");
+
+    // Traffic over time: every captured row is in an interval, and each
+    // variant's requests add up to what it served (a request is told from
+    // another by its time and serving time, so a rare twin merges).
+    let (status, traffic) = api.json(Method::GET, "/api/v1/endpoints/credit/traffic", None, &ada).await;
+    assert_eq!(status, 200, "{traffic}");
+    assert_eq!(traffic["variants"], json!(["trees", "linear"]));
+    let step = traffic["step_seconds"].as_f64().unwrap();
+    let intervals = traffic["intervals"].as_array().unwrap();
+    let total = |f: &dyn Fn(&Value) -> f64| intervals.iter().map(f).sum::<f64>() * step;
+    assert!((total(&|i| i["predictions_per_second"].as_f64().unwrap()) - 300.0).abs() < 1e-6, "{traffic}");
+    for (v, name) in ["trees", "linear"].iter().enumerate() {
+        let requests = total(&|i| i["requests_per_second"][v].as_f64().unwrap());
+        let served = f64::from(right[*name].0);
+        assert!(requests <= served + 1e-6 && requests >= 0.97 * served, "{name}: {requests} of {served}: {traffic}");
+    }
+    assert!(intervals.iter().any(|i| i["latency_ms"][2].as_f64().is_some_and(|p99| p99 >= 0.0)), "{traffic}");
 
     let (_, endpoint) = api.json(Method::GET, "/api/v1/endpoints/credit", None, &ada).await;
     for variant in endpoint["variants"].as_array().unwrap() {
@@ -655,6 +672,11 @@ async fn the_pages_deploy_show_live_figures_change_weights_check_drift_and_make_
 
     let page = browser.get("/endpoints/credit").await;
     assert_eq!(page.texts("tr.variant td.traffic"), ["33 %", "67 %"], "{}", page.html.html());
+    // The monitoring charts: requests per variant, latency, scores over time.
+    assert_eq!(page.texts("#traffic-charts figure svg").len(), 3, "{}", page.html.html());
+    for title in ["Requests per second, by variant", "Latency per request", "Predicted scores"] {
+        assert!(page.text("#traffic-charts").contains(title), "{title}");
+    }
     let captured: u32 = page.texts("tr.variant td:nth-child(5)").iter().map(|t| t.parse::<u32>().unwrap()).sum();
     assert_eq!(captured, 30);
     let report = eventually("the shadow report fills", Duration::from_secs(20), || async {
@@ -795,4 +817,17 @@ async fn teammates_share_an_endpoint_and_the_instructor_sees_every_teams_endpoin
     assert!(page.has("tr#endpoint-kestrel-fraud"), "{}", page.html.html());
     let (_, seen) = api.json(Method::GET, "/api/v1/endpoints/kestrel-fraud", None, &ins).await;
     assert_eq!(seen["variants"][0]["metrics"]["captured"], 2, "the teammate's and the instructor's requests: {seen}");
+
+    // The instructor's list: each endpoint's team, last hour's traffic and
+    // the alarms of its last check.
+    let row = |page: &Page, column: &str| page.text(&format!("tr#endpoint-kestrel-fraud {column}"));
+    assert_eq!(row(&page, "td:nth-child(2)"), "Kestrel");
+    assert_eq!(row(&page, "td.traffic"), "2", "{}", page.html.html());
+    assert_eq!(row(&page, "td.alarms"), "no check");
+    let strict = json!({"latency_p95_ms": 0.000001});
+    assert_eq!(api.json(Method::PUT, "/api/v1/endpoints/kestrel-fraud/monitor", Some(strict), &ada).await.0, 200);
+    assert_eq!(api.json(Method::POST, "/api/v1/endpoints/kestrel-fraud/monitor/check", None, &bob).await.0, 200);
+    let page = browser.get("/endpoints").await;
+    let alarms = row(&page, "td.alarms");
+    assert!(alarms.starts_with("1: latency: variant trees p95"), "{alarms}");
 }

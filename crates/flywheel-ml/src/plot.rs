@@ -557,20 +557,78 @@ pub fn scatter(title: &str, points: &Matrix, labels: Option<&Labels>) -> Result<
 /// - [`MlError::NonFinite`] for a NaN or infinite value (the row is its
 ///   index, the column the series' name).
 pub fn line_plot(title: &str, x_label: &str, y_label: &str, series: &[(&str, &[f64])]) -> Result<Plot> {
-    if series.is_empty() {
-        return Err(MlError::Empty("line_plot: there are no series".into()));
-    }
+    check_series("line_plot", series.iter().map(|(name, values)| (*name, values.len())))?;
     for (name, values) in series {
-        if values.is_empty() {
-            return Err(MlError::Empty(format!("line_plot: series `{name}` has no values")));
-        }
         check_finite("line_plot", name, values)?;
     }
+    #[allow(clippy::cast_precision_loss)]
+    let points: Vec<(&str, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(name, values)| (*name, values.iter().enumerate().map(|(i, &v)| (i as f64, v)).collect()))
+        .collect();
     let longest = series.iter().map(|(_, v)| v.len()).max().unwrap_or(1);
-    let all: Vec<f64> = series.iter().flat_map(|(_, v)| v.iter().copied()).collect();
-    let y_range = padded(min_max(&all));
-    let x_range = 0..(longest - 1).max(1);
+    #[allow(clippy::cast_precision_loss)]
+    let x_range = 0.0..(longest.saturating_sub(1)).max(1) as f64;
+    draw_lines(title, (x_label, y_label), (x_range, true), &points)
+}
 
+/// A line chart of one or more series of `(x, y)` points, x increasing:
+/// a quantity over time (requests per second per minute, latency
+/// percentiles), where [`line_plot`]'s x = 0, 1, 2, … would not say when.
+/// Each series has its own colour and an entry in the legend; series may
+/// cover different x. Short series (up to 40 points) also get a dot per
+/// point; a gap in x is drawn as a straight line between its ends.
+///
+/// - `title`, `x_label`, `y_label`: drawn above the chart and along the axes.
+/// - `series`: `(name, points)` pairs, each sorted by x.
+///
+/// # Errors
+/// - [`MlError::Empty`] when there are no series or a series has no points.
+/// - [`MlError::NonFinite`] for a NaN or infinite x or y (the row is the
+///   point's index, the column the series' name).
+/// - [`MlError::InvalidData`] when a series' x decreases.
+pub fn xy_plot(title: &str, x_label: &str, y_label: &str, series: &[(&str, &[(f64, f64)])]) -> Result<Plot> {
+    check_series("xy_plot", series.iter().map(|(name, points)| (*name, points.len())))?;
+    for (name, points) in series {
+        let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+        let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+        check_finite("xy_plot", name, &xs)?;
+        check_finite("xy_plot", name, &ys)?;
+        if let Some(i) = xs.windows(2).position(|w| w[1] < w[0]) {
+            return Err(MlError::InvalidData(format!(
+                "xy_plot: series `{name}` goes back in x at point {}: sort its points by x",
+                i + 1
+            )));
+        }
+    }
+    let xs: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.0)).collect();
+    let (lo, hi) = min_max(&xs);
+    let x_range = if hi > lo { lo..hi } else { padded((lo, hi)) };
+    let points: Vec<(&str, Vec<(f64, f64)>)> = series.iter().map(|(name, p)| (*name, p.to_vec())).collect();
+    draw_lines(title, (x_label, y_label), (x_range, false), &points)
+}
+
+/// [`MlError::Empty`] unless there are series and each has values.
+fn check_series<'a>(function: &str, mut lengths: impl ExactSizeIterator<Item = (&'a str, usize)>) -> Result<()> {
+    if lengths.len() == 0 {
+        return Err(MlError::Empty(format!("{function}: there are no series")));
+    }
+    match lengths.find(|(_, n)| *n == 0) {
+        Some((name, _)) => Err(MlError::Empty(format!("{function}: series `{name}` has no values"))),
+        None => Ok(()),
+    }
+}
+
+/// The lines of [`line_plot`] and [`xy_plot`], checked points in; with
+/// `whole_x`, x ticks are labelled at whole numbers only (iterations, epochs).
+fn draw_lines(
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    (x_range, whole_x): (Range<f64>, bool),
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> Result<Plot> {
+    let all: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1)).collect();
+    let y_range = padded(min_max(&all));
     render(title, (WIDTH, HEIGHT), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, text_style(TITLE_SIZE, INK))
@@ -578,23 +636,23 @@ pub fn line_plot(title: &str, x_label: &str, y_label: &str, series: &[(&str, &[f
             .margin_right(28)
             .x_label_area_size(52)
             .y_label_area_size(84)
-            .build_cartesian_2d(x_range, y_range.clone())?;
+            .build_cartesian_2d(x_range.clone(), y_range.clone())?;
         house_style(&mut chart.configure_mesh(), 0.08)
             .x_labels(10)
             .y_labels(8)
+            .x_label_formatter(&|v| if whole_x && v.fract() != 0.0 { String::new() } else { tick(*v, &x_range) })
             .y_label_formatter(&|v| tick(*v, &y_range))
             .x_desc(x_label)
             .y_desc(y_label)
             .draw()?;
         let mut marks = Vec::new();
-        for (s, (name, values)) in series.iter().enumerate() {
+        for (s, (name, line)) in series.iter().enumerate() {
             let colour = PALETTE[s % PALETTE.len()];
-            let line: Vec<(usize, f64)> = values.iter().copied().enumerate().collect();
             chart
                 .draw_series(LineSeries::new(line.iter().copied(), colour.stroke_width(2)))?
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
-            if values.len() <= MAX_MARKED_POINTS {
+            if line.len() <= MAX_MARKED_POINTS {
                 chart.draw_series(line.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
             }
             let pixels: Vec<(i32, i32)> = line.iter().map(|p| chart.backend_coord(p)).collect();

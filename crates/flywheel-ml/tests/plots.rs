@@ -2,7 +2,9 @@
 //! user text escaped. With `FLYWHEEL_PLOT_DIR` set, every plot is also saved
 //! there for looking at.
 
-use flywheel_ml::plot::{Plot, bar_plot, confusion_matrix_plot, histogram, line_plot, pr_plot, roc_plot, scatter};
+use flywheel_ml::plot::{
+    Plot, bar_plot, confusion_matrix_plot, histogram, line_plot, pr_plot, roc_plot, scatter, xy_plot,
+};
 use flywheel_ml::{Labels, Matrix, MlError, Vector};
 
 /// Checks the SVG is a balanced tree of tags with quoted attributes and
@@ -348,6 +350,31 @@ fn line_plots_draw_each_series_with_a_legend() {
     assert!(matches!(line_plot("x", "a", "b", &[("e", &[][..])]), Err(MlError::Empty(m)) if m.contains("`e`")));
     let e = line_plot("x", "a", "b", &[("ok", &[1.0][..]), ("bad", &[1.0, f64::NAN][..])]).unwrap_err();
     assert_eq!(e, MlError::NonFinite { row: 1, column: "`bad` (in line_plot)".into() });
+}
+
+#[test]
+fn xy_plots_put_points_at_their_x() {
+    // Requests per second at 0, 10 and 40 s (nothing between 10 and 40 s).
+    let a = [(0.0, 5.0), (10.0, 7.0), (40.0, 6.0)];
+    let b = [(10.0, 1.0), (20.0, 2.0)];
+    let plot = xy_plot("Requests", "seconds since 10:00", "requests/s", &[("a", &a[..]), ("b", &b[..])]).unwrap();
+    check(&plot, "xy");
+    let svg = plot.to_svg();
+    assert!(polylines_in(svg, BLUE).contains(&3));
+    assert!(polylines_in(svg, ORANGE).contains(&2));
+    assert_eq!(filled_with(svg, "circle", BLUE), 3);
+    let t = texts(svg);
+    for s in ["Requests", "seconds since 10:00", "requests/s", "a", "b", "40"] {
+        assert!(t.iter().any(|x| x == s), "{s} in {t:?}");
+    }
+    // One point is drawn too.
+    assert!(xy_plot("x", "a", "b", &[("one", &[(3.0, 1.0)][..])]).is_ok());
+
+    assert!(matches!(xy_plot("x", "a", "b", &[]), Err(MlError::Empty(_))));
+    let e = xy_plot("x", "a", "b", &[("bad", &[(0.0, 1.0), (f64::INFINITY, 1.0)][..])]).unwrap_err();
+    assert_eq!(e, MlError::NonFinite { row: 1, column: "`bad` (in xy_plot)".into() });
+    let e = xy_plot("x", "a", "b", &[("back", &[(2.0, 1.0), (1.0, 1.0)][..])]).unwrap_err();
+    assert!(matches!(e, MlError::InvalidData(m) if m.contains("`back`") && m.contains("point 1")));
 }
 
 #[test]

@@ -339,6 +339,15 @@ impl EndpointStore for SqlDatabase {
         rows.iter().map(capture).collect()
     }
 
+    async fn captures_since(&self, id: EndpointId, since: Timestamp) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM endpoint_captures WHERE endpoint_id = $1 AND at >= $2")
+            .bind(id.to_string())
+            .bind(since.millis())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn set_shadow(
         &self,
         id: EndpointId,

@@ -657,6 +657,9 @@ pub trait EndpointStore: Send + Sync {
     /// The endpoint's newest captures, at most `limit`, newest first.
     async fn captures(&self, id: EndpointId, limit: u64) -> Result<Vec<Capture>, StoreError>;
 
+    /// How many predictions the endpoint captured at or after `since`.
+    async fn captures_since(&self, id: EndpointId, since: Timestamp) -> Result<u64, StoreError>;
+
     /// Sets (or, with `None`, ends) the endpoint's human review band and
     /// bumps `updated_at`; `false` when there is no such endpoint.
     async fn set_review(&self, id: EndpointId, band: Option<ReviewBand>, now: Timestamp) -> Result<bool, StoreError>;

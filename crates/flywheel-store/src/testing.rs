@@ -478,6 +478,9 @@ impl EndpointStore for Faulty {
     async fn captures(&self, id: EndpointId, limit: u64) -> Result<Vec<Capture>, StoreError> {
         self.enter(Area::Endpoints).await?.captures(id, limit).await
     }
+    async fn captures_since(&self, id: EndpointId, since: Timestamp) -> Result<u64, StoreError> {
+        self.enter(Area::Endpoints).await?.captures_since(id, since).await
+    }
     async fn set_shadow(
         &self,
         id: EndpointId,

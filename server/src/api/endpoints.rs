@@ -163,6 +163,8 @@ pub struct VariantMetricsBody {
     pub latency_p50_ms: Option<f64>,
     /// 95th percentile of the same, milliseconds.
     pub latency_p95_ms: Option<f64>,
+    /// 99th percentile of the same, milliseconds.
+    pub latency_p99_ms: Option<f64>,
 }
 
 /// A variant.
@@ -225,6 +227,7 @@ impl From<VariantStats> for VariantMetricsBody {
             pr_auc: s.pr_auc,
             latency_p50_ms: s.latency_p50_ms,
             latency_p95_ms: s.latency_p95_ms,
+            latency_p99_ms: s.latency_p99_ms,
         }
     }
 }
@@ -433,6 +436,69 @@ async fn shadow_report(
         score_correlation: r.score_correlation,
         production: r.production.into(),
         shadow: r.shadow.into(),
+    }))
+}
+
+/// One interval of an endpoint's traffic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntervalBody {
+    /// Seconds from the timeline's start.
+    pub offset_seconds: i64,
+    /// Requests per second per variant (the timeline's `variants` order),
+    /// estimated from the captured share.
+    pub requests_per_second: Vec<f64>,
+    /// Rows scored per second, all variants.
+    pub predictions_per_second: f64,
+    /// p50, p95 and p99 serving time of the requests, milliseconds (absent without requests).
+    pub latency_ms: Option<[f64; 3]>,
+    /// Mean, p50, p90 and p99 of the predicted scores (absent without rows).
+    pub score: Option<[f64; 4]>,
+}
+
+/// An endpoint's traffic over time, from its newest 10,000 captured predictions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrafficBody {
+    /// Unix milliseconds of the first interval's start (absent without captures).
+    pub start: Option<i64>,
+    /// Length of each interval, seconds (1 s to 1 day, at most about 60 intervals).
+    pub step_seconds: i64,
+    /// The variants, in the order of `requests_per_second`.
+    pub variants: Vec<String>,
+    /// Oldest first, with or without traffic.
+    pub intervals: Vec<IntervalBody>,
+}
+
+/// The endpoint's traffic over time: requests per second per variant,
+/// latency percentiles and predicted scores per interval (the monitoring
+/// page's charts).
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/traffic", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = TrafficBody), (status = 404, body = ErrorBody)))]
+async fn traffic(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<TrafficBody>, AppError> {
+    let view = endpoints::get(&state, &user, &name).await?;
+    let variants = view.endpoint.variants.iter().map(|v| v.name.clone()).collect();
+    Ok(Json(match view.timeline {
+        None => TrafficBody { start: None, step_seconds: 1, variants, intervals: Vec::new() },
+        Some(t) => TrafficBody {
+            start: Some(t.start.millis()),
+            step_seconds: t.step_seconds,
+            variants: t.variants,
+            intervals: t
+                .intervals
+                .into_iter()
+                .map(|i| IntervalBody {
+                    offset_seconds: i.offset_seconds,
+                    requests_per_second: i.requests_per_second,
+                    predictions_per_second: i.predictions_per_second,
+                    latency_ms: i.latency_ms,
+                    score: i.score,
+                })
+                .collect(),
+        },
     }))
 }
 
@@ -1032,6 +1098,7 @@ async fn ground_truth(
     promote_shadow,
     shadow_report,
     events,
+    traffic,
     set_baseline,
     drift,
     create_key,
@@ -1059,6 +1126,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/endpoints/{name}/shadow/promote", post(promote_shadow))
         .route("/endpoints/{name}/shadow-report", get(shadow_report))
         .route("/endpoints/{name}/events", get(events))
+        .route("/endpoints/{name}/traffic", get(traffic))
         .route("/endpoints/{name}/baseline", put(set_baseline))
         .route("/endpoints/{name}/drift", get(drift))
         .route("/endpoints/{name}/keys", post(create_key).get(list_keys))

@@ -11,11 +11,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
+use flywheel_app::endpoints::timeline::{Interval, Timeline};
 use flywheel_app::endpoints::{
-    self, DeployRequest, EndpointView, ModelSource, ShadowReport, ShadowRequest, VariantRequest,
+    self, DeployRequest, EndpointView, Listed, ModelSource, ShadowReport, ShadowRequest, VariantRequest,
 };
 use flywheel_app::training;
-use flywheel_domain::{ApiToken, Capture, Endpoint, EndpointEvent, JobState, ReviewBand, User};
+use flywheel_domain::{ApiToken, Capture, EndpointEvent, JobState, ReviewBand, User};
 use flywheel_ml::drift::DriftReport;
 use serde::Deserialize;
 
@@ -28,7 +29,7 @@ use crate::state::AppState;
 #[template(path = "endpoints.html")]
 struct EndpointsPage {
     layout: Layout,
-    endpoints: Vec<Endpoint>,
+    endpoints: Vec<Listed>,
     /// Completed training jobs with a servable model: (id, what the list says).
     jobs: Vec<(String, String)>,
     error: Option<String>,
@@ -65,6 +66,8 @@ struct EndpointPage {
     keys: Vec<ApiToken>,
     /// The monitor and its last check, if it has one.
     monitor: Option<flywheel_domain::MonitorState>,
+    /// The monitoring charts (SVG): traffic, latency, predicted scores.
+    charts: Vec<String>,
     /// A key just made: its secret, shown this once.
     new_key: Option<String>,
     events: Vec<(String, EndpointEvent)>,
@@ -84,7 +87,7 @@ impl EndpointPage {
 }
 
 async fn list_page(state: &AppState, user: &User, layout: Layout, error: Option<String>) -> Result<Response, AppError> {
-    let endpoints = endpoints::list(state, user).await?;
+    let endpoints = endpoints::overview(state, user).await?;
     let servable =
         ["LinearClassifier", "GradientBoostedTreesModel", "RandomForestModel", "NaiveBayesModel", "KnnClassifier"];
     let jobs = training::jobs_of(state, user)
@@ -214,8 +217,52 @@ async fn show_page(
         endpoints::events(state, user, name).await?.into_iter().map(|e| (format_time(e.at), e)).collect();
     events.reverse();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok(Page(status, EndpointPage { layout, view, shadow, drift, keys, monitor, new_key, events, error })
+    let charts = view.timeline.as_ref().map(charts).unwrap_or_default();
+    Ok(Page(status, EndpointPage { layout, view, shadow, drift, keys, monitor, charts, new_key, events, error })
         .into_response())
+}
+
+/// The monitoring charts of an endpoint's traffic, as SVG: requests per
+/// second per variant, the requests' latency percentiles, and the
+/// distribution of the predicted scores, against time.
+fn charts(t: &Timeline) -> Vec<String> {
+    let (unit, per) = if t.step_seconds >= 60 { (60.0, "minutes") } else { (1.0, "seconds") };
+    let start = time::OffsetDateTime::from_unix_timestamp(t.start.millis().div_euclid(1000))
+        .map_or_else(|_| "?".to_owned(), |at| format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second()));
+    let x_label = format!("{per} since {start} UTC (a point every {} s)", t.step_seconds);
+    #[allow(clippy::cast_precision_loss)]
+    let x = |i: &Interval| i.offset_seconds as f64 / unit;
+    let series = |name: &str, y: &dyn Fn(&Interval) -> Option<f64>| -> (String, Vec<(f64, f64)>) {
+        (name.to_owned(), t.intervals.iter().filter_map(|i| Some((x(i), y(i)?))).collect())
+    };
+    let traffic: Vec<_> = t
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(v, name)| series(name, &|i| i.requests_per_second.get(v).copied()))
+        .collect();
+    let latency: Vec<_> = ["p50", "p95", "p99"]
+        .iter()
+        .enumerate()
+        .map(|(q, name)| series(name, &|i| i.latency_ms.map(|l| l[q])))
+        .collect();
+    let scores: Vec<_> = ["mean", "p50", "p90", "p99"]
+        .iter()
+        .enumerate()
+        .map(|(q, name)| series(name, &|i| i.score.map(|s| s[q])))
+        .collect();
+    [
+        ("Requests per second, by variant", "requests/s", traffic),
+        ("Latency per request", "ms", latency),
+        ("Predicted scores", "score", scores),
+    ]
+    .into_iter()
+    .filter_map(|(title, y_label, lines)| {
+        let lines: Vec<(&str, &[(f64, f64)])> =
+            lines.iter().filter(|(_, p)| !p.is_empty()).map(|(n, p)| (n.as_str(), p.as_slice())).collect();
+        flywheel_ml::plot::xy_plot(title, &x_label, y_label, &lines).ok().map(|p| p.to_svg().to_owned())
+    })
+    .collect()
 }
 
 /// `GET /endpoints/{name}` (`?drift=1` checks drift now).

@@ -48,6 +48,7 @@ use crate::{App, now, random_bytes};
 
 pub mod cells;
 pub mod monitor;
+pub mod timeline;
 
 /// How long a server serves an endpoint's cached variants before it asks
 /// the database whether they changed.
@@ -666,6 +667,8 @@ pub struct EndpointView {
     pub columns: Option<Vec<String>>,
     /// Per variant, in the endpoint's order.
     pub variants: Vec<VariantStats>,
+    /// Its traffic over time, from the same captures (`None` without any).
+    pub timeline: Option<timeline::Timeline>,
 }
 
 /// One variant's live figures, from the endpoint's newest [`METRIC_WINDOW`] captures.
@@ -685,6 +688,8 @@ pub struct VariantStats {
     pub latency_p50_ms: Option<f64>,
     /// 95th percentile of the same, in milliseconds.
     pub latency_p95_ms: Option<f64>,
+    /// 99th percentile of the same, in milliseconds.
+    pub latency_p99_ms: Option<f64>,
 }
 
 /// A variant's figures from its captures (see [`VariantStats`]).
@@ -743,6 +748,7 @@ fn stats<'a>(answers: impl Iterator<Item = Answer<'a>>) -> VariantStats {
         pr_auc,
         latency_p50_ms: quantile(0.5),
         latency_p95_ms: quantile(0.95),
+        latency_p99_ms: quantile(0.99),
     }
 }
 
@@ -828,7 +834,10 @@ async fn view(app: &App, served: &Served) -> Result<EndpointView, EndpointError>
         .iter()
         .map(|v| variant_stats(&captures.iter().filter(|c| c.variant == v.name).collect::<Vec<_>>()))
         .collect();
-    Ok(EndpointView { endpoint: served.endpoint.clone(), columns: served.columns.clone(), variants })
+    let e = &served.endpoint;
+    let names: Vec<String> = e.variants.iter().map(|v| v.name.clone()).collect();
+    let timeline = timeline::timeline(&captures, &names, e.capture_percent);
+    Ok(EndpointView { endpoint: e.clone(), columns: served.columns.clone(), variants, timeline })
 }
 
 /// The endpoint `name` with its variants' live figures.
@@ -852,6 +861,45 @@ pub async fn list(app: &App, user: &User) -> Result<Vec<Endpoint>, EndpointError
         }
     }
     Ok(mine)
+}
+
+/// One line of the endpoints list: what an instructor scans across teams.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// Who deployed it (display name).
+    pub owner: String,
+    /// Its team's name.
+    pub team: Option<String>,
+    /// Predictions served in the last hour, estimated from the captured share.
+    pub predictions_last_hour: u64,
+    /// The alarms of the monitor's last check: `None` without a monitor or
+    /// a check, empty when all was well.
+    pub alarms: Option<Vec<String>>,
+}
+
+/// [`list`] with each endpoint's owner, team, last hour's traffic and
+/// alarms: the endpoints page, where an instructor sees every team's.
+///
+/// # Errors
+/// Storage failures.
+pub async fn overview(app: &App, user: &User) -> Result<Vec<Listed>, EndpointError> {
+    app.endpoints.flush().await;
+    let since = flywheel_domain::Timestamp(now().millis() - 3_600_000);
+    let mut out = Vec::new();
+    for endpoint in list(app, user).await? {
+        let owner = app.db.user(endpoint.owner).await?.map_or_else(|| "?".to_owned(), |u| u.name.to_string());
+        let team = match endpoint.team {
+            Some(t) => app.db.team(t).await?.map(|t| t.name),
+            None => None,
+        };
+        let captured = app.db.captures_since(endpoint.id, since).await?;
+        let predictions_last_hour = captured * 100 / u64::from(endpoint.capture_percent.max(1));
+        let alarms = app.db.monitor(endpoint.id).await?.filter(|m| m.checked_at.is_some()).map(|m| m.alarms);
+        out.push(Listed { endpoint, owner, team, predictions_last_hour, alarms });
+    }
+    Ok(out)
 }
 
 /// Sets the traffic weights of the named variants; the others keep theirs.
@@ -1574,8 +1622,12 @@ pub async fn review_queue(app: &App, user: &User, name: &str) -> Result<(Endpoin
     };
     app.endpoints.flush().await;
     let queue = app.db.review_queue(served.endpoint.id, band, REVIEW_PAGE).await?;
-    let view =
-        EndpointView { endpoint: served.endpoint.clone(), columns: served.columns.clone(), variants: Vec::new() };
+    let view = EndpointView {
+        endpoint: served.endpoint.clone(),
+        columns: served.columns.clone(),
+        variants: Vec::new(),
+        timeline: None,
+    };
     Ok((view, queue))
 }
 
@@ -1615,7 +1667,15 @@ pub async fn captures(
     let served = served(app, user, name).await?;
     app.endpoints.flush().await;
     let all = app.db.captures(served.endpoint.id, limit.min(MAX_CAPTURES)).await?;
-    Ok((EndpointView { endpoint: served.endpoint.clone(), columns: served.columns.clone(), variants: Vec::new() }, all))
+    Ok((
+        EndpointView {
+            endpoint: served.endpoint.clone(),
+            columns: served.columns.clone(),
+            variants: Vec::new(),
+            timeline: None,
+        },
+        all,
+    ))
 }
 
 /// Captures as CSV: `inference_id, variant, at` (Unix milliseconds),
