@@ -93,6 +93,9 @@ impl Application {
         let provisioning = tokio::spawn(flywheel_app::kernels::provision(kernels.clone(), settings));
         let training_workers = flywheel_app::training::worker::start(&self.state);
         let monitors = tokio::spawn(flywheel_app::endpoints::monitor::run(self.state.app.clone()));
+        if let Ok(address) = self.listener.local_addr() {
+            self.state.app.endpoints.set_address(address);
+        }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();

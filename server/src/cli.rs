@@ -65,6 +65,11 @@ pub enum Command {
         /// The job's directory.
         dir: PathBuf,
     },
+    /// Send an endpoint load test's requests with Goose and print what it
+    /// saw: what the server starts for each load test (its plan, JSON, on
+    /// stdin; one report line on stdout). Not for people.
+    #[command(hide = true)]
+    LoadTest,
     /// Join another server's training pool as a worker on this machine:
     /// take its jobs, run them here, report back (the server sets
     /// `training_worker_token`).
@@ -150,10 +155,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         let code = flywheel_app::training::runner::run_job_dir(dir)?;
         std::process::exit(code);
     }
+    if let Some(Command::LoadTest) = &cli.command {
+        use flywheel_app::endpoints::load;
+        flywheel_app::training::runner::exit_with_parent();
+        let mut plan = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut plan)?;
+        let report = load::generate(serde_json::from_str(&plan)?).await?;
+        println!("{}{}", load::REPORT_LINE, serde_json::to_string(&report)?);
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref(), &overrides)?;
     init_tracing(config.log_format);
     match cli.command.unwrap_or(Command::Serve { bind: None }) {
-        Command::Notebook { .. } | Command::TrainJob { .. } => {
+        Command::Notebook { .. } | Command::TrainJob { .. } | Command::LoadTest => {
             unreachable!("handled above: it needs no configuration")
         }
         Command::Serve { .. } => serve(config).await,

@@ -831,3 +831,173 @@ async fn teammates_share_an_endpoint_and_the_instructor_sees_every_teams_endpoin
     let alarms = row(&page, "td.alarms");
     assert!(alarms.starts_with("1: latency: variant trees p95"), "{alarms}");
 }
+
+#[tokio::test]
+async fn a_load_test_drives_the_endpoint_with_goose_and_reports_its_serving_times() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, _) = two_models(&app, &ada).await;
+    let deploy = json!({"name": "credit", "capture_percent": 100, "variants": [{"name": "trees", "model": {"training_job": trees}}]});
+    assert_eq!(api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await.0, 201);
+
+    // Refused: nothing to replay yet, or a rate or duration out of range.
+    let path = "/api/v1/endpoints/credit/load-tests";
+    let (status, body) = api.json(Method::POST, path, Some(json!({"rps": 50, "seconds": 2})), &ada).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(error_message(&body).contains("invoke \"credit\" once first"), "{body}");
+    for bad in [
+        json!({"rps": 0, "seconds": 2}),
+        json!({"rps": 10, "seconds": 61}),
+        json!({"rps": 10, "seconds": 1, "instances": [[1.0]]}),
+    ] {
+        let (status, body) = api.json(Method::POST, path, Some(bad.clone()), &ada).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+
+    // Replaying ten captured rows at 100 requests a second for 2 seconds.
+    let Credit { rows, .. } = credit_rows();
+    assert_eq!(invoke(&app.base, &ada, "credit", json!({"instances": rows[..10]}), None).await.0, 200);
+    let (status, started) = api.json(Method::POST, path, Some(json!({"rps": 100, "seconds": 2})), &ada).await;
+    assert_eq!(status, 202, "{started}");
+    assert_eq!(started["state"], "running");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let (status, body) = api.json(Method::POST, path, Some(json!({"rps": 10, "seconds": 1})), &ada).await;
+    assert_eq!(status, 422, "one load test of an endpoint at a time: {body}");
+    let status_path = format!("{path}/{id}");
+    let report = eventually("the load test ends", Duration::from_secs(60), || async {
+        let (_, body) = api.json(Method::GET, &status_path, None, &ada).await;
+        if body["state"] == "running" { Err(body.to_string()) } else { Ok(body) }
+    })
+    .await;
+    assert_eq!(report["state"], "finished", "{report}");
+    let requests = report["requests"].as_u64().unwrap();
+    assert_eq!(report["failures"], 0, "{report}");
+    assert!((50..=400).contains(&requests), "about 100/s for 2 s (Goose's throttle caps the rate): {report}");
+    assert_eq!(report["status_codes"]["200"].as_u64(), Some(requests), "{report}");
+    let serving = report["serving_ms"].as_array().unwrap();
+    assert!(serving[0].as_f64().unwrap() > 0.0 && serving[0].as_f64() <= serving[2].as_f64(), "{report}");
+    let (_, endpoint) = api.json(Method::GET, "/api/v1/endpoints/credit", None, &ada).await;
+    assert_eq!(endpoint["variants"][0]["metrics"]["captured"].as_u64(), Some(10 + requests), "each request captured");
+    // The test's key opens nothing now; the audit trail has the test.
+    let (_, keys) = api.json(Method::GET, "/api/v1/endpoints/credit/keys", None, &ada).await;
+    assert_eq!(keys[0]["name"], "load test", "{keys}");
+    assert!(keys[0]["revoked_at"].is_i64(), "{keys}");
+    let (_, events) = api.json(Method::GET, "/api/v1/endpoints/credit/events", None, &ada).await;
+    let last = events.as_array().unwrap().last().unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(last.starts_with(&format!("load test: 100 requests/s asked for 2 s; {requests} sent")), "{last}");
+
+    // From the page: the form starts one, and its section shows the report.
+    let browser = app.browser();
+    browser.log_in("ada@example.org", PASSWORD).await;
+    let refused =
+        browser.submit("/endpoints/credit", "/endpoints/credit/load-test", &[("rps", "9000"), ("seconds", "1")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text("#endpoint-error").contains("1 to 5000 requests per second"), "{}", refused.html.html());
+    let started =
+        browser.submit("/endpoints/credit", "/endpoints/credit/load-test", &[("rps", "20"), ("seconds", "1")]).await;
+    assert_eq!(started.status, 303, "{}", started.html.html());
+    let location = started.headers["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/endpoints/credit?load_test="), "{location}");
+    let running = browser.get(&location).await;
+    assert!(running.has("section#load-test"), "{}", running.html.html());
+    let page = eventually("the page shows the report", Duration::from_secs(60), || async {
+        let page = browser.get(&location).await;
+        if page.text("section#load-test").contains("Finished") { Ok(page) } else { Err(page.text("section#load-test")) }
+    })
+    .await;
+    assert!(!page.has("section#load-test[hx-trigger]"), "a finished test is not polled");
+    assert!(page.text("section#load-test").contains("0 failed"), "{}", page.text("section#load-test"));
+    let unknown = browser.get("/endpoints/credit?load_test=nope").await;
+    assert!(unknown.text("section#load-test").contains("ran no load test"), "{}", unknown.html.html());
+}
+
+#[tokio::test]
+async fn a_batch_transform_scores_a_table_into_a_new_dataset_in_my_data() {
+    let app = spawn_app_with(|c| c.training_local_workers = 1).await;
+    let api = app.api();
+    let ada = app.account("ada@example.org", Role::Participant).await;
+    let (trees, linear) = two_models(&app, &ada).await;
+    let deploy = json!({"name": "credit", "variants": [
+        {"name": "trees", "model": {"training_job": trees}, "weight": 1},
+        {"name": "linear", "model": {"training_job": linear}, "weight": 2},
+    ]});
+    assert_eq!(api.json(Method::POST, "/api/v1/endpoints", Some(deploy), &ada).await.0, 201);
+
+    // Refused, naming what is wrong.
+    let path = "/api/v1/endpoints/credit/batch-transforms";
+    for (body, why) in [
+        (json!({"input": "builtin:nope"}), "no built-in dataset"),
+        (json!({"input": "dataset:mine.csv"}), "you have no dataset mine.csv"),
+        (json!({"input": "builtin:german_credit", "variant": "x"}), "no variant \"x\""),
+        (json!({"input": "builtin:sensor_network"}), "none of the model's columns"),
+        (json!({"input": "builtin:german_credit", "output": "scored.txt"}), "The output name"),
+    ] {
+        let (status, answer) = api.json(Method::POST, path, Some(body.clone()), &ada).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert!(error_message(&answer).contains(why), "{body}: {answer}");
+    }
+
+    // German credit, scored by the variant with the largest weight; its
+    // label carried through.
+    let (status, started) = api.json(Method::POST, path, Some(json!({"input": "builtin:german_credit"})), &ada).await;
+    assert_eq!(status, 202, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let done = eventually("the batch transform ends", Duration::from_secs(60), || async {
+        let (_, body) = api.json(Method::GET, &format!("{path}/{id}"), None, &ada).await;
+        if body["state"] == "running" { Err(body.to_string()) } else { Ok(body) }
+    })
+    .await;
+    assert_eq!(done["state"], "finished", "{done}");
+    assert_eq!((done["rows"].as_u64(), done["variant"].as_str()), (Some(1000), Some("linear")), "{done}");
+    assert_eq!(done["dataset"], "german_credit-credit.csv");
+    assert_eq!(done["carried"], json!(["creditability"]));
+    let dataset = done["dataset_id"].as_str().unwrap();
+    let (status, csv) = api.get_text(&ada, &format!("/api/v1/datasets/{dataset}/csv")).await;
+    assert_eq!(status, 200);
+    assert!(csv.lines().next().unwrap().ends_with(",score,prediction"), "{}", &csv[..200]);
+    assert_eq!(csv.lines().count(), 1001);
+    // The first row's score is the endpoint's answer for it on that variant.
+    let Credit { records, .. } = credit_rows();
+    let (_, _, answer) = invoke(&app.base, &ada, "credit", json!({"records": [records[0]]}), Some("linear")).await;
+    let first: Vec<String> = csv.lines().nth(1).unwrap().split(',').map(str::to_owned).collect();
+    let score: f64 = first[first.len() - 2].parse().unwrap();
+    assert!((score - answer["predictions"][0]["score"].as_f64().unwrap()).abs() < 1e-12, "{first:?} {answer}");
+    assert_eq!(first.last().unwrap(), answer["predictions"][0]["class"].as_str().unwrap());
+    let (_, events) = api.json(Method::GET, "/api/v1/endpoints/credit/events", None, &ada).await;
+    let last = events.as_array().unwrap().last().unwrap()["message"].as_str().unwrap().to_owned();
+    assert!(
+        last.starts_with(
+            "batch transform: 1000 rows of builtin:german_credit scored by linear into german_credit-credit.csv"
+        ),
+        "{last}"
+    );
+    // Its name is taken now.
+    let (status, answer) = api.json(Method::POST, path, Some(json!({"input": "builtin:german_credit"})), &ada).await;
+    assert_eq!(status, 422);
+    assert!(error_message(&answer).contains("already have a dataset named german_credit-credit.csv"), "{answer}");
+
+    // From the page, scoring the new dataset itself (its extra columns carried).
+    let browser = app.browser();
+    browser.log_in("ada@example.org", PASSWORD).await;
+    let page = browser.get("/endpoints/credit").await;
+    assert!(
+        page.texts("form#start-batch option").iter().any(|o| o.starts_with("german_credit-credit.csv (1000 rows")),
+        "{}",
+        page.html.html()
+    );
+    let fields = [("input", "dataset:german_credit-credit.csv"), ("output", "rescored.csv")];
+    let started = browser.submit("/endpoints/credit", "/endpoints/credit/batch", &fields).await;
+    assert_eq!(started.status, 303, "{}", started.html.html());
+    let location = started.headers["location"].to_str().unwrap().to_owned();
+    let page = eventually("the page shows the result", Duration::from_secs(60), || async {
+        let page = browser.get(&location).await;
+        if page.text("section#batch").contains("Finished") { Ok(page) } else { Err(page.text("section#batch")) }
+    })
+    .await;
+    let section = page.text("section#batch");
+    assert!(section.contains("rescored.csv") && section.contains("creditability, score, prediction"), "{section}");
+    let refused = browser.submit("/endpoints/credit", "/endpoints/credit/batch", &fields).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.text("#endpoint-error").contains("already have a dataset named rescored.csv"));
+}

@@ -114,6 +114,25 @@ pub enum Request {
     },
     /// Checks the monitor's alarms now.
     CheckAlarms,
+    /// Sets the human review band: captured predictions scored in it wait
+    /// for a teammate's label.
+    SetReview {
+        /// Lowest score reviewed, in [0, 1].
+        low: f64,
+        /// Highest score reviewed, in [low, 1].
+        high: f64,
+    },
+    /// The predictions waiting for review.
+    ReviewQueue,
+    /// Runs a load test and answers with its report.
+    LoadTest {
+        /// The rows to send, CSV with a header (one row a request).
+        csv: String,
+        /// Requests per second, 1–5,000.
+        rps: u32,
+        /// Seconds, 1–60.
+        seconds: u32,
+    },
 }
 
 /// One variant of a [`Request::Deploy`]: a model file the cell saved.
@@ -471,6 +490,116 @@ impl ShadowReport {
     }
 }
 
+/// A load test's figures ([`Endpoint::load_test`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LoadTestReport {
+    /// The rate asked for, requests per second.
+    pub rps: u32,
+    /// Seconds it ran.
+    pub seconds: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Of those, failed (no answer, or not 200).
+    pub failures: u64,
+    /// Requests per second reached.
+    pub achieved_rps: f64,
+    /// Round trip as the load generator (Goose) timed it, in whole
+    /// milliseconds: 50th, 95th, 99th percentile and the maximum.
+    pub round_trip_ms: [u64; 4],
+    /// The endpoint's own serving time of the test's captured requests, in
+    /// milliseconds: 50th, 95th and 99th percentile (`None` when it
+    /// captures nothing).
+    pub serving_ms: Option<[f64; 3]>,
+}
+
+impl LoadTestReport {
+    /// The report as an HTML table.
+    pub fn to_html(&self) -> String {
+        let [p50, p95, p99, max] = self.round_trip_ms;
+        let serving = self.serving_ms.map_or("–".to_owned(), |[a, b, c]| format!("{a:.3} / {b:.3} / {c:.3} ms"));
+        format!(
+            "<table><tr><th>asked</th><td>{} requests/s for {} s</td></tr>\
+             <tr><th>sent</th><td>{} ({:.0}/s), {} failed</td></tr>\
+             <tr><th>round trip (Goose, whole ms), p50 / p95 / p99 / max</th><td>{p50} / {p95} / {p99} / {max} ms</td></tr>\
+             <tr><th>serving time (captured), p50 / p95 / p99</th><td>{serving}</td></tr></table>",
+            self.rps, self.seconds, self.requests, self.achieved_rps, self.failures
+        )
+    }
+
+    /// Shows the report in a notebook ([`LoadTestReport::to_html`]).
+    pub fn evcxr_display(&self) {
+        emit("text/html", &self.to_html());
+    }
+}
+
+impl fmt::Display for LoadTestReport {
+    /// `2000 requests in 10 s (200/s asked), 0 failed; serving p50 0.210 ms, p99 0.900 ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} requests in {} s ({:.0}/s reached, {}/s asked), {} failed",
+            self.requests, self.seconds, self.achieved_rps, self.rps, self.failures
+        )?;
+        if let Some([p50, _, p99]) = self.serving_ms {
+            write!(f, "; serving p50 {p50:.3} ms, p99 {p99:.3} ms")?;
+        }
+        Ok(())
+    }
+}
+
+/// A prediction waiting for a person's label.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReviewItem {
+    /// Its inference id.
+    pub inference_id: String,
+    /// Its score.
+    pub score: f64,
+    /// The class predicted.
+    pub class: String,
+}
+
+/// The predictions waiting for review ([`Endpoint::review_queue`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReviewQueue {
+    /// Where teammates label them.
+    pub review_url: String,
+    /// The band reviewed, `[low, high]`.
+    pub band: [f64; 2],
+    /// The predictions waiting, newest first.
+    pub pending: Vec<ReviewItem>,
+}
+
+impl ReviewQueue {
+    /// The queue as HTML: a link to the review page and the predictions.
+    pub fn to_html(&self) -> String {
+        let rows: String = self
+            .pending
+            .iter()
+            .map(|p| {
+                format!(
+                    "<tr><td><code>{}</code></td><td>{:.3}</td><td>{}</td></tr>",
+                    escape(&p.inference_id),
+                    p.score,
+                    escape(&p.class)
+                )
+            })
+            .collect();
+        format!(
+            "<p>{} predictions scored {} to {} wait for a label: <a href=\"{}\" target=\"_blank\">label them</a>.</p>\
+             <table><tr><th>inference id</th><th>score</th><th>predicted</th></tr>{rows}</table>",
+            self.pending.len(),
+            self.band[0],
+            self.band[1],
+            escape(&self.review_url)
+        )
+    }
+
+    /// Shows the queue in a notebook ([`ReviewQueue::to_html`]).
+    pub fn evcxr_display(&self) {
+        emit("text/html", &self.to_html());
+    }
+}
+
 /// What an endpoint's monitor watches: alarms on drift, latency and live
 /// ROC AUC, checked every few minutes by the server (or on demand with
 /// [`Endpoint::check_alarms`]), each alarm in the endpoint's event log;
@@ -716,6 +845,39 @@ impl Endpoint {
     /// [`MlError::Endpoint`] when the endpoint has no monitor.
     pub fn check_alarms(&self) -> Result<Alarms> {
         self.call_as(&Request::CheckAlarms, "check alarms")
+    }
+
+    /// Sends predictions scored `low` to `high` (in [0, 1]) to the human
+    /// review queue: teammates label them on the endpoint's review page
+    /// (`/endpoints/<name>/review`), and each label becomes the
+    /// prediction's ground truth.
+    ///
+    /// # Errors
+    /// [`MlError::Endpoint`] for a band outside 0 ≤ low ≤ high ≤ 1.
+    pub fn set_review(&self, low: f64, high: f64) -> Result<()> {
+        self.call(&Request::SetReview { low, high }, &format!("review {low} to {high}")).map(drop)
+    }
+
+    /// The captured predictions waiting for a label, newest first (at most 50).
+    ///
+    /// # Errors
+    /// [`MlError::Endpoint`] when the endpoint has no review band.
+    pub fn review_queue(&self) -> Result<ReviewQueue> {
+        self.call_as(&Request::ReviewQueue, "review queue")
+    }
+
+    /// Load-tests the endpoint: the server sends `rps` single-row requests
+    /// a second for `seconds` (at most 5,000 and 60), drawn in turn from
+    /// `rows` (the endpoint's columns; the first 1,000 rows), with the
+    /// Goose load generator, and reports the rate it reached, Goose's round
+    /// trips and the endpoint's serving times. The cell waits for the end.
+    ///
+    /// # Errors
+    /// [`MlError::Endpoint`] for a rate or duration out of range, rows the
+    /// endpoint does not take, or a load test of it already running.
+    pub fn load_test(&self, rows: &Table, rps: u32, seconds: u32) -> Result<LoadTestReport> {
+        let request = Request::LoadTest { csv: rows.head(1_000).to_csv_string()?, rps, seconds };
+        self.call_as(&request, &format!("load test, {rps} requests/s for {seconds} s"))
     }
 
     fn call_as<T: serde::de::DeserializeOwned>(&self, request: &Request, what: &str) -> Result<T> {

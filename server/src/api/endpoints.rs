@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flywheel_app::endpoints::{
     self, BaselineSource, BodyFormat, DeployRequest, EndpointView, ModelSource, ShadowRequest, VariantRequest,
-    VariantStats,
+    VariantStats, batch, load,
 };
 use flywheel_domain::Endpoint;
 use serde::{Deserialize, Serialize};
@@ -858,6 +858,232 @@ async fn check_monitor(
     Ok(Json(endpoints::monitor::check_now(&state, &user, &name).await?.into()))
 }
 
+/// A load test to run.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoadTestRequestBody {
+    /// Requests per second, 1 to 5,000.
+    #[schema(example = 200)]
+    pub rps: u32,
+    /// Seconds, 1 to 60.
+    #[schema(example = 10)]
+    pub seconds: u32,
+    /// Rows to send, one per request, in the endpoint's column order (the
+    /// first 1,000 are used); absent: the endpoint's newest captured requests.
+    #[serde(default)]
+    pub instances: Option<Vec<Vec<f64>>>,
+}
+
+/// A load test: where it is, and its figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoadTestBody {
+    /// Its id.
+    pub id: String,
+    /// `running`, `finished` or `failed`.
+    pub state: String,
+    /// Seconds since it started (running).
+    pub elapsed_seconds: Option<f64>,
+    /// Seconds it runs (running), or ran (finished).
+    pub seconds: Option<u32>,
+    /// Requests of the test captured so far (running).
+    pub captured: Option<usize>,
+    /// The endpoint's serving time of the test's captured requests, ms: p50, p95, p99.
+    pub serving_ms: Option<[f64; 3]>,
+    /// The rate asked for, requests per second (finished).
+    pub rps: Option<u32>,
+    /// Requests sent (finished).
+    pub requests: Option<u64>,
+    /// Of those, failed: no answer, or not 200 (finished).
+    pub failures: Option<u64>,
+    /// Requests per second achieved (finished).
+    pub achieved_rps: Option<f64>,
+    /// Round trip as the load generator (Goose) timed it, whole ms: p50, p95, p99, max (finished).
+    pub round_trip_ms: Option<[u64; 4]>,
+    /// Answers by HTTP status (finished).
+    pub status_codes: Option<BTreeMap<u16, u64>>,
+    /// Why it failed (failed), or the first request errors (finished).
+    pub errors: Vec<String>,
+}
+
+impl LoadTestBody {
+    fn new(id: String, state: load::LoadState) -> Self {
+        let mut body = LoadTestBody {
+            id,
+            state: String::new(),
+            elapsed_seconds: None,
+            seconds: None,
+            captured: None,
+            serving_ms: None,
+            rps: None,
+            requests: None,
+            failures: None,
+            achieved_rps: None,
+            round_trip_ms: None,
+            status_codes: None,
+            errors: Vec::new(),
+        };
+        match state {
+            load::LoadState::Running { elapsed_seconds, seconds, captured, serving_ms } => {
+                body.state = "running".into();
+                (body.elapsed_seconds, body.seconds, body.captured, body.serving_ms) =
+                    (Some(elapsed_seconds), Some(seconds), Some(captured), serving_ms);
+            }
+            load::LoadState::Finished { report } => {
+                body.state = "finished".into();
+                let g = report.generated;
+                body.serving_ms = report.serving_ms;
+                body.seconds = u32::try_from(g.seconds).ok();
+                (body.rps, body.requests, body.failures, body.achieved_rps) =
+                    (Some(report.rps), Some(g.requests), Some(g.failures), Some(report.achieved_rps));
+                (body.round_trip_ms, body.status_codes, body.errors) =
+                    (Some(g.round_trip_ms), Some(g.status_codes), g.errors);
+            }
+            load::LoadState::Failed { error } => {
+                body.state = "failed".into();
+                body.errors = vec![error];
+            }
+        }
+        body
+    }
+}
+
+/// Starts a load test: Goose sends single-row invocations at `rps` for
+/// `seconds`, from this server to itself, with a key made for the test
+/// (revoked after it). Poll the answer's id for its progress and report.
+#[utoipa::path(post, path = "/api/v1/endpoints/{name}/load-tests", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    request_body = LoadTestRequestBody,
+    responses((status = 202, body = LoadTestBody), (status = 404, body = ErrorBody), (status = 422, description = "Out of range, no rows to send, or a test of this endpoint running", body = ErrorBody)))]
+async fn start_load_test(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<LoadTestRequestBody>,
+) -> Result<Response, AppError> {
+    let request = load::LoadTestRequest { rps: req.rps, seconds: req.seconds, rows: req.instances };
+    let id = load::start(&state, &user, &name, request).await?.to_string();
+    let now = load::status(&state, &user, &name, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(LoadTestBody::new(id, now))).into_response())
+}
+
+/// A load test's progress (with the serving times captured so far) or report.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/load-tests/{id}", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name"), ("id" = String, Path, description = "Load test id")),
+    responses((status = 200, body = LoadTestBody), (status = 404, body = ErrorBody), (status = 422, description = "This server ran no such test", body = ErrorBody)))]
+async fn load_test(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Json<LoadTestBody>, AppError> {
+    let now = load::status(&state, &user, &name, &id).await?;
+    Ok(Json(LoadTestBody::new(id, now)))
+}
+
+/// A batch transform to run.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequestBody {
+    /// The table to score: `builtin:<name>` or `dataset:<file name>` (one of yours).
+    #[schema(example = "builtin:credit_card_fraud")]
+    pub input: String,
+    /// The variant whose model scores (default: the one with the largest weight).
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// The new dataset's file name (default: `<input>-<endpoint>.csv`).
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+/// A batch transform: where it is, and what it made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchBody {
+    /// Its id.
+    pub id: String,
+    /// `running`, `finished` or `failed`.
+    pub state: String,
+    /// Rows scored so far (running), or all (finished).
+    pub rows_done: Option<usize>,
+    /// Rows to score.
+    pub rows: Option<usize>,
+    /// The new dataset's file name in My data (finished).
+    pub dataset: Option<String>,
+    /// Its id (finished): `GET /api/v1/datasets/{id}`.
+    pub dataset_id: Option<String>,
+    /// The variant that scored (finished).
+    pub variant: Option<String>,
+    /// Input columns carried through unscored (finished).
+    pub carried: Vec<String>,
+    /// Seconds it took (finished).
+    pub seconds: Option<f64>,
+    /// Why it failed (failed).
+    pub error: Option<String>,
+}
+
+impl BatchBody {
+    fn new(id: String, state: batch::BatchState) -> Self {
+        let mut body = BatchBody {
+            id,
+            state: String::new(),
+            rows_done: None,
+            rows: None,
+            dataset: None,
+            dataset_id: None,
+            variant: None,
+            carried: Vec::new(),
+            seconds: None,
+            error: None,
+        };
+        match state {
+            batch::BatchState::Running((done, of)) => {
+                body.state = "running".into();
+                (body.rows_done, body.rows) = (Some(done), Some(of));
+            }
+            batch::BatchState::Finished(r) => {
+                body.state = "finished".into();
+                (body.rows_done, body.rows, body.seconds) = (Some(r.rows), Some(r.rows), Some(r.seconds));
+                (body.dataset, body.dataset_id, body.variant, body.carried) =
+                    (Some(r.dataset), Some(r.dataset_id), Some(r.variant), r.carried);
+            }
+            batch::BatchState::Failed(error) => {
+                body.state = "failed".into();
+                body.error = Some(error);
+            }
+        }
+        body
+    }
+}
+
+/// Starts a batch transform: scores every row of a built-in table or one
+/// of your datasets with the endpoint's model into a new dataset in My
+/// data (the input plus `score` and `prediction`). Poll the answer's id.
+#[utoipa::path(post, path = "/api/v1/endpoints/{name}/batch-transforms", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    request_body = BatchRequestBody,
+    responses((status = 202, body = BatchBody), (status = 404, body = ErrorBody), (status = 422, description = "An unknown input or variant, a table without the model's columns, an output name taken, or one running", body = ErrorBody)))]
+async fn start_batch(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+    ApiJson(req): ApiJson<BatchRequestBody>,
+) -> Result<Response, AppError> {
+    let request = batch::BatchRequest { input: req.input, variant: req.variant, output: req.output };
+    let id = batch::start(&state, &user, &name, request).await?.to_string();
+    let now = batch::status(&state, &user, &name, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(BatchBody::new(id, now))).into_response())
+}
+
+/// A batch transform's progress or result.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/batch-transforms/{id}", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name"), ("id" = String, Path, description = "Batch transform id")),
+    responses((status = 200, body = BatchBody), (status = 404, body = ErrorBody), (status = 422, description = "This server ran no such batch transform", body = ErrorBody)))]
+async fn batch_transform(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<Json<BatchBody>, AppError> {
+    let now = batch::status(&state, &user, &name, &id).await?;
+    Ok(Json(BatchBody::new(id, now)))
+}
+
 /// Sets the human review band: captured predictions scored in it wait in
 /// the review queue until a teammate labels them (their ground truth).
 #[utoipa::path(put, path = "/api/v1/endpoints/{name}/review", tag = "endpoints", security(("bearer" = [])),
@@ -1099,6 +1325,10 @@ async fn ground_truth(
     shadow_report,
     events,
     traffic,
+    start_load_test,
+    load_test,
+    start_batch,
+    batch_transform,
     set_baseline,
     drift,
     create_key,
@@ -1127,6 +1357,10 @@ pub fn router() -> axum::Router<AppState> {
         .route("/endpoints/{name}/shadow-report", get(shadow_report))
         .route("/endpoints/{name}/events", get(events))
         .route("/endpoints/{name}/traffic", get(traffic))
+        .route("/endpoints/{name}/load-tests", post(start_load_test))
+        .route("/endpoints/{name}/load-tests/{id}", get(load_test))
+        .route("/endpoints/{name}/batch-transforms", post(start_batch))
+        .route("/endpoints/{name}/batch-transforms/{id}", get(batch_transform))
         .route("/endpoints/{name}/baseline", put(set_baseline))
         .route("/endpoints/{name}/drift", get(drift))
         .route("/endpoints/{name}/keys", post(create_key).get(list_keys))

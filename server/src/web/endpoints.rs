@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
 use flywheel_app::endpoints::timeline::{Interval, Timeline};
 use flywheel_app::endpoints::{
-    self, DeployRequest, EndpointView, Listed, ModelSource, ShadowReport, ShadowRequest, VariantRequest,
+    self, DeployRequest, EndpointView, Listed, ModelSource, ShadowReport, ShadowRequest, VariantRequest, batch, load,
 };
 use flywheel_app::training;
 use flywheel_domain::{ApiToken, Capture, EndpointEvent, JobState, ReviewBand, User};
@@ -68,6 +68,12 @@ struct EndpointPage {
     monitor: Option<flywheel_domain::MonitorState>,
     /// The monitoring charts (SVG): traffic, latency, predicted scores.
     charts: Vec<String>,
+    /// The load test asked for (`?load_test=<id>`).
+    load_test: Option<TaskView>,
+    /// The batch transform asked for (`?batch=<id>`).
+    batch: Option<TaskView>,
+    /// What a batch transform may score: `(input, label)`.
+    batch_inputs: Vec<(String, String)>,
     /// A key just made: its secret, shown this once.
     new_key: Option<String>,
     events: Vec<(String, EndpointEvent)>,
@@ -185,6 +191,117 @@ pub(super) async fn deploy(
 pub(super) struct ShowQuery {
     #[serde(default)]
     drift: Option<String>,
+    #[serde(default)]
+    load_test: Option<String>,
+    #[serde(default)]
+    batch: Option<String>,
+}
+
+/// What the endpoint page shows beside the endpoint.
+#[derive(Default)]
+struct Shown {
+    /// Check drift now.
+    drift: bool,
+    /// A key just made: its secret, shown once.
+    new_key: Option<String>,
+    /// Why the last form was refused.
+    error: Option<String>,
+    /// The load test to show (its id).
+    load_test: Option<String>,
+    /// The batch transform to show (its id).
+    batch: Option<String>,
+}
+
+impl Shown {
+    fn error(message: String) -> Self {
+        Shown { error: Some(message), ..Shown::default() }
+    }
+}
+
+/// A load test or batch transform as the page shows it.
+struct TaskView {
+    /// Where the page polls it (`load_test=<id>`, `batch=<id>`).
+    query: String,
+    /// Whether it runs (the section then polls).
+    running: bool,
+    /// Done and of how many (seconds, rows), while it runs.
+    progress: Option<(f64, f64)>,
+    /// `(measure, value)` lines.
+    lines: Vec<(String, String)>,
+    /// Why it failed.
+    failed: Option<String>,
+}
+
+impl TaskView {
+    fn unknown(query: String, message: String) -> Self {
+        TaskView { query, running: false, progress: None, lines: Vec::new(), failed: Some(message) }
+    }
+
+    fn batch(id: &str, state: batch::BatchState) -> Self {
+        let mut view = TaskView::unknown(format!("batch={id}"), String::new());
+        view.failed = None;
+        match state {
+            batch::BatchState::Running((done, of)) => {
+                view.running = true;
+                #[allow(clippy::cast_precision_loss)]
+                let progress = (done as f64, of as f64);
+                view.progress = Some(progress);
+                view.lines = vec![("rows scored".into(), format!("{done} of {of}"))];
+            }
+            batch::BatchState::Finished(r) => {
+                view.lines = vec![
+                    ("scored".into(), format!("{} rows by {} in {:.1} s", r.rows, r.variant, r.seconds)),
+                    (
+                        "new dataset (My data)".into(),
+                        format!("{} — in your notebooks: Table::read_csv(\"data/{}\")", r.dataset, r.dataset),
+                    ),
+                    (
+                        "columns carried through".into(),
+                        if r.carried.is_empty() { "none".into() } else { r.carried.join(", ") },
+                    ),
+                ];
+            }
+            batch::BatchState::Failed(error) => view.failed = Some(error),
+        }
+        view
+    }
+
+    fn load(id: &str, state: load::LoadState) -> Self {
+        let ms =
+            |x: Option<[f64; 3]>| x.map_or_else(|| "–".to_owned(), |[a, b, c]| format!("{a:.3} / {b:.3} / {c:.3} ms"));
+        let mut view = TaskView::unknown(format!("load_test={id}"), String::new());
+        view.failed = None;
+        match state {
+            load::LoadState::Running { elapsed_seconds, seconds, captured, serving_ms } => {
+                view.running = true;
+                view.progress = Some((elapsed_seconds.min(f64::from(seconds)), f64::from(seconds)));
+                view.lines = vec![
+                    ("requests captured so far".into(), captured.to_string()),
+                    ("serving time so far, p50 / p95 / p99".into(), ms(serving_ms)),
+                ];
+            }
+            load::LoadState::Finished { report } => {
+                let g = &report.generated;
+                let [p50, p95, p99, max] = g.round_trip_ms;
+                let codes: Vec<String> = g.status_codes.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+                view.lines = vec![
+                    ("asked".into(), format!("{} requests/s for {} s", report.rps, g.seconds)),
+                    ("sent".into(), format!("{} ({:.0}/s), {} failed", g.requests, report.achieved_rps, g.failures)),
+                    ("answers by status".into(), codes.join(", ")),
+                    (
+                        "round trip (Goose, whole ms), p50 / p95 / p99 / max".into(),
+                        format!("{p50} / {p95} / {p99} / {max} ms"),
+                    ),
+                    ("serving time (captured), p50 / p95 / p99".into(), ms(report.serving_ms)),
+                ];
+                if !g.errors.is_empty() {
+                    view.lines.push(("first errors".into(), g.errors.join("; ")));
+                }
+            }
+            load::LoadState::Failed { error } => view.failed = Some(error),
+        }
+        view
+    }
 }
 
 async fn show_page(
@@ -192,10 +309,28 @@ async fn show_page(
     user: &User,
     name: &str,
     layout: Layout,
-    check_drift: bool,
-    new_key: Option<String>,
-    error: Option<String>,
+    shown: Shown,
 ) -> Result<Response, AppError> {
+    let Shown { drift: check_drift, new_key, error, load_test, batch } = shown;
+    let load_test = match load_test {
+        Some(id) => match load::status(state, user, name, &id).await {
+            Ok(s) => Some(TaskView::load(&id, s)),
+            Err(endpoints::EndpointError::Invalid(message)) => {
+                Some(TaskView::unknown(format!("load_test={id}"), message))
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let batch = match batch {
+        Some(id) => match batch::status(state, user, name, &id).await {
+            Ok(s) => Some(TaskView::batch(&id, s)),
+            Err(endpoints::EndpointError::Invalid(message)) => Some(TaskView::unknown(format!("batch={id}"), message)),
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let batch_inputs = batch::inputs(state, user).await?;
     let view = endpoints::get(state, user, name).await?;
     let shadow = endpoints::shadow(state, user, name).await?;
     let shadow = (shadow.variant.is_some()).then_some(shadow);
@@ -218,8 +353,22 @@ async fn show_page(
     events.reverse();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let charts = view.timeline.as_ref().map(charts).unwrap_or_default();
-    Ok(Page(status, EndpointPage { layout, view, shadow, drift, keys, monitor, charts, new_key, events, error })
-        .into_response())
+    let page = EndpointPage {
+        layout,
+        view,
+        shadow,
+        drift,
+        keys,
+        monitor,
+        charts,
+        load_test,
+        batch,
+        batch_inputs,
+        new_key,
+        events,
+        error,
+    };
+    Ok(Page(status, page).into_response())
 }
 
 /// The monitoring charts of an endpoint's traffic, as SVG: requests per
@@ -273,7 +422,67 @@ pub(super) async fn show(
     Query(q): Query<ShowQuery>,
     layout: Layout,
 ) -> Result<Response, AppError> {
-    show_page(&state, &user, &name, layout, q.drift.is_some(), None, None).await
+    show_page(
+        &state,
+        &user,
+        &name,
+        layout,
+        Shown { drift: q.drift.is_some(), load_test: q.load_test, batch: q.batch, ..Shown::default() },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoadTestForm {
+    rps: String,
+    seconds: String,
+}
+
+/// `POST /endpoints/{name}/load-test`: starts a load test of the newest
+/// captured requests and shows its progress.
+pub(super) async fn start_load_test(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    Path(name): Path<String>,
+    layout: Layout,
+    Form(form): Form<LoadTestForm>,
+) -> Result<Response, AppError> {
+    let asked =
+        number(&form.rps, 200, "The rate").and_then(|rps| Ok((rps, number(&form.seconds, 10, "The duration")?)));
+    let (rps, seconds) = match asked {
+        Ok(x) => x,
+        Err(message) => return show_page(&state, &user, &name, layout, Shown::error(message)).await,
+    };
+    match load::start(&state, &user, &name, load::LoadTestRequest { rps, seconds, rows: None }).await {
+        Ok(id) => Ok(see_other(hx, &format!("/endpoints/{name}?load_test={id}#load-test"))),
+        Err(e) => show_page(&state, &user, &name, layout, Shown::error(refusal(e)?)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct BatchForm {
+    input: String,
+    #[serde(default)]
+    output: String,
+}
+
+/// `POST /endpoints/{name}/batch`: starts scoring a dataset into a new one
+/// and shows its progress.
+pub(super) async fn start_batch(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    HxRequest(hx): HxRequest,
+    Path(name): Path<String>,
+    layout: Layout,
+    Form(form): Form<BatchForm>,
+) -> Result<Response, AppError> {
+    let output = Some(form.output.trim().to_owned()).filter(|o| !o.is_empty());
+    let request = batch::BatchRequest { input: form.input, variant: None, output };
+    match batch::start(&state, &user, &name, request).await {
+        Ok(id) => Ok(see_other(hx, &format!("/endpoints/{name}?batch={id}#batch"))),
+        Err(e) => show_page(&state, &user, &name, layout, Shown::error(refusal(e)?)).await,
+    }
 }
 
 /// `POST /endpoints/{name}/weights`: one `weight_<variant>` field per variant.
@@ -291,13 +500,13 @@ pub(super) async fn set_weights(
             match number(value, f64::NAN, &format!("The weight of {variant}")) {
                 Ok(w) if w.is_finite() => weights.push((variant.to_owned(), w)),
                 Ok(_) => {}
-                Err(message) => return show_page(&state, &user, &name, layout, false, None, Some(message)).await,
+                Err(message) => return show_page(&state, &user, &name, layout, Shown::error(message)).await,
             }
         }
     }
     match endpoints::set_weights(&state, &user, &name, &weights).await {
         Ok(_) => Ok(see_other(hx, &format!("/endpoints/{name}"))),
-        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+        Err(e) => show_page(&state, &user, &name, layout, Shown::error(refusal(e)?)).await,
     }
 }
 
@@ -311,7 +520,7 @@ pub(super) async fn promote(
 ) -> Result<Response, AppError> {
     match endpoints::promote_shadow(&state, &user, &name).await {
         Ok(_) => Ok(see_other(hx, &format!("/endpoints/{name}"))),
-        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+        Err(e) => show_page(&state, &user, &name, layout, Shown::error(refusal(e)?)).await,
     }
 }
 
@@ -352,11 +561,11 @@ pub(super) async fn set_monitor(
     });
     let monitor = match parsed {
         Ok(m) => m,
-        Err(message) => return show_page(&state, &user, &name, layout, false, None, Some(message)).await,
+        Err(message) => return show_page(&state, &user, &name, layout, Shown::error(message)).await,
     };
     match endpoints::monitor::set_monitor(&state, &user, &name, &monitor).await {
         Ok(_) => Ok(see_other(hx, &format!("/endpoints/{name}#alarms"))),
-        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+        Err(e) => show_page(&state, &user, &name, layout, Shown::error(refusal(e)?)).await,
     }
 }
 
@@ -370,7 +579,7 @@ pub(super) async fn check_monitor(
 ) -> Result<Response, AppError> {
     match endpoints::monitor::check_now(&state, &user, &name).await {
         Ok(_) => Ok(see_other(hx, &format!("/endpoints/{name}#alarms"))),
-        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+        Err(e) => show_page(&state, &user, &name, layout, Shown::error(refusal(e)?)).await,
     }
 }
 
@@ -389,8 +598,10 @@ pub(super) async fn create_key(
     Form(form): Form<KeyForm>,
 ) -> Result<Response, AppError> {
     match endpoints::create_key(&state, &user, &name, &form.label).await {
-        Ok((_, secret)) => show_page(&state, &user, &name, layout, false, Some(secret), None).await,
-        Err(e) => show_page(&state, &user, &name, layout, false, None, Some(refusal(e)?)).await,
+        Ok((_, secret)) => {
+            show_page(&state, &user, &name, layout, Shown { new_key: Some(secret), ..Shown::default() }).await
+        }
+        Err(e) => show_page(&state, &user, &name, layout, Shown::error(refusal(e)?)).await,
     }
 }
 
@@ -431,7 +642,7 @@ pub(super) async fn set_review_band(
     };
     let band = match band {
         Ok(b) => b,
-        Err(message) => return show_page(&state, &user, &name, layout, false, None, Some(message)).await,
+        Err(message) => return show_page(&state, &user, &name, layout, Shown::error(message)).await,
     };
     endpoints::set_review(&state, &user, &name, band).await?;
     Ok(see_other(hx, &format!("/endpoints/{name}/review")))

@@ -165,6 +165,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/endpoints/{name}", get(endpoints::show))
         .route("/endpoints/{name}/weights", post(endpoints::set_weights))
         .route("/endpoints/{name}/promote", post(endpoints::promote))
+        .route("/endpoints/{name}/load-test", post(endpoints::start_load_test))
+        .route("/endpoints/{name}/batch", post(endpoints::start_batch))
         .route("/endpoints/{name}/monitor", post(endpoints::set_monitor))
         .route("/endpoints/{name}/monitor/check", post(endpoints::check_monitor))
         .route("/endpoints/{name}/keys", post(endpoints::create_key))

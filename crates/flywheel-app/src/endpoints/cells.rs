@@ -168,6 +168,37 @@ async fn run(app: &App, user: &User, session: &KernelSession, token: &str) -> Re
             Ok(json!({ "alarms": after.alarms, "rolled_back": rolled_back }))
         }
         Request::PromoteShadow => Ok(summary(super::promote_shadow(app, user, name).await?)),
+        Request::SetReview { low, high } => {
+            let band = flywheel_domain::ReviewBand::new(low, high)
+                .map_err(|e| EndpointError::Invalid(format!("The review {}.", e.message)))?;
+            super::set_review(app, user, name, Some(band)).await?;
+            Ok(Value::Null)
+        }
+        Request::ReviewQueue => {
+            let (view, pending) = super::review_queue(app, user, name).await?;
+            let band = view.endpoint.review.map(|b| [b.low, b.high]);
+            let pending: Vec<Value> = pending
+                .iter()
+                .map(|c| json!({"inference_id": c.inference_id.to_string(), "score": c.score, "class": c.class}))
+                .collect();
+            Ok(json!({"review_url": format!("/endpoints/{name}/review"), "band": band, "pending": pending}))
+        }
+        Request::LoadTest { csv, rps, seconds } => {
+            let columns = super::get(app, user, name).await?.columns;
+            let rows = super::parse_rows(csv.as_bytes(), BodyFormat::Csv, columns.as_deref())?;
+            let request = super::load::LoadTestRequest { rps, seconds, rows: Some(rows) };
+            let r = super::load::run(app, user, name, request).await?;
+            let g = &r.generated;
+            Ok(json!({
+                "rps": r.rps,
+                "seconds": g.seconds,
+                "requests": g.requests,
+                "failures": g.failures,
+                "achieved_rps": r.achieved_rps,
+                "round_trip_ms": g.round_trip_ms,
+                "serving_ms": r.serving_ms,
+            }))
+        }
     }
 }
 

@@ -46,7 +46,10 @@ use uuid::Uuid;
 
 use crate::{App, now, random_bytes};
 
+pub mod background;
+pub mod batch;
 pub mod cells;
+pub mod load;
 pub mod monitor;
 pub mod timeline;
 
@@ -209,6 +212,12 @@ fn check_percent(what: &str, percent: u8) -> Result<(), EndpointError> {
 pub struct Serving {
     loaded: Mutex<HashMap<String, Arc<Served>>>,
     writer: std::sync::OnceLock<mpsc::UnboundedSender<Write>>,
+    /// The load tests this server ran.
+    load_tests: load::LoadTests,
+    /// The batch transforms this server ran.
+    batches: batch::BatchTransforms,
+    /// Where this server listens, for its load tests ([`Serving::set_address`]).
+    address: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 /// Most writes the capture writer takes into one batch.

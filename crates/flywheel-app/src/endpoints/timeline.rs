@@ -99,7 +99,7 @@ pub fn timeline(captures: &[Capture], variants: &[String], capture_percent: u8) 
 }
 
 /// The `qs` quantiles of `values` (nearest rank), `None` when empty.
-fn quantiles<const N: usize>(mut values: Vec<f64>, qs: [f64; N]) -> Option<[f64; N]> {
+pub(super) fn quantiles<const N: usize>(mut values: Vec<f64>, qs: [f64; N]) -> Option<[f64; N]> {
     if values.is_empty() {
         return None;
     }

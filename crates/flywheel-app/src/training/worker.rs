@@ -338,7 +338,9 @@ impl JobProcess {
     }
 }
 
-pub(super) fn program(app: &App) -> PathBuf {
+/// The program a worker starts for each job: the configured
+/// `worker_program`, else this one.
+pub(crate) fn program(app: &App) -> PathBuf {
     let configured = &app.settings.training.worker_program;
     if configured.as_os_str().is_empty() {
         std::env::current_exe().unwrap_or_else(|_| PathBuf::from("flywheel"))
