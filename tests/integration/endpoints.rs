@@ -339,6 +339,36 @@ async fn bad_requests_say_what_is_valid_and_change_nothing() {
     assert_eq!(endpoint["variants"][0]["weight"], 1.0, "the refused changes changed nothing");
     assert_eq!(endpoint["variants"][1]["weight"], 1.0);
     assert_eq!(endpoint["variants"][0]["metrics"]["captured"], 0, "refused invocations capture nothing");
+
+    // Each refused invocation is on the endpoint's record of failed
+    // requests (the 413 never reached it; the unknown endpoint has none)...
+    let (_, failed) = api.json(Method::GET, "/api/v1/endpoints/c/errors", None, &ada).await;
+    let failed = failed.as_array().unwrap().clone();
+    assert_eq!(failed.len(), 5, "{failed:?}");
+    assert_eq!(failed[0]["status"], 422);
+    assert!(failed[0]["message"].as_str().unwrap().contains("its variants are a, b"), "newest first: {failed:?}");
+    assert!(failed.iter().all(|e| e["variant"].is_null()), "all refused before a variant was drawn: {failed:?}");
+    // ...which the errors alarm counts: 5 failed of 20 is 25 %.
+    for _ in 0..15 {
+        assert_eq!(invoke(&app.base, &ada, "c", json!({"instances": [vec![0; 61]]}), None).await.0, 200);
+    }
+    let (_, traffic) = api.json(Method::GET, "/api/v1/endpoints/c/traffic", None, &ada).await;
+    let step = traffic["step_seconds"].as_f64().unwrap();
+    let errors: f64 =
+        traffic["intervals"].as_array().unwrap().iter().map(|i| i["errors_per_second"].as_f64().unwrap() * step).sum();
+    assert!((errors - 5.0).abs() < 1e-9, "{traffic}");
+    let (s, b) =
+        api.json(Method::PUT, "/api/v1/endpoints/c/monitor", Some(json!({"max_error_percent": 100})), &ada).await;
+    refused(s, &b, "max_error_percent is at least 0 and below 100");
+    for (bar, expected) in
+        [(20, json!(["errors: 5 of 20 requests failed in the last 5 min (25.0 % > 20 %)"])), (30, json!([]))]
+    {
+        let (s, b) =
+            api.json(Method::PUT, "/api/v1/endpoints/c/monitor", Some(json!({"max_error_percent": bar})), &ada).await;
+        assert_eq!(s, 200, "{b}");
+        let (_, checked) = api.json(Method::POST, "/api/v1/endpoints/c/monitor/check", None, &ada).await;
+        assert_eq!(checked["alarms"], expected, "{checked}");
+    }
 }
 
 #[tokio::test]

@@ -174,6 +174,19 @@ pub struct Capture {
     pub ground_truth: Option<String>,
 }
 
+/// An invocation an endpoint refused or failed on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvocationError {
+    /// When.
+    pub at: Timestamp,
+    /// The variant drawn, when the request got that far.
+    pub variant: Option<String>,
+    /// The HTTP status answered (422 for bad input, 500 for a failure).
+    pub status: u16,
+    /// What was wrong, as the caller was told.
+    pub message: String,
+}
+
 /// The scores whose predictions a person reviews, `low ≤ score ≤ high`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ReviewBand {
@@ -325,6 +338,11 @@ pub struct Monitor {
     /// Alarm when a variant's live ROC AUC (over at least
     /// [`Monitor::MIN_LABELLED`] labelled predictions) falls below this.
     pub min_roc_auc: Option<f64>,
+    /// Alarm when more than this percentage of the requests of the last
+    /// [`Monitor::ERROR_WINDOW_MINUTES`] failed (with at least
+    /// [`Monitor::MIN_REQUESTS`] requests).
+    #[serde(default)]
+    pub max_error_percent: Option<f64>,
     /// Roll the weights back when an alarm fires.
     pub auto_rollback: bool,
 }
@@ -332,6 +350,10 @@ pub struct Monitor {
 impl Monitor {
     /// Labelled predictions a variant needs before its live ROC AUC can raise an alarm.
     pub const MIN_LABELLED: usize = 50;
+    /// Minutes of requests the errors alarm looks back on.
+    pub const ERROR_WINDOW_MINUTES: i64 = 5;
+    /// Requests (answered or failed) in that window before the errors alarm can fire.
+    pub const MIN_REQUESTS: u64 = 20;
 
     /// Checks the settings.
     ///
@@ -348,8 +370,15 @@ impl Monitor {
         if let Some(auc) = self.min_roc_auc.filter(|a| !(0.0..=1.0).contains(a)) {
             return bad(format!("min_roc_auc is between 0 and 1, not {auc}"));
         }
-        if !self.drift && self.latency_p95_ms.is_none() && self.min_roc_auc.is_none() {
-            return bad("watch something: drift, latency_p95_ms or min_roc_auc".to_owned());
+        if let Some(p) = self.max_error_percent.filter(|p| !(0.0..100.0).contains(p)) {
+            return bad(format!("max_error_percent is at least 0 and below 100, not {p}"));
+        }
+        if !self.drift
+            && self.latency_p95_ms.is_none()
+            && self.min_roc_auc.is_none()
+            && self.max_error_percent.is_none()
+        {
+            return bad("watch something: drift, latency_p95_ms, min_roc_auc or max_error_percent".to_owned());
         }
         Ok(())
     }

@@ -49,7 +49,8 @@ pub mod workshop;
 pub use account::{DisplayName, Email, NewUser, Password, Role, User, UserId};
 pub use dataset::{DatasetId, DatasetName, DatasetRecord};
 pub use endpoint::{
-    Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, Monitor, MonitorState, ReviewBand, ShadowResult, Variant,
+    Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, InvocationError, Monitor, MonitorState, ReviewBand,
+    ShadowResult, Variant,
 };
 pub use lab::{CHECK_MIME, Lab, Step, StepDone, check_passed};
 pub use notebook::{Cell, CellId, CellType, Notebook, NotebookError, NotebookId, NotebookRecord, NotebookSummary};

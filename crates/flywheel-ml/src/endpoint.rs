@@ -616,6 +616,10 @@ pub struct Monitor {
     pub latency_p95_ms: Option<f64>,
     /// Alarm when a variant's live ROC AUC (over 50 labelled predictions or more) falls below this.
     pub min_roc_auc: Option<f64>,
+    /// Alarm when more than this percentage of the last 5 minutes' requests
+    /// failed (with 20 requests or more).
+    #[serde(default)]
+    pub max_error_percent: Option<f64>,
     /// Roll the weights back when an alarm fires.
     pub auto_rollback: bool,
 }
@@ -651,6 +655,14 @@ impl Monitor {
     #[must_use]
     pub fn min_roc_auc(mut self, auc: f64) -> Self {
         self.min_roc_auc = Some(auc);
+        self
+    }
+
+    /// Alarms when more than `percent` % of the last 5 minutes' requests
+    /// failed (bad input, a model that could not score).
+    #[must_use]
+    pub fn max_error_percent(mut self, percent: f64) -> Self {
+        self.max_error_percent = Some(percent);
         self
     }
 

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use flywheel_domain::{
-    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, Monitor, MonitorState, ReviewBand,
-    ShadowResult, Timestamp, UserId, Variant,
+    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, InvocationError, Monitor,
+    MonitorState, ReviewBand, ShadowResult, Timestamp, UserId, Variant,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -346,6 +346,59 @@ impl EndpointStore for SqlDatabase {
             .fetch_one(&self.pool)
             .await?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn add_invocation_errors(
+        &self,
+        id: EndpointId,
+        errors: &[InvocationError],
+        keep: u64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for e in errors {
+            sqlx::query(
+                "INSERT INTO endpoint_errors (endpoint_id, at, variant, status, message) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id.to_string())
+            .bind(e.at.millis())
+            .bind(e.variant.clone().unwrap_or_default())
+            .bind(i32::from(e.status))
+            .bind(&e.message)
+            .execute(&mut *tx)
+            .await?;
+        }
+        keep_newest(&mut tx, "endpoint_errors", id, keep).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn invocation_errors(
+        &self,
+        id: EndpointId,
+        since: Timestamp,
+        limit: u64,
+    ) -> Result<Vec<InvocationError>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, variant, status, message FROM endpoint_errors WHERE endpoint_id = $1 AND at >= $2
+             ORDER BY at DESC LIMIT $3",
+        )
+        .bind(id.to_string())
+        .bind(since.millis())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let variant: String = r.try_get("variant")?;
+                let status: i32 = r.try_get("status")?;
+                Ok(InvocationError {
+                    at: Timestamp(r.try_get("at")?),
+                    variant: Some(variant).filter(|v| !v.is_empty()),
+                    status: u16::try_from(status).map_err(|_| corrupt("an error status out of range"))?,
+                    message: r.try_get("message")?,
+                })
+            })
+            .collect()
     }
 
     async fn set_shadow(

@@ -117,7 +117,7 @@ use flywheel_domain::{
     JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
     SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
-use flywheel_domain::{EndpointEvent, Monitor, MonitorState, ReviewBand, ShadowResult, Variant};
+use flywheel_domain::{EndpointEvent, InvocationError, Monitor, MonitorState, ReviewBand, ShadowResult, Variant};
 
 pub use sql::SqlDatabase;
 
@@ -659,6 +659,23 @@ pub trait EndpointStore: Send + Sync {
 
     /// How many predictions the endpoint captured at or after `since`.
     async fn captures_since(&self, id: EndpointId, since: Timestamp) -> Result<u64, StoreError>;
+
+    /// Stores invocations the endpoint refused or failed on, then keeps its
+    /// newest `keep` (`u64::MAX`: no pruning).
+    async fn add_invocation_errors(
+        &self,
+        id: EndpointId,
+        errors: &[InvocationError],
+        keep: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The endpoint's invocation errors at or after `since`, newest first, at most `limit`.
+    async fn invocation_errors(
+        &self,
+        id: EndpointId,
+        since: Timestamp,
+        limit: u64,
+    ) -> Result<Vec<InvocationError>, StoreError>;
 
     /// Sets (or, with `None`, ends) the endpoint's human review band and
     /// bumps `updated_at`; `false` when there is no such endpoint.

@@ -17,7 +17,7 @@ use flywheel_domain::{
     JobEvent, JobEventKind, JobState, NewUser, Notebook, NotebookId, NotebookRecord, NotebookSummary, StepDone,
     SubmissionId, TeamId, Timestamp, TrainingJob, TrainingJobId, TuningJob, TuningJobId, User, UserId, WorkshopId,
 };
-use flywheel_domain::{EndpointEvent, Monitor, MonitorState, ReviewBand, ShadowResult, Variant};
+use flywheel_domain::{EndpointEvent, InvocationError, Monitor, MonitorState, ReviewBand, ShadowResult, Variant};
 
 use crate::{
     AccountStore, Backend, Database, DatasetStore, EndpointStore, JobOutcome, LoginSessionStore, NotebookStore,
@@ -480,6 +480,22 @@ impl EndpointStore for Faulty {
     }
     async fn captures_since(&self, id: EndpointId, since: Timestamp) -> Result<u64, StoreError> {
         self.enter(Area::Endpoints).await?.captures_since(id, since).await
+    }
+    async fn add_invocation_errors(
+        &self,
+        id: EndpointId,
+        errors: &[InvocationError],
+        keep: u64,
+    ) -> Result<(), StoreError> {
+        self.enter(Area::Endpoints).await?.add_invocation_errors(id, errors, keep).await
+    }
+    async fn invocation_errors(
+        &self,
+        id: EndpointId,
+        since: Timestamp,
+        limit: u64,
+    ) -> Result<Vec<InvocationError>, StoreError> {
+        self.enter(Area::Endpoints).await?.invocation_errors(id, since, limit).await
     }
     async fn set_shadow(
         &self,

@@ -449,6 +449,8 @@ pub struct IntervalBody {
     pub requests_per_second: Vec<f64>,
     /// Rows scored per second, all variants.
     pub predictions_per_second: f64,
+    /// Requests refused or failed per second.
+    pub errors_per_second: f64,
     /// p50, p95 and p99 serving time of the requests, milliseconds (absent without requests).
     pub latency_ms: Option<[f64; 3]>,
     /// Mean, p50, p90 and p99 of the predicted scores (absent without rows).
@@ -494,12 +496,50 @@ async fn traffic(
                     offset_seconds: i.offset_seconds,
                     requests_per_second: i.requests_per_second,
                     predictions_per_second: i.predictions_per_second,
+                    errors_per_second: i.errors_per_second,
                     latency_ms: i.latency_ms,
                     score: i.score,
                 })
                 .collect(),
         },
     }))
+}
+
+/// An invocation the endpoint refused or failed on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvocationErrorBody {
+    /// Unix milliseconds.
+    pub at: i64,
+    /// The variant drawn (absent when refused before the draw, as for bad input).
+    pub variant: Option<String>,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// What the caller was told.
+    pub message: String,
+}
+
+/// The endpoint's newest failed invocations (bad input, a model that could
+/// not score), newest first, at most 100.
+#[utoipa::path(get, path = "/api/v1/endpoints/{name}/errors", tag = "endpoints", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Endpoint name")),
+    responses((status = 200, body = Vec<InvocationErrorBody>), (status = 404, body = ErrorBody)))]
+async fn errors(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<InvocationErrorBody>>, AppError> {
+    let view = endpoints::get(&state, &user, &name).await?;
+    Ok(Json(
+        view.errors
+            .into_iter()
+            .map(|e| InvocationErrorBody {
+                at: e.at.millis(),
+                variant: e.variant,
+                status: e.status,
+                message: e.message,
+            })
+            .collect(),
+    ))
 }
 
 /// One change to an endpoint.
@@ -772,6 +812,9 @@ pub struct MonitorBody {
     /// Alarm when a variant's live ROC AUC (50 labelled predictions or more) falls below this.
     #[serde(default)]
     pub min_roc_auc: Option<f64>,
+    /// Alarm when more than this percentage of the last 5 minutes' requests failed (20 requests or more).
+    #[serde(default)]
+    pub max_error_percent: Option<f64>,
     /// Roll the weights back to before the last change or promotion when an alarm fires.
     #[serde(default)]
     pub auto_rollback: bool,
@@ -801,6 +844,7 @@ impl From<flywheel_domain::MonitorState> for MonitorStateBody {
                 drift: m.drift,
                 latency_p95_ms: m.latency_p95_ms,
                 min_roc_auc: m.min_roc_auc,
+                max_error_percent: m.max_error_percent,
                 auto_rollback: m.auto_rollback,
             },
             next_at: s.next_at.map(flywheel_domain::Timestamp::millis),
@@ -811,8 +855,8 @@ impl From<flywheel_domain::MonitorState> for MonitorStateBody {
     }
 }
 
-/// Sets the endpoint's monitor: alarms on drift, p95 latency and live
-/// ROC AUC, checked every few minutes (or on demand), each alarm written to
+/// Sets the endpoint's monitor: alarms on drift, p95 latency, live ROC
+/// AUC and the share of failed requests, checked every few minutes (or on demand), each alarm written to
 /// the event log, with an optional automatic rollback of the weights.
 #[utoipa::path(put, path = "/api/v1/endpoints/{name}/monitor", tag = "endpoints", security(("bearer" = [])),
     params(("name" = String, Path, description = "Endpoint name")),
@@ -829,6 +873,7 @@ async fn set_monitor(
         drift: m.drift,
         latency_p95_ms: m.latency_p95_ms,
         min_roc_auc: m.min_roc_auc,
+        max_error_percent: m.max_error_percent,
         auto_rollback: m.auto_rollback,
     };
     Ok(Json(endpoints::monitor::set_monitor(&state, &user, &name, &monitor).await?.into()))
@@ -1325,6 +1370,7 @@ async fn ground_truth(
     shadow_report,
     events,
     traffic,
+    errors,
     start_load_test,
     load_test,
     start_batch,
@@ -1357,6 +1403,7 @@ pub fn router() -> axum::Router<AppState> {
         .route("/endpoints/{name}/shadow-report", get(shadow_report))
         .route("/endpoints/{name}/events", get(events))
         .route("/endpoints/{name}/traffic", get(traffic))
+        .route("/endpoints/{name}/errors", get(errors))
         .route("/endpoints/{name}/load-tests", post(start_load_test))
         .route("/endpoints/{name}/load-tests/{id}", get(load_test))
         .route("/endpoints/{name}/batch-transforms", post(start_batch))

@@ -384,12 +384,15 @@ fn charts(t: &Timeline) -> Vec<String> {
     let series = |name: &str, y: &dyn Fn(&Interval) -> Option<f64>| -> (String, Vec<(f64, f64)>) {
         (name.to_owned(), t.intervals.iter().filter_map(|i| Some((x(i), y(i)?))).collect())
     };
-    let traffic: Vec<_> = t
+    let mut traffic: Vec<_> = t
         .variants
         .iter()
         .enumerate()
         .map(|(v, name)| series(name, &|i| i.requests_per_second.get(v).copied()))
         .collect();
+    if t.intervals.iter().any(|i| i.errors_per_second > 0.0) {
+        traffic.push(series("failed", &|i| Some(i.errors_per_second)));
+    }
     let latency: Vec<_> = ["p50", "p95", "p99"]
         .iter()
         .enumerate()
@@ -535,6 +538,8 @@ pub(super) struct MonitorForm {
     #[serde(default)]
     min_roc_auc: String,
     #[serde(default)]
+    max_error_percent: String,
+    #[serde(default)]
     auto_rollback: Option<String>,
 }
 
@@ -556,6 +561,7 @@ pub(super) async fn set_monitor(
             drift: form.drift.is_some(),
             latency_p95_ms: optional(&form.latency_p95_ms, "The p95 latency bar")?,
             min_roc_auc: optional(&form.min_roc_auc, "The lowest ROC AUC")?,
+            max_error_percent: optional(&form.max_error_percent, "The largest share of failed requests")?,
             auto_rollback: form.auto_rollback.is_some(),
         })
     });

@@ -156,6 +156,7 @@ async fn run(app: &App, user: &User, session: &KernelSession, token: &str) -> Re
                 drift: m.drift,
                 latency_p95_ms: m.latency_p95_ms,
                 min_roc_auc: m.min_roc_auc,
+                max_error_percent: m.max_error_percent,
                 auto_rollback: m.auto_rollback,
             };
             super::monitor::set_monitor(app, user, name, &monitor).await?;

@@ -311,10 +311,7 @@ async fn serving_since(
 ) -> Result<(usize, Option<[f64; 3]>), EndpointError> {
     app.endpoints.flush().await;
     let captures = app.db.captures(endpoint, METRIC_WINDOW).await?;
-    let mut requests: Vec<(i64, &str, u64)> =
-        captures.iter().filter(|c| c.at >= since).map(|c| (c.at.millis(), c.variant.as_str(), c.latency_us)).collect();
-    requests.sort_unstable();
-    requests.dedup();
+    let requests = super::timeline::requests(captures.iter().filter(|c| c.at >= since));
     #[allow(clippy::cast_precision_loss)]
     let ms: Vec<f64> = requests.iter().map(|r| r.2 as f64 / 1000.0).collect();
     Ok((ms.len(), super::timeline::quantiles(ms, [0.5, 0.95, 0.99])))

@@ -35,8 +35,8 @@ use std::time::{Duration, Instant};
 
 use flywheel_domain::endpoint::{check_name, check_variants, pick_variant};
 use flywheel_domain::{
-    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, ReviewBand, ShadowResult,
-    TokenSecret, TrainingJobId, User, ValidationError, Variant,
+    ApiToken, ApiTokenId, Capture, Endpoint, EndpointEvent, EndpointId, InferenceId, InvocationError, ReviewBand,
+    ShadowResult, TokenSecret, TrainingJobId, User, ValidationError, Variant,
 };
 use flywheel_ml::scoring::SubmittedModel;
 use flywheel_ml::{Labels, Matrix, Vector};
@@ -173,6 +173,9 @@ impl Served {
 /// Most shadow results kept per endpoint (the oldest go first).
 pub const MAX_SHADOW_RESULTS: u64 = 100_000;
 
+/// Invocation errors kept per endpoint (the oldest go first).
+pub const MAX_ERRORS: u64 = 10_000;
+
 /// Records a change in the endpoint's audit trail (a failure is logged: the change itself stands).
 async fn audit(app: &App, endpoint: EndpointId, user: &User, message: String) {
     record(app, endpoint, Some(user), message).await;
@@ -232,6 +235,8 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(10);
 enum Write {
     Captures(EndpointId, Vec<Capture>),
     Shadow(EndpointId, Vec<ShadowResult>),
+    /// Invocations refused or failed on.
+    Errors(EndpointId, Vec<InvocationError>),
     /// Answer once everything queued before has been written.
     Flush(oneshot::Sender<()>),
 }
@@ -240,10 +245,10 @@ enum Write {
 /// task stores them in batches (a transaction per endpoint and batch), so a
 /// request never waits for the database. Started with the first write.
 async fn write_captures(db: Arc<dyn flywheel_store::Database>, mut queue: mpsc::UnboundedReceiver<Write>) {
-    let mut pruned: HashMap<(EndpointId, bool), Instant> = HashMap::new();
-    let mut due = |id: EndpointId, shadow: bool, keep: u64| -> u64 {
+    let mut pruned: HashMap<(EndpointId, &str), Instant> = HashMap::new();
+    let mut due = |id: EndpointId, table: &'static str, keep: u64| -> u64 {
         let last = pruned
-            .entry((id, shadow))
+            .entry((id, table))
             .or_insert_with(|| Instant::now().checked_sub(PRUNE_EVERY).unwrap_or_else(Instant::now));
         if last.elapsed() >= PRUNE_EVERY {
             *last = Instant::now();
@@ -260,23 +265,33 @@ async fn write_captures(db: Arc<dyn flywheel_store::Database>, mut queue: mpsc::
                 Err(_) => break,
             }
         }
-        let (mut captures, mut shadows, mut flushes) =
-            (HashMap::<EndpointId, Vec<Capture>>::new(), HashMap::<EndpointId, Vec<ShadowResult>>::new(), Vec::new());
+        let (mut captures, mut shadows, mut errors, mut flushes) = (
+            HashMap::<EndpointId, Vec<Capture>>::new(),
+            HashMap::<EndpointId, Vec<ShadowResult>>::new(),
+            HashMap::<EndpointId, Vec<InvocationError>>::new(),
+            Vec::new(),
+        );
         for w in batch {
             match w {
                 Write::Captures(id, c) => captures.entry(id).or_default().extend(c),
                 Write::Shadow(id, r) => shadows.entry(id).or_default().extend(r),
+                Write::Errors(id, e) => errors.entry(id).or_default().extend(e),
                 Write::Flush(done) => flushes.push(done),
             }
         }
         for (id, c) in captures {
-            if let Err(e) = db.add_captures(id, &c, due(id, false, MAX_CAPTURES)).await {
+            if let Err(e) = db.add_captures(id, &c, due(id, "captures", MAX_CAPTURES)).await {
                 tracing::warn!(error = %e, endpoint = %id, lost = c.len(), "could not store captures");
             }
         }
         for (id, r) in shadows {
-            if let Err(e) = db.add_shadow_results(id, &r, due(id, true, MAX_SHADOW_RESULTS)).await {
+            if let Err(e) = db.add_shadow_results(id, &r, due(id, "shadow", MAX_SHADOW_RESULTS)).await {
                 tracing::warn!(error = %e, endpoint = %id, lost = r.len(), "could not store shadow results");
+            }
+        }
+        for (id, r) in errors {
+            if let Err(e) = db.add_invocation_errors(id, &r, due(id, "errors", MAX_ERRORS)).await {
+                tracing::warn!(error = %e, endpoint = %id, lost = r.len(), "could not store invocation errors");
             }
         }
         for done in flushes {
@@ -676,9 +691,15 @@ pub struct EndpointView {
     pub columns: Option<Vec<String>>,
     /// Per variant, in the endpoint's order.
     pub variants: Vec<VariantStats>,
-    /// Its traffic over time, from the same captures (`None` without any).
+    /// Its traffic over time, from the same captures and its newest
+    /// errors (`None` without either).
     pub timeline: Option<timeline::Timeline>,
+    /// Its newest invocation errors, newest first (at most [`ERRORS_SHOWN`]).
+    pub errors: Vec<InvocationError>,
 }
+
+/// Invocation errors an endpoint's view lists.
+pub const ERRORS_SHOWN: u64 = 100;
 
 /// One variant's live figures, from the endpoint's newest [`METRIC_WINDOW`] captures.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -845,8 +866,13 @@ async fn view(app: &App, served: &Served) -> Result<EndpointView, EndpointError>
         .collect();
     let e = &served.endpoint;
     let names: Vec<String> = e.variants.iter().map(|v| v.name.clone()).collect();
-    let timeline = timeline::timeline(&captures, &names, e.capture_percent);
-    Ok(EndpointView { endpoint: e.clone(), columns: served.columns.clone(), variants, timeline })
+    // The errors of the captures' span, and of the hour before it (a
+    // refused request captures nothing, so errors may come first).
+    let first = captures.iter().map(|c| c.at.millis()).min().unwrap_or(i64::MAX).min(now().millis());
+    let recent = app.db.invocation_errors(e.id, flywheel_domain::Timestamp(first - 3_600_000), MAX_ERRORS).await?;
+    let timeline = timeline::timeline(&captures, &recent, &names, e.capture_percent);
+    let errors = app.db.invocation_errors(e.id, flywheel_domain::Timestamp(0), ERRORS_SHOWN).await?;
+    Ok(EndpointView { endpoint: e.clone(), columns: served.columns.clone(), variants, timeline, errors })
 }
 
 /// The endpoint `name` with its variants' live figures.
@@ -1417,7 +1443,37 @@ pub async fn invoke(
 ) -> Result<Invocation, EndpointError> {
     let started = Instant::now();
     let served = served_to(app, caller, name).await?;
+    let mut drawn = None;
+    let answered = serve(app, &served, Request { body, format, variant, started }, &mut drawn);
+    if let Err(e) = &answered {
+        let status = match e {
+            EndpointError::Store(_) | EndpointError::Internal(_) => 500,
+            _ => 422,
+        };
+        let error = InvocationError { at: now(), variant: drawn, status, message: e.to_string() };
+        app.endpoints.write(app, Write::Errors(served.endpoint.id, vec![error]));
+    }
+    answered
+}
+
+/// An invocation's request, as [`serve`] takes it.
+struct Request<'a> {
+    body: &'a [u8],
+    format: BodyFormat,
+    variant: Option<&'a str>,
+    started: Instant,
+}
+
+/// [`invoke`] once the endpoint is found; `drawn` gets the variant chosen.
+fn serve(
+    app: &App,
+    served: &Arc<Served>,
+    request: Request<'_>,
+    drawn: &mut Option<String>,
+) -> Result<Invocation, EndpointError> {
+    let Request { body, format, variant, started } = request;
     let endpoint = &served.endpoint;
+    let name = endpoint.name.as_str();
     let rows = parse_rows(body, format, served.columns.as_deref())?;
     let chosen = match variant {
         Some(wanted) => endpoint.variants.iter().position(|v| v.name == wanted).ok_or_else(|| {
@@ -1434,6 +1490,7 @@ pub async fn invoke(
             })?
         }
     };
+    *drawn = Some(endpoint.variants[chosen].name.clone());
     let model = &served.models[chosen];
     let x = Matrix::from_rows(&rows).map_err(|e| EndpointError::Invalid(format!("{e}.")))?;
     let (scores, classes) = match (model.predict_proba(&x), model.predict(&x)) {
@@ -1636,6 +1693,7 @@ pub async fn review_queue(app: &App, user: &User, name: &str) -> Result<(Endpoin
         columns: served.columns.clone(),
         variants: Vec::new(),
         timeline: None,
+        errors: Vec::new(),
     };
     Ok((view, queue))
 }
@@ -1682,6 +1740,7 @@ pub async fn captures(
             columns: served.columns.clone(),
             variants: Vec::new(),
             timeline: None,
+            errors: Vec::new(),
         },
         all,
     ))

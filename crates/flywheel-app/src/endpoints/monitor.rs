@@ -1,4 +1,4 @@
-//! An endpoint's monitor: alarms on drift, latency and live ROC AUC,
+//! An endpoint's monitor: alarms on drift, latency, live ROC AUC and failed requests,
 //! checked on demand or every few minutes (SageMaker Model Monitor's
 //! smallest schedule is an hour), written to the endpoint's event log, and
 //! an optional automatic rollback of the weights when one fires.
@@ -41,6 +41,9 @@ pub async fn set_monitor(app: &App, user: &User, name: &str, monitor: &Monitor) 
     }
     if let Some(auc) = monitor.min_roc_auc {
         watches.push(format!("ROC AUC < {auc}"));
+    }
+    if let Some(p) = monitor.max_error_percent {
+        watches.push(format!("failed requests > {p} %"));
     }
     let schedule = match monitor.every_minutes {
         0 => "on demand".to_owned(),
@@ -140,6 +143,11 @@ async fn check(
             }
         }
     }
+    if let Some(max) = monitor.max_error_percent
+        && let Some(alarm) = errors_alarm(app, served, max).await?
+    {
+        alarms.push(alarm);
+    }
     let at = now();
     for alarm in &alarms {
         super::record(app, endpoint.id, user, format!("alarm: {alarm}")).await;
@@ -166,6 +174,29 @@ async fn check(
     state.alarms = alarms;
     state.checked_at = Some(at);
     Ok(state)
+}
+
+/// The errors alarm: more than `max` % of the requests of the last
+/// [`Monitor::ERROR_WINDOW_MINUTES`] failed, with at least
+/// [`Monitor::MIN_REQUESTS`] of them (answered ones estimated from the
+/// captured share).
+async fn errors_alarm(app: &App, served: &Served, max: f64) -> Result<Option<String>, EndpointError> {
+    let endpoint = &served.endpoint;
+    let since = flywheel_domain::Timestamp(now().millis() - Monitor::ERROR_WINDOW_MINUTES * 60_000);
+    app.endpoints.flush().await;
+    let failed = app.db.invocation_errors(endpoint.id, since, super::MAX_ERRORS).await?.len() as u64;
+    let captures = app.db.captures(endpoint.id, METRIC_WINDOW).await?;
+    let captured = super::timeline::requests(captures.iter().filter(|c| c.at >= since)).len() as u64;
+    let answered = captured * 100 / u64::from(endpoint.capture_percent.max(1));
+    let total = failed + answered;
+    #[allow(clippy::cast_precision_loss)]
+    let percent = 100.0 * failed as f64 / total.max(1) as f64;
+    Ok((total >= Monitor::MIN_REQUESTS && percent > max).then(|| {
+        format!(
+            "errors: {failed} of {total} requests failed in the last {} min ({percent:.1} % > {max} %)",
+            Monitor::ERROR_WINDOW_MINUTES
+        )
+    }))
 }
 
 /// Runs the scheduled checks of every server's endpoints that fall due,

@@ -9,7 +9,7 @@
 //! estimated from the captured share (`capture_percent`), so 10 captured
 //! requests at 50 % count as 20.
 
-use flywheel_domain::{Capture, Timestamp};
+use flywheel_domain::{Capture, InvocationError, Timestamp};
 
 /// Interval lengths the timeline picks from, in seconds: the shortest that
 /// covers the captures' span in at most [`MAX_INTERVALS`] (one more when
@@ -42,6 +42,8 @@ pub struct Interval {
     pub requests_per_second: Vec<f64>,
     /// Rows scored per second, all variants, estimated the same way.
     pub predictions_per_second: f64,
+    /// Requests refused or failed per second (all are recorded, none estimated).
+    pub errors_per_second: f64,
     /// Serving time of the requests, in milliseconds: 50th, 95th and 99th
     /// percentiles (`None` without requests).
     pub latency_ms: Option<[f64; 3]>,
@@ -50,22 +52,32 @@ pub struct Interval {
     pub score: Option<[f64; 4]>,
 }
 
-/// The timeline of `captures` (any order) for an endpoint whose variants
-/// are `variants` and which captures `capture_percent` % of its requests;
-/// `None` without captures. Captures of variants not in `variants` (a
-/// shadow promoted away, a removed variant) count towards the latency,
-/// scores and predictions, not the per-variant rates.
-pub fn timeline(captures: &[Capture], variants: &[String], capture_percent: u8) -> Option<Timeline> {
-    let first = captures.iter().map(|c| c.at.millis()).min()?;
-    let last = captures.iter().map(|c| c.at.millis()).max()?;
+/// The timeline of `captures` and `errors` (any order) for an endpoint
+/// whose variants are `variants` and which captures `capture_percent` % of
+/// its requests; `None` without either. Captures of variants not in
+/// `variants` (a shadow promoted away, a removed variant) count towards
+/// the latency, scores and predictions, not the per-variant rates.
+pub fn timeline(
+    captures: &[Capture],
+    errors: &[InvocationError],
+    variants: &[String],
+    capture_percent: u8,
+) -> Option<Timeline> {
+    let times = || captures.iter().map(|c| c.at.millis()).chain(errors.iter().map(|e| e.at.millis()));
+    let first = times().min()?;
+    let last = times().max()?;
     let span_seconds = (last - first) / 1000 + 1;
     let step = STEPS.iter().copied().find(|s| (span_seconds + s - 1) / s <= MAX_INTERVALS).unwrap_or(STEPS[15]);
     let start = first.div_euclid(step * 1000) * step * 1000;
     let count = usize::try_from((last - start) / (step * 1000) + 1).unwrap_or(1);
+    let slot = |at: Timestamp| usize::try_from((at.millis() - start) / (step * 1000)).unwrap_or(0).min(count - 1);
     let mut rows: Vec<Vec<&Capture>> = vec![Vec::new(); count];
     for c in captures {
-        let i = usize::try_from((c.at.millis() - start) / (step * 1000)).unwrap_or(0);
-        rows[i.min(count - 1)].push(c);
+        rows[slot(c.at)].push(c);
+    }
+    let mut failed = vec![0_u32; count];
+    for e in errors {
+        failed[slot(e.at)] += 1;
     }
     #[allow(clippy::cast_precision_loss)]
     let scale = 100.0 / f64::from(capture_percent.max(1)) / step as f64;
@@ -73,10 +85,7 @@ pub fn timeline(captures: &[Capture], variants: &[String], capture_percent: u8) 
         .iter()
         .zip(0..)
         .map(|(rows, i)| {
-            let mut requests: Vec<(i64, &str, u64)> =
-                rows.iter().map(|c| (c.at.millis(), c.variant.as_str(), c.latency_us)).collect();
-            requests.sort_unstable();
-            requests.dedup();
+            let requests = requests(rows.iter().copied());
             #[allow(clippy::cast_precision_loss)]
             let requests_per_second =
                 variants.iter().map(|v| requests.iter().filter(|r| r.1 == v).count() as f64 * scale).collect();
@@ -90,12 +99,24 @@ pub fn timeline(captures: &[Capture], variants: &[String], capture_percent: u8) 
                 requests_per_second,
                 #[allow(clippy::cast_precision_loss)]
                 predictions_per_second: rows.len() as f64 * scale,
+                #[allow(clippy::cast_precision_loss)]
+                errors_per_second: f64::from(failed[usize::try_from(i).unwrap_or(0)]) / step as f64,
                 latency_ms: quantiles(latency, [0.5, 0.95, 0.99]),
                 score: quantiles(scores, [0.5, 0.9, 0.99]).map(|[a, b, c]| [mean, a, b, c]),
             }
         })
         .collect();
     Some(Timeline { start: Timestamp(start), step_seconds: step, variants: variants.to_vec(), intervals })
+}
+
+/// The distinct requests among `captures`, `(at, variant, serving µs)`,
+/// sorted: the rows of one invocation share all three.
+pub(super) fn requests<'a>(captures: impl IntoIterator<Item = &'a Capture>) -> Vec<(i64, &'a str, u64)> {
+    let mut requests: Vec<(i64, &str, u64)> =
+        captures.into_iter().map(|c| (c.at.millis(), c.variant.as_str(), c.latency_us)).collect();
+    requests.sort_unstable();
+    requests.dedup();
+    requests
 }
 
 /// The `qs` quantiles of `values` (nearest rank), `None` when empty.
@@ -140,7 +161,9 @@ mod tests {
         captures.push(capture(base + 2_500, "a", 6_000, 0.4));
         captures.push(capture(base + 2_600, "old", 8_000, 0.5));
         let variants = vec!["a".to_owned(), "b".to_owned()];
-        let t = timeline(&captures, &variants, 50).unwrap();
+        let refused =
+            InvocationError { at: Timestamp(base + 1_500), variant: None, status: 422, message: "bad".into() };
+        let t = timeline(&captures, &[refused], &variants, 50).unwrap();
         assert_eq!((t.start, t.step_seconds, t.intervals.len()), (Timestamp(base), 1, 3));
         let [s0, s1, s2] = &t.intervals[..] else { panic!("{t:?}") };
         // 50 % captured: each captured request counts as two.
@@ -156,6 +179,7 @@ mod tests {
             (1, vec![0.0, 0.0], None, None)
         );
         assert_eq!(s2.requests_per_second, vec![2.0, 0.0]);
+        assert_eq!((s0.errors_per_second, s1.errors_per_second, s2.errors_per_second), (0.0, 1.0, 0.0));
         // Nearest rank, rounding up: the median of two is the higher.
         assert_eq!(s2.latency_ms, Some([8.0, 8.0, 8.0]));
     }
@@ -164,12 +188,12 @@ mod tests {
     fn the_interval_grows_with_the_span() {
         let base = 1_699_999_800_000; // a whole 5 minutes
         let captures: Vec<Capture> = (0..300).map(|m| capture(base + m * 60_000, "a", 1_000, 0.1)).collect();
-        let t = timeline(&captures, &["a".to_owned()], 100).unwrap();
+        let t = timeline(&captures, &[], &["a".to_owned()], 100).unwrap();
         // 300 minutes in at most 60 intervals: 5 minutes each.
         assert_eq!(t.step_seconds, 300);
         assert_eq!(t.intervals.len(), 60);
         // Five requests in 300 s.
         assert!(t.intervals.iter().all(|i| (i.requests_per_second[0] - 5.0 / 300.0).abs() < 1e-12));
-        assert_eq!(timeline(&[], &["a".to_owned()], 100), None);
+        assert_eq!(timeline(&[], &[], &["a".to_owned()], 100), None);
     }
 }
