@@ -174,6 +174,10 @@ async fn two_variants_share_traffic_by_weight_and_ground_truth_gives_each_its_li
         assert!(requests <= served + 1e-6 && requests >= 0.97 * served, "{name}: {requests} of {served}: {traffic}");
     }
     assert!(intervals.iter().any(|i| i["latency_ms"][2].as_f64().is_some_and(|p99| p99 >= 0.0)), "{traffic}");
+    for v in 0..2 {
+        let served = |i: &&Value| i["latency_ms_by_variant"][v][0].as_f64().is_some_and(|p50| p50 > 0.0);
+        assert!(intervals.iter().any(|i| served(&i)), "each variant's latency over time: {traffic}");
+    }
 
     let (_, endpoint) = api.json(Method::GET, "/api/v1/endpoints/credit", None, &ada).await;
     for variant in endpoint["variants"].as_array().unwrap() {

@@ -451,8 +451,12 @@ pub struct IntervalBody {
     pub predictions_per_second: f64,
     /// Requests refused or failed per second.
     pub errors_per_second: f64,
+    /// Of those, per variant (failures after a variant was drawn; bad input is refused before).
+    pub errors_per_second_by_variant: Vec<f64>,
     /// p50, p95 and p99 serving time of the requests, milliseconds (absent without requests).
     pub latency_ms: Option<[f64; 3]>,
+    /// The same per variant (null for a variant without requests).
+    pub latency_ms_by_variant: Vec<Option<[f64; 3]>>,
     /// Mean, p50, p90 and p99 of the predicted scores (absent without rows).
     pub score: Option<[f64; 4]>,
 }
@@ -497,6 +501,8 @@ async fn traffic(
                     requests_per_second: i.requests_per_second,
                     predictions_per_second: i.predictions_per_second,
                     errors_per_second: i.errors_per_second,
+                    errors_per_second_by_variant: i.errors_per_second_by_variant,
+                    latency_ms_by_variant: i.latency_ms_by_variant,
                     latency_ms: i.latency_ms,
                     score: i.score,
                 })

@@ -393,10 +393,14 @@ fn charts(t: &Timeline) -> Vec<String> {
     if t.intervals.iter().any(|i| i.errors_per_second > 0.0) {
         traffic.push(series("failed", &|i| Some(i.errors_per_second)));
     }
-    let latency: Vec<_> = ["p50", "p95", "p99"]
+    let latency: Vec<_> = t
+        .variants
         .iter()
         .enumerate()
-        .map(|(q, name)| series(name, &|i| i.latency_ms.map(|l| l[q])))
+        .flat_map(|(v, name)| {
+            ["p50", "p95", "p99"].into_iter().enumerate().map(move |(q, quantile)| (v, q, format!("{name} {quantile}")))
+        })
+        .map(|(v, q, label)| series(&label, &|i| i.latency_ms_by_variant.get(v).copied().flatten().map(|l| l[q])))
         .collect();
     let scores: Vec<_> = ["mean", "p50", "p90", "p99"]
         .iter()
@@ -405,7 +409,7 @@ fn charts(t: &Timeline) -> Vec<String> {
         .collect();
     [
         ("Requests per second, by variant", "requests/s", traffic),
-        ("Latency per request", "ms", latency),
+        ("Latency per request, by variant", "ms", latency),
         ("Predicted scores", "score", scores),
     ]
     .into_iter()

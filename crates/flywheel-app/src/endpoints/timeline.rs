@@ -44,9 +44,14 @@ pub struct Interval {
     pub predictions_per_second: f64,
     /// Requests refused or failed per second (all are recorded, none estimated).
     pub errors_per_second: f64,
+    /// Of those, per variant (the timeline's order): the failures after a
+    /// variant was drawn (bad input is refused before the draw).
+    pub errors_per_second_by_variant: Vec<f64>,
     /// Serving time of the requests, in milliseconds: 50th, 95th and 99th
     /// percentiles (`None` without requests).
     pub latency_ms: Option<[f64; 3]>,
+    /// The same per variant (the timeline's order).
+    pub latency_ms_by_variant: Vec<Option<[f64; 3]>>,
     /// The rows' predicted scores (probability of the positive class): mean,
     /// then the 50th, 90th and 99th percentiles (`None` without rows).
     pub score: Option<[f64; 4]>,
@@ -75,9 +80,14 @@ pub fn timeline(
     for c in captures {
         rows[slot(c.at)].push(c);
     }
-    let mut failed = vec![0_u32; count];
+    // Per interval: all failures, then each variant's.
+    let mut failed = vec![vec![0_u32; variants.len() + 1]; count];
     for e in errors {
-        failed[slot(e.at)] += 1;
+        let at = &mut failed[slot(e.at)];
+        at[0] += 1;
+        if let Some(v) = e.variant.as_ref().and_then(|v| variants.iter().position(|x| x == v)) {
+            at[v + 1] += 1;
+        }
     }
     #[allow(clippy::cast_precision_loss)]
     let scale = 100.0 / f64::from(capture_percent.max(1)) / step as f64;
@@ -90,7 +100,13 @@ pub fn timeline(
             let requests_per_second =
                 variants.iter().map(|v| requests.iter().filter(|r| r.1 == v).count() as f64 * scale).collect();
             #[allow(clippy::cast_precision_loss)]
-            let latency: Vec<f64> = requests.iter().map(|r| r.2 as f64 / 1000.0).collect();
+            let latency = |variant: Option<&str>| -> Option<[f64; 3]> {
+                let ms = requests.iter().filter(|r| variant.is_none_or(|v| r.1 == v)).map(|r| r.2 as f64 / 1000.0);
+                quantiles(ms.collect(), [0.5, 0.95, 0.99])
+            };
+            let failed = &failed[usize::try_from(i).unwrap_or(0)];
+            #[allow(clippy::cast_precision_loss)]
+            let per_second = |n: u32| f64::from(n) / step as f64;
             let scores: Vec<f64> = rows.iter().map(|c| c.score).filter(|s| s.is_finite()).collect();
             #[allow(clippy::cast_precision_loss)]
             let mean = scores.iter().sum::<f64>() / scores.len() as f64;
@@ -99,9 +115,10 @@ pub fn timeline(
                 requests_per_second,
                 #[allow(clippy::cast_precision_loss)]
                 predictions_per_second: rows.len() as f64 * scale,
-                #[allow(clippy::cast_precision_loss)]
-                errors_per_second: f64::from(failed[usize::try_from(i).unwrap_or(0)]) / step as f64,
-                latency_ms: quantiles(latency, [0.5, 0.95, 0.99]),
+                errors_per_second: per_second(failed[0]),
+                errors_per_second_by_variant: failed[1..].iter().map(|n| per_second(*n)).collect(),
+                latency_ms: latency(None),
+                latency_ms_by_variant: variants.iter().map(|v| latency(Some(v))).collect(),
                 score: quantiles(scores, [0.5, 0.9, 0.99]).map(|[a, b, c]| [mean, a, b, c]),
             }
         })
@@ -180,6 +197,9 @@ mod tests {
         );
         assert_eq!(s2.requests_per_second, vec![2.0, 0.0]);
         assert_eq!((s0.errors_per_second, s1.errors_per_second, s2.errors_per_second), (0.0, 1.0, 0.0));
+        assert_eq!(s1.errors_per_second_by_variant, vec![0.0, 0.0], "refused before a variant was drawn");
+        assert_eq!(s0.latency_ms_by_variant, vec![Some([3.0, 3.0, 3.0]), Some([4.0, 4.0, 4.0])]);
+        assert_eq!(s2.latency_ms_by_variant, vec![Some([6.0, 6.0, 6.0]), None], "\"old\" is in no variant's");
         // Nearest rank, rounding up: the median of two is the higher.
         assert_eq!(s2.latency_ms, Some([8.0, 8.0, 8.0]));
     }
